@@ -1,0 +1,218 @@
+//! The schema-1 envelope shared by every kind (DESIGN.md §2).
+//!
+//! Reading is two-step: the envelope first, with `result` kept as raw JSON, then `result` parsed as the type
+//! its `kind` names. That keeps error messages precise ("result: missing field `query`") and avoids serde's
+//! buffered internally-tagged path on the hot ingest loop.
+
+use chrono::{DateTime, Utc};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::{Kind, MeasurementError, MeasurementResult};
+
+/// The wire schema version this crate reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One measurement as a probe sends it: one NDJSON line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Wire schema version; always [`SCHEMA_VERSION`] for a value this crate accepted.
+    pub schema: u32,
+    /// UUIDv7 made by the probe; the collector deduplicates on it.
+    pub id: Uuid,
+    /// When the check started, by the probe's wall clock (see [`Clock`] for how far to trust it).
+    pub started_at: DateTime<Utc>,
+    /// How long the check took.
+    pub duration_ms: f64,
+    /// What was measured.
+    pub target: Target,
+    /// What network the probe believes it is on; the collector's registry is authoritative.
+    pub network: Option<ObservedNetwork>,
+    /// The probe's clock state, so unsynced measurements can be re-timed.
+    pub clock: Option<Clock>,
+    /// The kind-specific result; its variant is the `kind`.
+    pub result: MeasurementResult,
+}
+
+/// What a measurement was aimed at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// Host name, URL or address as configured.
+    pub name: String,
+    /// Which side of the border the target is on.
+    pub scope: Scope,
+    /// Which test list it came from (`anchors`, `citizenlab-global`, a custom name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
+}
+
+/// Which side of the border a target sits on: what lets the classifier tell a national cut from a dark house.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Inside the probe's country.
+    Domestic,
+    /// Outside the probe's country.
+    International,
+    /// The probe's own LAN or gateway.
+    Local,
+}
+
+impl Scope {
+    /// The stable wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Domestic => "domestic",
+            Scope::International => "international",
+            Scope::Local => "local",
+        }
+    }
+}
+
+/// The network the probe observed itself on. Never its IP address.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ObservedNetwork {
+    /// Autonomous system number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cc: Option<String>,
+}
+
+/// The probe's clock when it took the measurement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Whether the kernel reported the wall clock synchronised (NTP) at the time.
+    pub synced: bool,
+    /// Boot id the monotonic reading belongs to.
+    pub boot_id: String,
+    /// Milliseconds on the boot's monotonic clock when the check started.
+    pub mono_ms: u64,
+}
+
+impl Measurement {
+    /// The measurement's kind.
+    pub fn kind(&self) -> Kind {
+        self.result.kind()
+    }
+
+    /// Whether `started_at` comes from a clock the probe did not trust (`clock.synced == false`).
+    pub fn clock_unsynced(&self) -> bool {
+        self.clock.as_ref().is_some_and(|c| !c.synced)
+    }
+
+    /// Reads one NDJSON line. Checks the shape and the schema version; call [`crate::validate`] for the rest.
+    pub fn from_json_slice(line: &[u8]) -> Result<Self, MeasurementError> {
+        match serde_json::from_slice::<Measurement>(line) {
+            Ok(m) if m.schema == SCHEMA_VERSION => Ok(m),
+            Ok(m) => Err(MeasurementError::UnsupportedSchema {
+                found: m.schema.to_string(),
+            }),
+            Err(err) => Err(unsupported_schema(line).unwrap_or_else(|| MeasurementError::from_json(&err))),
+        }
+    }
+
+    /// The measurement as one JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        // A Measurement holds only maps with string keys and finite numbers after validation; the fallback
+        // covers a non-finite f64 built by hand, which serde_json renders as null rather than failing.
+        serde_json::to_string(self).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+    }
+}
+
+/// When a line failed to parse, tells whether it was because it speaks another schema.
+fn unsupported_schema(line: &[u8]) -> Option<MeasurementError> {
+    #[derive(Deserialize)]
+    struct SchemaOnly {
+        schema: Option<serde_json::Value>,
+    }
+    let sniffed: SchemaOnly = serde_json::from_slice(line).ok()?;
+    match sniffed.schema? {
+        serde_json::Value::Number(n) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => None,
+        other => Some(MeasurementError::UnsupportedSchema {
+            found: other.to_string(),
+        }),
+    }
+}
+
+#[derive(Serialize)]
+struct WireRef<'a> {
+    schema: u32,
+    id: &'a Uuid,
+    kind: Kind,
+    started_at: &'a DateTime<Utc>,
+    duration_ms: f64,
+    target: &'a Target,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: &'a Option<ObservedNetwork>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock: &'a Option<Clock>,
+    result: &'a MeasurementResult,
+}
+
+impl Serialize for Measurement {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireRef {
+            schema: self.schema,
+            id: &self.id,
+            kind: self.kind(),
+            started_at: &self.started_at,
+            duration_ms: self.duration_ms,
+            target: &self.target,
+            network: &self.network,
+            clock: &self.clock,
+            result: &self.result,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(Deserialize)]
+struct WireOwned {
+    schema: u32,
+    id: Uuid,
+    kind: Kind,
+    started_at: DateTime<Utc>,
+    duration_ms: f64,
+    target: Target,
+    #[serde(default)]
+    network: Option<ObservedNetwork>,
+    #[serde(default)]
+    clock: Option<Clock>,
+    result: Box<RawValue>,
+}
+
+impl<'de> Deserialize<'de> for Measurement {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireOwned::deserialize(deserializer)?;
+        let result = MeasurementResult::from_json(wire.kind, wire.result.get()).map_err(|err| {
+            D::Error::custom(format_args!(
+                "in `result` of kind {}: {}",
+                wire.kind,
+                strip_position(&err)
+            ))
+        })?;
+        Ok(Measurement {
+            schema: wire.schema,
+            id: wire.id,
+            started_at: wire.started_at,
+            duration_ms: wire.duration_ms,
+            target: wire.target,
+            network: wire.network,
+            clock: wire.clock,
+            result,
+        })
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix, which would point inside `result` only.
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
