@@ -1,1 +1,28 @@
-//! placeholder
+//! The Vigil collector: authenticated ingest of probe measurements, durable storage, and the public API.
+//!
+//! Layout: [`store`] (one trait, a backend per module), [`ingest`] (body → validated batch → group commit),
+//! [`api`] (HTTP routes), [`server`] (wiring and lifecycle), [`registry`] and [`token`] (probe credentials),
+//! [`config`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use vigil_collector::{CollectorConfig, open_store, serve};
+//! let config = CollectorConfig::default();
+//! let store = open_store(&config.store).await?;
+//! let listener = tokio::net::TcpListener::bind(config.listen).await?;
+//! serve(store, &config, listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod config;
+pub mod ingest;
+pub mod registry;
+pub mod server;
+pub mod store;
+pub mod token;
+
+pub use config::{CollectorConfig, ConfigError, IngestConfig};
+pub use registry::{IssuedProbe, ProbeRegistration, RegistryError, register_probe};
+pub use server::{ServeError, serve};
+pub use store::{Store, StoreError, StoreSpec, open_store};

@@ -1,0 +1,143 @@
+//! API errors as JSON: `{"error": reason, "code": label, "line": N}` with the right status and headers.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::ingest::{BatchError, BodyError, SubmitError};
+use crate::store::StoreError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    line: Option<usize>,
+    retry_after_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+}
+
+impl ApiError {
+    /// An error with a status, a stable code and a reason.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            line: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// 401 with a reason.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        err.retry_after_secs = Some(retry_after_secs);
+        err
+    }
+
+    /// A store failure while serving a read: 503 if it may pass, 500 otherwise.
+    pub fn from_store(err: &StoreError, retry_after_secs: u64) -> Self {
+        tracing::error!(error = %err, "store error");
+        if err.is_retryable() {
+            Self::unavailable(
+                "store_unavailable",
+                "storage is temporarily unavailable",
+                retry_after_secs,
+            )
+        } else {
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", "storage failed")
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(err: BodyError) -> Self {
+        let (status, code) = match &err {
+            BodyError::UnsupportedEncoding(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding"),
+            BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            BodyError::Corrupt { .. } => (StatusCode::BAD_REQUEST, "corrupt_body"),
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
+impl From<BatchError> for ApiError {
+    fn from(err: BatchError) -> Self {
+        let (status, code) = if err.is_too_large() {
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_many_lines")
+        } else if err.line().is_some() {
+            (StatusCode::BAD_REQUEST, "invalid_line")
+        } else {
+            (StatusCode::BAD_REQUEST, "empty_batch")
+        };
+        let mut api = ApiError::new(status, code, err.to_string());
+        api.line = err.line();
+        api
+    }
+}
+
+impl ApiError {
+    /// A failed submission: 503 + `Retry-After` when a retry may work, 500 otherwise.
+    pub fn from_submit(err: SubmitError, retry_after_secs: u64) -> Self {
+        match err {
+            SubmitError::Store { retryable: false, .. } => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store_error",
+                "storage refused the batch; nothing was stored",
+            ),
+            SubmitError::Store { .. } => Self::unavailable(
+                "store_unavailable",
+                "storage is temporarily unavailable; nothing was stored, retry later",
+                retry_after_secs,
+            ),
+            SubmitError::ShuttingDown => Self::unavailable(
+                "shutting_down",
+                "the collector is shutting down; nothing was stored, retry later",
+                retry_after_secs,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: &self.message,
+            code: self.code,
+            line: self.line,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"vigil\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,138 @@
+//! `POST /api/v1/measurements` (DESIGN.md §2): authenticate, admit, read the bounded body, decode, validate all
+//! lines, store durably, then answer `200 {"accepted","duplicates"}`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::ingest::{ContentEncoding, decode_body, parse_batch};
+use crate::store::{IngestBatch, ProbeRecord, WriteOutcome};
+use crate::token::hash_token;
+
+/// Media types accepted for a batch.
+const NDJSON_TYPES: [&str; 2] = ["application/x-ndjson", "application/jsonl"];
+
+pub(super) async fn post_measurements(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<WriteOutcome>, ApiError> {
+    let retry = state.ingest.retry_after_secs;
+    let probe = authenticate(&state, &headers).await?;
+    let admission = state.queue.admit().map_err(|_| {
+        ApiError::unavailable(
+            "overloaded",
+            "ingest queue is full; nothing was stored, retry later",
+            retry,
+        )
+    })?;
+    check_content_type(&headers)?;
+    let encoding = ContentEncoding::from_header(header_text(&headers, header::CONTENT_ENCODING)?)?;
+    let max_body = state.ingest.max_body_bytes;
+    let raw = Limited::new(body, max_body).collect().await.map_err(|err| {
+        if err.downcast_ref::<LengthLimitError>().is_some() {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("body is larger than {max_body} bytes"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "body_read_failed",
+                format!("could not read the body: {err}"),
+            )
+        }
+    })?;
+    let raw = raw.to_bytes();
+    let received_at = chrono::Utc::now();
+    let limits = state.batch_limits.clone();
+    let max_decoded = state.ingest.max_decoded_bytes;
+    let measurements = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let decoded = decode_body(&raw, encoding, max_decoded)?;
+        Ok(parse_batch(&decoded, received_at, &limits)?)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("decoder failed: {e}"),
+        )
+    })??;
+    let count = measurements.len();
+    let outcome = state
+        .queue
+        .submit(
+            admission,
+            IngestBatch {
+                probe,
+                received_at,
+                measurements,
+            },
+        )
+        .await
+        .map_err(|e| ApiError::from_submit(e, retry))?;
+    tracing::debug!(
+        lines = count,
+        accepted = outcome.accepted,
+        duplicates = outcome.duplicates,
+        "batch stored"
+    );
+    Ok(Json(outcome))
+}
+
+/// The probe behind the bearer token, or 401 with the reason.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ProbeRecord, ApiError> {
+    let value = header_text(headers, header::AUTHORIZATION)?
+        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <probe token>` header"))?;
+    let token = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <probe token>`"))?;
+    let probe = state
+        .store
+        .probe_by_token(hash_token(token))
+        .await
+        .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?
+        .ok_or_else(|| ApiError::unauthorized("unknown probe token"))?;
+    if !probe.is_active() {
+        return Err(ApiError::unauthorized("this probe's token was revoked"));
+    }
+    Ok(probe)
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = header_text(headers, header::CONTENT_TYPE)?.unwrap_or("");
+    let media = value.split(';').next().unwrap_or("").trim();
+    if NDJSON_TYPES.iter().any(|t| media.eq_ignore_ascii_case(t)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type must be application/x-ndjson, not `{media}`"),
+        ))
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<&str>, ApiError> {
+    headers
+        .get(&name)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_header",
+                    format!("header {name} is not visible ASCII"),
+                )
+            })
+        })
+        .transpose()
+}

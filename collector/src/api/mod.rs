@@ -1,0 +1,56 @@
+//! The collector's HTTP API (DESIGN.md §3). One module per resource; shared state in [`AppState`].
+
+mod error;
+mod measurements;
+mod probes;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub use error::ApiError;
+pub use probes::PublicProbe;
+
+use crate::config::IngestConfig;
+use crate::ingest::{BatchLimits, IngestQueue};
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The ingest queue in front of the store.
+    pub queue: IngestQueue,
+    /// Ingest limits.
+    pub ingest: Arc<IngestConfig>,
+    /// Batch parsing limits derived from `ingest`.
+    pub batch_limits: BatchLimits,
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/measurements", post(measurements::post_measurements))
+        .route("/api/v1/probes", get(probes::list_probes))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match state.store.health().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: store unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "store_unavailable"})),
+            )
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The `vigil-collector` command line (DESIGN.md §5). Parsing and printing only; the work is the library's.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use vigil_collector::api::PublicProbe;
+use vigil_collector::store::AccessType;
+use vigil_collector::{CollectorConfig, ProbeRegistration, StoreSpec, open_store, register_probe, serve};
+
+/// Vigil collector: ingest, storage and analysis of probe measurements.
+#[derive(Debug, Parser)]
+#[command(name = "vigil-collector", version, about)]
+pub struct Cli {
+    /// Collector configuration file (TOML); every key has a default.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Store: sqlite:PATH (default sqlite:vigil-data/vigil.db) or clickhouse://HOST:PORT/DB.
+    #[arg(long, global = true, env = "VIGIL_STORE", value_name = "STORE")]
+    store: Option<StoreSpec>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (ingest and API).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "VIGIL_LISTEN", value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Register, list and revoke probes.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ProbeCommand {
+    /// Register a probe; prints its id and token once.
+    Add(AddProbe),
+    /// List registered probes (operator view: includes names, never tokens).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a probe's token; its uploads are refused at once.
+    Revoke {
+        /// The probe id, e.g. prb-3f9a1c0e7b2d.
+        probe_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AddProbe {
+    /// Operator's label for the probe (kept private).
+    #[arg(long)]
+    name: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[arg(long)]
+    country: String,
+    /// Autonomous system number the probe connects through.
+    #[arg(long)]
+    asn: u32,
+    /// Region within the country.
+    #[arg(long)]
+    region: Option<String>,
+    /// Access type.
+    #[arg(long, value_enum, default_value = "fixed")]
+    access: AccessType,
+    /// The probe runs on a UPS.
+    #[arg(long)]
+    ups: bool,
+    /// Print {"probe_id","token"} as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Cli {
+    /// Configuration from the file (or defaults), overridden by the command line and environment.
+    fn load_config(&self) -> Result<CollectorConfig> {
+        let mut config = match &self.config {
+            Some(path) => CollectorConfig::from_file(path)?,
+            None => CollectorConfig::default(),
+        };
+        if let Some(store) = &self.store {
+            config.store = store.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let mut config = cli.load_config()?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("listening on {}", config.listen))?;
+            let local = listener.local_addr()?;
+            tracing::info!(store = %store.describe(), "collector serving");
+            println!("vigil-collector listening on http://{local}");
+            serve(store, &config, listener, shutdown_signal()).await?;
+        }
+        Command::Probe(ProbeCommand::Add(add)) => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let issued = register_probe(
+                store.as_ref(),
+                ProbeRegistration {
+                    name: add.name,
+                    country: add.country,
+                    asn: add.asn,
+                    region: add.region,
+                    access: add.access,
+                    ups: add.ups,
+                },
+            )
+            .await?;
+            if add.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"probe_id": issued.probe.probe_id, "token": issued.token})
+                );
+            } else {
+                let p = &issued.probe;
+                println!(
+                    "registered probe {} ({}, AS{}, {}, {}{})",
+                    p.probe_id,
+                    p.country,
+                    p.asn,
+                    p.region.as_deref().unwrap_or("no region"),
+                    p.access.as_str(),
+                    if p.ups { ", UPS" } else { "" }
+                );
+                println!("token (shown once, give it to the volunteer): {}", issued.token);
+            }
+        }
+        Command::Probe(ProbeCommand::List { json }) => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let probes = store.probes().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&probes)?);
+            } else {
+                println!(
+                    "{:<16} {:<20} {:<2} {:>8} {:<14} {:<9} {:<3} {:<7} LAST SEEN",
+                    "PROBE", "NAME", "CC", "ASN", "REGION", "ACCESS", "UPS", "STATUS"
+                );
+                for p in &probes {
+                    let public = PublicProbe::from(p);
+                    println!(
+                        "{:<16} {:<20} {:<2} {:>8} {:<14} {:<9} {:<3} {:<7} {}",
+                        p.probe_id,
+                        p.name,
+                        p.country,
+                        p.asn,
+                        p.region.as_deref().unwrap_or("-"),
+                        p.access.as_str(),
+                        if p.ups { "yes" } else { "no" },
+                        if p.is_active() { "active" } else { "revoked" },
+                        public.last_seen.as_deref().unwrap_or("never")
+                    );
+                }
+            }
+        }
+        Command::Probe(ProbeCommand::Revoke { probe_id }) => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            if !store.revoke_probe(&probe_id).await? {
+                bail!("no active probe with id {probe_id}");
+            }
+            println!("revoked {probe_id}: its uploads are refused from now on");
+        }
+    }
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; draining ingest");
+}

@@ -1,0 +1,183 @@
+//! The collector's configuration: command line over file over defaults. Every key has a default, so the
+//! collector runs with no file at all.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::store::StoreSpec;
+
+/// The whole collector configuration (`collector.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where data lives.
+    pub store: StoreSpec,
+    /// Classifier bucket length in seconds.
+    pub bucket_secs: u64,
+    /// Ingest limits.
+    pub ingest: IngestConfig,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store: StoreSpec::default(),
+            bucket_secs: 300,
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+/// Limits that keep ingest bounded in memory and fair under load.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest request body as received (compressed or not), bytes. Over it: 413.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression, bytes. Over it: 413 (a zip bomb stops here).
+    pub max_decoded_bytes: usize,
+    /// Longest NDJSON line, bytes. Over it: 400 naming the line.
+    pub max_line_bytes: usize,
+    /// Most lines in one batch. Over it: 413.
+    pub max_lines: usize,
+    /// Batches admitted at once (being decoded, queued or written). Over it: 503 with `Retry-After`.
+    pub max_inflight_batches: usize,
+    /// Most measurements the writer commits in one transaction.
+    pub max_group_measurements: usize,
+    /// Seconds a client is told to wait on 503.
+    pub retry_after_secs: u64,
+    /// How far ahead of the collector's clock a synced `started_at` may be, seconds.
+    pub max_future_secs: i64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: 4 << 20,
+            max_decoded_bytes: 16 << 20,
+            max_line_bytes: 64 << 10,
+            max_lines: 10_000,
+            max_inflight_batches: 16,
+            max_group_measurements: 50_000,
+            retry_after_secs: 5,
+            max_future_secs: 600,
+        }
+    }
+}
+
+/// The configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with the key's location.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The key path.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl CollectorConfig {
+    /// Reads a TOML file; missing keys take their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML text; missing keys take their defaults.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: CollectorConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "<config>".to_owned(),
+            message: e.to_string(),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Rejects values that cannot work.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let positive = |key: &'static str, value: usize| {
+            if value == 0 {
+                Err(ConfigError::Invalid {
+                    key,
+                    reason: "must be at least 1".to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("bucket_secs", usize::try_from(self.bucket_secs).unwrap_or(usize::MAX))?;
+        let i = &self.ingest;
+        positive("ingest.max_body_bytes", i.max_body_bytes)?;
+        positive("ingest.max_line_bytes", i.max_line_bytes)?;
+        positive("ingest.max_lines", i.max_lines)?;
+        positive("ingest.max_inflight_batches", i.max_inflight_batches)?;
+        positive("ingest.max_group_measurements", i.max_group_measurements)?;
+        if i.max_decoded_bytes < i.max_body_bytes {
+            return Err(ConfigError::Invalid {
+                key: "ingest.max_decoded_bytes",
+                reason: "must be at least ingest.max_body_bytes".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = CollectorConfig::from_toml("").expect("defaults");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.store.to_string(), "sqlite:vigil-data/vigil.db");
+        assert_eq!(config.bucket_secs, 300);
+    }
+
+    #[test]
+    fn keys_override_defaults_and_unknown_keys_are_named() {
+        let config = CollectorConfig::from_toml("bucket_secs = 5\n[ingest]\nmax_lines = 10\n").expect("valid");
+        assert_eq!((config.bucket_secs, config.ingest.max_lines), (5, 10));
+        let err = CollectorConfig::from_toml("[ingest]\nmax_linez = 1\n").expect_err("typo");
+        assert!(err.to_string().contains("max_linez"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_are_refused_with_their_key() {
+        let err = CollectorConfig::from_toml("[ingest]\nmax_inflight_batches = 0\n").expect_err("zero");
+        assert!(err.to_string().contains("ingest.max_inflight_batches"), "{err}");
+    }
+}

@@ -1,0 +1,12 @@
+//! Ingest: from an HTTP body to durably stored measurements.
+//!
+//! `body` decodes (bounded decompression), `batch` parses and validates all-or-nothing, `queue` admits a bounded
+//! number of batches and commits them in groups through the store.
+
+mod batch;
+mod body;
+mod queue;
+
+pub use batch::{BatchError, BatchLimits, parse_batch};
+pub use body::{BodyError, ContentEncoding, decode_body};
+pub use queue::{IngestQueue, QueueFull, SubmitError};

@@ -1,0 +1,143 @@
+//! The bounded ingest queue and its single writer.
+//!
+//! Admission is a semaphore taken before the body is even read: at most `max_inflight` batches are being
+//! decoded, queued or written at once, so memory stays bounded and a full collector answers 503 at once rather
+//! than buffering. The writer drains whatever is queued into one store call (group commit: many probes' batches
+//! share one fsync) and answers each batch only after that commit returned.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::store::{IngestBatch, Store, WriteOutcome};
+
+/// Admission to the queue: hold it from before reading the body until the batch is answered.
+#[derive(Debug)]
+pub struct Admission {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Every ingest slot is taken; answer 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("ingest queue is full")]
+pub struct QueueFull;
+
+/// A batch that was admitted but not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The store refused or failed the commit; nothing of the batch is stored.
+    #[error("store failed: {message}")]
+    Store {
+        /// The store's error text.
+        message: String,
+        /// Whether a retry may succeed.
+        retryable: bool,
+    },
+    /// The writer has stopped (shutdown in progress).
+    #[error("the collector is shutting down")]
+    ShuttingDown,
+}
+
+struct Job {
+    batch: IngestBatch,
+    reply: oneshot::Sender<Result<WriteOutcome, SubmitError>>,
+    _admission: Admission,
+}
+
+/// Handle to the ingest queue; cheap to clone.
+#[derive(Clone)]
+pub struct IngestQueue {
+    slots: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl IngestQueue {
+    /// Starts the writer task. The task ends once every handle is dropped and the queue is drained.
+    pub fn start(store: Arc<dyn Store>, max_inflight: usize, max_group_measurements: usize) -> (Self, JoinHandle<()>) {
+        let (jobs, receiver) = mpsc::channel(max_inflight.max(1));
+        let writer = tokio::spawn(run_writer(store, receiver, max_group_measurements.max(1)));
+        let queue = IngestQueue {
+            slots: Arc::new(Semaphore::new(max_inflight.max(1))),
+            jobs,
+        };
+        (queue, writer)
+    }
+
+    /// Takes a slot, or says the queue is full.
+    pub fn admit(&self) -> Result<Admission, QueueFull> {
+        Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map(|permit| Admission { _permit: permit })
+            .map_err(|_| QueueFull)
+    }
+
+    /// Hands a validated batch to the writer and waits until it is durably stored.
+    pub async fn submit(&self, admission: Admission, batch: IngestBatch) -> Result<WriteOutcome, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        // Capacity equals the number of admissions, so this never waits for long.
+        self.jobs
+            .send(Job {
+                batch,
+                reply,
+                _admission: admission,
+            })
+            .await
+            .map_err(|_| SubmitError::ShuttingDown)?;
+        answer.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+}
+
+async fn run_writer(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>, max_group: usize) {
+    while let Some(first) = receiver.recv().await {
+        let mut total = first.batch.measurements.len();
+        let mut group = vec![first];
+        while total < max_group {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    total += job.batch.measurements.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let (batches, replies): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .map(|job| (job.batch, (job.reply, job._admission)))
+            .unzip();
+        let count = batches.len();
+        match store.write_batches(batches).await {
+            Ok(outcomes) if outcomes.len() == count => {
+                tracing::debug!(batches = count, measurements = total, "group committed");
+                for ((reply, _admission), outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Ok(outcomes) => {
+                tracing::error!(
+                    expected = count,
+                    got = outcomes.len(),
+                    "store returned a wrong number of outcomes"
+                );
+                let err = SubmitError::Store {
+                    message: "store returned a wrong number of outcomes".to_owned(),
+                    retryable: false,
+                };
+                for (reply, _admission) in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, batches = count, "group commit failed");
+                let err = SubmitError::Store {
+                    message: err.to_string(),
+                    retryable: err.is_retryable(),
+                };
+                for (reply, _admission) in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}

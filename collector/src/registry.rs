@@ -1,0 +1,103 @@
+//! Probe registration: draws a pseudonymous id and a token, stores the token's hash, hands the token out once.
+
+use chrono::Utc;
+
+use crate::store::{AccessType, NewProbe, ProbeRecord, Store, StoreError};
+use crate::token::{RandomnessError, hash_token, new_probe_id, new_token};
+
+/// What an operator gives to register a probe.
+#[derive(Debug, Clone)]
+pub struct ProbeRegistration {
+    /// Operator's label (private).
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country (case-insensitive on input).
+    pub country: String,
+    /// Autonomous system number.
+    pub asn: u32,
+    /// Region within the country.
+    pub region: Option<String>,
+    /// Access type.
+    pub access: AccessType,
+    /// Runs on a UPS.
+    pub ups: bool,
+}
+
+/// A registration that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// A field is out of form.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// No randomness for the token.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A registered probe and its token, which exists only here: the store keeps its hash.
+#[derive(Debug)]
+pub struct IssuedProbe {
+    /// The stored record.
+    pub probe: ProbeRecord,
+    /// The bearer token to give the volunteer.
+    pub token: String,
+}
+
+/// Registers a probe, retrying on the (astronomically unlikely) collision of a random id.
+pub async fn register_probe(store: &dyn Store, reg: ProbeRegistration) -> Result<IssuedProbe, RegistryError> {
+    let country = reg.country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(RegistryError::Invalid {
+            field: "country",
+            reason: "must be an ISO 3166-1 alpha-2 code such as IR",
+        });
+    }
+    if reg.asn == 0 {
+        return Err(RegistryError::Invalid {
+            field: "asn",
+            reason: "must be a real AS number (not 0)",
+        });
+    }
+    let name = reg.name.trim().to_owned();
+    if name.is_empty() || name.len() > 128 {
+        return Err(RegistryError::Invalid {
+            field: "name",
+            reason: "must be 1 to 128 bytes",
+        });
+    }
+    let region = reg.region.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if region.as_ref().is_some_and(|r| r.len() > 128) {
+        return Err(RegistryError::Invalid {
+            field: "region",
+            reason: "must be at most 128 bytes",
+        });
+    }
+    let mut attempts = 0;
+    loop {
+        let token = new_token()?;
+        let new = NewProbe {
+            probe_id: new_probe_id()?,
+            name: name.clone(),
+            country: country.clone(),
+            asn: reg.asn,
+            region: region.clone(),
+            access: reg.access,
+            ups: reg.ups,
+            token_hash: hash_token(&token),
+            created_at: Utc::now(),
+        };
+        match store.register_probe(new).await {
+            Ok(probe) => return Ok(IssuedProbe { probe, token }),
+            Err(StoreError::Conflict(_)) if attempts < 3 => attempts += 1,
+            Err(err) => return Err(err.into()),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Running the collector's HTTP server: wire the store, the ingest queue and the API together, serve until told
+//! to stop, then drain the queue so every admitted batch is answered.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::api::{AppState, router};
+use crate::config::CollectorConfig;
+use crate::ingest::{BatchLimits, IngestQueue};
+use crate::store::Store;
+
+/// The server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Accepting or serving connections failed.
+    #[error("HTTP server failed: {0}")]
+    Http(#[from] std::io::Error),
+    /// The ingest writer task died.
+    #[error("ingest writer failed: {0}")]
+    Writer(String),
+}
+
+/// Serves the API on `listener` over `store` until `shutdown` completes, then drains in-flight batches.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    config: &CollectorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let ingest = &config.ingest;
+    let (queue, writer) = IngestQueue::start(
+        Arc::clone(&store),
+        ingest.max_inflight_batches,
+        ingest.max_group_measurements,
+    );
+    let state = AppState {
+        store,
+        queue,
+        ingest: Arc::new(ingest.clone()),
+        batch_limits: BatchLimits {
+            max_line_bytes: ingest.max_line_bytes,
+            max_lines: ingest.max_lines,
+            measurement: vigil_measurement::Limits {
+                max_future_secs: ingest.max_future_secs,
+                ..vigil_measurement::Limits::default()
+            },
+        },
+    };
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    // The router (and with it every queue handle) is gone: the writer finishes what is queued, then ends.
+    writer.await.map_err(|e| ServeError::Writer(e.to_string()))?;
+    tracing::info!("collector stopped; every admitted batch was answered");
+    Ok(())
+}

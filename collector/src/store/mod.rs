@@ -1,0 +1,129 @@
+//! Storage behind one trait, one module per backend (the embedded SQLite default here; ClickHouse fits the same
+//! trait). Callers hold an `Arc<dyn Store>` and never know which backend they talk to.
+//!
+//! Guarantees every backend gives:
+//! - `write_batches` returns only after every row it reports is durable; on `Err` nothing of the call is visible.
+//! - a measurement id is stored at most once, across calls and within one call (the later copy is a duplicate).
+//! - probe tokens are stored only as hashes.
+
+mod spec;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use spec::StoreSpec;
+pub use sqlite::SqliteStore;
+pub use types::{
+    AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeRecord, StoredMeasurement, TimeSource, TokenHash,
+    WriteOutcome,
+};
+
+/// A failure of the storage backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store address could not be understood.
+    #[error("invalid store address `{spec}`: {reason}")]
+    InvalidSpec {
+        /// The address given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The backend named is not part of this build.
+    #[error("store backend `{0}` is not available in this build")]
+    Unsupported(String),
+    /// The embedded database failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The database holds a schema newer than this binary knows.
+    #[error("the store's schema version {found} is newer than this collector's {known}; upgrade the collector")]
+    SchemaTooNew {
+        /// Version found in the store.
+        found: i64,
+        /// Latest version this binary knows.
+        known: i64,
+    },
+    /// A stored value could not be read back.
+    #[error("corrupt stored value in {context}: {detail}")]
+    Corrupt {
+        /// Where.
+        context: &'static str,
+        /// What.
+        detail: String,
+    },
+    /// A probe id collided or a constraint failed on registration.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The blocking worker running the query was lost (panic or shutdown).
+    #[error("store worker failed: {0}")]
+    Worker(String),
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed (busy database, I/O hiccup) as opposed to a permanent failure.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => matches!(
+                err.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::OutOfMemory
+            ),
+            StoreError::Io { .. } | StoreError::Worker(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Where measurements, probes and (later) events live.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A human-readable description of the backend and its location, for logs.
+    fn describe(&self) -> String;
+
+    /// Checks the backend answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Registers a probe. The token itself is never passed in, only its hash.
+    async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError>;
+
+    /// The probe a token hash belongs to, revoked or not.
+    async fn probe_by_token(&self, token: TokenHash) -> Result<Option<ProbeRecord>, StoreError>;
+
+    /// Every registered probe, revoked ones included, ordered by id.
+    async fn probes(&self) -> Result<Vec<ProbeRecord>, StoreError>;
+
+    /// Revokes a probe's token; returns whether a live probe of that id existed.
+    async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError>;
+
+    /// Stores several validated batches in one durable commit; one outcome per batch, in order.
+    async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Stored measurements matching `query`, in ingest order.
+    async fn measurements(&self, query: MeasurementQuery) -> Result<Vec<StoredMeasurement>, StoreError>;
+
+    /// How many stored measurements match `query` (its `limit` is ignored).
+    async fn count_measurements(&self, query: MeasurementQuery) -> Result<u64, StoreError>;
+}
+
+/// Opens (creating on first use) the store an address names.
+pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Store>, StoreError> {
+    match spec {
+        StoreSpec::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path.clone()).await?)),
+        StoreSpec::ClickHouse { .. } => Err(StoreError::Unsupported(spec.to_string())),
+    }
+}

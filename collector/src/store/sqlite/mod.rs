@@ -1,0 +1,204 @@
+//! The embedded default store: one SQLite file in WAL mode, no server needed.
+//!
+//! Durability: `synchronous = FULL`, so a commit that returned has reached the disk and survives a crash or a
+//! power cut at any instant; the collector acknowledges a batch only after that commit. One writer connection
+//! serialises writes (SQLite allows one writer anyway) and the ingest queue groups concurrent batches into one
+//! commit, so the fsync cost is shared. A separate reader connection serves queries alongside the writer.
+
+mod read;
+mod schema;
+mod time;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+
+use self::read::{PROBE_COLUMNS, probe_from_row};
+use self::time::to_ms;
+use super::WriteOutcome;
+use super::{IngestBatch, MeasurementQuery, NewProbe, ProbeRecord, Store, StoreError, StoredMeasurement, TokenHash};
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating it and its parent directory on first use, and migrates it.
+    pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
+        let open_path = path.clone();
+        let (writer, reader) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            if let Some(parent) = open_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                    context: format!("creating {}", parent.display()),
+                    source,
+                })?;
+            }
+            let mut writer = connect(&open_path, false)?;
+            schema::migrate(&mut writer)?;
+            let reader = connect(&open_path, true)?;
+            Ok((writer, reader))
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))??;
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Opens one connection with the store's settings.
+fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    if read_only {
+        // A read-write handle kept read-only by pragma: a read-only open of a WAL file needs its -shm to exist.
+        conn.pragma_update(None, "query_only", "ON")?;
+    } else {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Runs `job` on a blocking thread with the connection locked.
+async fn with_conn<T, F>(conn: &Arc<Mutex<Connection>>, job: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        // A panic while holding the lock leaves no half-written state: SQLite rolls back the open transaction.
+        let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        job(&mut guard)
+    })
+    .await
+    .map_err(|e| StoreError::Worker(e.to_string()))?
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        with_conn(&self.reader, |conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError> {
+        with_conn(&self.writer, move |conn| {
+            let inserted = conn.execute(
+                "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    probe.probe_id,
+                    probe.name,
+                    probe.country,
+                    probe.asn,
+                    probe.region,
+                    probe.access.as_str(),
+                    probe.ups,
+                    probe.token_hash.0.as_slice(),
+                    to_ms(probe.created_at),
+                ],
+            );
+            match inserted {
+                Err(rusqlite::Error::SqliteFailure(err, _)) if err.code == ErrorCode::ConstraintViolation => {
+                    return Err(StoreError::Conflict(format!(
+                        "probe id {} or its token exists",
+                        probe.probe_id
+                    )));
+                }
+                other => other?,
+            };
+            Ok(ProbeRecord {
+                probe_id: probe.probe_id,
+                name: probe.name,
+                country: probe.country,
+                asn: probe.asn,
+                region: probe.region,
+                access: probe.access,
+                ups: probe.ups,
+                created_at: probe.created_at,
+                revoked_at: None,
+                last_seen: None,
+            })
+        })
+        .await
+    }
+
+    async fn probe_by_token(&self, token: TokenHash) -> Result<Option<ProbeRecord>, StoreError> {
+        with_conn(&self.reader, move |conn| {
+            conn.prepare_cached(&format!("SELECT {PROBE_COLUMNS} FROM probes WHERE token_hash = ?1"))?
+                .query_row(params![token.0.as_slice()], probe_from_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn probes(&self) -> Result<Vec<ProbeRecord>, StoreError> {
+        with_conn(&self.reader, |conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {PROBE_COLUMNS} FROM probes ORDER BY probe_id"))?;
+            let rows = stmt.query_map([], probe_from_row)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row??);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError> {
+        let probe_id = probe_id.to_owned();
+        with_conn(&self.writer, move |conn| {
+            let changed = conn.execute(
+                "UPDATE probes SET revoked_at_ms = ?1 WHERE probe_id = ?2 AND revoked_at_ms IS NULL",
+                params![to_ms(chrono::Utc::now()), probe_id],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError> {
+        with_conn(&self.writer, move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let outcomes = write::write_batches(&tx, &batches)?;
+            tx.commit()?;
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn measurements(&self, query: MeasurementQuery) -> Result<Vec<StoredMeasurement>, StoreError> {
+        with_conn(&self.reader, move |conn| read::measurements(conn, &query)).await
+    }
+
+    async fn count_measurements(&self, query: MeasurementQuery) -> Result<u64, StoreError> {
+        with_conn(&self.reader, move |conn| read::count_measurements(conn, &query)).await
+    }
+}

@@ -1,0 +1,139 @@
+//! The read path: probes and stored measurements back into typed values.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params_from_iter};
+use vigil_measurement::{Measurement, Outcome};
+
+use super::time::{from_ms, to_ms};
+use crate::store::{AccessType, MeasurementQuery, ProbeRecord, StoreError, StoredMeasurement, TimeSource};
+
+/// Columns [`probe_from_row`] reads, in order.
+pub(super) const PROBE_COLUMNS: &str =
+    "probe_id, name, country, asn, region, access, ups, created_at_ms, revoked_at_ms, last_seen_ms";
+
+/// Reads one `probes` row selected with [`PROBE_COLUMNS`].
+pub(super) fn probe_from_row(row: &Row<'_>) -> Result<Result<ProbeRecord, StoreError>, rusqlite::Error> {
+    let access: String = row.get(5)?;
+    let created: i64 = row.get(7)?;
+    let revoked: Option<i64> = row.get(8)?;
+    let seen: Option<i64> = row.get(9)?;
+    let probe_id: String = row.get(0)?;
+    let name: String = row.get(1)?;
+    let country: String = row.get(2)?;
+    let asn: u32 = row.get(3)?;
+    let region: Option<String> = row.get(4)?;
+    let ups: bool = row.get(6)?;
+    Ok((|| {
+        Ok(ProbeRecord {
+            probe_id,
+            name,
+            country,
+            asn,
+            region,
+            access: AccessType::parse(&access).ok_or_else(|| StoreError::Corrupt {
+                context: "probes.access",
+                detail: access.clone(),
+            })?,
+            ups,
+            created_at: from_ms(created, "probes.created_at_ms")?,
+            revoked_at: revoked.map(|ms| from_ms(ms, "probes.revoked_at_ms")).transpose()?,
+            last_seen: seen.map(|ms| from_ms(ms, "probes.last_seen_ms")).transpose()?,
+        })
+    })())
+}
+
+/// Builds the WHERE clause and parameters for a measurement query.
+fn filter(query: &MeasurementQuery) -> (String, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if let Some(probe_id) = &query.probe_id {
+        values.push(Value::Text(probe_id.clone()));
+        clauses.push(format!("probe_id = ?{}", values.len()));
+    }
+    if let Some(kind) = query.kind {
+        values.push(Value::Text(kind.as_str().to_owned()));
+        clauses.push(format!("kind = ?{}", values.len()));
+    }
+    if let Some(from) = query.from {
+        values.push(Value::Integer(to_ms(from)));
+        clauses.push(format!("started_at_ms >= ?{}", values.len()));
+    }
+    if let Some(to) = query.to {
+        values.push(Value::Integer(to_ms(to)));
+        clauses.push(format!("started_at_ms < ?{}", values.len()));
+    }
+    if let Some(after) = query.after_seq {
+        values.push(Value::Integer(after));
+        clauses.push(format!("seq > ?{}", values.len()));
+    }
+    if let Some(ids) = &query.ids {
+        let mut marks = Vec::with_capacity(ids.len());
+        for id in ids {
+            values.push(Value::Blob(id.as_bytes().to_vec()));
+            marks.push(format!("?{}", values.len()));
+        }
+        clauses.push(format!("id IN ({})", marks.join(", ")));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (sql, values)
+}
+
+/// Stored measurements matching the query, in ingest order.
+pub(super) fn measurements(conn: &Connection, query: &MeasurementQuery) -> Result<Vec<StoredMeasurement>, StoreError> {
+    let (filter_sql, values) = filter(query);
+    let limit = query.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    let sql = format!(
+        "SELECT seq, probe_id, started_at_ms, time_source, received_at_ms, outcome, body FROM measurements{filter_sql} ORDER BY seq{limit}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let started: Option<i64> = row.get(2)?;
+        let source: String = row.get(3)?;
+        let outcome: String = row.get(5)?;
+        let body: String = row.get(6)?;
+        out.push(StoredMeasurement {
+            seq: row.get(0)?,
+            probe_id: row.get(1)?,
+            started_at: started
+                .map(|ms| from_ms(ms, "measurements.started_at_ms"))
+                .transpose()?,
+            time_source: match source.as_str() {
+                "probe" => TimeSource::Probe,
+                "retimed" => TimeSource::Retimed,
+                "pending" => TimeSource::Pending,
+                other => {
+                    return Err(StoreError::Corrupt {
+                        context: "measurements.time_source",
+                        detail: other.to_owned(),
+                    });
+                }
+            },
+            received_at: from_ms(row.get(4)?, "measurements.received_at_ms")?,
+            outcome: serde_json::from_value::<Outcome>(serde_json::Value::String(outcome)).map_err(|e| {
+                StoreError::Corrupt {
+                    context: "measurements.outcome",
+                    detail: e.to_string(),
+                }
+            })?,
+            measurement: Measurement::from_json_slice(body.as_bytes()).map_err(|e| StoreError::Corrupt {
+                context: "measurements.body",
+                detail: e.to_string(),
+            })?,
+        });
+    }
+    Ok(out)
+}
+
+/// How many stored measurements match the query.
+pub(super) fn count_measurements(conn: &Connection, query: &MeasurementQuery) -> Result<u64, StoreError> {
+    let (filter_sql, values) = filter(query);
+    let sql = format!("SELECT COUNT(*) FROM measurements{filter_sql}");
+    let count: i64 = conn.query_row(&sql, params_from_iter(values), |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}

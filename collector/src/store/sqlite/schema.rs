@@ -1,0 +1,105 @@
+//! The embedded store's schema and its migrations, tracked in `PRAGMA user_version`.
+//!
+//! Migrations only ever append: a released step is never edited. Each runs in its own transaction.
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// Ordered migration steps; step `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: probes, measurements, vitals, clock anchors.
+    r#"
+    CREATE TABLE probes (
+        probe_id      TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        country       TEXT NOT NULL,
+        asn           INTEGER NOT NULL,
+        region        TEXT,
+        access        TEXT NOT NULL,
+        ups           INTEGER NOT NULL,
+        token_hash    BLOB NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER,
+        last_seen_ms  INTEGER
+    );
+
+    -- One row per accepted measurement. `seq` is ingest order (a cursor for exports and for re-classifying
+    -- late data); `started_at_ms` is the effective time, NULL while an unsynced measurement waits for an anchor.
+    -- Country, ASN, region and access are the probe's registered values at ingest time.
+    CREATE TABLE measurements (
+        seq                    INTEGER PRIMARY KEY,
+        id                     BLOB NOT NULL UNIQUE,
+        probe_id               TEXT NOT NULL REFERENCES probes(probe_id),
+        kind                   TEXT NOT NULL,
+        outcome                TEXT NOT NULL,
+        started_at_ms          INTEGER,
+        time_source            TEXT NOT NULL,
+        reported_started_at_ms INTEGER NOT NULL,
+        received_at_ms         INTEGER NOT NULL,
+        duration_ms            REAL NOT NULL,
+        target_name            TEXT NOT NULL,
+        target_scope           TEXT NOT NULL,
+        target_list            TEXT,
+        country                TEXT NOT NULL,
+        asn                    INTEGER NOT NULL,
+        region                 TEXT,
+        access                 TEXT NOT NULL,
+        boot_id                TEXT,
+        mono_ms                INTEGER,
+        body                   TEXT NOT NULL
+    );
+    CREATE INDEX measurements_by_probe_time ON measurements(probe_id, started_at_ms);
+    CREATE INDEX measurements_by_scope_time ON measurements(country, asn, started_at_ms);
+    CREATE INDEX measurements_pending ON measurements(probe_id, boot_id) WHERE time_source = 'pending';
+
+    -- The vitals' hot fields, for the classifier; time comes from the measurement row.
+    CREATE TABLE vitals (
+        seq               INTEGER PRIMARY KEY REFERENCES measurements(seq),
+        boot_id           TEXT NOT NULL,
+        uptime_s          REAL NOT NULL,
+        ac_online         INTEGER,
+        on_battery        INTEGER,
+        battery_pct       REAL,
+        gateway_reachable INTEGER NOT NULL,
+        link_up           INTEGER NOT NULL,
+        last_gasp         INTEGER NOT NULL,
+        spool_depth       INTEGER NOT NULL
+    );
+
+    -- Per probe boot, the synced measurement with the lowest monotonic reading: wall = mono + (wall_ms - mono_ms).
+    CREATE TABLE clock_anchors (
+        probe_id TEXT NOT NULL,
+        boot_id  TEXT NOT NULL,
+        mono_ms  INTEGER NOT NULL,
+        wall_ms  INTEGER NOT NULL,
+        PRIMARY KEY (probe_id, boot_id)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this binary writes.
+pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`LATEST`], refusing one written by a newer binary.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (index, step) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "store schema migrated");
+    }
+    Ok(())
+}

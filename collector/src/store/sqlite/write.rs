@@ -1,0 +1,154 @@
+//! The write path: several batches in one transaction (group commit), deduplicated on measurement id, with
+//! unsynced measurements re-timed against their boot's clock anchor.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use vigil_measurement::{Measurement, MeasurementResult};
+
+use super::time::to_ms;
+use crate::store::{IngestBatch, StoreError, TimeSource, WriteOutcome};
+
+/// Writes every batch inside `tx`; the caller commits.
+pub(super) fn write_batches(tx: &Transaction<'_>, batches: &[IngestBatch]) -> Result<Vec<WriteOutcome>, StoreError> {
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut outcome = WriteOutcome {
+            accepted: 0,
+            duplicates: 0,
+        };
+        for m in &batch.measurements {
+            if insert_measurement(tx, batch, m)? {
+                outcome.accepted += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        tx.prepare_cached("UPDATE probes SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?1) WHERE probe_id = ?2")?
+            .execute(params![to_ms(batch.received_at), batch.probe.probe_id])?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Inserts one measurement; false when its id was already stored.
+fn insert_measurement(tx: &Transaction<'_>, batch: &IngestBatch, m: &Measurement) -> Result<bool, StoreError> {
+    let probe = &batch.probe;
+    let (boot_id, mono_ms) = match &m.clock {
+        Some(clock) => (Some(clock.boot_id.as_str()), Some(clock.mono_ms as i64)),
+        None => (None, None),
+    };
+    let (started_at_ms, time_source) = effective_time(tx, &probe.probe_id, m)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO measurements (id, probe_id, kind, outcome, started_at_ms, time_source,
+                reported_started_at_ms, received_at_ms, duration_ms, target_name, target_scope, target_list,
+                country, asn, region, access, boot_id, mono_ms, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        )?
+        .execute(params![
+            m.id.as_bytes().as_slice(),
+            probe.probe_id,
+            m.kind().as_str(),
+            m.result.outcome().as_str(),
+            started_at_ms,
+            time_source_str(time_source),
+            to_ms(m.started_at),
+            to_ms(batch.received_at),
+            m.duration_ms,
+            m.target.name,
+            m.target.scope.as_str(),
+            m.target.list,
+            probe.country,
+            probe.asn,
+            probe.region,
+            probe.access.as_str(),
+            boot_id,
+            mono_ms,
+            m.to_json_line(),
+        ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let seq = tx.last_insert_rowid();
+    if let MeasurementResult::Vitals(v) = &m.result {
+        tx.prepare_cached(
+            "INSERT INTO vitals (seq, boot_id, uptime_s, ac_online, on_battery, battery_pct, gateway_reachable,
+                link_up, last_gasp, spool_depth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            seq,
+            v.boot_id,
+            v.uptime_s,
+            v.power.ac_online,
+            v.power.on_battery,
+            v.power.battery_pct,
+            v.gateway_reachable,
+            v.link_up,
+            v.last_gasp,
+            i64::try_from(v.spool_depth).unwrap_or(i64::MAX),
+        ])?;
+    }
+    if let Some(clock) = m.clock.as_ref().filter(|c| c.synced) {
+        record_anchor(
+            tx,
+            &probe.probe_id,
+            &clock.boot_id,
+            clock.mono_ms as i64,
+            to_ms(m.started_at),
+        )?;
+    }
+    Ok(true)
+}
+
+/// The effective start time: the probe's own when its clock was synced, else re-timed from the boot's anchor,
+/// else none yet (pending).
+fn effective_time(
+    tx: &Transaction<'_>,
+    probe_id: &str,
+    m: &Measurement,
+) -> Result<(Option<i64>, TimeSource), StoreError> {
+    let Some(clock) = m.clock.as_ref().filter(|c| !c.synced) else {
+        return Ok((Some(to_ms(m.started_at)), TimeSource::Probe));
+    };
+    let offset: Option<i64> = tx
+        .prepare_cached("SELECT wall_ms - mono_ms FROM clock_anchors WHERE probe_id = ?1 AND boot_id = ?2")?
+        .query_row(params![probe_id, clock.boot_id], |row| row.get(0))
+        .optional()?;
+    Ok(match offset {
+        Some(offset) => (Some(clock.mono_ms as i64 + offset), TimeSource::Retimed),
+        None => (None, TimeSource::Pending),
+    })
+}
+
+/// Keeps the boot's earliest synced reading as its anchor; when the anchor is new or earlier, places every
+/// measurement of that boot still waiting for one.
+fn record_anchor(
+    tx: &Transaction<'_>,
+    probe_id: &str,
+    boot_id: &str,
+    mono_ms: i64,
+    wall_ms: i64,
+) -> Result<(), StoreError> {
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO clock_anchors (probe_id, boot_id, mono_ms, wall_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (probe_id, boot_id) DO UPDATE SET mono_ms = excluded.mono_ms, wall_ms = excluded.wall_ms
+             WHERE excluded.mono_ms < clock_anchors.mono_ms",
+        )?
+        .execute(params![probe_id, boot_id, mono_ms, wall_ms])?;
+    if changed > 0 {
+        tx.prepare_cached(
+            "UPDATE measurements SET started_at_ms = mono_ms + ?3, time_source = 'retimed'
+             WHERE probe_id = ?1 AND boot_id = ?2 AND time_source = 'pending'",
+        )?
+        .execute(params![probe_id, boot_id, wall_ms - mono_ms])?;
+    }
+    Ok(())
+}
+
+pub(super) fn time_source_str(source: TimeSource) -> &'static str {
+    match source {
+        TimeSource::Probe => "probe",
+        TimeSource::Retimed => "retimed",
+        TimeSource::Pending => "pending",
+    }
+}

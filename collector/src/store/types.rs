@@ -1,0 +1,175 @@
+//! Values that cross the [`super::Store`] boundary.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use vigil_measurement::{Kind, Measurement, Outcome};
+
+/// How a probe reaches the internet; shapes what an outage on it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessType {
+    /// A fixed line (DSL, fibre, cable).
+    Fixed,
+    /// A mobile network.
+    Mobile,
+    /// A satellite link.
+    Satellite,
+}
+
+impl AccessType {
+    /// The stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessType::Fixed => "fixed",
+            AccessType::Mobile => "mobile",
+            AccessType::Satellite => "satellite",
+        }
+    }
+
+    /// Reads the stable text form.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fixed" => Some(AccessType::Fixed),
+            "mobile" => Some(AccessType::Mobile),
+            "satellite" => Some(AccessType::Satellite),
+            _ => None,
+        }
+    }
+}
+
+/// SHA-256 of a probe token. Tokens carry 256 random bits, so a fast hash is enough to make a leaked store
+/// useless for impersonation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// A probe to register.
+#[derive(Debug, Clone)]
+pub struct NewProbe {
+    /// Pseudonymous public id, e.g. `prb-3f9a1c0e7b2d`.
+    pub probe_id: String,
+    /// Operator's label (private: never in public views).
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// Autonomous system the probe sits in.
+    pub asn: u32,
+    /// Region within the country, if given.
+    pub region: Option<String>,
+    /// Access type.
+    pub access: AccessType,
+    /// Whether the probe runs on a UPS (power loss does not silence it at once).
+    pub ups: bool,
+    /// Hash of the token handed to the volunteer.
+    pub token_hash: TokenHash,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A registered probe as the store knows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeRecord {
+    /// Pseudonymous public id.
+    pub probe_id: String,
+    /// Operator's label (private).
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// Autonomous system number.
+    pub asn: u32,
+    /// Region within the country.
+    pub region: Option<String>,
+    /// Access type.
+    pub access: AccessType,
+    /// Runs on a UPS.
+    pub ups: bool,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// When the token was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Last accepted upload.
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl ProbeRecord {
+    /// Whether the probe's token still works.
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// One accepted batch from one authenticated probe, validated and ready to store.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    /// The probe the token belongs to: the only identity the rows get.
+    pub probe: ProbeRecord,
+    /// When the collector received the batch.
+    pub received_at: DateTime<Utc>,
+    /// The measurements, in line order.
+    pub measurements: Vec<Measurement>,
+}
+
+/// What storing one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WriteOutcome {
+    /// Measurements newly stored.
+    pub accepted: u64,
+    /// Measurements already stored (a retry), not stored again.
+    pub duplicates: u64,
+}
+
+/// Which stored measurements to read.
+#[derive(Debug, Clone, Default)]
+pub struct MeasurementQuery {
+    /// Only this probe's.
+    pub probe_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only these ids.
+    pub ids: Option<Vec<Uuid>>,
+    /// Effective start time at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Effective start time before this.
+    pub to: Option<DateTime<Utc>>,
+    /// Only rows ingested after this sequence number (a resumable cursor).
+    pub after_seq: Option<i64>,
+    /// At most this many rows.
+    pub limit: Option<usize>,
+}
+
+/// Where a stored measurement's effective time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The probe's synced wall clock.
+    Probe,
+    /// Re-timed from the monotonic clock against the boot's first synced measurement.
+    Retimed,
+    /// Unsynced and no anchor yet: kept aside, no effective time.
+    Pending,
+}
+
+/// A measurement as stored, with what the collector added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMeasurement {
+    /// Ingest order; a resumable cursor.
+    pub seq: i64,
+    /// The probe that sent it.
+    pub probe_id: String,
+    /// Effective start time (None while pending re-timing).
+    pub started_at: Option<DateTime<Utc>>,
+    /// Where `started_at` came from.
+    pub time_source: TimeSource,
+    /// When the collector received it.
+    pub received_at: DateTime<Utc>,
+    /// Its outcome, for quick filtering.
+    pub outcome: Outcome,
+    /// The measurement as the probe sent it (known fields only, free text scrubbed).
+    pub measurement: Measurement,
+}
