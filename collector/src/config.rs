@@ -160,6 +160,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_sample_parses_and_states_the_defaults() {
+        let sample = CollectorConfig::from_toml(include_str!("../collector.sample.toml")).expect("sample parses");
+        let defaults = CollectorConfig::default();
+        assert_eq!(format!("{sample:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let config = CollectorConfig::from_toml("").expect("defaults");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");

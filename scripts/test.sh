@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. Installs what the tests need first (idempotent; needs root or sudo for
+# apt-get on a fresh Debian machine, and a Rust toolchain from rustup).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the build and tests need: a C compiler for the bundled SQLite and zstd.
+packages=(gcc libc6-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+cargo test --workspace --locked --all-targets
+cargo test --workspace --locked --doc
