@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vigil_collector::api::PublicProbe;
-use vigil_collector::store::AccessType;
-use vigil_collector::{CollectorConfig, ProbeRegistration, StoreSpec, open_store, register_probe, serve};
+use vigil_collector::store::{AccessType, ProbeProfile};
+use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe, serve};
 
 /// Vigil collector: ingest, storage and analysis of probe measurements.
 #[derive(Debug, Parser)]
@@ -113,7 +113,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config.store).await.context("opening the store")?;
             let issued = register_probe(
                 store.as_ref(),
-                ProbeRegistration {
+                ProbeProfile {
                     name: add.name,
                     country: add.country,
                     asn: add.asn,
@@ -129,10 +129,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                     serde_json::json!({"probe_id": issued.probe.probe_id, "token": issued.token})
                 );
             } else {
-                let p = &issued.probe;
+                let p = &issued.probe.profile;
                 println!(
                     "registered probe {} ({}, AS{}, {}, {}{})",
-                    p.probe_id,
+                    issued.probe.probe_id,
                     p.country,
                     p.asn,
                     p.region.as_deref().unwrap_or("no region"),
@@ -154,16 +154,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                 );
                 for p in &probes {
                     let public = PublicProbe::from(p);
+                    let (id, p) = (&p.probe_id, &p.profile);
                     println!(
                         "{:<16} {:<20} {:<2} {:>8} {:<14} {:<9} {:<3} {:<7} {}",
-                        p.probe_id,
+                        id,
                         p.name,
                         p.country,
                         p.asn,
                         p.region.as_deref().unwrap_or("-"),
                         p.access.as_str(),
                         if p.ups { "yes" } else { "no" },
-                        if p.is_active() { "active" } else { "revoked" },
+                        if public.active { "active" } else { "revoked" },
                         public.last_seen.as_deref().unwrap_or("never")
                     );
                 }

@@ -23,6 +23,6 @@ pub mod store;
 pub mod token;
 
 pub use config::{CollectorConfig, ConfigError, IngestConfig};
-pub use registry::{IssuedProbe, ProbeRegistration, RegistryError, register_probe};
+pub use registry::{IssuedProbe, RegistryError, register_probe};
 pub use server::{ServeError, serve};
 pub use store::{Store, StoreError, StoreSpec, open_store};

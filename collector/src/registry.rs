@@ -2,25 +2,8 @@
 
 use chrono::Utc;
 
-use crate::store::{AccessType, NewProbe, ProbeRecord, Store, StoreError};
+use crate::store::{NewProbe, ProbeProfile, ProbeRecord, Store, StoreError};
 use crate::token::{RandomnessError, hash_token, new_probe_id, new_token};
-
-/// What an operator gives to register a probe.
-#[derive(Debug, Clone)]
-pub struct ProbeRegistration {
-    /// Operator's label (private).
-    pub name: String,
-    /// ISO 3166-1 alpha-2 country (case-insensitive on input).
-    pub country: String,
-    /// Autonomous system number.
-    pub asn: u32,
-    /// Region within the country.
-    pub region: Option<String>,
-    /// Access type.
-    pub access: AccessType,
-    /// Runs on a UPS.
-    pub ups: bool,
-}
 
 /// A registration that failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +34,9 @@ pub struct IssuedProbe {
     pub token: String,
 }
 
-/// Registers a probe, retrying on the (astronomically unlikely) collision of a random id.
-pub async fn register_probe(store: &dyn Store, reg: ProbeRegistration) -> Result<IssuedProbe, RegistryError> {
+/// Registers a probe (country case-insensitive, text trimmed), retrying on the (astronomically unlikely)
+/// collision of a random id.
+pub async fn register_probe(store: &dyn Store, reg: ProbeProfile) -> Result<IssuedProbe, RegistryError> {
     let country = reg.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(RegistryError::Invalid {
@@ -80,17 +64,18 @@ pub async fn register_probe(store: &dyn Store, reg: ProbeRegistration) -> Result
             reason: "must be at most 128 bytes",
         });
     }
+    let profile = ProbeProfile {
+        name,
+        country,
+        region,
+        ..reg
+    };
     let mut attempts = 0;
     loop {
         let token = new_token()?;
         let new = NewProbe {
             probe_id: new_probe_id()?,
-            name: name.clone(),
-            country: country.clone(),
-            asn: reg.asn,
-            region: region.clone(),
-            access: reg.access,
-            ups: reg.ups,
+            profile: profile.clone(),
             token_hash: hash_token(&token),
             created_at: Utc::now(),
         };

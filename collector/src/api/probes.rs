@@ -33,10 +33,10 @@ impl From<&ProbeRecord> for PublicProbe {
     fn from(p: &ProbeRecord) -> Self {
         PublicProbe {
             probe_id: p.probe_id.clone(),
-            country: p.country.clone(),
-            asn: p.asn,
-            region: p.region.clone(),
-            access: p.access.as_str(),
+            country: p.profile.country.clone(),
+            asn: p.profile.asn,
+            region: p.profile.region.clone(),
+            access: p.profile.access.as_str(),
             active: p.is_active(),
             last_seen: p.last_seen.map(rfc3339),
         }

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeRecord, StoredMeasurement, TimeSource, TokenHash,
-    WriteOutcome,
+    AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord, StoredMeasurement, TimeSource,
+    TokenHash, WriteOutcome,
 };
 
 /// A failure of the storage backend.

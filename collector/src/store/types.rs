@@ -49,11 +49,9 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
-/// A probe to register.
-#[derive(Debug, Clone)]
-pub struct NewProbe {
-    /// Pseudonymous public id, e.g. `prb-3f9a1c0e7b2d`.
-    pub probe_id: String,
+/// What describes a probe: who labels it and where it sits. Given at registration, copied onto every row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeProfile {
     /// Operator's label (private: never in public views).
     pub name: String,
     /// ISO 3166-1 alpha-2 country.
@@ -66,6 +64,15 @@ pub struct NewProbe {
     pub access: AccessType,
     /// Whether the probe runs on a UPS (power loss does not silence it at once).
     pub ups: bool,
+}
+
+/// A probe to register.
+#[derive(Debug, Clone)]
+pub struct NewProbe {
+    /// Pseudonymous public id, e.g. `prb-3f9a1c0e7b2d`.
+    pub probe_id: String,
+    /// Label and placement.
+    pub profile: ProbeProfile,
     /// Hash of the token handed to the volunteer.
     pub token_hash: TokenHash,
     /// Registration time.
@@ -77,18 +84,9 @@ pub struct NewProbe {
 pub struct ProbeRecord {
     /// Pseudonymous public id.
     pub probe_id: String,
-    /// Operator's label (private).
-    pub name: String,
-    /// ISO 3166-1 alpha-2 country.
-    pub country: String,
-    /// Autonomous system number.
-    pub asn: u32,
-    /// Region within the country.
-    pub region: Option<String>,
-    /// Access type.
-    pub access: AccessType,
-    /// Runs on a UPS.
-    pub ups: bool,
+    /// Label and placement.
+    #[serde(flatten)]
+    pub profile: ProbeProfile,
     /// Registration time.
     pub created_at: DateTime<Utc>,
     /// When the token was revoked, if it was.

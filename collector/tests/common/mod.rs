@@ -12,8 +12,8 @@ use chrono::{SecondsFormat, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
-use vigil_collector::store::{AccessType, MeasurementQuery};
-use vigil_collector::{CollectorConfig, ProbeRegistration, Store, StoreSpec, open_store, register_probe, serve};
+use vigil_collector::store::{AccessType, MeasurementQuery, ProbeProfile};
+use vigil_collector::{CollectorConfig, Store, StoreSpec, open_store, register_probe, serve};
 
 /// A running in-process collector.
 pub struct TestCollector {
@@ -67,7 +67,7 @@ impl TestCollector {
     pub async fn add_probe(&self, name: &str) -> (String, String) {
         let issued = register_probe(
             self.store.as_ref(),
-            ProbeRegistration {
+            ProbeProfile {
                 name: name.to_owned(),
                 country: "IR".to_owned(),
                 asn: 44244,

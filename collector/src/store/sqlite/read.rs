@@ -5,7 +5,9 @@ use rusqlite::{Connection, Row, params_from_iter};
 use vigil_measurement::{Measurement, Outcome};
 
 use super::time::{from_ms, to_ms};
-use crate::store::{AccessType, MeasurementQuery, ProbeRecord, StoreError, StoredMeasurement, TimeSource};
+use crate::store::{
+    AccessType, MeasurementQuery, ProbeProfile, ProbeRecord, StoreError, StoredMeasurement, TimeSource,
+};
 
 /// Columns [`probe_from_row`] reads, in order.
 pub(super) const PROBE_COLUMNS: &str =
@@ -26,15 +28,17 @@ pub(super) fn probe_from_row(row: &Row<'_>) -> Result<Result<ProbeRecord, StoreE
     Ok((|| {
         Ok(ProbeRecord {
             probe_id,
-            name,
-            country,
-            asn,
-            region,
-            access: AccessType::parse(&access).ok_or_else(|| StoreError::Corrupt {
-                context: "probes.access",
-                detail: access.clone(),
-            })?,
-            ups,
+            profile: ProbeProfile {
+                name,
+                country,
+                asn,
+                region,
+                access: AccessType::parse(&access).ok_or_else(|| StoreError::Corrupt {
+                    context: "probes.access",
+                    detail: access.clone(),
+                })?,
+                ups,
+            },
             created_at: from_ms(created, "probes.created_at_ms")?,
             revoked_at: revoked.map(|ms| from_ms(ms, "probes.revoked_at_ms")).transpose()?,
             last_seen: seen.map(|ms| from_ms(ms, "probes.last_seen_ms")).transpose()?,
