@@ -1,5 +1,9 @@
-//! The Vigil probe. This crate is a skeleton until the probe issue lands: it fixes the crate boundary
-//! (`measurement` ← `probe`) and the binary's name; the checks, spool and uploader come next.
+//! The Vigil probe: measures reachability from a volunteer's network and keeps every result in a crash-safe
+//! spool until the collector acknowledges it.
+//!
+//! Built so far: the [`spool`]. The checks, scheduler and uploader come next (see the probe issue).
+
+pub mod spool;
 
 /// The schema version of the measurements this probe writes.
 pub const WRITES_SCHEMA: u32 = vigil_measurement::SCHEMA_VERSION;
