@@ -3,6 +3,7 @@
 //!
 //! Built so far: the [`spool`]. The checks, scheduler and uploader come next (see the probe issue).
 
+pub mod config;
 pub mod spool;
 
 /// The schema version of the measurements this probe writes.

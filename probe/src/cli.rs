@@ -1,0 +1,135 @@
+//! The `vigil-probe` command line (DESIGN.md §5). Parsing and printing only; the work is the library's.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use vigil_probe::config::{ConfigError, ProbeConfig};
+use vigil_probe::spool::{Spool, SpoolOptions};
+
+/// Vigil measurement probe.
+#[derive(Debug, Parser)]
+#[command(name = "vigil-probe", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration file and explain every problem with its key path.
+    CheckConfig {
+        /// The probe.toml to check.
+        file: PathBuf,
+    },
+    /// Inspect the spool of measurements waiting for upload.
+    #[command(subcommand)]
+    Spool(SpoolCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SpoolCommand {
+    /// Counts, sizes and damage counters.
+    Stats {
+        /// The probe's configuration (for its state directory).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every waiting measurement as NDJSON, oldest first.
+    Export {
+        /// The probe's configuration (for its state directory).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig { file } => Ok(check_config(&file)),
+        Command::Spool(SpoolCommand::Stats { config, json }) => {
+            let spool = open_spool(&config)?;
+            let stats = spool.stats()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                println!("spool: {}", spool.dir().display());
+                println!(
+                    "waiting: {} records, {} of {} bytes (vitals {}, anchors {}, lists {})",
+                    stats.records, stats.bytes, stats.max_bytes, stats.vitals, stats.anchor, stats.list
+                );
+                if let Some(ms) = stats
+                    .oldest_created_ms
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                {
+                    println!("oldest: {}", ms.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                }
+                println!(
+                    "ever: {} evicted, {} quarantined, {} skipped as corrupt, {} salvages",
+                    stats.evicted, stats.quarantined, stats.corrupt_skipped, stats.salvaged
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spool(SpoolCommand::Export { config }) => {
+            let spool = open_spool(&config)?;
+            let mut out = std::io::stdout().lock();
+            let n = spool.export(&mut out)?;
+            tracing::info!(records = n, "exported the spool");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match ProbeConfig::load(file) {
+        Ok(config) => {
+            println!(
+                "{}: ok — collector {}, {} anchor(s), {} resolver(s), {} test list(s), state in {}",
+                file.display(),
+                config.collector.url,
+                config.anchors.len(),
+                config.resolvers.len(),
+                config.lists.files.len(),
+                config.probe.state_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(ConfigError::Invalid { path, problems }) => {
+            eprintln!("{}: {} problem(s)", path.display(), problems.len());
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(other) => {
+            eprintln!("{other}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The spool named by a configuration (without requiring the rest of it to be valid).
+fn open_spool(config: &std::path::Path) -> Result<Spool> {
+    let config = ProbeConfig::load(config).or_else(|err| match err {
+        ConfigError::Invalid { .. } => {
+            tracing::warn!("{err}");
+            let text = std::fs::read_to_string(config)?;
+            let mut parsed: ProbeConfig = toml::from_str(&text)?;
+            parsed.resolve_paths(config.parent().unwrap_or(std::path::Path::new(".")));
+            Ok::<_, anyhow::Error>(parsed)
+        }
+        other => Err(other.into()),
+    })?;
+    Spool::open(
+        &config.probe.state_dir,
+        SpoolOptions {
+            max_bytes: config.spool_max_bytes(),
+        },
+    )
+    .with_context(|| format!("opening the spool in {}", config.probe.state_dir.display()))
+}

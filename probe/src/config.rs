@@ -1,0 +1,500 @@
+//! The probe's configuration (`probe.toml`, DESIGN.md §5): every key has a sane default except the collector
+//! URL and token. [`ProbeConfig::problems`] explains each problem with its key path, for `check-config`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+use vigil_measurement::Scope;
+
+/// The whole probe configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// Where batches go.
+    pub collector: CollectorSection,
+    /// Scheduling, state and budget.
+    #[serde(default)]
+    pub probe: ProbeSection,
+    /// Targets checked every cycle.
+    #[serde(default)]
+    pub anchors: Vec<AnchorTarget>,
+    /// Resolvers the DNS check asks (the system resolver is always asked too).
+    #[serde(default)]
+    pub resolvers: Vec<ResolverEntry>,
+    /// Test lists and blocking fingerprints.
+    #[serde(default)]
+    pub lists: ListsSection,
+    /// Where the vitals are read from.
+    #[serde(default)]
+    pub vitals: VitalsSection,
+    /// Per-check timeouts.
+    #[serde(default)]
+    pub timeouts: TimeoutsSection,
+    /// Upload batching.
+    #[serde(default)]
+    pub upload: UploadSection,
+}
+
+/// `[collector]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSection {
+    /// The collector's base URL (`https://collector.example.org`).
+    pub url: String,
+    /// The probe's bearer token from `vigil-collector probe add`.
+    pub token: String,
+    /// Tried in order when `url` fails (e.g. a domestic relay).
+    #[serde(default)]
+    pub fallback_urls: Vec<String>,
+}
+
+/// `[probe]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProbeSection {
+    /// Spool, quarantine and lock live here.
+    pub state_dir: PathBuf,
+    /// Seconds between vitals-and-anchors cycles.
+    pub cycle_secs: u64,
+    /// Seconds between test-list passes.
+    pub list_cycle_secs: u64,
+    /// Megabytes a day test lists may use; vitals and anchors never pause.
+    pub daily_budget_mb: u64,
+    /// Bound on the spool's stored bytes, megabytes.
+    pub spool_max_mb: u64,
+    /// Checks running at once.
+    pub concurrency: usize,
+}
+
+impl Default for ProbeSection {
+    fn default() -> Self {
+        ProbeSection {
+            state_dir: PathBuf::from("/var/lib/vigil-probe"),
+            cycle_secs: 60,
+            list_cycle_secs: 3600,
+            daily_budget_mb: 50,
+            spool_max_mb: 128,
+            concurrency: 16,
+        }
+    }
+}
+
+/// One `[[anchors]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorTarget {
+    /// A URL, a host name or an IP address.
+    pub target: String,
+    /// Which side of the border it is on.
+    pub scope: Scope,
+}
+
+/// One `[[resolvers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverEntry {
+    /// `udp://IP:53`, `tcp://IP:53`, `tls://HOST:853`, `https://HOST/dns-query`, or `system`.
+    pub address: String,
+}
+
+/// `[lists]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListsSection {
+    /// Citizen Lab format CSV files.
+    pub files: Vec<PathBuf>,
+    /// Directory of OONI blocking-fingerprints CSVs (optional; a small built-in set is always used).
+    pub fingerprints_dir: Option<PathBuf>,
+}
+
+/// `[vitals]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VitalsSection {
+    /// Where the kernel's boot id is read.
+    pub boot_id_path: PathBuf,
+    /// The power-supply class directory.
+    pub power_supply_dir: PathBuf,
+}
+
+impl Default for VitalsSection {
+    fn default() -> Self {
+        VitalsSection {
+            boot_id_path: PathBuf::from("/proc/sys/kernel/random/boot_id"),
+            power_supply_dir: PathBuf::from("/sys/class/power_supply"),
+        }
+    }
+}
+
+/// `[timeouts]`, seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutsSection {
+    /// One DNS query.
+    pub dns_secs: f64,
+    /// One TCP connect (and the TLS handshake after it).
+    pub connect_secs: f64,
+    /// One whole HTTP fetch.
+    pub http_secs: f64,
+    /// One upload request.
+    pub upload_secs: f64,
+}
+
+impl Default for TimeoutsSection {
+    fn default() -> Self {
+        TimeoutsSection {
+            dns_secs: 4.0,
+            connect_secs: 10.0,
+            http_secs: 10.0,
+            upload_secs: 30.0,
+        }
+    }
+}
+
+/// `[upload]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadSection {
+    /// Most measurements in one batch.
+    pub max_batch_records: usize,
+    /// Most uncompressed bytes in one batch.
+    pub max_batch_bytes: usize,
+    /// Longest wait between failed attempts, seconds.
+    pub max_backoff_secs: u64,
+}
+
+impl Default for UploadSection {
+    fn default() -> Self {
+        UploadSection {
+            max_batch_records: 1000,
+            max_batch_bytes: 1 << 20,
+            max_backoff_secs: 600,
+        }
+    }
+}
+
+/// One thing wrong with a configuration, at a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Where: `anchors[2].target`.
+    pub key: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// Values that cannot work.
+    #[error("{path}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Each problem.
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+impl ProbeConfig {
+    /// Reads, resolves relative paths against the file's directory, and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: ProbeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// Makes relative paths relative to `base` (the configuration file's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.probe.state_dir);
+        self.lists.files.iter_mut().for_each(fix);
+        if let Some(dir) = &mut self.lists.fingerprints_dir {
+            fix(dir);
+        }
+        fix(&mut self.vitals.boot_id_path);
+        fix(&mut self.vitals.power_supply_dir);
+    }
+
+    /// Every problem with the values, each at its key path; empty when the configuration can run.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        let mut add = |key: String, message: &str| {
+            out.push(ConfigProblem {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if let Err(msg) = collector_url(&self.collector.url) {
+            add("collector.url".into(), &msg);
+        }
+        for (i, url) in self.collector.fallback_urls.iter().enumerate() {
+            if let Err(msg) = collector_url(url) {
+                add(format!("collector.fallback_urls[{i}]"), &msg);
+            }
+        }
+        let token = self.collector.token.trim();
+        if token.is_empty() || token.contains('…') || token.eq_ignore_ascii_case("changeme") {
+            add(
+                "collector.token".into(),
+                "set the token printed by `vigil-collector probe add` for this probe",
+            );
+        } else if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            add("collector.token".into(), "a token has no spaces or control characters");
+        }
+        let p = &self.probe;
+        if p.cycle_secs < 5 {
+            add("probe.cycle_secs".into(), "must be at least 5 seconds");
+        }
+        if p.list_cycle_secs < p.cycle_secs {
+            add("probe.list_cycle_secs".into(), "must be at least probe.cycle_secs");
+        }
+        if p.spool_max_mb == 0 {
+            add("probe.spool_max_mb".into(), "must be at least 1");
+        }
+        if p.concurrency == 0 || p.concurrency > 256 {
+            add("probe.concurrency".into(), "must be between 1 and 256");
+        }
+        for (i, anchor) in self.anchors.iter().enumerate() {
+            if let Err(msg) = anchor_target(&anchor.target) {
+                add(format!("anchors[{i}].target"), &msg);
+            }
+        }
+        for (i, resolver) in self.resolvers.iter().enumerate() {
+            if let Err(msg) = resolver_address(&resolver.address) {
+                add(format!("resolvers[{i}].address"), &msg);
+            }
+        }
+        for (i, file) in self.lists.files.iter().enumerate() {
+            if !file.is_file() {
+                add(
+                    format!("lists.files[{i}]"),
+                    &format!("no such file: {}", file.display()),
+                );
+            }
+        }
+        if let Some(dir) = &self.lists.fingerprints_dir
+            && !dir.is_dir()
+        {
+            add(
+                "lists.fingerprints_dir".into(),
+                &format!("no such directory: {}", dir.display()),
+            );
+        }
+        let t = &self.timeouts;
+        for (key, value) in [
+            ("timeouts.dns_secs", t.dns_secs),
+            ("timeouts.connect_secs", t.connect_secs),
+            ("timeouts.http_secs", t.http_secs),
+            ("timeouts.upload_secs", t.upload_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 300.0) {
+                add(key.into(), "must be between 0 and 300 seconds");
+            }
+        }
+        if self.upload.max_batch_records == 0 || self.upload.max_batch_records > 10_000 {
+            add(
+                "upload.max_batch_records".into(),
+                "must be between 1 and 10000 (the collector's line limit)",
+            );
+        }
+        if self.upload.max_batch_bytes < 64 << 10 {
+            add("upload.max_batch_bytes".into(), "must be at least 65536");
+        }
+        out
+    }
+
+    /// The spool's byte bound.
+    pub fn spool_max_bytes(&self) -> u64 {
+        self.probe.spool_max_mb.saturating_mul(1 << 20)
+    }
+}
+
+fn collector_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL ({e}); expected e.g. https://collector.example.org"))?;
+    match url.scheme() {
+        "https" | "http" if url.host().is_some() => Ok(url),
+        _ => Err("must be an http:// or https:// URL with a host".to_owned()),
+    }
+}
+
+fn anchor_target(text: &str) -> Result<(), String> {
+    if text.contains("://") {
+        let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+        return match url.scheme() {
+            "http" | "https" if url.host().is_some() => Ok(()),
+            _ => Err("a URL target must be http:// or https:// with a host".to_owned()),
+        };
+    }
+    if text.parse::<IpAddr>().is_ok() || is_host_name(text) {
+        Ok(())
+    } else {
+        Err("must be a URL, a host name or an IP address".to_owned())
+    }
+}
+
+fn resolver_address(text: &str) -> Result<(), String> {
+    if text == "system" {
+        return Ok(());
+    }
+    let url = Url::parse(text).map_err(|_| {
+        "expected system, udp://IP:PORT, tcp://IP:PORT, tls://HOST:PORT or https://HOST/dns-query".to_owned()
+    })?;
+    let host = url.host_str().ok_or("a resolver address needs a host")?;
+    match url.scheme() {
+        "udp" | "tcp" => host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .map(|_| ())
+            .map_err(|_| {
+                "udp:// and tcp:// resolvers need an IP address (there is nothing to resolve it with)".to_owned()
+            }),
+        "tls" | "https" => Ok(()),
+        other => Err(format!("unknown resolver transport `{other}` (udp, tcp, tls, https)")),
+    }
+}
+
+/// A syntactically valid DNS host name.
+pub(crate) fn is_host_name(text: &str) -> bool {
+    let name = text.strip_suffix('.').unwrap_or(text);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ProbeConfig {
+        toml::from_str(text).expect("parses")
+    }
+
+    const MINIMAL: &str = "[collector]\nurl = \"https://c.example.org\"\ntoken = \"vgl_abc\"\n";
+
+    #[test]
+    fn only_url_and_token_are_required() {
+        let config = parse(MINIMAL);
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        assert_eq!((config.probe.cycle_secs, config.probe.daily_budget_mb), (60, 50));
+        assert_eq!(config.timeouts.dns_secs, 4.0);
+        let err = toml::from_str::<ProbeConfig>("[probe]\ncycle_secs = 60\n").expect_err("no collector");
+        assert!(err.to_string().contains("collector"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_key_path() {
+        let config = parse(
+            r#"
+            [collector]
+            url = "ftp://c.example.org"
+            token = "…"
+            fallback_urls = ["not a url"]
+            [probe]
+            cycle_secs = 1
+            [[anchors]]
+            target = "has space"
+            scope = "domestic"
+            [[resolvers]]
+            address = "udp://dns.example:53"
+            [[resolvers]]
+            address = "quic://9.9.9.9"
+            [lists]
+            files = ["/nonexistent/list.csv"]
+            "#,
+        );
+        let keys: Vec<String> = config.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "collector.url",
+                "collector.fallback_urls[0]",
+                "collector.token",
+                "probe.cycle_secs",
+                "anchors[0].target",
+                "resolvers[0].address",
+                "resolvers[1].address",
+                "lists.files[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_scopes_are_parse_errors_naming_them() {
+        let err = toml::from_str::<ProbeConfig>(&format!("{MINIMAL}[probe]\ncycle_sec = 5\n")).expect_err("typo");
+        assert!(err.to_string().contains("cycle_sec"), "{err}");
+        let err =
+            toml::from_str::<ProbeConfig>(&format!("{MINIMAL}[[anchors]]\ntarget = \"a.org\"\nscope = \"moon\"\n"))
+                .expect_err("bad scope");
+        assert!(err.to_string().contains("moon"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let mut config = parse(&format!("{MINIMAL}[probe]\nstate_dir = \"state\"\n"));
+        config.resolve_paths(Path::new("/etc/vigil"));
+        assert_eq!(config.probe.state_dir, PathBuf::from("/etc/vigil/state"));
+        assert_eq!(
+            config.vitals.boot_id_path,
+            PathBuf::from("/proc/sys/kernel/random/boot_id")
+        );
+    }
+
+    #[test]
+    fn the_shipped_sample_is_valid_apart_from_its_placeholders() {
+        let sample: ProbeConfig = toml::from_str(include_str!("../probe.sample.toml")).expect("sample parses");
+        let keys: Vec<String> = sample.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["collector.token"], "only the token placeholder needs filling in");
+    }
+}
