@@ -16,5 +16,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
+# End-to-end tests in tests/ drive the real binaries: build them first.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc

@@ -1,10 +1,12 @@
 //! The Vigil probe: measures reachability from a volunteer's network and keeps every result in a crash-safe
 //! spool until the collector acknowledges it.
 //!
-//! Built so far: the [`spool`]. The checks, scheduler and uploader come next (see the probe issue).
+//! Built so far: [`config`], the [`spool`] and the [`upload`]er. The checks and scheduler come next.
 
 pub mod config;
 pub mod spool;
+pub mod tls;
+pub mod upload;
 
 /// The schema version of the measurements this probe writes.
 pub const WRITES_SCHEMA: u32 = vigil_measurement::SCHEMA_VERSION;

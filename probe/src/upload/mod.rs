@@ -1,0 +1,359 @@
+//! The uploader: moves spooled measurements to the collector (DESIGN.md §2) and deletes them only after a `200`.
+//!
+//! Each round takes one batch from the spool (newest vitals first, then the backlog oldest first), sends it as
+//! gzip-compressed NDJSON to the collector URL and, when that cannot be reached, to each fallback URL in turn,
+//! and acts on the answer:
+//!
+//! | answer | action |
+//! |---|---|
+//! | `200` | acknowledge (delete) the batch |
+//! | `400` naming line N | move that one record to the quarantine file with the reason; the rest go next round |
+//! | `413` | halve the batch size and try again; a single record too large is quarantined |
+//! | `401` | stop uploading and say so loudly: the token is unknown or revoked (measuring goes on) |
+//! | `429`, `503` | wait at least `Retry-After` |
+//! | anything else, or no answer | back off (exponential, full jitter) and try again |
+
+mod backoff;
+
+use std::io::Write;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use url::Url;
+
+pub use backoff::Backoff;
+
+use crate::config::ProbeConfig;
+use crate::spool::{Spool, SpoolError, SpooledRecord};
+
+/// What one upload round did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RoundOutcome {
+    /// Nothing was waiting.
+    Empty,
+    /// A batch was stored by the collector and deleted from the spool.
+    Delivered {
+        /// Records sent.
+        records: usize,
+        /// Newly stored by the collector.
+        accepted: u64,
+        /// Already stored (an earlier attempt had landed).
+        duplicates: u64,
+    },
+    /// The collector refused one record; it was moved to the quarantine file.
+    Quarantined {
+        /// Its spool position.
+        seq: i64,
+        /// The collector's reason.
+        reason: String,
+    },
+    /// The collector found the batch too large; the next one will be smaller.
+    Shrunk {
+        /// The new most records per batch.
+        max_records: usize,
+    },
+    /// The token is unknown or revoked: uploading has stopped.
+    Unauthorized {
+        /// The collector's reason.
+        reason: String,
+    },
+    /// Could not deliver; try again later.
+    Failed {
+        /// What went wrong (per URL tried).
+        error: String,
+        /// The collector's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+    },
+}
+
+impl RoundOutcome {
+    /// Whether another round may go at once (progress was made and more may wait).
+    pub fn made_progress(&self) -> bool {
+        matches!(
+            self,
+            RoundOutcome::Delivered { .. } | RoundOutcome::Quarantined { .. } | RoundOutcome::Shrunk { .. }
+        )
+    }
+}
+
+/// An uploader that cannot be built or that lost its spool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UploadError {
+    /// The TLS configuration could not be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The HTTP client could not be built.
+    #[error("HTTP client setup failed: {0}")]
+    Client(#[from] reqwest::Error),
+    /// A collector URL is unusable.
+    #[error("collector URL `{url}`: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The spool failed.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+/// Totals of a drain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainSummary {
+    /// Batches delivered.
+    pub batches: usize,
+    /// Records delivered.
+    pub records: usize,
+    /// Records quarantined.
+    pub quarantined: usize,
+}
+
+/// Sends spooled batches to the collector.
+pub struct Uploader {
+    client: reqwest::Client,
+    endpoints: Vec<Url>,
+    token: String,
+    max_records: usize,
+    max_bytes: usize,
+    backoff: Backoff,
+    stopped: Option<String>,
+}
+
+impl Uploader {
+    /// Builds an uploader from the probe's configuration.
+    pub fn new(config: &ProbeConfig) -> Result<Self, UploadError> {
+        let mut endpoints = Vec::new();
+        for base in std::iter::once(&config.collector.url).chain(&config.collector.fallback_urls) {
+            endpoints.push(measurements_url(base)?);
+        }
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::client_config()?)
+            .connect_timeout(Duration::from_secs_f64(config.timeouts.connect_secs))
+            .timeout(Duration::from_secs_f64(config.timeouts.upload_secs))
+            .user_agent(concat!("vigil-probe/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .build()?;
+        Ok(Uploader {
+            client,
+            endpoints,
+            token: config.collector.token.clone(),
+            max_records: config.upload.max_batch_records,
+            max_bytes: config.upload.max_batch_bytes,
+            backoff: Backoff::new(
+                Duration::from_secs(1),
+                Duration::from_secs(config.upload.max_backoff_secs),
+            ),
+            stopped: None,
+        })
+    }
+
+    /// Why uploading stopped for good (a refused token), if it did.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    /// One round: one batch, one answer, one action.
+    pub async fn upload_once(&mut self, spool: &mut Spool) -> Result<RoundOutcome, UploadError> {
+        if let Some(reason) = &self.stopped {
+            return Ok(RoundOutcome::Unauthorized { reason: reason.clone() });
+        }
+        let batch = spool.next_batch(self.max_records, self.max_bytes)?;
+        if batch.is_empty() {
+            return Ok(RoundOutcome::Empty);
+        }
+        let body = gzip_ndjson(&batch);
+        let mut errors = Vec::new();
+        for endpoint in &self.endpoints {
+            let sent = self
+                .client
+                .post(endpoint.clone())
+                .bearer_auth(&self.token)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+                .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(err) => {
+                    errors.push(format!("{}: {}", endpoint.host_str().unwrap_or("?"), describe(&err)));
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+                errors.push(format!("{}: HTTP {status}", endpoint.host_str().unwrap_or("?")));
+                continue;
+            }
+            return self.act(spool, &batch, response).await;
+        }
+        Ok(RoundOutcome::Failed {
+            error: errors.join("; "),
+            retry_after: None,
+        })
+    }
+
+    /// Rounds until the spool is empty or a round makes no progress; returns totals and the last outcome.
+    pub async fn drain(&mut self, spool: &mut Spool) -> Result<(DrainSummary, RoundOutcome), UploadError> {
+        let mut summary = DrainSummary::default();
+        loop {
+            let outcome = self.upload_once(spool).await?;
+            match &outcome {
+                RoundOutcome::Delivered { records, .. } => {
+                    summary.batches += 1;
+                    summary.records += records;
+                }
+                RoundOutcome::Quarantined { .. } => summary.quarantined += 1,
+                RoundOutcome::Shrunk { .. } => {}
+                _ => return Ok((summary, outcome)),
+            }
+        }
+    }
+
+    /// How long to wait after an outcome before the next round (zero after progress).
+    pub fn wait_after(&mut self, outcome: &RoundOutcome) -> Duration {
+        match outcome {
+            RoundOutcome::Failed { retry_after, .. } => self.backoff.fail(*retry_after),
+            RoundOutcome::Unauthorized { .. } | RoundOutcome::Empty => Duration::ZERO,
+            _ => {
+                self.backoff.succeed();
+                Duration::ZERO
+            }
+        }
+    }
+
+    async fn act(
+        &mut self,
+        spool: &mut Spool,
+        batch: &[SpooledRecord],
+        response: reqwest::Response,
+    ) -> Result<RoundOutcome, UploadError> {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        let reason = answer["error"].as_str().unwrap_or("no reason given").to_owned();
+        match status {
+            StatusCode::OK => {
+                let seqs: Vec<i64> = batch.iter().map(|r| r.seq).collect();
+                spool.ack(&seqs)?;
+                Ok(RoundOutcome::Delivered {
+                    records: batch.len(),
+                    accepted: answer["accepted"].as_u64().unwrap_or(0),
+                    duplicates: answer["duplicates"].as_u64().unwrap_or(0),
+                })
+            }
+            StatusCode::BAD_REQUEST => {
+                let line = answer["line"].as_u64().and_then(|n| usize::try_from(n).ok());
+                match line.and_then(|n| n.checked_sub(1)).and_then(|i| batch.get(i)) {
+                    Some(record) => {
+                        spool.quarantine(record.seq, &reason)?;
+                        Ok(RoundOutcome::Quarantined {
+                            seq: record.seq,
+                            reason,
+                        })
+                    }
+                    None => {
+                        tracing::error!(%reason, "the collector refused a whole batch; will retry");
+                        Ok(RoundOutcome::Failed {
+                            error: format!("HTTP 400: {reason}"),
+                            retry_after: None,
+                        })
+                    }
+                }
+            }
+            StatusCode::PAYLOAD_TOO_LARGE if batch.len() > 1 => {
+                self.max_records = (batch.len() / 2).max(1);
+                Ok(RoundOutcome::Shrunk {
+                    max_records: self.max_records,
+                })
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                spool.quarantine(batch[0].seq, &format!("too large for the collector: {reason}"))?;
+                Ok(RoundOutcome::Quarantined {
+                    seq: batch[0].seq,
+                    reason,
+                })
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                tracing::error!(
+                    %reason,
+                    "THE COLLECTOR REFUSED THIS PROBE'S TOKEN: uploads are stopped; measurements stay in the spool. \
+                     Ask the operator for a new token and restart the probe."
+                );
+                self.stopped = Some(reason.clone());
+                Ok(RoundOutcome::Unauthorized { reason })
+            }
+            other => Ok(RoundOutcome::Failed {
+                error: format!("HTTP {other}: {reason}"),
+                retry_after,
+            }),
+        }
+    }
+}
+
+/// `BASE/api/v1/measurements`.
+fn measurements_url(base: &str) -> Result<Url, UploadError> {
+    let mut url = Url::parse(base).map_err(|e| UploadError::Url {
+        url: base.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let path = format!("{}/api/v1/measurements", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    Ok(url)
+}
+
+fn gzip_ndjson(batch: &[SpooledRecord]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for record in batch {
+        // Writing to a Vec cannot fail.
+        let _ = encoder.write_all(record.line.as_bytes());
+        let _ = encoder.write_all(b"\n");
+    }
+    encoder.finish().unwrap_or_default()
+}
+
+/// A transport error in a few words, without addresses.
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    let mut innermost = None;
+    while let Some(s) = source {
+        innermost = Some(s.to_string());
+        source = s.source();
+    }
+    let detail = innermost.unwrap_or_default();
+    vigil_measurement::scrub_ip_addresses(&format!("{kind}: {detail}")).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurements_url_keeps_a_base_path() {
+        assert_eq!(
+            measurements_url("https://c.example.org").expect("url").as_str(),
+            "https://c.example.org/api/v1/measurements"
+        );
+        assert_eq!(
+            measurements_url("https://relay.example.org/vigil/")
+                .expect("url")
+                .as_str(),
+            "https://relay.example.org/vigil/api/v1/measurements"
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The probe's uploader against the real collector binary: delivery, quarantine of a refused line, a collector
+//! that goes away and comes back, fallback URLs, and a revoked token.
+
+use std::path::Path;
+
+use uuid::Uuid;
+use vigil_collector::store::MeasurementQuery;
+use vigil_collector::{StoreSpec, open_store};
+use vigil_lab::{CollectorProcess, tcp_line, vitals_line};
+use vigil_probe::config::ProbeConfig;
+use vigil_probe::spool::{NewRecord, RecordClass, Spool, SpoolOptions};
+use vigil_probe::upload::{RoundOutcome, Uploader};
+
+fn probe_config(url: &str, token: &str, fallbacks: &[String]) -> ProbeConfig {
+    let fallbacks: Vec<String> = fallbacks.iter().map(|u| format!("\"{u}\"")).collect();
+    let text = format!(
+        "[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\nfallback_urls = [{}]\n[timeouts]\nconnect_secs = 2.0\nupload_secs = 10.0\n[upload]\nmax_batch_records = 40\n",
+        fallbacks.join(", ")
+    );
+    toml::from_str(&text).expect("a valid probe config")
+}
+
+/// Spools `n` measurements (every fifth a vitals record); returns their ids.
+fn spool_measurements(spool: &mut Spool, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    let records: Vec<NewRecord> = (0..n)
+        .map(|i| {
+            let ((id, line), class) = if i % 5 == 0 {
+                (vitals_line(), RecordClass::Vitals)
+            } else {
+                (tcp_line(), RecordClass::Anchor)
+            };
+            ids.push(id);
+            NewRecord { class, line }
+        })
+        .collect();
+    spool.append(&records).expect("append");
+    ids
+}
+
+async fn stored(store: &str, ids: &[Uuid]) -> usize {
+    let spec: StoreSpec = store.parse().expect("store spec");
+    let store = open_store(&spec).await.expect("store opens");
+    store
+        .measurements(MeasurementQuery {
+            ids: Some(ids.to_vec()),
+            ..Default::default()
+        })
+        .await
+        .expect("read")
+        .len()
+}
+
+fn spool_in(dir: &Path) -> Spool {
+    Spool::open(&dir.join("probe-state"), SpoolOptions::default()).expect("spool opens")
+}
+
+#[tokio::test]
+async fn spooled_measurements_reach_the_store_and_leave_the_spool() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("p1");
+    let mut spool = spool_in(dir.path());
+    let ids = spool_measurements(&mut spool, 100);
+    let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
+    let (summary, last) = uploader.drain(&mut spool).await.expect("drain");
+    assert_eq!(last, RoundOutcome::Empty);
+    assert_eq!((summary.records, summary.batches), (100, 3), "batches of at most 40");
+    assert_eq!(spool.depth().expect("depth"), 0);
+    assert_eq!(stored(&collector.store, &ids).await, 100);
+}
+
+#[tokio::test]
+async fn a_refused_line_is_quarantined_and_the_rest_are_delivered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("p1");
+    let mut spool = spool_in(dir.path());
+    let mut ids = spool_measurements(&mut spool, 10);
+    let (_, good) = tcp_line();
+    let bad = good.replace(r#""kind":"tcp""#, r#""kind":"smtp""#);
+    spool
+        .append(&[NewRecord {
+            class: RecordClass::Anchor,
+            line: bad.clone(),
+        }])
+        .expect("append");
+    ids.extend(spool_measurements(&mut spool, 10));
+    let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
+    let (summary, last) = uploader.drain(&mut spool).await.expect("drain");
+    assert_eq!(last, RoundOutcome::Empty);
+    assert_eq!((summary.records, summary.quarantined), (20, 1));
+    assert_eq!(stored(&collector.store, &ids).await, 20);
+    let quarantine = std::fs::read_to_string(dir.path().join("probe-state/quarantine.ndjson")).expect("quarantine");
+    let entry: serde_json::Value = serde_json::from_str(quarantine.trim()).expect("one entry");
+    assert_eq!(entry["line"], bad.as_str());
+    assert!(
+        entry["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unknown variant `smtp`")),
+        "{entry}"
+    );
+}
+
+#[tokio::test]
+async fn a_collector_that_goes_away_gets_everything_once_when_it_returns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("p1");
+    let port = collector.port();
+    collector.kill();
+
+    let mut spool = spool_in(dir.path());
+    let ids = spool_measurements(&mut spool, 70);
+    let config = probe_config(&format!("http://127.0.0.1:{port}"), &token, &[]);
+    let mut uploader = Uploader::new(&config).expect("uploader");
+    for _ in 0..3 {
+        let outcome = uploader.upload_once(&mut spool).await.expect("round");
+        assert!(matches!(outcome, RoundOutcome::Failed { .. }), "{outcome:?}");
+        assert!(uploader.wait_after(&outcome) <= std::time::Duration::from_secs(4));
+    }
+    assert_eq!(
+        spool.depth().expect("depth"),
+        70,
+        "nothing leaves the spool while the collector is away"
+    );
+
+    // A batch that reached the collector but whose 200 was lost (the probe crashed before deleting it)
+    // comes back into the spool as well.
+    let collector = CollectorProcess::start(dir.path(), port);
+    let replay = spool.next_batch(10, 1 << 20).expect("batch");
+    let (summary, last) = uploader.drain(&mut spool).await.expect("drain");
+    assert_eq!((summary.records, last), (70, RoundOutcome::Empty));
+    spool
+        .append(
+            &replay
+                .iter()
+                .map(|r| NewRecord {
+                    class: r.class,
+                    line: r.line.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .expect("append the replay");
+    let outcome = uploader.upload_once(&mut spool).await.expect("round");
+    assert_eq!(
+        outcome,
+        RoundOutcome::Delivered {
+            records: 10,
+            accepted: 0,
+            duplicates: 10
+        }
+    );
+    assert_eq!(stored(&collector.store, &ids).await, 70);
+    let total = open_store(&collector.store.parse::<StoreSpec>().expect("spec"))
+        .await
+        .expect("store")
+        .count_measurements(MeasurementQuery::default())
+        .await
+        .expect("count");
+    assert_eq!(total, 70, "nothing stored twice");
+}
+
+#[tokio::test]
+async fn fallback_urls_are_tried_in_order_when_the_collector_cannot_be_reached() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("p1");
+    // A port nothing listens on: bind one, learn it, let it go.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let mut spool = spool_in(dir.path());
+    let ids = spool_measurements(&mut spool, 15);
+    let config = probe_config(&dead_url, &token, std::slice::from_ref(&collector.url));
+    let mut uploader = Uploader::new(&config).expect("uploader");
+    let (summary, _) = uploader.drain(&mut spool).await.expect("drain");
+    assert_eq!(summary.records, 15);
+    assert_eq!(stored(&collector.store, &ids).await, 15);
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_uploads_and_keeps_the_spool() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (probe_id, token) = collector.add_probe("p1");
+    collector.revoke(&probe_id);
+    let mut spool = spool_in(dir.path());
+    spool_measurements(&mut spool, 5);
+    let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
+    let outcome = uploader.upload_once(&mut spool).await.expect("round");
+    assert!(
+        matches!(&outcome, RoundOutcome::Unauthorized { reason } if reason.contains("revoked")),
+        "{outcome:?}"
+    );
+    assert!(uploader.stopped().is_some());
+    // Stopped for good: later rounds do not touch the network or the spool.
+    let again = uploader.upload_once(&mut spool).await.expect("round");
+    assert!(matches!(again, RoundOutcome::Unauthorized { .. }));
+    assert_eq!(spool.depth().expect("depth"), 5);
+}
