@@ -4,7 +4,9 @@
 //! Built so far: [`config`], the [`spool`] and the [`upload`]er. The checks and scheduler come next.
 
 pub mod config;
+pub mod fingerprints;
 pub mod spool;
+pub mod test_lists;
 pub mod tls;
 pub mod upload;
 
