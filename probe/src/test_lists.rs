@@ -64,7 +64,7 @@ impl TestLists {
                 source,
             })?;
             let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes.as_slice());
-            let headers = reader.byte_headers().map(|h| h.clone()).unwrap_or_default();
+            let headers = reader.byte_headers().cloned().unwrap_or_default();
             let url_col = headers
                 .iter()
                 .position(|h| h == b"url")
