@@ -3,6 +3,7 @@
 //!
 //! Built so far: [`config`], the [`spool`] and the [`upload`]er. The checks and scheduler come next.
 
+pub mod checks;
 pub mod config;
 pub mod fingerprints;
 pub mod spool;

@@ -1,0 +1,50 @@
+//! The checks. Every check has the same anatomy: a module with its settings, a `run` that never fails (a
+//! network failure is a result with an outcome, not an `Err`), and a result of its kind wrapped in the schema-1
+//! envelope by [`envelope`].
+
+pub mod address;
+pub mod dns;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use vigil_measurement::{Measurement, MeasurementResult, SCHEMA_VERSION, Target};
+
+/// Wraps a result in the schema-1 envelope with a fresh UUIDv7.
+pub fn envelope(
+    target: Target,
+    started_at: DateTime<Utc>,
+    elapsed: Duration,
+    result: MeasurementResult,
+) -> Measurement {
+    Measurement {
+        schema: SCHEMA_VERSION,
+        id: Uuid::now_v7(),
+        started_at,
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        target,
+        network: None,
+        clock: None,
+        result,
+    }
+}
+
+/// Failure text for `error_detail`: the innermost cause, scrubbed of IP addresses, bounded.
+pub fn error_detail(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    let mut clean = vigil_measurement::scrub_ip_addresses(&text).into_owned();
+    if clean.len() > 1024 {
+        let mut cut = 1024;
+        while !clean.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        clean.truncate(cut);
+    }
+    clean
+}

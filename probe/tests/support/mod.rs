@@ -1,0 +1,5 @@
+//! Shared helpers for the probe's integration tests.
+
+#![allow(dead_code)]
+
+pub mod dns_responder;
