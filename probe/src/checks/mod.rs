@@ -4,6 +4,8 @@
 
 pub mod address;
 pub mod dns;
+pub mod http;
+pub mod tcp;
 
 use std::time::Duration;
 

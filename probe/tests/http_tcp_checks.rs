@@ -1,0 +1,222 @@
+//! The HTTP and TCP checks against loopback servers: pages, redirect chains, blockpages (a real published
+//! fingerprint), resets, stalls, refusals and TLS failures.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::web::{Route, closed_port, plaintext_talker, resetting, serve, stalling};
+use url::Url;
+use vigil_measurement::result::HttpResult;
+use vigil_measurement::{Limits, Measurement, MeasurementResult, Outcome, Scope, Target, validate};
+use vigil_probe::checks::http::{HttpChecker, HttpSettings};
+use vigil_probe::checks::tcp;
+use vigil_probe::fingerprints::{Fingerprints, Location, PatternType};
+
+fn target(name: &str) -> Target {
+    Target {
+        name: name.to_owned(),
+        scope: Scope::International,
+        list: Some("test".to_owned()),
+    }
+}
+
+fn checker(fingerprints: Fingerprints) -> HttpChecker {
+    HttpChecker::new(
+        HttpSettings {
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_millis(1500),
+        },
+        Arc::new(fingerprints),
+        &[],
+    )
+    .expect("checker")
+}
+
+fn http(m: &Measurement) -> HttpResult {
+    validate(m, chrono::Utc::now(), &Limits::default()).expect("valid schema 1");
+    match &m.result {
+        MeasurementResult::Http(h) => h.clone(),
+        other => panic!("not http: {other:?}"),
+    }
+}
+
+async fn fetch(c: &HttpChecker, url: &str) -> HttpResult {
+    let url = Url::parse(url).expect("url");
+    http(&c.check(&url, target(url.as_str())).await)
+}
+
+fn page(body: &str) -> Route {
+    Route::Page(
+        200,
+        vec![("Content-Type", "text/html".to_owned())],
+        body.as_bytes().to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn a_normal_page_is_ok_with_status_title_hash_and_headers() {
+    let body = "<html><head><title>Example Domain</title></head><body>hello</body></html>";
+    let addr = serve(HashMap::from([("/".to_owned(), page(body))])).await;
+    let r = fetch(&checker(Fingerprints::builtin()), &format!("http://{addr}/")).await;
+    assert_eq!((r.outcome, r.status), (Outcome::Ok, Some(200)));
+    assert_eq!(r.title.as_deref(), Some("Example Domain"));
+    assert_eq!(r.body_length, Some(body.len() as u64));
+    assert_eq!(r.body_sha256.as_deref().map(str::len), Some(64));
+    assert_eq!(r.headers.get("server").map(String::as_str), Some("test-nginx"));
+    assert!(r.throughput_bps.is_some_and(|bps| bps > 0.0));
+    assert_eq!(r.server_ip, Some(addr.ip()));
+    assert!(r.failure_stage.is_none() && r.error_detail.is_none());
+}
+
+#[tokio::test]
+async fn redirects_are_followed_and_recorded() {
+    let addr = serve(HashMap::from([
+        (
+            "/a".to_owned(),
+            Route::Page(301, vec![("Location", "/b".to_owned())], vec![]),
+        ),
+        (
+            "/b".to_owned(),
+            Route::Page(302, vec![("Location", "/final".to_owned())], vec![]),
+        ),
+        ("/final".to_owned(), page("<title>end</title>")),
+    ]))
+    .await;
+    let r = fetch(&checker(Fingerprints::builtin()), &format!("http://{addr}/a")).await;
+    assert_eq!(
+        (r.outcome, r.status, r.title.as_deref()),
+        (Outcome::Ok, Some(200), Some("end"))
+    );
+    assert_eq!(
+        r.redirects,
+        vec![format!("http://{addr}/b"), format!("http://{addr}/final")]
+    );
+    assert_eq!(r.url, format!("http://{addr}/a"));
+}
+
+#[tokio::test]
+async fn a_page_carrying_a_published_blockpage_fingerprint_is_a_blockpage() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/blocking-fingerprints");
+    if !data.is_dir() {
+        eprintln!("SKIPPED: no shared fingerprints at {}", data.display());
+        return;
+    }
+    let (fingerprints, _) = Fingerprints::load_dir(&data).expect("loads");
+    let published = fingerprints
+        .all()
+        .find(|f| {
+            f.scope == "nat"
+                && f.location == Location::Body
+                && f.pattern_type == PatternType::Contains
+                && f.name.starts_with("ooni.")
+        })
+        .expect("the published set has national body fingerprints")
+        .clone();
+    let body = format!(
+        "<html><head><title>Blocked</title></head><body>{}</body></html>",
+        published.pattern
+    );
+    let addr = serve(HashMap::from([(
+        "/news".to_owned(),
+        Route::Page(403, vec![], body.into_bytes()),
+    )]))
+    .await;
+    let r = fetch(&checker(fingerprints), &format!("http://{addr}/news")).await;
+    assert_eq!((r.outcome, r.status), (Outcome::Blockpage, Some(403)), "{r:?}");
+    assert_eq!(r.fingerprint.as_deref(), Some(published.name.as_str()));
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_fingerprinted_location_is_a_blockpage_and_not_followed() {
+    let addr = serve(HashMap::from([(
+        "/site".to_owned(),
+        Route::Page(302, vec![("Location", "/blocked-notice?site=x".to_owned())], vec![]),
+    )]))
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("fingerprints_http.csv"),
+        format!(
+            "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n\
+             test.redirect,isp,,header.location,prefix,/blocked-notice,5,XX,vigil-test,,\n"
+        ),
+    )
+    .expect("write csv");
+    let (fingerprints, report) = Fingerprints::load_dir(dir.path()).expect("loads");
+    assert_eq!(report.loaded, 1);
+    let r = fetch(&checker(fingerprints), &format!("http://{addr}/site")).await;
+    assert_eq!((r.outcome, r.status), (Outcome::Blockpage, Some(302)));
+    assert_eq!(r.fingerprint.as_deref(), Some("test.redirect"));
+    assert!(r.redirects.is_empty(), "a blockpage redirect is not followed");
+}
+
+#[tokio::test]
+async fn the_builtin_iranian_iframe_is_recognised() {
+    let body = r#"<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1256"><title>M1-6</title></head><body><iframe src="http://10.10.34.34?type=Invalid Site&policy=MainPolicy" style="width: 100%; height: 100%" scrolling="no" marginwidth="0" marginheight="0" frameborder="0" vspace="0" hspace="0"></iframe></body></html>"#;
+    let addr = serve(HashMap::from([("/".to_owned(), page(body))])).await;
+    let r = fetch(&checker(Fingerprints::builtin()), &format!("http://{addr}/")).await;
+    assert_eq!(
+        (r.outcome, r.fingerprint.as_deref()),
+        (Outcome::Blockpage, Some("vigil.ir_iframe"))
+    );
+}
+
+#[tokio::test]
+async fn a_reset_after_the_request_is_a_reset() {
+    let addr = resetting().await;
+    let r = fetch(&checker(Fingerprints::builtin()), &format!("http://{addr}/")).await;
+    assert_eq!((r.outcome, r.status), (Outcome::Reset, None), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_timeout() {
+    let addr = stalling().await;
+    let r = fetch(&checker(Fingerprints::builtin()), &format!("http://{addr}/")).await;
+    assert_eq!((r.outcome, r.status), (Outcome::Timeout, None), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_closed_port_is_refused_at_connect() {
+    let addr = closed_port();
+    let r = fetch(&checker(Fingerprints::builtin()), &format!("http://{addr}/")).await;
+    assert_eq!(
+        (r.outcome, r.failure_stage.as_deref()),
+        (Outcome::Refused, Some("connect")),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_fails_is_a_tls_error_with_its_stage() {
+    let addr = plaintext_talker().await;
+    let r = fetch(
+        &checker(Fingerprints::builtin()),
+        &format!("https://localhost:{}/", addr.port()),
+    )
+    .await;
+    assert_eq!(
+        (r.outcome, r.failure_stage.as_deref()),
+        (Outcome::TlsError, Some("tls")),
+        "{r:?}"
+    );
+    assert!(r.error_detail.is_some_and(|d| !d.contains("127.0.0.1")));
+}
+
+#[tokio::test]
+async fn tcp_connect_is_ok_to_an_open_port_and_refused_at_a_closed_one() {
+    let open = serve(HashMap::new()).await;
+    let m = tcp::check(open.ip(), open.port(), Duration::from_secs(2), target("open")).await;
+    validate(&m, chrono::Utc::now(), &Limits::default()).expect("valid");
+    let MeasurementResult::Tcp(ok) = &m.result else {
+        panic!("not tcp")
+    };
+    assert_eq!((ok.outcome, ok.method.as_deref()), (Outcome::Ok, Some("connect")));
+    assert!(ok.rtt_ms.is_some());
+    let closed = closed_port();
+    let m = tcp::check(closed.ip(), closed.port(), Duration::from_secs(2), target("closed")).await;
+    assert_eq!(m.result.outcome(), Outcome::Refused);
+}
