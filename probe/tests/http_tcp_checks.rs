@@ -140,10 +140,8 @@ async fn a_redirect_to_a_fingerprinted_location_is_a_blockpage_and_not_followed(
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("fingerprints_http.csv"),
-        format!(
-            "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n\
-             test.redirect,isp,,header.location,prefix,/blocked-notice,5,XX,vigil-test,,\n"
-        ),
+        "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n\
+         test.redirect,isp,,header.location,prefix,/blocked-notice,5,XX,vigil-test,,\n",
     )
     .expect("write csv");
     let (fingerprints, report) = Fingerprints::load_dir(dir.path()).expect("loads");
