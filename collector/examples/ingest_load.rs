@@ -79,6 +79,8 @@ async fn main() {
         .collect();
     let bytes: usize = prepared.iter().flatten().map(Vec::len).sum();
 
+    // Built inside the workspace, reqwest may have rustls without a provider: install ring for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()

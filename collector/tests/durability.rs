@@ -111,6 +111,7 @@ async fn count(store: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_measurement_survives_sigkill_and_restart() {
+    common::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let store = format!("sqlite:{}", dir.path().join("vigil.db").display());
     let token = register(&store);

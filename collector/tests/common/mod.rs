@@ -15,6 +15,11 @@ use uuid::Uuid;
 use vigil_collector::store::{AccessType, MeasurementQuery, ProbeProfile};
 use vigil_collector::{CollectorConfig, Store, StoreSpec, open_store, register_probe, serve};
 
+/// Installs ring as rustls' process-wide provider: in a workspace build reqwest has rustls without one.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A running in-process collector.
 pub struct TestCollector {
     pub addr: SocketAddr,
@@ -31,6 +36,7 @@ impl TestCollector {
     }
 
     pub async fn start_with(mut config: CollectorConfig) -> Self {
+        install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         config.store = StoreSpec::Sqlite(dir.path().join("vigil.db"));
         let store = open_store(&config.store).await.expect("store opens");
