@@ -8,7 +8,7 @@ use vigil_collector::store::MeasurementQuery;
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, tcp_line, vitals_line};
 use vigil_probe::config::ProbeConfig;
-use vigil_probe::spool::{NewRecord, RecordClass, Spool, SpoolOptions};
+use vigil_probe::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolOptions};
 use vigil_probe::upload::{RoundOutcome, Uploader};
 
 fn probe_config(url: &str, token: &str, fallbacks: &[String]) -> ProbeConfig {
@@ -21,7 +21,7 @@ fn probe_config(url: &str, token: &str, fallbacks: &[String]) -> ProbeConfig {
 }
 
 /// Spools `n` measurements (every fifth a vitals record); returns their ids.
-fn spool_measurements(spool: &mut Spool, n: usize) -> Vec<Uuid> {
+fn spool_measurements(spool: &SharedSpool, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     let records: Vec<NewRecord> = (0..n)
         .map(|i| {
@@ -34,7 +34,7 @@ fn spool_measurements(spool: &mut Spool, n: usize) -> Vec<Uuid> {
             NewRecord { class, line }
         })
         .collect();
-    spool.append(&records).expect("append");
+    spool.with(|s| s.append(&records)).expect("append");
     ids
 }
 
@@ -51,8 +51,12 @@ async fn stored(store: &str, ids: &[Uuid]) -> usize {
         .len()
 }
 
-fn spool_in(dir: &Path) -> Spool {
-    Spool::open(&dir.join("probe-state"), SpoolOptions::default()).expect("spool opens")
+fn spool_in(dir: &Path) -> SharedSpool {
+    SharedSpool::new(Spool::open(&dir.join("probe-state"), SpoolOptions::default()).expect("spool opens"))
+}
+
+fn depth(spool: &SharedSpool) -> u64 {
+    spool.with(|s| s.depth()).expect("depth")
 }
 
 #[tokio::test]
@@ -60,13 +64,13 @@ async fn spooled_measurements_reach_the_store_and_leave_the_spool() {
     let dir = tempfile::tempdir().expect("temp dir");
     let collector = CollectorProcess::start(dir.path(), 0);
     let (_, token) = collector.add_probe("p1");
-    let mut spool = spool_in(dir.path());
-    let ids = spool_measurements(&mut spool, 100);
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 100);
     let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
-    let (summary, last) = uploader.drain(&mut spool).await.expect("drain");
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(last, RoundOutcome::Empty);
     assert_eq!((summary.records, summary.batches), (100, 3), "batches of at most 40");
-    assert_eq!(spool.depth().expect("depth"), 0);
+    assert_eq!(depth(&spool), 0);
     assert_eq!(stored(&collector.store, &ids).await, 100);
 }
 
@@ -75,19 +79,21 @@ async fn a_refused_line_is_quarantined_and_the_rest_are_delivered() {
     let dir = tempfile::tempdir().expect("temp dir");
     let collector = CollectorProcess::start(dir.path(), 0);
     let (_, token) = collector.add_probe("p1");
-    let mut spool = spool_in(dir.path());
-    let mut ids = spool_measurements(&mut spool, 10);
+    let spool = spool_in(dir.path());
+    let mut ids = spool_measurements(&spool, 10);
     let (_, good) = tcp_line();
     let bad = good.replace(r#""kind":"tcp""#, r#""kind":"smtp""#);
     spool
-        .append(&[NewRecord {
-            class: RecordClass::Anchor,
-            line: bad.clone(),
-        }])
+        .with(|s| {
+            s.append(&[NewRecord {
+                class: RecordClass::Anchor,
+                line: bad.clone(),
+            }])
+        })
         .expect("append");
-    ids.extend(spool_measurements(&mut spool, 10));
+    ids.extend(spool_measurements(&spool, 10));
     let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
-    let (summary, last) = uploader.drain(&mut spool).await.expect("drain");
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(last, RoundOutcome::Empty);
     assert_eq!((summary.records, summary.quarantined), (20, 1));
     assert_eq!(stored(&collector.store, &ids).await, 20);
@@ -110,17 +116,17 @@ async fn a_collector_that_goes_away_gets_everything_once_when_it_returns() {
     let port = collector.port();
     collector.kill();
 
-    let mut spool = spool_in(dir.path());
-    let ids = spool_measurements(&mut spool, 70);
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 70);
     let config = probe_config(&format!("http://127.0.0.1:{port}"), &token, &[]);
     let mut uploader = Uploader::new(&config).expect("uploader");
     for _ in 0..3 {
-        let outcome = uploader.upload_once(&mut spool).await.expect("round");
+        let outcome = uploader.upload_once(&spool).await.expect("round");
         assert!(matches!(outcome, RoundOutcome::Failed { .. }), "{outcome:?}");
         assert!(uploader.wait_after(&outcome) <= std::time::Duration::from_secs(4));
     }
     assert_eq!(
-        spool.depth().expect("depth"),
+        depth(&spool),
         70,
         "nothing leaves the spool while the collector is away"
     );
@@ -128,21 +134,18 @@ async fn a_collector_that_goes_away_gets_everything_once_when_it_returns() {
     // A batch that reached the collector but whose 200 was lost (the probe crashed before deleting it)
     // comes back into the spool as well.
     let collector = CollectorProcess::start(dir.path(), port);
-    let replay = spool.next_batch(10, 1 << 20).expect("batch");
-    let (summary, last) = uploader.drain(&mut spool).await.expect("drain");
+    let replay = spool.with(|s| s.next_batch(10, 1 << 20)).expect("batch");
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
     assert_eq!((summary.records, last), (70, RoundOutcome::Empty));
-    spool
-        .append(
-            &replay
-                .iter()
-                .map(|r| NewRecord {
-                    class: r.class,
-                    line: r.line.clone(),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .expect("append the replay");
-    let outcome = uploader.upload_once(&mut spool).await.expect("round");
+    let again: Vec<NewRecord> = replay
+        .iter()
+        .map(|r| NewRecord {
+            class: r.class,
+            line: r.line.clone(),
+        })
+        .collect();
+    spool.with(|s| s.append(&again)).expect("append the replay");
+    let outcome = uploader.upload_once(&spool).await.expect("round");
     assert_eq!(
         outcome,
         RoundOutcome::Delivered {
@@ -170,11 +173,11 @@ async fn fallback_urls_are_tried_in_order_when_the_collector_cannot_be_reached()
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
     drop(dead);
-    let mut spool = spool_in(dir.path());
-    let ids = spool_measurements(&mut spool, 15);
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 15);
     let config = probe_config(&dead_url, &token, std::slice::from_ref(&collector.url));
     let mut uploader = Uploader::new(&config).expect("uploader");
-    let (summary, _) = uploader.drain(&mut spool).await.expect("drain");
+    let (summary, _) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(summary.records, 15);
     assert_eq!(stored(&collector.store, &ids).await, 15);
 }
@@ -185,17 +188,17 @@ async fn a_revoked_token_stops_uploads_and_keeps_the_spool() {
     let collector = CollectorProcess::start(dir.path(), 0);
     let (probe_id, token) = collector.add_probe("p1");
     collector.revoke(&probe_id);
-    let mut spool = spool_in(dir.path());
-    spool_measurements(&mut spool, 5);
+    let spool = spool_in(dir.path());
+    spool_measurements(&spool, 5);
     let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
-    let outcome = uploader.upload_once(&mut spool).await.expect("round");
+    let outcome = uploader.upload_once(&spool).await.expect("round");
     assert!(
         matches!(&outcome, RoundOutcome::Unauthorized { reason } if reason.contains("revoked")),
         "{outcome:?}"
     );
     assert!(uploader.stopped().is_some());
     // Stopped for good: later rounds do not touch the network or the spool.
-    let again = uploader.upload_once(&mut spool).await.expect("round");
+    let again = uploader.upload_once(&spool).await.expect("round");
     assert!(matches!(again, RoundOutcome::Unauthorized { .. }));
-    assert_eq!(spool.depth().expect("depth"), 5);
+    assert_eq!(depth(&spool), 5);
 }

@@ -1,5 +1,6 @@
 //! The `vigil-probe` command line (DESIGN.md §5). Parsing and printing only; the work is the library's.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,6 +19,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Measure and upload until stopped (SIGTERM or Ctrl-C).
+    Run {
+        /// The probe's configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// One cycle of anchors and one pass of the test lists; print each measurement as NDJSON, upload nothing.
+    Once {
+        /// The probe's configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check a configuration file and explain every problem with its key path.
     CheckConfig {
         /// The probe.toml to check.
@@ -50,6 +63,23 @@ enum SpoolCommand {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Run { config } => {
+            let config = ProbeConfig::load(&config)?;
+            runtime()?.block_on(vigil_probe::agent::run(config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once { config } => {
+            let config = ProbeConfig::load(&config)?;
+            let (measurements, warnings) = runtime()?.block_on(vigil_probe::agent::run_once(config))?;
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            let mut out = std::io::stdout().lock();
+            for m in &measurements {
+                writeln!(out, "{}", m.to_json_line())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => Ok(check_config(&file)),
         Command::Spool(SpoolCommand::Stats { config, json }) => {
             let spool = open_spool(&config)?;
@@ -82,6 +112,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tracing::info!(records = n, "exported the spool");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The probe's runtime: two workers are plenty for a measuring agent on a small board.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
     }
 }
 

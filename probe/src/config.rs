@@ -35,6 +35,29 @@ pub struct ProbeConfig {
     /// Upload batching.
     #[serde(default)]
     pub upload: UploadSection,
+    /// DNS check behaviour.
+    #[serde(default)]
+    pub dns: DnsSection,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsSection {
+    /// Ask the system resolver (from /etc/resolv.conf) besides `[[resolvers]]`.
+    pub include_system: bool,
+    /// Count a private, loopback or link-local answer for a public name as injection. Turn off only where the
+    /// whole network under test lives in private space (a lab).
+    pub flag_bogon_answers: bool,
+}
+
+impl Default for DnsSection {
+    fn default() -> Self {
+        DnsSection {
+            include_system: true,
+            flag_bogon_answers: true,
+        }
+    }
 }
 
 /// `[collector]`.
@@ -97,6 +120,9 @@ pub struct AnchorTarget {
 pub struct ResolverEntry {
     /// `udp://IP:53`, `tcp://IP:53`, `tls://HOST:853`, `https://HOST/dns-query`, or `system`.
     pub address: String,
+    /// Whether its answers are the control other resolvers are judged against (default: encrypted ones are).
+    #[serde(default)]
+    pub control: Option<bool>,
 }
 
 /// `[lists]`.

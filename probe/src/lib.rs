@@ -3,6 +3,8 @@
 //!
 //! Built so far: [`config`], the [`spool`] and the [`upload`]er. The checks and scheduler come next.
 
+pub mod agent;
+pub mod budget;
 pub mod checks;
 pub mod config;
 pub mod fingerprints;

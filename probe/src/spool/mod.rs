@@ -115,6 +115,25 @@ pub struct SpoolStats {
     pub salvaged: u64,
 }
 
+/// A spool shared by the checks (appending) and the uploader (taking and acknowledging). Each operation holds
+/// the mutex only for its own short transaction, never across network I/O.
+#[derive(Debug, Clone)]
+pub struct SharedSpool(std::sync::Arc<std::sync::Mutex<Spool>>);
+
+impl SharedSpool {
+    /// Shares an open spool.
+    pub fn new(spool: Spool) -> Self {
+        SharedSpool(std::sync::Arc::new(std::sync::Mutex::new(spool)))
+    }
+
+    /// Runs `f` with the spool locked.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Spool) -> T) -> T {
+        // A panic while appending leaves SQLite's transaction rolled back: the spool itself is consistent.
+        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+}
+
 /// The open spool. Holds the lock until dropped.
 pub struct Spool {
     dir: PathBuf,

@@ -24,7 +24,7 @@ use url::Url;
 pub use backoff::Backoff;
 
 use crate::config::ProbeConfig;
-use crate::spool::{Spool, SpoolError, SpooledRecord};
+use crate::spool::{SharedSpool, SpoolError, SpooledRecord};
 
 /// What one upload round did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,11 +156,11 @@ impl Uploader {
     }
 
     /// One round: one batch, one answer, one action.
-    pub async fn upload_once(&mut self, spool: &mut Spool) -> Result<RoundOutcome, UploadError> {
+    pub async fn upload_once(&mut self, spool: &SharedSpool) -> Result<RoundOutcome, UploadError> {
         if let Some(reason) = &self.stopped {
             return Ok(RoundOutcome::Unauthorized { reason: reason.clone() });
         }
-        let batch = spool.next_batch(self.max_records, self.max_bytes)?;
+        let batch = spool.with(|s| s.next_batch(self.max_records, self.max_bytes))?;
         if batch.is_empty() {
             return Ok(RoundOutcome::Empty);
         }
@@ -197,7 +197,7 @@ impl Uploader {
     }
 
     /// Rounds until the spool is empty or a round makes no progress; returns totals and the last outcome.
-    pub async fn drain(&mut self, spool: &mut Spool) -> Result<(DrainSummary, RoundOutcome), UploadError> {
+    pub async fn drain(&mut self, spool: &SharedSpool) -> Result<(DrainSummary, RoundOutcome), UploadError> {
         let mut summary = DrainSummary::default();
         loop {
             let outcome = self.upload_once(spool).await?;
@@ -227,7 +227,7 @@ impl Uploader {
 
     async fn act(
         &mut self,
-        spool: &mut Spool,
+        spool: &SharedSpool,
         batch: &[SpooledRecord],
         response: reqwest::Response,
     ) -> Result<RoundOutcome, UploadError> {
@@ -243,7 +243,7 @@ impl Uploader {
         match status {
             StatusCode::OK => {
                 let seqs: Vec<i64> = batch.iter().map(|r| r.seq).collect();
-                spool.ack(&seqs)?;
+                spool.with(|s| s.ack(&seqs))?;
                 Ok(RoundOutcome::Delivered {
                     records: batch.len(),
                     accepted: answer["accepted"].as_u64().unwrap_or(0),
@@ -254,7 +254,7 @@ impl Uploader {
                 let line = answer["line"].as_u64().and_then(|n| usize::try_from(n).ok());
                 match line.and_then(|n| n.checked_sub(1)).and_then(|i| batch.get(i)) {
                     Some(record) => {
-                        spool.quarantine(record.seq, &reason)?;
+                        spool.with(|s| s.quarantine(record.seq, &reason))?;
                         Ok(RoundOutcome::Quarantined {
                             seq: record.seq,
                             reason,
@@ -276,7 +276,7 @@ impl Uploader {
                 })
             }
             StatusCode::PAYLOAD_TOO_LARGE => {
-                spool.quarantine(batch[0].seq, &format!("too large for the collector: {reason}"))?;
+                spool.with(|s| s.quarantine(batch[0].seq, &format!("too large for the collector: {reason}")))?;
                 Ok(RoundOutcome::Quarantined {
                     seq: batch[0].seq,
                     reason,

@@ -1,0 +1,389 @@
+//! The measuring agent: what `vigil-probe run` and `once` do.
+//!
+//! Every `cycle_secs` (with up to 10% jitter, cycles never overlap): each anchor gets DNS, TCP (the URL's port,
+//! else 443) and HTTP checks. Every `list_cycle_secs`: each test-list URL gets DNS and HTTP checks, `concurrency`
+//! at a time, within the daily data budget. Results go to the spool as they come (anchors in one transaction per
+//! cycle, list results in chunks); an upload task wakes after each append and drains the spool to the collector.
+//! On SIGTERM or Ctrl-C measuring stops and one last upload is tried.
+
+mod targets;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+use vigil_measurement::{Measurement, Outcome, Scope, Target};
+
+pub use targets::{AnchorPlan, plan_anchor};
+
+use crate::budget::DataBudget;
+use crate::checks::dns::{DnsResolvers, DnsSettings, ResolverSpec};
+use crate::checks::http::{HttpChecker, HttpSettings};
+use crate::checks::tcp;
+use crate::config::ProbeConfig;
+use crate::fingerprints::Fingerprints;
+use crate::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolError, SpoolOptions};
+use crate::test_lists::TestLists;
+use crate::upload::{RoundOutcome, UploadError, Uploader};
+
+/// Why the agent could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The spool could not be opened (another probe holds it, or the disk failed).
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The uploader could not be built.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    /// A check could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Everything needed to measure, built once from the configuration.
+pub struct Checks {
+    config: ProbeConfig,
+    dns: DnsResolvers,
+    http: HttpChecker,
+    lists: TestLists,
+}
+
+/// Estimated bytes of one DNS exchange, for the data budget.
+const DNS_BYTES: u64 = 200;
+/// Estimated bytes of request and headers of one HTTP exchange, besides the body.
+const HTTP_OVERHEAD_BYTES: u64 = 1500;
+
+impl Checks {
+    /// Builds resolvers, the HTTP checker, fingerprints and test lists; returns warnings for what is missing.
+    pub fn build(config: ProbeConfig) -> Result<(Self, Vec<String>), AgentError> {
+        let mut warnings = Vec::new();
+        let fingerprints = match &config.lists.fingerprints_dir {
+            Some(dir) => match Fingerprints::load_dir(dir) {
+                Ok((f, report)) => {
+                    if !report.skipped.is_empty() {
+                        warnings.push(format!(
+                            "{} fingerprint rows skipped in {}",
+                            report.skipped.len(),
+                            dir.display()
+                        ));
+                    }
+                    f
+                }
+                Err(err) => {
+                    warnings.push(format!("{err}; using the built-in fingerprints only"));
+                    Fingerprints::builtin()
+                }
+            },
+            None => Fingerprints::builtin(),
+        };
+        let fingerprints = Arc::new(fingerprints);
+        let mut specs = Vec::new();
+        if config.dns.include_system {
+            specs.push(ResolverSpec {
+                address: "system".to_owned(),
+                control: Some(false),
+            });
+        }
+        specs.extend(
+            config
+                .resolvers
+                .iter()
+                .filter(|r| r.address != "system")
+                .map(|r| ResolverSpec {
+                    address: r.address.clone(),
+                    control: r.control,
+                }),
+        );
+        let (dns, problems) = DnsResolvers::new(
+            &specs,
+            DnsSettings {
+                timeout: Duration::from_secs_f64(config.timeouts.dns_secs),
+                flag_bogons: config.dns.flag_bogon_answers,
+            },
+            Arc::clone(&fingerprints),
+        );
+        warnings.extend(problems.iter().map(ToString::to_string));
+        let http = HttpChecker::new(
+            HttpSettings {
+                connect_timeout: Duration::from_secs_f64(config.timeouts.connect_secs),
+                timeout: Duration::from_secs_f64(config.timeouts.http_secs),
+            },
+            fingerprints,
+            &[],
+        )
+        .map_err(|e| AgentError::Setup(e.to_string()))?;
+        let lists = TestLists::load(&config.lists.files).map_err(|e| AgentError::Setup(e.to_string()))?;
+        if !lists.skipped.is_empty() {
+            warnings.push(format!("{} test-list rows skipped", lists.skipped.len()));
+        }
+        Ok((
+            Checks {
+                config,
+                dns,
+                http,
+                lists,
+            },
+            warnings,
+        ))
+    }
+
+    /// The test-list URLs loaded.
+    pub fn list_len(&self) -> usize {
+        self.lists.entries.len()
+    }
+
+    /// One cycle of anchor checks, all anchors at once.
+    pub async fn anchor_cycle(&self) -> Vec<Measurement> {
+        let connect_timeout = Duration::from_secs_f64(self.config.timeouts.connect_secs);
+        let cycles = self.config.anchors.iter().map(|anchor| async move {
+            let plan = plan_anchor(&anchor.target);
+            let target = Target {
+                name: anchor.target.clone(),
+                scope: anchor.scope,
+                list: Some("anchors".to_owned()),
+            };
+            let mut out = Vec::new();
+            if let Some(host) = &plan.host {
+                out.extend(self.dns.check(host, &target).await);
+            }
+            if let Some(ip) = plan.resolve().await {
+                out.push(tcp::check(ip, plan.port, connect_timeout, target.clone()).await);
+            }
+            if let Some(url) = &plan.url {
+                out.push(self.http.check(url, target.clone()).await);
+            }
+            out
+        });
+        futures_util::future::join_all(cycles)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// One pass over the test lists, `concurrency` URLs at a time, stopping when the budget is spent. Results
+    /// are handed to `sink` as each URL finishes.
+    pub async fn list_pass(&self, budget: &mut DataBudget, mut sink: impl FnMut(Vec<Measurement>)) -> ListPassSummary {
+        let mut summary = ListPassSummary::default();
+        let mut work = futures_util::stream::iter(self.lists.entries.iter())
+            .map(|entry| async move {
+                let target = Target {
+                    name: entry.url.to_string(),
+                    scope: Scope::International,
+                    list: Some(entry.list.clone()),
+                };
+                let mut out = Vec::new();
+                if let Some(host) = entry.url.host_str() {
+                    out.extend(self.dns.check(host, &target).await);
+                }
+                out.push(self.http.check(&entry.url, target).await);
+                out
+            })
+            .buffer_unordered(self.config.probe.concurrency.max(1));
+        while let Some(results) = work.next().await {
+            if budget.exhausted() {
+                summary.budget_exhausted = true;
+                break;
+            }
+            summary.urls += 1;
+            budget.spend(estimated_bytes(&results));
+            sink(results);
+        }
+        summary
+    }
+}
+
+/// What a list pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListPassSummary {
+    /// URLs checked.
+    pub urls: usize,
+    /// Whether the pass stopped because the day's budget was spent.
+    pub budget_exhausted: bool,
+}
+
+/// Bytes a URL's checks used, estimated from what was read.
+fn estimated_bytes(results: &[Measurement]) -> u64 {
+    results
+        .iter()
+        .map(|m| match &m.result {
+            vigil_measurement::MeasurementResult::Http(h) => HTTP_OVERHEAD_BYTES + h.body_length.unwrap_or(0),
+            _ => DNS_BYTES,
+        })
+        .sum()
+}
+
+/// `vigil-probe once`: one anchor cycle and one list pass (within the daily budget, counted in memory).
+pub async fn run_once(config: ProbeConfig) -> Result<(Vec<Measurement>, Vec<String>), AgentError> {
+    let budget_bytes = config.probe.daily_budget_mb.saturating_mul(1 << 20);
+    let (checks, warnings) = Checks::build(config)?;
+    let mut all = checks.anchor_cycle().await;
+    let mut budget = DataBudget::in_memory(budget_bytes);
+    checks.list_pass(&mut budget, |results| all.extend(results)).await;
+    Ok((all, warnings))
+}
+
+/// `vigil-probe run`: measure and upload until `shutdown` completes.
+pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
+    let spool = SharedSpool::new(Spool::open(
+        &config.probe.state_dir,
+        SpoolOptions {
+            max_bytes: config.spool_max_bytes(),
+        },
+    )?);
+    let uploader = Uploader::new(&config)?;
+    let mut budget = DataBudget::open(
+        &config.probe.state_dir,
+        config.probe.daily_budget_mb.saturating_mul(1 << 20),
+    );
+    let cycle = Duration::from_secs(config.probe.cycle_secs);
+    let list_cycle = Duration::from_secs(config.probe.list_cycle_secs);
+    let (checks, warnings) = Checks::build(config)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(
+        anchors = checks.config.anchors.len(),
+        resolvers = checks.dns.len(),
+        list_urls = checks.list_len(),
+        cycle_secs = cycle.as_secs(),
+        "probe running"
+    );
+    let wake = Arc::new(Notify::new());
+    let finishing = Arc::new(AtomicBool::new(false));
+    let uploads = upload_loop(uploader, spool.clone(), Arc::clone(&wake), Arc::clone(&finishing));
+    let measuring = async {
+        let mut ticker = tokio::time::interval(cycle);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_list: Option<Instant> = None;
+        loop {
+            ticker.tick().await;
+            let jitter = cycle.mul_f64(fastrand::f64() * 0.1).min(Duration::from_secs(5));
+            tokio::time::sleep(jitter).await;
+            let results = checks.anchor_cycle().await;
+            log_cycle(&results);
+            spool_results(&spool, RecordClass::Anchor, results, &wake);
+            if last_list.is_none_or(|t| t.elapsed() >= list_cycle) && checks.list_len() > 0 {
+                last_list = Some(Instant::now());
+                run_list_pass(&checks, &mut budget, &spool, &wake).await;
+            }
+        }
+    };
+    tokio::pin!(shutdown, uploads, measuring);
+    let mut uploads_stopped = false;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = &mut measuring => break,
+            () = &mut uploads, if !uploads_stopped => {
+                uploads_stopped = true;
+                tracing::error!("uploads stopped for good (token refused); measuring continues into the spool");
+            }
+        }
+    }
+    if !uploads_stopped {
+        tracing::info!("stopping: measuring has ended; one last upload (at most 10 s)");
+        finishing.store(true, Ordering::SeqCst);
+        wake.notify_one();
+        if tokio::time::timeout(Duration::from_secs(10), &mut uploads)
+            .await
+            .is_err()
+        {
+            tracing::warn!("last upload did not finish; measurements stay spooled for next time");
+        }
+    }
+    Ok(())
+}
+
+/// Drains the spool whenever woken; backs off while the collector is unreachable. Returns when the token is
+/// refused, or, once `finishing` is set, when the spool is empty or the collector unreachable.
+async fn upload_loop(mut uploader: Uploader, spool: SharedSpool, wake: Arc<Notify>, finishing: Arc<AtomicBool>) {
+    loop {
+        let outcome = match uploader.drain(&spool).await {
+            Ok((summary, last)) => {
+                if summary.records > 0 {
+                    tracing::info!(records = summary.records, quarantined = summary.quarantined, "uploaded");
+                }
+                last
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "upload round failed");
+                RoundOutcome::Failed {
+                    error: err.to_string(),
+                    retry_after: None,
+                }
+            }
+        };
+        let wait = uploader.wait_after(&outcome);
+        match &outcome {
+            RoundOutcome::Unauthorized { .. } => return,
+            _ if finishing.load(Ordering::SeqCst) => return,
+            RoundOutcome::Failed { error, .. } => {
+                tracing::warn!(%error, wait_secs = wait.as_secs(), "collector not reachable; measurements stay spooled");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = wake.notified(), if finishing.load(Ordering::SeqCst) => {}
+                }
+            }
+            _ => wake.notified().await,
+        }
+    }
+}
+
+async fn run_list_pass(checks: &Checks, budget: &mut DataBudget, spool: &SharedSpool, wake: &Notify) {
+    if budget.exhausted() {
+        tracing::info!(
+            spent = budget.spent(),
+            "daily data budget spent: test lists pause until tomorrow (UTC)"
+        );
+        return;
+    }
+    let mut pending = Vec::new();
+    let summary = checks
+        .list_pass(budget, |results| {
+            pending.extend(results);
+            if pending.len() >= 50 {
+                spool_results(spool, RecordClass::List, std::mem::take(&mut pending), wake);
+            }
+        })
+        .await;
+    spool_results(spool, RecordClass::List, pending, wake);
+    if let Err(err) = budget.save() {
+        tracing::warn!(error = %err, "could not save the data budget");
+    }
+    tracing::info!(
+        urls = summary.urls,
+        budget_exhausted = summary.budget_exhausted,
+        "test-list pass done"
+    );
+}
+
+fn spool_results(spool: &SharedSpool, class: RecordClass, results: Vec<Measurement>, wake: &Notify) {
+    if results.is_empty() {
+        return;
+    }
+    let records: Vec<NewRecord> = results
+        .iter()
+        .map(|m| NewRecord {
+            class,
+            line: m.to_json_line(),
+        })
+        .collect();
+    match spool.with(|s| s.append(&records)) {
+        Ok(_) => wake.notify_one(),
+        Err(err) => tracing::error!(error = %err, records = records.len(), "could not spool measurements"),
+    }
+}
+
+fn log_cycle(results: &[Measurement]) {
+    let ok = results.iter().filter(|m| m.result.outcome() == Outcome::Ok).count();
+    tracing::info!(
+        measurements = results.len(),
+        ok,
+        failed = results.len() - ok,
+        "anchor cycle done"
+    );
+}

@@ -1,0 +1,166 @@
+//! The real `vigil-probe` binary end to end, on loopback only: `once` prints valid measurements and uploads
+//! nothing; `run` delivers to the real collector, keeps measuring while the collector is away, delivers the
+//! backlog when it returns, and stops cleanly on SIGTERM.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use vigil_collector::store::{MeasurementQuery, Store};
+use vigil_collector::{StoreSpec, open_store};
+use vigil_lab::{CollectorProcess, ProbeProcess, binary, serve_page, wait_until};
+use vigil_measurement::{Kind, Limits, Measurement, Outcome, validate};
+
+/// A probe config measuring a loopback page (anchor) and a loopback test list, with no DNS resolvers.
+fn write_config(dir: &Path, collector_url: &str, token: &str, page: std::net::SocketAddr) -> std::path::PathBuf {
+    let list = dir.join("list.csv");
+    std::fs::write(
+        &list,
+        format!("url,category_code,category_description,date_added,source,notes\nhttp://{page}/news,NEWS,News Media,2026-01-01,vigil-test,\n"),
+    )
+    .expect("write list");
+    let config = dir.join("probe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[collector]
+url = "{collector_url}"
+token = "{token}"
+[probe]
+state_dir = "{state}"
+cycle_secs = 5
+list_cycle_secs = 3600
+[[anchors]]
+target = "http://{page}/"
+scope = "international"
+[lists]
+files = ["{list}"]
+[dns]
+include_system = false
+[timeouts]
+connect_secs = 2.0
+http_secs = 3.0
+upload_secs = 5.0
+[upload]
+max_backoff_secs = 2
+"#,
+            state = dir.join("state").display(),
+            list = list.display()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+async fn count(store: &dyn Store, kind: Option<Kind>) -> u64 {
+    store
+        .count_measurements(MeasurementQuery {
+            kind,
+            ..Default::default()
+        })
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn once_prints_valid_measurements_and_uploads_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("once");
+    let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
+    let config = write_config(dir.path(), &collector.url, &token, page);
+    let out = Command::new(binary("vigil-probe"))
+        .args(["once", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("once runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Measurement> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| Measurement::from_json_slice(l.as_bytes()).expect("schema-1 line"))
+        .collect();
+    let now = chrono::Utc::now();
+    for m in &lines {
+        validate(m, now, &Limits::default()).expect("valid");
+    }
+    let kinds: Vec<(Kind, Outcome, Option<&str>)> = lines
+        .iter()
+        .map(|m| (m.kind(), m.result.outcome(), m.target.list.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Kind::Tcp, Outcome::Ok, Some("anchors")),
+            (Kind::Http, Outcome::Ok, Some("anchors")),
+            (Kind::Http, Outcome::Ok, Some("citizenlab-list")),
+        ]
+    );
+    let store = open_store(&collector.store.parse::<StoreSpec>().expect("spec"))
+        .await
+        .expect("store");
+    assert_eq!(count(store.as_ref(), None).await, 0, "once uploads nothing");
+}
+
+#[tokio::test]
+async fn run_delivers_keeps_measuring_through_an_outage_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut collector = CollectorProcess::start(dir.path(), 0);
+    let port = collector.port();
+    let (_, token) = collector.add_probe("runner");
+    let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
+    let config = write_config(dir.path(), &collector.url, &token, page);
+    let mut probe = ProbeProcess::run(&config);
+    let store = open_store(&collector.store.parse::<StoreSpec>().expect("spec"))
+        .await
+        .expect("store");
+
+    // First cycle: the anchor's TCP and HTTP checks and the list URL arrive.
+    let mut delivered = 0;
+    for _ in 0..300 {
+        delivered = count(store.as_ref(), None).await;
+        if delivered >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        delivered >= 3,
+        "only {delivered} measurements arrived; log: {:?}",
+        probe.log.lock().expect("log")
+    );
+
+    // The collector goes away for two cycles: the probe keeps measuring into its spool.
+    collector.kill();
+    let cycles_before = probe.logged("anchor cycle done");
+    assert!(
+        wait_until(Duration::from_secs(20), || probe.logged("anchor cycle done")
+            >= cycles_before + 2),
+        "the probe stopped measuring while the collector was away"
+    );
+    assert!(probe.logged("collector not reachable") >= 1);
+    let before_outage = count(store.as_ref(), Some(Kind::Tcp)).await;
+
+    // It comes back on the same address: the backlog arrives.
+    let _collector = CollectorProcess::start(dir.path(), port);
+    let mut tcp = before_outage;
+    for _ in 0..300 {
+        tcp = count(store.as_ref(), Some(Kind::Tcp)).await;
+        if tcp >= before_outage + 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        tcp >= before_outage + 2,
+        "the outage's measurements did not arrive ({before_outage} → {tcp})"
+    );
+
+    assert!(
+        probe.terminate(Duration::from_secs(20)),
+        "the probe did not exit cleanly on SIGTERM"
+    );
+    assert!(probe.logged("one last upload") >= 1);
+}
