@@ -60,6 +60,7 @@ async fn setup(flag_bogons: bool) -> DnsResolvers {
     let settings = DnsSettings {
         timeout: Duration::from_millis(700),
         flag_bogons,
+        extra_roots: Vec::new(),
     };
     let (resolvers, problems) = DnsResolvers::new(&specs, settings, Arc::new(Fingerprints::builtin()));
     assert!(problems.is_empty(), "{problems:?}");
@@ -175,4 +176,91 @@ async fn controls_that_disagree_with_each_other_make_no_call() {
     let resolvers = setup(true).await;
     let (outcome, result, _) = isp_a(&resolvers, "cdn.test").await;
     assert_eq!(outcome, Outcome::Ok, "{result:?}");
+}
+
+#[tokio::test]
+async fn dot_and_doh_resolvers_answer_and_serve_as_controls() {
+    use support::dns_tls::{TestCert, start_doh, start_dot};
+    let cert = TestCert::localhost();
+    let honest = || {
+        HashMap::from([
+            ("normal.test", ips(&["192.0.2.10"])),
+            ("redirected.test", ips(&["192.0.2.40"])),
+        ])
+    };
+    let dot = start_dot(honest(), &cert).await;
+    let doh = start_doh(honest(), &cert).await;
+    let isp = Responder::start(HashMap::from([
+        ("normal.test", ips(&["192.0.2.10"])),
+        ("redirected.test", ips(&["198.51.100.66"])),
+    ]))
+    .await;
+    // No `control` given: the encrypted resolvers are the controls by default.
+    let specs = vec![
+        ResolverSpec {
+            address: format!("udp://{}", isp.addr),
+            control: None,
+        },
+        ResolverSpec {
+            address: format!("tls://localhost:{}", dot.port()),
+            control: None,
+        },
+        ResolverSpec {
+            address: format!("https://localhost:{}/dns-query", doh.port()),
+            control: None,
+        },
+    ];
+    let settings = DnsSettings {
+        timeout: Duration::from_secs(3),
+        flag_bogons: true,
+        extra_roots: vec![cert.der.clone()],
+    };
+    let (resolvers, problems) = DnsResolvers::new(&specs, settings, Arc::new(Fingerprints::builtin()));
+    assert!(problems.is_empty(), "{problems:?}");
+    let all = resolvers.check("normal.test", &target("normal.test")).await;
+    let a: Vec<(String, Outcome, Vec<String>)> = all[..3]
+        .iter()
+        .map(|m| match &m.result {
+            MeasurementResult::Dns(d) => (
+                d.resolver.clone(),
+                d.outcome,
+                d.answers.iter().map(|a| a.data.clone()).collect(),
+            ),
+            other => panic!("not dns: {other:?}"),
+        })
+        .collect();
+    for (resolver, outcome, answers) in &a {
+        assert_eq!(
+            (*outcome, answers.as_slice()),
+            (Outcome::Ok, ["192.0.2.10".to_owned()].as_slice()),
+            "{resolver}"
+        );
+    }
+    let (outcome, result, _) = isp_a(&resolvers, "redirected.test").await;
+    assert_eq!(
+        (outcome, result.injection_reason.as_deref()),
+        (Outcome::DnsInjected, Some("control_mismatch"))
+    );
+}
+
+#[tokio::test]
+async fn a_dot_server_with_an_untrusted_certificate_is_a_tls_error() {
+    use support::dns_tls::{TestCert, start_dot};
+    let cert = TestCert::localhost();
+    let dot = start_dot(HashMap::from([("normal.test", ips(&["192.0.2.10"]))]), &cert).await;
+    let specs = vec![ResolverSpec {
+        address: format!("tls://localhost:{}", dot.port()),
+        control: None,
+    }];
+    let settings = DnsSettings {
+        timeout: Duration::from_secs(3),
+        flag_bogons: true,
+        extra_roots: Vec::new(),
+    };
+    let (resolvers, _) = DnsResolvers::new(&specs, settings, Arc::new(Fingerprints::builtin()));
+    let all = resolvers.check("normal.test", &target("normal.test")).await;
+    let MeasurementResult::Dns(d) = &all[0].result else {
+        panic!("not dns")
+    };
+    assert_eq!(d.outcome, Outcome::TlsError, "{d:?}");
 }

@@ -102,6 +102,7 @@ impl Checks {
             DnsSettings {
                 timeout: Duration::from_secs_f64(config.timeouts.dns_secs),
                 flag_bogons: config.dns.flag_bogon_answers,
+                extra_roots: Vec::new(),
             },
             Arc::clone(&fingerprints),
         );

@@ -46,6 +46,8 @@ pub struct DnsSettings {
     pub timeout: Duration,
     /// Whether a bogon answer for a public name counts as injection.
     pub flag_bogons: bool,
+    /// Extra trusted roots (DER) for DoT and DoH, besides Mozilla's: a private CA, or a test's own.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 /// A resolver that cannot be set up (the others still run).
@@ -74,6 +76,15 @@ struct NamedResolver {
     label: String,
     control: bool,
     resolver: Result<TokioResolver, String>,
+    /// Where a connection-oriented resolver listens, to diagnose "no connections" failures.
+    endpoint: Option<Endpoint>,
+}
+
+/// A connection-oriented resolver's address, and the name its certificate must carry when it speaks TLS.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    addr: SocketAddr,
+    tls_name: Option<String>,
 }
 
 /// The resolvers a probe asks, built once and reused every cycle.
@@ -95,6 +106,7 @@ impl DnsResolvers {
         let mut problems = Vec::new();
         for spec in specs {
             let built = build_resolver(&spec.address, &settings);
+            let endpoint = endpoint(&spec.address);
             let encrypted = spec.address.starts_with("tls://") || spec.address.starts_with("https://");
             let resolver = built.map_err(|err| {
                 let text = err.to_string();
@@ -105,6 +117,7 @@ impl DnsResolvers {
                 label: spec.address.clone(),
                 control: spec.control.unwrap_or(encrypted),
                 resolver,
+                endpoint,
             });
         }
         (
@@ -131,10 +144,7 @@ impl DnsResolvers {
     pub async fn check(&self, name: &str, target: &Target) -> Vec<Measurement> {
         let mut out = Vec::new();
         for qtype in [RecordType::A, RecordType::AAAA] {
-            let queries = self
-                .resolvers
-                .iter()
-                .map(|r| query(r, name, qtype, self.settings.timeout));
+            let queries = self.resolvers.iter().map(|r| query(r, name, qtype, &self.settings));
             let observations = futures_util::future::join_all(queries).await;
             out.extend(self.judge(name, target, observations));
         }
@@ -206,7 +216,8 @@ struct Observation {
     result: DnsResult,
 }
 
-async fn query(r: &NamedResolver, name: &str, qtype: RecordType, timeout: Duration) -> Observation {
+async fn query(r: &NamedResolver, name: &str, qtype: RecordType, settings: &DnsSettings) -> Observation {
+    let timeout = settings.timeout;
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
     let fqdn = if name.ends_with('.') {
@@ -250,6 +261,12 @@ async fn query(r: &NamedResolver, name: &str, qtype: RecordType, timeout: Durati
                                 ttl: Some(record.ttl),
                             });
                         }
+                    }
+                }
+                Ok(Err(NetError::NoConnections)) if r.endpoint.is_some() => {
+                    // The resolver library only says no connection could be made; find out why ourselves.
+                    if let Some(endpoint) = &r.endpoint {
+                        (result.outcome, result.error_detail) = diagnose(endpoint, settings).await;
                     }
                 }
                 Ok(Err(err)) => classify_error(&err, &mut result),
@@ -316,6 +333,65 @@ fn classify_error(err: &NetError, result: &mut DnsResult) {
     }
 }
 
+/// The connection-oriented endpoint of a `tcp://`, `tls://` or `https://` resolver address.
+fn endpoint(address: &str) -> Option<Endpoint> {
+    let url = Url::parse(address).ok()?;
+    let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
+    let (port, tls) = match url.scheme() {
+        "tcp" => (url.port().unwrap_or(53), false),
+        "tls" => (url.port().unwrap_or(853), true),
+        "https" => (url.port().unwrap_or(443), true),
+        _ => return None,
+    };
+    let ip = resolve_host(&host, port)?;
+    Some(Endpoint {
+        addr: SocketAddr::new(ip, port),
+        tls_name: tls.then_some(host),
+    })
+}
+
+/// Why a connection to a resolver fails: its own TCP connect, then (for DoT and DoH) a TLS handshake.
+async fn diagnose(endpoint: &Endpoint, settings: &DnsSettings) -> (Outcome, Option<String>) {
+    let connect = tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(endpoint.addr)).await;
+    let stream = match connect {
+        Err(_) => return (Outcome::Timeout, None),
+        Ok(Err(err)) => return super::tcp::connect_failure(&err),
+        Ok(Ok(stream)) => stream,
+    };
+    let Some(name) = &endpoint.tls_name else {
+        return (
+            Outcome::Error,
+            Some("connected, but the resolver did not answer over TCP".to_owned()),
+        );
+    };
+    let config = match crate::tls::client_config_with(&settings.extra_roots) {
+        Ok(c) => c,
+        Err(err) => return (Outcome::Error, Some(error_detail(&err))),
+    };
+    let Ok(server_name) = rustls::pki_types::ServerName::try_from(name.clone()) else {
+        return (
+            Outcome::Error,
+            Some("the resolver's host is not a valid TLS server name".to_owned()),
+        );
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    match tokio::time::timeout(settings.timeout, connector.connect(server_name, stream)).await {
+        Err(_) => (Outcome::Timeout, Some("TLS handshake timed out".to_owned())),
+        Ok(Err(err)) => {
+            let (outcome, detail) = super::tcp::connect_failure(&err);
+            if err.kind() == std::io::ErrorKind::InvalidData || outcome == Outcome::Error {
+                (Outcome::TlsError, Some(error_detail(&err)))
+            } else {
+                (outcome, detail)
+            }
+        }
+        Ok(Ok(_)) => (
+            Outcome::Error,
+            Some("TLS handshake succeeded, but the resolver did not answer".to_owned()),
+        ),
+    }
+}
+
 /// The standard mnemonic of a response code (`NOERROR`, `NXDOMAIN`, …).
 fn rcode_name(code: ResponseCode) -> String {
     match code {
@@ -369,7 +445,7 @@ fn build_resolver(address: &str, settings: &DnsSettings) -> Result<TokioResolver
     opts.use_hosts_file = ResolveHosts::Never;
     opts.try_tcp_on_error = false;
     opts.ndots = 0;
-    let tls = crate::tls::client_config().map_err(|e| bad(&format!("TLS setup: {e}")))?;
+    let tls = crate::tls::client_config_with(&settings.extra_roots).map_err(|e| bad(&format!("TLS setup: {e}")))?;
     Resolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts)
         .with_tls_config(tls)

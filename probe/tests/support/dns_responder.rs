@@ -71,7 +71,8 @@ impl Responder {
     }
 }
 
-fn respond(table: &HashMap<&'static str, Answer>, query: &[u8]) -> Option<Vec<u8>> {
+/// The wire-format reply to a wire-format query, or `None` to stay silent.
+pub fn respond(table: &HashMap<&'static str, Answer>, query: &[u8]) -> Option<Vec<u8>> {
     let request = Message::from_vec(query).ok()?;
     let q = request.queries.first()?.clone();
     let name = q.name().to_string();

@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod dns_responder;
+pub mod dns_tls;
 pub mod web;
