@@ -13,6 +13,16 @@ use vigil_measurement::{Kind, Limits, Measurement, Outcome, validate};
 
 /// A probe config measuring a loopback page (anchor) and a loopback test list, with no DNS resolvers.
 fn write_config(dir: &Path, collector_url: &str, token: &str, page: std::net::SocketAddr) -> std::path::PathBuf {
+    write_config_with(dir, collector_url, token, page, 50)
+}
+
+fn write_config_with(
+    dir: &Path,
+    collector_url: &str,
+    token: &str,
+    page: std::net::SocketAddr,
+    budget_mb: u64,
+) -> std::path::PathBuf {
     let list = dir.join("list.csv");
     std::fs::write(
         &list,
@@ -31,6 +41,7 @@ token = "{token}"
 state_dir = "{state}"
 cycle_secs = 5
 list_cycle_secs = 3600
+daily_budget_mb = {budget_mb}
 [[anchors]]
 target = "http://{page}/"
 scope = "international"
@@ -102,6 +113,35 @@ async fn once_prints_valid_measurements_and_uploads_nothing() {
         .await
         .expect("store");
     assert_eq!(count(store.as_ref(), None).await, 0, "once uploads nothing");
+}
+
+#[tokio::test]
+async fn a_spent_data_budget_pauses_test_lists_but_not_anchors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
+    let config = write_config_with(dir.path(), "http://127.0.0.1:9", "vgl_unused", page, 0);
+    let out = Command::new(binary("vigil-probe"))
+        .args(["once", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("once runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lists: Vec<Option<String>> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| {
+            Measurement::from_json_slice(l.as_bytes())
+                .expect("schema-1 line")
+                .target
+                .list
+        })
+        .collect();
+    assert_eq!(
+        lists,
+        [Some("anchors".to_owned()), Some("anchors".to_owned())],
+        "no test-list check with no budget"
+    );
 }
 
 #[tokio::test]

@@ -169,7 +169,10 @@ impl Checks {
     /// are handed to `sink` as each URL finishes.
     pub async fn list_pass(&self, budget: &mut DataBudget, mut sink: impl FnMut(Vec<Measurement>)) -> ListPassSummary {
         let mut summary = ListPassSummary::default();
+        // Once the budget is spent no new URL starts; the few already in flight finish and are kept.
+        let spent = AtomicBool::new(budget.exhausted());
         let mut work = futures_util::stream::iter(self.lists.entries.iter())
+            .take_while(|_| std::future::ready(!spent.load(Ordering::SeqCst)))
             .map(|entry| async move {
                 let target = Target {
                     name: entry.url.to_string(),
@@ -185,14 +188,14 @@ impl Checks {
             })
             .buffer_unordered(self.config.probe.concurrency.max(1));
         while let Some(results) = work.next().await {
-            if budget.exhausted() {
-                summary.budget_exhausted = true;
-                break;
-            }
             summary.urls += 1;
             budget.spend(estimated_bytes(&results));
             sink(results);
+            if budget.exhausted() {
+                spent.store(true, Ordering::SeqCst);
+            }
         }
+        summary.budget_exhausted = spent.load(Ordering::SeqCst);
         summary
     }
 }
