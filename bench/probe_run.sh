@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-600}
-cargo build --release -q --bins -p vigil-collector -p vigil-probe
+cargo build --release -q --bins -p vigil-collector
+cargo build --profile probe-release -q -p vigil-probe
+probe_bin=target/probe-release/vigil-probe
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -47,7 +49,7 @@ files = ["$work/list.csv"]
 [dns]
 include_system = false
 TOML
-RUST_LOG=warn target/release/vigil-probe run --config "$work/probe.toml" & probe=$!; pids+=($probe)
+RUST_LOG=warn "$probe_bin" run --config "$work/probe.toml" & probe=$!; pids+=($probe)
 ticks=$(getconf CLK_TCK)
 sleep "$secs"
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$probe/stat")
@@ -55,4 +57,6 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$probe/status")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$probe/status")
 cpu=$(( utime + stime ))
 echo "seconds=$secs cpu_seconds=$(awk "BEGIN{print $cpu/$ticks}") avg_cpu_pct_of_core=$(awk "BEGIN{printf \"%.2f\", 100*$cpu/$ticks/$secs}") peak_rss_kib=$hwm rss_now_kib=$rss"
-echo "binary_bytes=$(stat -c %s target/release/vigil-probe) date=$(date -u +%F) command='bench/probe_run.sh $secs'"
+stored=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(' '.join(f'{k}={n}' for k,n in c.execute('select target_list, count(*) from measurements group by target_list')))" "$work/vigil.db")
+echo "collector_stored: $stored"
+echo "binary_bytes=$(stat -c %s "$probe_bin") profile=probe-release date=$(date -u +%F) command='bench/probe_run.sh $secs'"
