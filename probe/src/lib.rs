@@ -6,12 +6,16 @@
 pub mod agent;
 pub mod budget;
 pub mod checks;
+pub mod clock;
 pub mod config;
 pub mod fingerprints;
+pub mod packet;
 pub mod spool;
+mod sys;
 pub mod test_lists;
 pub mod tls;
 pub mod upload;
+pub mod vitals;
 
 /// The schema version of the measurements this probe writes.
 pub const WRITES_SCHEMA: u32 = vigil_measurement::SCHEMA_VERSION;
