@@ -16,9 +16,13 @@ use vigil_measurement::Clock;
 pub const DEFAULT_BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 
 static BOOT_ID: OnceLock<String> = OnceLock::new();
+static TRUST_WALL_CLOCK: OnceLock<bool> = OnceLock::new();
 
-/// Reads the boot id from `path` for this process's clock stamps; the first call wins.
-pub fn init_boot_id(path: &Path) -> std::io::Result<String> {
+/// Sets this process's clock identity: the boot id from `path`, and whether to report the wall clock as
+/// synchronised even when the kernel does not (a machine whose time is kept outside its kernel's NTP
+/// discipline, such as a lab host). The first call wins.
+pub fn init(path: &Path, trust_wall_clock: bool) -> std::io::Result<String> {
+    let _ = TRUST_WALL_CLOCK.set(trust_wall_clock);
     let id = std::fs::read_to_string(path)?.trim().to_owned();
     Ok(BOOT_ID.get_or_init(|| id).clone())
 }
@@ -40,7 +44,7 @@ pub fn stamp(elapsed: Duration) -> Option<Clock> {
         return None;
     }
     Some(Clock {
-        synced: crate::sys::clock_synchronised().unwrap_or(false),
+        synced: TRUST_WALL_CLOCK.get().copied().unwrap_or(false) || crate::sys::clock_synchronised().unwrap_or(false),
         boot_id: boot_id.to_owned(),
         mono_ms: now.saturating_sub(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)),
     })

@@ -143,13 +143,47 @@ pub struct VitalsSection {
     pub boot_id_path: PathBuf,
     /// The power-supply class directory.
     pub power_supply_dir: PathBuf,
+    /// `/proc/uptime`.
+    pub uptime_path: PathBuf,
+    /// `/proc/net/route` (the default gateway).
+    pub route_path: PathBuf,
+    /// `/sys/class/net` (link carrier).
+    pub net_dir: PathBuf,
+    /// `/proc/net/arp` (gateway reachability when ICMP is not permitted).
+    pub arp_path: PathBuf,
+    /// Battery percentage below which (on battery) the probe sends a last gasp.
+    pub last_gasp_battery_pct: f64,
+    /// Report the wall clock as synchronised even when the kernel does not say so. Only for machines whose
+    /// time is kept outside their kernel's NTP discipline; a probe without a real-time clock must leave it off.
+    pub trust_wall_clock: bool,
 }
 
 impl Default for VitalsSection {
     fn default() -> Self {
+        let d = crate::vitals::VitalsSources::default();
         VitalsSection {
-            boot_id_path: PathBuf::from("/proc/sys/kernel/random/boot_id"),
-            power_supply_dir: PathBuf::from("/sys/class/power_supply"),
+            boot_id_path: d.boot_id_path,
+            power_supply_dir: d.power_supply_dir,
+            uptime_path: d.uptime_path,
+            route_path: d.route_path,
+            net_dir: d.net_dir,
+            arp_path: d.arp_path,
+            last_gasp_battery_pct: 10.0,
+            trust_wall_clock: false,
+        }
+    }
+}
+
+impl VitalsSection {
+    /// The vitals' file sources.
+    pub fn sources(&self) -> crate::vitals::VitalsSources {
+        crate::vitals::VitalsSources {
+            boot_id_path: self.boot_id_path.clone(),
+            uptime_path: self.uptime_path.clone(),
+            power_supply_dir: self.power_supply_dir.clone(),
+            route_path: self.route_path.clone(),
+            net_dir: self.net_dir.clone(),
+            arp_path: self.arp_path.clone(),
         }
     }
 }
@@ -283,6 +317,10 @@ impl ProbeConfig {
         }
         fix(&mut self.vitals.boot_id_path);
         fix(&mut self.vitals.power_supply_dir);
+        fix(&mut self.vitals.uptime_path);
+        fix(&mut self.vitals.route_path);
+        fix(&mut self.vitals.net_dir);
+        fix(&mut self.vitals.arp_path);
     }
 
     /// Every problem with the values, each at its key path; empty when the configuration can run.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vigil_measurement::{Measurement, MeasurementResult, SCHEMA_VERSION, Target};
 
-/// Wraps a result in the schema-1 envelope with a fresh UUIDv7.
+/// Wraps a result in the schema-1 envelope with a fresh UUIDv7 and the clock stamp of the check's start.
 pub fn envelope(
     target: Target,
     started_at: DateTime<Utc>,
@@ -27,7 +27,7 @@ pub fn envelope(
         duration_ms: elapsed.as_secs_f64() * 1000.0,
         target,
         network: None,
-        clock: None,
+        clock: crate::clock::stamp(elapsed),
         result,
     }
 }
