@@ -101,13 +101,31 @@ async fn once_prints_valid_measurements_and_uploads_nothing() {
         .iter()
         .map(|m| (m.kind(), m.result.outcome(), m.target.list.as_deref()))
         .collect();
+    // What the anchor gets depends on this process's privileges (the child inherits them).
+    let mode = vigil_probe::net::detect_packet_mode();
+    let mut expected = vec![(Kind::Vitals, Outcome::Ok, None)];
+    if mode.can_ping() {
+        expected.push((Kind::Icmp, Outcome::Ok, Some("anchors")));
+    }
+    expected.extend([
+        (Kind::Tcp, Outcome::Ok, Some("anchors")),
+        (Kind::Http, Outcome::Ok, Some("anchors")),
+        (Kind::Http, Outcome::Ok, Some("citizenlab-list")),
+    ]);
+    assert_eq!(kinds, expected);
+    let tcp = lines.iter().find(|m| m.kind() == Kind::Tcp).expect("a tcp check");
+    let vigil_measurement::MeasurementResult::Tcp(tcp) = &tcp.result else {
+        panic!("not tcp")
+    };
     assert_eq!(
-        kinds,
-        [
-            (Kind::Tcp, Outcome::Ok, Some("anchors")),
-            (Kind::Http, Outcome::Ok, Some("anchors")),
-            (Kind::Http, Outcome::Ok, Some("citizenlab-list")),
-        ]
+        tcp.method.as_deref(),
+        Some(if mode.is_raw() { "syn" } else { "connect" })
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|m| m.clock.as_ref().is_some_and(|c| !c.boot_id.is_empty())),
+        "every measurement has a clock stamp"
     );
     let store = open_store(&collector.store.parse::<StoreSpec>().expect("spec"))
         .await
@@ -137,10 +155,13 @@ async fn a_spent_data_budget_pauses_test_lists_but_not_anchors() {
                 .list
         })
         .collect();
-    assert_eq!(
-        lists,
-        [Some("anchors".to_owned()), Some("anchors".to_owned())],
-        "no test-list check with no budget"
+    assert!(
+        lists.iter().all(|l| l.as_deref() != Some("citizenlab-list")),
+        "no test-list check with no budget: {lists:?}"
+    );
+    assert!(
+        lists.iter().filter(|l| l.as_deref() == Some("anchors")).count() >= 2,
+        "anchors still run: {lists:?}"
     );
 }
 

@@ -89,6 +89,10 @@ pub struct ProbeSection {
     pub spool_max_mb: u64,
     /// Checks running at once.
     pub concurrency: usize,
+    /// Prefixes of the probe's own network, for marking trace hops as local (besides private ranges).
+    pub local_prefixes: Vec<ipnet::Ipv4Net>,
+    /// Whether private addresses in a trace count as the probe's own network.
+    pub private_hops_are_local: bool,
 }
 
 impl Default for ProbeSection {
@@ -100,6 +104,8 @@ impl Default for ProbeSection {
             daily_budget_mb: 50,
             spool_max_mb: 128,
             concurrency: 16,
+            local_prefixes: Vec::new(),
+            private_hops_are_local: true,
         }
     }
 }

@@ -21,12 +21,17 @@ pub use targets::{AnchorPlan, plan_anchor};
 use crate::budget::DataBudget;
 use crate::checks::dns::{DnsResolvers, DnsSettings, ResolverSpec};
 use crate::checks::http::{HttpChecker, HttpSettings};
+use crate::checks::icmp::{self as icmp_check, IcmpSettings};
+use crate::checks::syn::{self, SynAckTtls};
 use crate::checks::tcp;
+use crate::checks::trace::{self, TraceProtocol, TraceSettings};
 use crate::config::ProbeConfig;
 use crate::fingerprints::Fingerprints;
+use crate::net::{PacketMode, detect_packet_mode};
 use crate::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolError, SpoolOptions};
 use crate::test_lists::TestLists;
 use crate::upload::{RoundOutcome, UploadError, Uploader};
+use crate::vitals::{self, VitalsExtras};
 
 /// Why the agent could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +54,9 @@ pub struct Checks {
     dns: DnsResolvers,
     http: HttpChecker,
     lists: TestLists,
+    mode: PacketMode,
+    syn_ack_ttls: SynAckTtls,
+    vitals_seq: std::sync::atomic::AtomicU64,
 }
 
 /// Estimated bytes of one DNS exchange, for the data budget.
@@ -120,12 +128,22 @@ impl Checks {
         if !lists.skipped.is_empty() {
             warnings.push(format!("{} test-list rows skipped", lists.skipped.len()));
         }
+        if let Err(err) = crate::clock::init(&config.vitals.boot_id_path, config.vitals.trust_wall_clock) {
+            warnings.push(format!(
+                "cannot read the boot id at {}: {err}; measurements carry no clock stamp",
+                config.vitals.boot_id_path.display()
+            ));
+        }
+        let mode = detect_packet_mode();
         Ok((
             Checks {
                 config,
                 dns,
                 http,
                 lists,
+                mode,
+                syn_ack_ttls: SynAckTtls::default(),
+                vitals_seq: std::sync::atomic::AtomicU64::new(0),
             },
             warnings,
         ))
@@ -151,7 +169,37 @@ impl Checks {
                 out.extend(self.dns.check(host, &target).await);
             }
             if let Some(ip) = plan.resolve().await {
-                out.push(tcp::check(ip, plan.port, connect_timeout, target.clone()).await);
+                let icmp_ok = if self.mode.can_ping() && ip.is_ipv4() {
+                    let m = icmp_check::check(ip, IcmpSettings::default(), self.mode, target.clone()).await;
+                    let ok = m.result.outcome() == Outcome::Ok;
+                    out.push(m);
+                    ok
+                } else {
+                    true
+                };
+                let tcp = if self.mode.is_raw() && ip.is_ipv4() {
+                    syn::check(
+                        ip,
+                        plan.port,
+                        connect_timeout,
+                        self.syn_ack_ttls.clone(),
+                        target.clone(),
+                    )
+                    .await
+                } else {
+                    tcp::check(ip, plan.port, connect_timeout, target.clone()).await
+                };
+                let tcp_ok = tcp.result.outcome() == Outcome::Ok;
+                out.push(tcp);
+                // Where does it die? Trace only what failed, so a healthy cycle stays cheap.
+                if self.mode.is_raw() && ip.is_ipv4() && (!icmp_ok || !tcp_ok) {
+                    let protocol = if tcp_ok {
+                        TraceProtocol::Icmp
+                    } else {
+                        TraceProtocol::Tcp(plan.port)
+                    };
+                    out.push(trace::check(ip, protocol, self.trace_settings(), target.clone()).await);
+                }
             }
             if let Some(url) = &plan.url {
                 out.push(self.http.check(url, target.clone()).await);
@@ -163,6 +211,63 @@ impl Checks {
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    fn trace_settings(&self) -> TraceSettings {
+        TraceSettings {
+            local_prefixes: self.config.probe.local_prefixes.clone(),
+            private_is_local: self.config.probe.private_hops_are_local,
+            ..TraceSettings::default()
+        }
+    }
+
+    /// The probe's vitals now: files, then the gateway by ICMP (or a complete ARP entry when ICMP is not
+    /// permitted or not answered).
+    pub async fn vitals(&self, spool_depth: u64, last_gasp: bool) -> Measurement {
+        let started_at = chrono::Utc::now();
+        let clock = Instant::now();
+        let sources = self.config.vitals.sources();
+        let mode = self.mode;
+        let (local, gateway) = tokio::task::spawn_blocking(move || {
+            let local = vitals::read_local(&sources);
+            let gateway = local.route.as_ref().and_then(|r| r.gateway).map(|gw| {
+                let (answered, rtt) = icmp_check::gateway_answers(gw, mode);
+                (answered || vitals::arp_complete(&sources.arp_path, gw), rtt)
+            });
+            (local, gateway)
+        })
+        .await
+        .unwrap_or_else(|_| (vitals::read_local(&self.config.vitals.sources()), None));
+        let seq = self.vitals_seq.fetch_add(1, Ordering::SeqCst);
+        let result = vitals::result(
+            &local,
+            VitalsExtras {
+                gateway_reachable: gateway.is_some_and(|(ok, _)| ok),
+                gateway_rtt_ms: gateway.and_then(|(_, rtt)| rtt),
+                spool_depth,
+                seq,
+                last_gasp,
+            },
+        );
+        crate::checks::envelope(
+            vitals::target(),
+            started_at,
+            clock.elapsed(),
+            vigil_measurement::MeasurementResult::Vitals(result),
+        )
+    }
+
+    /// Whether the battery has fallen below the last-gasp threshold while on battery.
+    fn battery_low(&self, vitals: &Measurement) -> bool {
+        match &vitals.result {
+            vigil_measurement::MeasurementResult::Vitals(v) => {
+                v.power.on_battery == Some(true)
+                    && v.power
+                        .battery_pct
+                        .is_some_and(|p| p < self.config.vitals.last_gasp_battery_pct)
+            }
+            _ => false,
+        }
     }
 
     /// One pass over the test lists, `concurrency` URLs at a time, stopping when the budget is spent. Results
@@ -224,7 +329,8 @@ fn estimated_bytes(results: &[Measurement]) -> u64 {
 pub async fn run_once(config: ProbeConfig) -> Result<(Vec<Measurement>, Vec<String>), AgentError> {
     let budget_bytes = config.probe.daily_budget_mb.saturating_mul(1 << 20);
     let (checks, warnings) = Checks::build(config)?;
-    let mut all = checks.anchor_cycle().await;
+    let mut all = vec![checks.vitals(0, false).await];
+    all.extend(checks.anchor_cycle().await);
     let mut budget = DataBudget::in_memory(budget_bytes);
     checks.list_pass(&mut budget, |results| all.extend(results)).await;
     Ok((all, warnings))
@@ -263,10 +369,23 @@ pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output 
         let mut ticker = tokio::time::interval(cycle);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut last_list: Option<Instant> = None;
+        let mut battery_gasped = false;
         loop {
             ticker.tick().await;
             let jitter = cycle.mul_f64(fastrand::f64() * 0.1).min(Duration::from_secs(5));
             tokio::time::sleep(jitter).await;
+            let depth = spool.with(|s| s.depth()).unwrap_or(0);
+            let mut vital = checks.vitals(depth, false).await;
+            let low = checks.battery_low(&vital);
+            if low && !battery_gasped {
+                // The battery is about to run out: say so, and get it out at once.
+                if let vigil_measurement::MeasurementResult::Vitals(v) = &mut vital.result {
+                    v.last_gasp = true;
+                }
+                tracing::warn!("battery low: last gasp");
+            }
+            battery_gasped = low;
+            spool_results(&spool, RecordClass::Vitals, vec![vital], &wake);
             let results = checks.anchor_cycle().await;
             log_cycle(&results);
             spool_results(&spool, RecordClass::Anchor, results, &wake);
@@ -288,8 +407,12 @@ pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output 
             }
         }
     }
+    // The last gasp: the probe is going dark on purpose (shutdown, service stop), and says so.
+    let depth = spool.with(|s| s.depth()).unwrap_or(0);
+    let gasp = checks.vitals(depth, true).await;
+    spool_results(&spool, RecordClass::Vitals, vec![gasp], &wake);
     if !uploads_stopped {
-        tracing::info!("stopping: measuring has ended; one last upload (at most 10 s)");
+        tracing::info!("stopping: measuring has ended; last gasp spooled; one last upload (at most 10 s)");
         finishing.store(true, Ordering::SeqCst);
         wake.notify_one();
         if tokio::time::timeout(Duration::from_secs(10), &mut uploads)

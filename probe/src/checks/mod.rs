@@ -5,7 +5,10 @@
 pub mod address;
 pub mod dns;
 pub mod http;
+pub mod icmp;
+pub mod syn;
 pub mod tcp;
+pub mod trace;
 
 use std::time::Duration;
 
