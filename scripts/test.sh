@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the build and tests need: a C compiler for the bundled SQLite and zstd.
-packages=(gcc libc6-dev)
+# Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
+# for the network-namespace tests.
+packages=(gcc libc6-dev iproute2 nftables python3 util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
