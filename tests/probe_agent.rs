@@ -9,6 +9,7 @@ use std::time::Duration;
 use vigil_collector::store::{MeasurementQuery, Store};
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, ProbeProcess, binary, serve_page, wait_until};
+use vigil_measurement::result::VitalsResult;
 use vigil_measurement::{Kind, Limits, Measurement, Outcome, validate};
 
 /// A probe config measuring a loopback page (anchor) and a loopback test list, with no DNS resolvers.
@@ -47,6 +48,8 @@ target = "http://{page}/"
 scope = "international"
 [lists]
 files = ["{list}"]
+[vitals]
+power_supply_dir = "{power}"
 [dns]
 include_system = false
 [timeouts]
@@ -57,6 +60,7 @@ upload_secs = 5.0
 max_backoff_secs = 2
 "#,
             state = dir.join("state").display(),
+            power = dir.join("power").display(),
             list = list.display()
         ),
     )
@@ -173,6 +177,12 @@ async fn run_delivers_keeps_measuring_through_an_outage_and_stops_on_sigterm() {
     let (_, token) = collector.add_probe("runner");
     let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
     let config = write_config(dir.path(), &collector.url, &token, page);
+    // A battery nearly spent: the first vitals is a last gasp.
+    let battery = dir.path().join("power/BAT0");
+    std::fs::create_dir_all(&battery).expect("mkdir");
+    for (file, value) in [("type", "Battery"), ("status", "Discharging"), ("capacity", "5")] {
+        std::fs::write(battery.join(file), format!("{value}\n")).expect("write");
+    }
     let mut probe = ProbeProcess::run(&config);
     let store = open_store(&collector.store.parse::<StoreSpec>().expect("spec"))
         .await
