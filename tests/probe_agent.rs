@@ -234,4 +234,34 @@ async fn run_delivers_keeps_measuring_through_an_outage_and_stops_on_sigterm() {
         "the probe did not exit cleanly on SIGTERM"
     );
     assert!(probe.logged("one last upload") >= 1);
+
+    // Vitals: the low battery's last gasp came first; the SIGTERM's last gasp came last and was delivered.
+    let vitals: Vec<VitalsResult> = store
+        .measurements(MeasurementQuery {
+            kind: Some(Kind::Vitals),
+            ..Default::default()
+        })
+        .await
+        .expect("read")
+        .into_iter()
+        .filter_map(|m| match m.measurement.result {
+            vigil_measurement::MeasurementResult::Vitals(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    let first = vitals
+        .iter()
+        .find(|v| v.seq == Some(0))
+        .expect("the first vitals arrived");
+    assert!(first.last_gasp, "a battery at 5% on battery is a last gasp");
+    assert_eq!(
+        (first.power.on_battery, first.power.battery_pct),
+        (Some(true), Some(5.0))
+    );
+    let last = vitals.iter().max_by_key(|v| v.seq).expect("vitals");
+    assert!(
+        last.last_gasp && last.seq > Some(1),
+        "the SIGTERM last gasp was delivered: {last:?}"
+    );
+    assert!(vitals.iter().filter(|v| v.last_gasp).count() >= 2);
 }
