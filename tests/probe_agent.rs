@@ -68,6 +68,22 @@ max_backoff_secs = 2
     config
 }
 
+/// Runs `vigil-probe once` and parses its NDJSON output.
+fn probe_once(config: &Path) -> Vec<Measurement> {
+    let out = Command::new(binary("vigil-probe"))
+        .args(["once", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("once runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| Measurement::from_json_slice(l.as_bytes()).expect("schema-1 line"))
+        .collect()
+}
+
 async fn count(store: &dyn Store, kind: Option<Kind>) -> u64 {
     store
         .count_measurements(MeasurementQuery {
@@ -85,18 +101,7 @@ async fn once_prints_valid_measurements_and_uploads_nothing() {
     let (_, token) = collector.add_probe("once");
     let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
     let config = write_config(dir.path(), &collector.url, &token, page);
-    let out = Command::new(binary("vigil-probe"))
-        .args(["once", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("once runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<Measurement> = String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| Measurement::from_json_slice(l.as_bytes()).expect("schema-1 line"))
-        .collect();
+    let lines = probe_once(&config);
     let now = chrono::Utc::now();
     for m in &lines {
         validate(m, now, &Limits::default()).expect("valid");
@@ -142,23 +147,7 @@ async fn a_spent_data_budget_pauses_test_lists_but_not_anchors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
     let config = write_config_with(dir.path(), "http://127.0.0.1:9", "vgl_unused", page, 0);
-    let out = Command::new(binary("vigil-probe"))
-        .args(["once", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("once runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lists: Vec<Option<String>> = String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| {
-            Measurement::from_json_slice(l.as_bytes())
-                .expect("schema-1 line")
-                .target
-                .list
-        })
-        .collect();
+    let lists: Vec<Option<String>> = probe_once(&config).into_iter().map(|m| m.target.list).collect();
     assert!(
         lists.iter().all(|l| l.as_deref() != Some("citizenlab-list")),
         "no test-list check with no budget: {lists:?}"

@@ -47,27 +47,32 @@ impl Responder {
             }
         });
         tokio::spawn(async move {
-            while let Ok((mut stream, _)) = tcp.accept().await {
-                let t = Arc::clone(&table);
-                tokio::spawn(async move {
-                    let mut len = [0u8; 2];
-                    while stream.read_exact(&mut len).await.is_ok() {
-                        let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                        if stream.read_exact(&mut query).await.is_err() {
-                            return;
-                        }
-                        if let Some(reply) = respond(&t, &query) {
-                            let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-                            framed.extend_from_slice(&reply);
-                            if stream.write_all(&framed).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                });
+            while let Ok((stream, _)) = tcp.accept().await {
+                tokio::spawn(serve_framed(stream, Arc::clone(&table)));
             }
         });
         Responder { addr }
+    }
+}
+
+/// Answers length-prefixed DNS messages (TCP, DoT) on one stream until it closes.
+pub async fn serve_framed<S>(mut stream: S, table: Arc<HashMap<&'static str, Answer>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut len = [0u8; 2];
+    while stream.read_exact(&mut len).await.is_ok() {
+        let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if stream.read_exact(&mut query).await.is_err() {
+            return;
+        }
+        if let Some(reply) = respond(&table, &query) {
+            let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&reply);
+            if stream.write_all(&framed).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

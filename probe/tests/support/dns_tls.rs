@@ -8,11 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::dns_responder::{Answer, respond};
+use super::dns_responder::{Answer, respond, serve_framed};
 
 /// A self-signed `localhost` certificate: (DER certificate, TLS server config factory input).
 pub struct TestCert {
@@ -58,22 +57,8 @@ pub async fn start_dot(table: HashMap<&'static str, Answer>, cert: &TestCert) ->
         while let Ok((tcp, _)) = listener.accept().await {
             let (acceptor, table) = (acceptor.clone(), Arc::clone(&table));
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut len = [0u8; 2];
-                while tls.read_exact(&mut len).await.is_ok() {
-                    let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                    if tls.read_exact(&mut query).await.is_err() {
-                        return;
-                    }
-                    if let Some(reply) = respond(&table, &query) {
-                        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-                        framed.extend_from_slice(&reply);
-                        if tls.write_all(&framed).await.is_err() {
-                            return;
-                        }
-                    }
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    serve_framed(tls, table).await;
                 }
             });
         }
