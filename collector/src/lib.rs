@@ -15,6 +15,7 @@
 //! ```
 
 pub mod api;
+pub mod classify;
 pub mod config;
 pub mod ingest;
 pub mod registry;

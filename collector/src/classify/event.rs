@@ -1,0 +1,122 @@
+//! What the classifier outputs: disruption events with scope, class, confidence and the evidence behind them,
+//! shaped as DESIGN.md §3's `/api/v1/events` answer.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The cause the evidence points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventClass {
+    /// Connectivity cut while power and local networks stay up.
+    Shutdown,
+    /// Electricity lost.
+    PowerOutage,
+    /// Specific targets blocked.
+    Censorship,
+    /// A technical fault: one ISP, an upstream, a cable.
+    NetworkFailure,
+    /// Deliberate degradation.
+    Throttling,
+    /// One probe alone.
+    ProbeFault,
+    /// Probes everywhere at once: the collector's side.
+    CollectorSide,
+    /// A disruption whose cause the evidence cannot tell yet.
+    Unknown,
+}
+
+impl EventClass {
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventClass::Shutdown => "shutdown",
+            EventClass::PowerOutage => "power_outage",
+            EventClass::Censorship => "censorship",
+            EventClass::NetworkFailure => "network_failure",
+            EventClass::Throttling => "throttling",
+            EventClass::ProbeFault => "probe_fault",
+            EventClass::CollectorSide => "collector_side",
+            EventClass::Unknown => "unknown",
+        }
+    }
+}
+
+/// How sure the call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfidenceLevel {
+    /// Weak.
+    Low,
+    /// Several families agree.
+    Medium,
+    /// Strong score, clear margin, three or more independent families.
+    High,
+}
+
+/// Where an event is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EventScope {
+    /// `country`, `region`, `asn`, `access`, `probe` or `collector`.
+    pub level: &'static str,
+    /// Country.
+    pub country: Option<String>,
+    /// Autonomous system.
+    pub asn: Option<u32>,
+    /// Region.
+    pub region: Option<String>,
+    /// Access type.
+    pub access: Option<&'static str>,
+    /// Probe (for `probe` scope).
+    pub probe_id: Option<String>,
+}
+
+/// One piece of evidence, in plain words, with the points it gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// `device`, `path`, `access`, `timing`, `geometry`, `blocking`, `scope`.
+    pub family: &'static str,
+    /// What was seen.
+    pub text: String,
+    /// Points given to the event's class (negative: against it).
+    pub points: i32,
+}
+
+/// A blocked target of a censorship event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockedTarget {
+    /// The target.
+    pub name: String,
+    /// How it was blocked.
+    pub method: &'static str,
+}
+
+/// One disruption.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisruptionEvent {
+    /// Stable id: the same disruption gets the same id on every run.
+    pub id: String,
+    /// The cause.
+    pub class: EventClass,
+    /// Where.
+    pub scope: EventScope,
+    /// Start, epoch seconds (bucket start).
+    pub started_at: i64,
+    /// End, epoch seconds; `None` while ongoing.
+    pub ended_at: Option<i64>,
+    /// 0–1.
+    pub confidence: f64,
+    /// Level of confidence.
+    pub confidence_level: ConfidenceLevel,
+    /// Probes affected.
+    pub affected_probes: usize,
+    /// Probes expected in the scope.
+    pub probes_in_scope: usize,
+    /// The evidence, in plain words.
+    pub evidence: Vec<Evidence>,
+    /// Points per class.
+    pub scores: BTreeMap<String, i32>,
+    /// Blocked targets (censorship).
+    pub targets: Vec<BlockedTarget>,
+}

@@ -1,0 +1,114 @@
+//! What the classifier reads: the probe registry and, per probe and time bucket, a summary of what the probe
+//! measured in that bucket (vitals, anchors by scope, targets that showed a blocking signature).
+
+use std::collections::BTreeMap;
+
+use crate::store::AccessType;
+
+/// Bucket index: `floor(effective start time / bucket length)`.
+pub type Bucket = i64;
+
+/// A probe as the classifier sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeInfo {
+    /// Pseudonymous id.
+    pub probe_id: String,
+    /// Country.
+    pub country: String,
+    /// Autonomous system.
+    pub asn: u32,
+    /// Region, if registered.
+    pub region: Option<String>,
+    /// Access type.
+    pub access: AccessType,
+    /// Runs on a UPS (a power cut need not silence it or reboot it).
+    pub ups: bool,
+}
+
+/// The last vitals a probe reported in a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VitalsSummary {
+    /// Boot id.
+    pub boot_id: String,
+    /// Running on battery.
+    pub on_battery: bool,
+    /// Gateway answered.
+    pub gateway_reachable: bool,
+    /// Link has carrier.
+    pub link_up: bool,
+    /// The probe expected to go dark.
+    pub last_gasp: bool,
+}
+
+/// Successes and attempts of anchor checks on one side of the border.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Checks that succeeded.
+    pub ok: u32,
+    /// Checks made.
+    pub total: u32,
+}
+
+impl Tally {
+    /// Adds one check.
+    pub fn add(&mut self, ok: bool) {
+        self.total += 1;
+        self.ok += u32::from(ok);
+    }
+
+    /// Success ratio, `None` with no checks.
+    pub fn ratio(self) -> Option<f64> {
+        (self.total > 0).then(|| f64::from(self.ok) / f64::from(self.total))
+    }
+}
+
+/// How a target was blocked, as DESIGN.md §3 names the methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BlockingMethod {
+    /// Injected DNS answer.
+    Dns,
+    /// Known blockpage.
+    HttpBlockpage,
+    /// Reset after the handshake or an injected RST.
+    TcpReset,
+    /// TLS failure.
+    Tls,
+}
+
+impl BlockingMethod {
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockingMethod::Dns => "dns",
+            BlockingMethod::HttpBlockpage => "http_blockpage",
+            BlockingMethod::TcpReset => "tcp_reset",
+            BlockingMethod::Tls => "tls",
+        }
+    }
+}
+
+/// What one probe measured in one bucket.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BucketSummary {
+    /// Last vitals of the bucket.
+    pub vitals: Option<VitalsSummary>,
+    /// Anchors inside the country.
+    pub domestic: Tally,
+    /// Anchors abroad.
+    pub international: Tally,
+    /// Targets that showed a blocking signature, by name.
+    pub blocked: BTreeMap<String, BlockingMethod>,
+}
+
+/// Everything one classification run looks at.
+#[derive(Debug, Clone, Default)]
+pub struct ClassifierInput {
+    /// Bucket length in seconds.
+    pub bucket_secs: i64,
+    /// First and one-past-last bucket of the window.
+    pub buckets: std::ops::Range<Bucket>,
+    /// The probes.
+    pub probes: Vec<ProbeInfo>,
+    /// Per probe id, per bucket: what it measured. Missing buckets are silence.
+    pub observed: BTreeMap<String, BTreeMap<Bucket, BucketSummary>>,
+}

@@ -1,0 +1,867 @@
+//! The disruption classifier: from probes' bucketed measurements to explained events (DESIGN.md §4,
+//! CLASSIFICATION.md §5).
+//!
+//! A run is a pure function of its input — the probe registry and what each probe measured per bucket over a
+//! window — so the events depend only on the measurements, never on the order or batches in which they arrived;
+//! re-running over a window after late data lands revises the events. Steps:
+//!
+//! 1. a state per probe and bucket ([`state::bucket_state`]);
+//! 2. per country and bucket, the correlated-failure test on the country and each of its ASNs, regions and
+//!    access types ([`stats`]): at least 2 probes down and `P(X ≥ k) < alpha` under each probe's baseline;
+//! 3. consecutive firing buckets form an episode; its scope is the smallest one covering most of its probes;
+//! 4. episodes in several countries at once whose probes are all silent are the collector's side;
+//! 5. the rest are attributed by evidence families ([`attribute`]);
+//! 6. separately: censorship (a target blocked on ≥ 2 online probes of one ASN), and single-probe faults.
+
+pub mod aggregate;
+pub mod attribute;
+pub mod event;
+pub mod input;
+pub mod state;
+pub mod stats;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use attribute::{Feature, decide};
+pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
+pub use input::{BlockingMethod, Bucket, BucketSummary, ClassifierInput, ProbeInfo, Tally, VitalsSummary};
+pub use state::{ProbeState, bucket_state};
+
+use crate::store::AccessType;
+
+/// Tunables of a run.
+#[derive(Debug, Clone)]
+pub struct ClassifierSettings {
+    /// Significance of the correlated-failure test.
+    pub alpha: f64,
+    /// A probe is expected in a bucket if it reported in one of this many buckets before.
+    pub expect_window: i64,
+    /// Share of an episode's probes a scope must hold to be its scope.
+    pub cover_share: f64,
+}
+
+impl Default for ClassifierSettings {
+    fn default() -> Self {
+        ClassifierSettings {
+            alpha: 1e-4,
+            expect_window: 12,
+            cover_share: 0.8,
+        }
+    }
+}
+
+/// Per-probe states over the window, and which buckets the probe was expected in.
+struct Timeline<'a> {
+    probe: &'a ProbeInfo,
+    states: Vec<ProbeState>,
+    expected: Vec<bool>,
+}
+
+/// Classifies a window.
+pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<DisruptionEvent> {
+    let n = usize::try_from(input.buckets.end - input.buckets.start).unwrap_or(0);
+    let empty = BTreeMap::new();
+    let timelines: Vec<Timeline<'_>> = input
+        .probes
+        .iter()
+        .map(|probe| {
+            let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
+            let mut boot: Option<String> = None;
+            let mut states = Vec::with_capacity(n);
+            for b in input.buckets.clone() {
+                let summary = observed.get(&b);
+                states.push(bucket_state(summary, boot.as_deref()));
+                if let Some(v) = summary.and_then(|s| s.vitals.as_ref()) {
+                    boot = Some(v.boot_id.clone());
+                }
+            }
+            let w = usize::try_from(settings.expect_window).unwrap_or(1);
+            let expected = (0..n)
+                .map(|t| (t.saturating_sub(w)..t).any(|u| states[u] != ProbeState::Silent))
+                .collect();
+            Timeline {
+                probe,
+                states,
+                expected,
+            }
+        })
+        .collect();
+
+    let mut events = Vec::new();
+    let mut covered: BTreeSet<(String, usize)> = BTreeSet::new();
+    let episodes = correlated_episodes(&timelines, n, settings);
+    let (collector_side, episodes) = split_collector_side(episodes, &timelines);
+    if let Some(e) = collector_side {
+        for p in &e.participants {
+            for t in e.start..e.end {
+                covered.insert((timelines[*p].probe.probe_id.clone(), t));
+            }
+        }
+        events.push(collector_event(&e, &timelines, input));
+    }
+    for e in &episodes {
+        for p in &e.participants {
+            for t in e.start..e.end {
+                covered.insert((timelines[*p].probe.probe_id.clone(), t));
+            }
+        }
+        events.push(outage_event(e, &timelines, input, settings));
+    }
+    events.extend(probe_faults(&timelines, &covered, input));
+    events.extend(censorship(&timelines, input));
+    events.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+    events
+}
+
+/// Consecutive buckets in which a country's probes fail together.
+#[derive(Debug, Clone)]
+struct Episode {
+    country: String,
+    start: usize,
+    end: usize,
+    participants: BTreeSet<usize>,
+}
+
+fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &ClassifierSettings) -> Vec<Episode> {
+    let countries: BTreeSet<&str> = timelines.iter().map(|t| t.probe.country.as_str()).collect();
+    let mut episodes = Vec::new();
+    // Running baselines: (down, observed) per probe, over expected buckets so far.
+    let mut record = vec![(0u32, 0u32); timelines.len()];
+    let mut fired: BTreeMap<&str, Vec<BTreeSet<usize>>> =
+        countries.iter().map(|c| (*c, vec![BTreeSet::new(); n])).collect();
+    for t in 0..n {
+        for country in &countries {
+            let members: Vec<usize> = (0..timelines.len())
+                .filter(|&i| timelines[i].probe.country == *country && timelines[i].expected[t])
+                .collect();
+            for scope in scopes_of(&members, timelines) {
+                let p: Vec<f64> = scope
+                    .iter()
+                    .map(|&i| stats::baseline(record[i].0, record[i].1))
+                    .collect();
+                let down: Vec<usize> = scope
+                    .iter()
+                    .copied()
+                    .filter(|&i| timelines[i].states[t].is_down())
+                    .collect();
+                if down.len() >= 2
+                    && stats::tail_at_least(&p, down.len()) < settings.alpha
+                    && let Some(set) = fired.get_mut(country)
+                {
+                    set[t].extend(down);
+                }
+            }
+        }
+        for (i, tl) in timelines.iter().enumerate() {
+            if tl.expected[t] {
+                record[i].1 += 1;
+                record[i].0 += u32::from(tl.states[t].is_down());
+            }
+        }
+    }
+    for (country, per_bucket) in fired {
+        let mut t = 0;
+        while t < n {
+            if per_bucket[t].is_empty() {
+                t += 1;
+                continue;
+            }
+            let start = t;
+            let mut participants = BTreeSet::new();
+            while t < n && !per_bucket[t].is_empty() {
+                participants.extend(per_bucket[t].iter().copied());
+                t += 1;
+            }
+            episodes.push(Episode {
+                country: country.to_owned(),
+                start,
+                end: t,
+                participants,
+            });
+        }
+    }
+    episodes
+}
+
+/// The country's members, then its members by ASN, region and access type.
+fn scopes_of(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
+    let mut scopes = vec![members.to_vec()];
+    let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &i in members {
+        let p = timelines[i].probe;
+        by.entry(format!("asn:{}", p.asn)).or_default().push(i);
+        if let Some(r) = &p.region {
+            by.entry(format!("region:{r}")).or_default().push(i);
+        }
+        by.entry(format!("access:{}", p.access.as_str())).or_default().push(i);
+    }
+    scopes.extend(by.into_values().filter(|s| s.len() < members.len()));
+    scopes
+}
+
+/// Episodes in two or more countries at once, all of whose probes are silent (not isolated: silent), are the
+/// collector's side; they are merged into one event.
+fn split_collector_side(episodes: Vec<Episode>, timelines: &[Timeline<'_>]) -> (Option<Episode>, Vec<Episode>) {
+    let all_silent = |e: &Episode| {
+        e.participants.iter().all(|&p| {
+            (e.start..e.end).all(|t| timelines[p].states[t] == ProbeState::Silent || !timelines[p].states[t].is_down())
+        })
+    };
+    let silent: Vec<&Episode> = episodes.iter().filter(|e| all_silent(e)).collect();
+    let overlapping: Vec<&Episode> = silent
+        .iter()
+        .copied()
+        .filter(|e| {
+            silent
+                .iter()
+                .any(|o| o.country != e.country && o.start < e.end && e.start < o.end)
+        })
+        .collect();
+    let countries: BTreeSet<&str> = overlapping.iter().map(|e| e.country.as_str()).collect();
+    let asns: BTreeSet<u32> = overlapping
+        .iter()
+        .flat_map(|e| e.participants.iter().map(|&p| timelines[p].probe.asn))
+        .collect();
+    if countries.len() < 2 || asns.len() < 3 {
+        return (None, episodes);
+    }
+    let merged = Episode {
+        country: String::new(),
+        start: overlapping.iter().map(|e| e.start).min().unwrap_or(0),
+        end: overlapping.iter().map(|e| e.end).max().unwrap_or(0),
+        participants: overlapping
+            .iter()
+            .flat_map(|e| e.participants.iter().copied())
+            .collect(),
+    };
+    let taken: BTreeSet<(String, usize)> = overlapping.iter().map(|e| (e.country.clone(), e.start)).collect();
+    let rest = episodes
+        .into_iter()
+        .filter(|e| !taken.contains(&(e.country.clone(), e.start)))
+        .collect();
+    (Some(merged), rest)
+}
+
+fn event_id(parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("\u{1f}").as_bytes());
+    format!("evt-{}", hex::encode(&digest[..8]))
+}
+
+fn bucket_time(input: &ClassifierInput, offset: usize) -> i64 {
+    (input.buckets.start + offset as i64) * input.bucket_secs
+}
+
+fn end_time(input: &ClassifierInput, end: usize, n: usize) -> Option<i64> {
+    (end < n).then(|| bucket_time(input, end))
+}
+
+fn window_len(input: &ClassifierInput) -> usize {
+    usize::try_from(input.buckets.end - input.buckets.start).unwrap_or(0)
+}
+
+fn collector_event(e: &Episode, timelines: &[Timeline<'_>], input: &ClassifierInput) -> DisruptionEvent {
+    let countries: BTreeSet<&str> = e
+        .participants
+        .iter()
+        .map(|&p| timelines[p].probe.country.as_str())
+        .collect();
+    let asns: BTreeSet<u32> = e.participants.iter().map(|&p| timelines[p].probe.asn).collect();
+    let start = bucket_time(input, e.start);
+    DisruptionEvent {
+        id: event_id(&["collector", &start.to_string()]),
+        class: EventClass::CollectorSide,
+        scope: EventScope {
+            level: "collector",
+            ..EventScope::default()
+        },
+        started_at: start,
+        ended_at: end_time(input, e.end, window_len(input)),
+        confidence: 0.7,
+        confidence_level: ConfidenceLevel::Medium,
+        affected_probes: e.participants.len(),
+        probes_in_scope: timelines
+            .iter()
+            .filter(|t| t.expected.get(e.start).copied().unwrap_or(false))
+            .count(),
+        evidence: vec![Evidence {
+            family: "scope",
+            text: format!(
+                "{} probes in {} countries and {} networks went silent in the same bucket, none reporting isolation: \
+                 the collector or its network failed, not the regions",
+                e.participants.len(),
+                countries.len(),
+                asns.len()
+            ),
+            points: 5,
+        }],
+        scores: BTreeMap::new(),
+        targets: Vec::new(),
+    }
+}
+
+/// The scope of an episode: the smallest ASN, region or access group holding most of its probes, else the
+/// country.
+fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSettings) -> (EventScope, Vec<usize>) {
+    let in_country: Vec<usize> = (0..timelines.len())
+        .filter(|&i| {
+            timelines[i].probe.country == e.country && timelines[i].expected.get(e.start).copied().unwrap_or(false)
+        })
+        .collect();
+    let need = (e.participants.len() as f64 * settings.cover_share).ceil() as usize;
+    let mut best: Option<(usize, EventScope, Vec<usize>)> = None;
+    let mut consider = |scope: EventScope, members: Vec<usize>| {
+        let covered = e.participants.iter().filter(|p| members.contains(p)).count();
+        if covered >= need
+            && members.len() < in_country.len()
+            && best.as_ref().is_none_or(|(n, _, _)| members.len() < *n)
+        {
+            best = Some((members.len(), scope, members));
+        }
+    };
+    let asns: BTreeSet<u32> = in_country.iter().map(|&i| timelines[i].probe.asn).collect();
+    for asn in asns {
+        let members = in_country
+            .iter()
+            .copied()
+            .filter(|&i| timelines[i].probe.asn == asn)
+            .collect();
+        consider(
+            EventScope {
+                level: "asn",
+                country: Some(e.country.clone()),
+                asn: Some(asn),
+                ..EventScope::default()
+            },
+            members,
+        );
+    }
+    let regions: BTreeSet<String> = in_country
+        .iter()
+        .filter_map(|&i| timelines[i].probe.region.clone())
+        .collect();
+    for region in regions {
+        let members = in_country
+            .iter()
+            .copied()
+            .filter(|&i| timelines[i].probe.region.as_deref() == Some(region.as_str()))
+            .collect();
+        consider(
+            EventScope {
+                level: "region",
+                country: Some(e.country.clone()),
+                region: Some(region),
+                ..EventScope::default()
+            },
+            members,
+        );
+    }
+    for access in [AccessType::Mobile, AccessType::Fixed, AccessType::Satellite] {
+        let members = in_country
+            .iter()
+            .copied()
+            .filter(|&i| timelines[i].probe.access == access)
+            .collect();
+        consider(
+            EventScope {
+                level: "access",
+                country: Some(e.country.clone()),
+                access: Some(access.as_str()),
+                ..EventScope::default()
+            },
+            members,
+        );
+    }
+    match best {
+        Some((_, scope, members)) => (scope, members),
+        None => (
+            EventScope {
+                level: "country",
+                country: Some(e.country.clone()),
+                ..EventScope::default()
+            },
+            in_country,
+        ),
+    }
+}
+
+fn outage_event(
+    e: &Episode,
+    timelines: &[Timeline<'_>],
+    input: &ClassifierInput,
+    settings: &ClassifierSettings,
+) -> DisruptionEvent {
+    let (scope, members) = choose_scope(e, timelines, settings);
+    let features = features(e, &scope, &members, timelines, input);
+    let min_probes = match scope.level {
+        "country" => 5,
+        _ => 3,
+    };
+    let max_level = if members.len() < min_probes {
+        ConfidenceLevel::Low
+    } else {
+        ConfidenceLevel::High
+    };
+    let decision = decide(&features, max_level);
+    let start = bucket_time(input, e.start);
+    let key = [
+        scope.level,
+        scope.country.as_deref().unwrap_or(""),
+        &scope.asn.map(|a| a.to_string()).unwrap_or_default(),
+        scope.region.as_deref().unwrap_or(""),
+        scope.access.unwrap_or(""),
+        &start.to_string(),
+    ];
+    DisruptionEvent {
+        id: event_id(&key),
+        class: decision.class,
+        scope,
+        started_at: start,
+        ended_at: end_time(input, e.end, window_len(input)),
+        confidence: decision.confidence,
+        confidence_level: decision.level,
+        affected_probes: e.participants.iter().filter(|p| members.contains(p)).count(),
+        probes_in_scope: members.len(),
+        evidence: decision.evidence,
+        scores: decision.scores,
+        targets: Vec::new(),
+    }
+}
+
+/// The features of an outage, family by family, each with its points for (shutdown, power, network failure).
+fn features(
+    e: &Episode,
+    scope: &EventScope,
+    members: &[usize],
+    timelines: &[Timeline<'_>],
+    input: &ClassifierInput,
+) -> Vec<Feature> {
+    let mut out = Vec::new();
+    let empty = BTreeMap::new();
+    let obs = |p: usize| input.observed.get(&timelines[p].probe.probe_id).unwrap_or(&empty);
+    let abs = |offset: usize| input.buckets.start + offset as i64;
+    let participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
+    let scope_name = match scope.level {
+        "asn" => format!("AS{}", scope.asn.unwrap_or(0)),
+        "region" => format!("{} ({})", scope.region.as_deref().unwrap_or(""), e.country),
+        "access" => format!("{} access in {}", scope.access.unwrap_or(""), e.country),
+        _ => e.country.clone(),
+    };
+
+    // Device: reboots on return (probes without a UPS).
+    let (mut returned, mut rebooted) = (0, 0);
+    for &p in participants.iter().filter(|&&p| !timelines[p].probe.ups) {
+        let before = obs(p)
+            .range(..abs(e.start))
+            .rev()
+            .find_map(|(_, s)| s.vitals.as_ref().map(|v| v.boot_id.clone()));
+        let after = obs(p)
+            .range(abs(e.end)..)
+            .find_map(|(_, s)| s.vitals.as_ref().map(|v| v.boot_id.clone()));
+        if let (Some(b), Some(a)) = (before, after) {
+            returned += 1;
+            rebooted += usize::from(a != b);
+        }
+    }
+    if returned > 0 {
+        let r = rebooted as f64 / returned as f64;
+        if r >= 0.5 {
+            out.push(Feature {
+                family: "device",
+                text: format!("{rebooted} of {returned} returning probes came back with a new boot id (rebooted)"),
+                points: [-3, 4, -2],
+                inside_cut: false,
+            });
+        } else if rebooted == 0 && returned >= 2 {
+            out.push(Feature {
+                family: "device",
+                text: format!("all {returned} returning probes kept the same boot id: they never lost power"),
+                points: [1, -3, 1],
+                inside_cut: false,
+            });
+        }
+    }
+    // Device: battery from the bucket before the outage on (the switch often precedes silence); gateway and link
+    // only from inside it (spooled vitals uploaded afterwards).
+    let (mut with_vitals, mut battery, mut with_lan, mut lan_up, mut lan_lost) = (0, 0, 0, 0, 0);
+    for &p in &participants {
+        let around: Vec<&VitalsSummary> = obs(p)
+            .range(abs(e.start.saturating_sub(1))..abs(e.end))
+            .filter_map(|(_, s)| s.vitals.as_ref())
+            .collect();
+        if !around.is_empty() {
+            with_vitals += 1;
+            battery += usize::from(around.iter().any(|v| v.on_battery));
+        }
+        let inside: Vec<&VitalsSummary> = obs(p)
+            .range(abs(e.start)..abs(e.end))
+            .filter_map(|(_, s)| s.vitals.as_ref())
+            .collect();
+        if !inside.is_empty() {
+            with_lan += 1;
+            if inside.iter().any(|v| !v.gateway_reachable || !v.link_up) {
+                lan_lost += 1;
+            } else {
+                lan_up += 1;
+            }
+        }
+    }
+    if with_vitals > 0 && battery as f64 / with_vitals as f64 >= 0.3 {
+        out.push(Feature {
+            family: "device",
+            text: format!("{battery} of {with_vitals} probes with power telemetry switched to battery"),
+            points: [-3, 5, -2],
+            inside_cut: true,
+        });
+    }
+    if with_lan > 0 && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
+        out.push(Feature {
+            family: "device",
+            text: format!("{lan_up} of {with_lan} probes kept a reachable gateway and a live link during the cut"),
+            points: [3, -3, 1],
+            inside_cut: true,
+        });
+    } else if with_lan > 0 && lan_lost as f64 / with_lan as f64 >= 0.6 {
+        out.push(Feature {
+            family: "device",
+            text: format!("{lan_lost} of {with_lan} probes lost their gateway or link"),
+            points: [-2, 3, -2],
+            inside_cut: true,
+        });
+    }
+    // Path: domestic versus international anchors during the outage.
+    let (mut domestic, mut international) = (Tally::default(), Tally::default());
+    for &p in &participants {
+        for (_, s) in obs(p).range(abs(e.start)..abs(e.end)) {
+            domestic.ok += s.domestic.ok;
+            domestic.total += s.domestic.total;
+            international.ok += s.international.ok;
+            international.total += s.international.total;
+        }
+    }
+    if let (Some(d), Some(i)) = (domestic.ratio(), international.ratio()) {
+        if d >= 0.7 && i <= 0.2 {
+            out.push(Feature {
+                family: "path",
+                text: format!(
+                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): a national intranet",
+                    d * 100.0,
+                    i * 100.0
+                ),
+                points: [3, -2, 0],
+                inside_cut: true,
+            });
+        } else if d <= 0.2 && i <= 0.2 {
+            out.push(Feature {
+                family: "path",
+                text: "neither domestic nor international anchors answered".to_owned(),
+                points: [1, 1, 1],
+                inside_cut: true,
+            });
+        }
+    }
+    // Access: mobile versus fixed in the country.
+    let country_members: Vec<usize> = (0..timelines.len())
+        .filter(|&i| {
+            timelines[i].probe.country == e.country && timelines[i].expected.get(e.start).copied().unwrap_or(false)
+        })
+        .collect();
+    let down_share = |access: AccessType| {
+        let group: Vec<usize> = country_members
+            .iter()
+            .copied()
+            .filter(|&i| timelines[i].probe.access == access)
+            .collect();
+        (!group.is_empty())
+            .then(|| group.iter().filter(|i| e.participants.contains(i)).count() as f64 / group.len() as f64)
+    };
+    if let (Some(m), Some(f)) = (down_share(AccessType::Mobile), down_share(AccessType::Fixed)) {
+        if m - f >= 0.5 {
+            out.push(Feature {
+                family: "access",
+                text: format!(
+                    "mobile probes went down ({:.0}%), fixed ones did not ({:.0}%)",
+                    m * 100.0,
+                    f * 100.0
+                ),
+                points: [4, -3, -1],
+                inside_cut: false,
+            });
+        } else if f - m >= 0.3 {
+            out.push(Feature {
+                family: "access",
+                text: format!(
+                    "fixed probes went down first ({:.0}%) while mobile ones held ({:.0}%)",
+                    f * 100.0,
+                    m * 100.0
+                ),
+                points: [-2, 3, 0],
+                inside_cut: false,
+            });
+        }
+    }
+    // Timing: recovery synchrony.
+    let recoveries: Vec<i64> = participants
+        .iter()
+        .filter_map(|&p| {
+            (e.end..timelines[p].states.len())
+                .find(|&t| !timelines[p].states[t].is_down())
+                .map(|t| bucket_time(input, t))
+        })
+        .collect();
+    if recoveries.len() >= 2 {
+        let spread = recoveries.iter().max().unwrap_or(&0) - recoveries.iter().min().unwrap_or(&0);
+        if spread <= input.bucket_secs.max(300) {
+            out.push(Feature {
+                family: "timing",
+                text: format!("{} probes came back within {spread} s of each other", recoveries.len()),
+                points: [2, -2, 1],
+                inside_cut: false,
+            });
+        } else if spread > 3600 {
+            out.push(Feature {
+                family: "timing",
+                text: format!("recovery was staggered over {} minutes", spread / 60),
+                points: [-2, 3, 0],
+                inside_cut: false,
+            });
+        }
+    }
+    // Timing: onset on the hour or half hour (meaningful with buckets of a few minutes at most).
+    let onset = bucket_time(input, e.start);
+    if input.bucket_secs <= 300 && input.bucket_secs >= 60 && onset.rem_euclid(1800) < 120 {
+        out.push(Feature {
+            family: "timing",
+            text: "the outage began on the hour or half hour".to_owned(),
+            points: [2, 0, 1],
+            inside_cut: false,
+        });
+    }
+    // Geometry.
+    let asn_of = |p: usize| timelines[p].probe.asn;
+    let affected_asns: BTreeSet<u32> = participants.iter().map(|&p| asn_of(p)).collect();
+    let country_asns: BTreeSet<u32> = country_members.iter().map(|&p| asn_of(p)).collect();
+    match scope.level {
+        "country" if affected_asns.len() >= 2 && affected_asns.len() == country_asns.len() => out.push(Feature {
+            family: "geometry",
+            text: format!(
+                "all {} networks in {} went down together",
+                country_asns.len(),
+                scope_name
+            ),
+            points: [3, 1, -2],
+            inside_cut: false,
+        }),
+        "asn" => {
+            let regions: BTreeSet<&str> = participants
+                .iter()
+                .filter_map(|&p| timelines[p].probe.region.as_deref())
+                .collect();
+            let others_fine = country_members
+                .iter()
+                .filter(|&&p| asn_of(p) != scope.asn.unwrap_or(0))
+                .all(|p| !e.participants.contains(p));
+            if regions.len() >= 2 && others_fine {
+                out.push(Feature {
+                    family: "geometry",
+                    text: format!(
+                        "only {scope_name} failed, across {} regions; the other networks there kept working",
+                        regions.len()
+                    ),
+                    points: [-1, -3, 3],
+                    inside_cut: false,
+                });
+            }
+        }
+        "region" if affected_asns.len() >= 2 => out.push(Feature {
+            family: "geometry",
+            text: format!("one region, {scope_name}, across {} networks", affected_asns.len()),
+            points: [1, 2, -1],
+            inside_cut: false,
+        }),
+        _ => {}
+    }
+    out
+}
+
+/// A probe down on its own for two or more buckets while peers in its network (or country) kept working.
+fn probe_faults(
+    timelines: &[Timeline<'_>],
+    covered: &BTreeSet<(String, usize)>,
+    input: &ClassifierInput,
+) -> Vec<DisruptionEvent> {
+    let mut out = Vec::new();
+    for tl in timelines {
+        let n = tl.states.len();
+        let mut t = 0;
+        while t < n {
+            let faulty = |t: usize| {
+                tl.expected[t]
+                    && (tl.states[t].is_down() || tl.states[t] == ProbeState::Degraded)
+                    && !covered.contains(&(tl.probe.probe_id.clone(), t))
+            };
+            if !faulty(t) {
+                t += 1;
+                continue;
+            }
+            let start = t;
+            while t < n && faulty(t) {
+                t += 1;
+            }
+            if t - start < 2 {
+                continue;
+            }
+            let peers_up = timelines
+                .iter()
+                .filter(|o| o.probe.probe_id != tl.probe.probe_id && o.probe.country == tl.probe.country)
+                .filter(|o| (start..t).all(|u| o.expected[u] && !o.states[u].is_down()))
+                .count();
+            if peers_up < 2 {
+                continue;
+            }
+            let started = bucket_time(input, start);
+            out.push(DisruptionEvent {
+                id: event_id(&["probe", &tl.probe.probe_id, &started.to_string()]),
+                class: EventClass::ProbeFault,
+                scope: EventScope {
+                    level: "probe",
+                    country: Some(tl.probe.country.clone()),
+                    asn: Some(tl.probe.asn),
+                    probe_id: Some(tl.probe.probe_id.clone()),
+                    ..EventScope::default()
+                },
+                started_at: started,
+                ended_at: end_time(input, t, n),
+                confidence: 0.8,
+                confidence_level: ConfidenceLevel::High,
+                affected_probes: 1,
+                probes_in_scope: 1,
+                evidence: vec![Evidence {
+                    family: "scope",
+                    text: format!(
+                        "one probe was {} for {} buckets while {peers_up} peers in {} kept working",
+                        tl.states[start].as_str(),
+                        t - start,
+                        tl.probe.country
+                    ),
+                    points: 4,
+                }],
+                scores: BTreeMap::new(),
+                targets: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Where and how one target was seen blocked in one network.
+#[derive(Debug, Default)]
+struct Sightings {
+    probes: BTreeSet<String>,
+    buckets: BTreeSet<i64>,
+    methods: BTreeMap<BlockingMethod, usize>,
+}
+
+/// Targets blocked on at least two online probes of one ASN, whose anchors (controls) kept working.
+fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<DisruptionEvent> {
+    // (country, asn) → target → where and how it was seen blocked.
+    type Seen = BTreeMap<String, Sightings>;
+    let mut by_network: BTreeMap<(String, u32), Seen> = BTreeMap::new();
+    let mut network_size: BTreeMap<(String, u32), usize> = BTreeMap::new();
+    for tl in timelines {
+        *network_size
+            .entry((tl.probe.country.clone(), tl.probe.asn))
+            .or_default() += 1;
+        let Some(observed) = input.observed.get(&tl.probe.probe_id) else {
+            continue;
+        };
+        for (bucket, s) in observed.range(input.buckets.clone()) {
+            let controls_ok = [s.domestic.ratio(), s.international.ratio()]
+                .iter()
+                .flatten()
+                .all(|r| *r >= 0.9);
+            if !controls_ok || s.blocked.is_empty() {
+                continue;
+            }
+            let seen = by_network.entry((tl.probe.country.clone(), tl.probe.asn)).or_default();
+            for (target, method) in &s.blocked {
+                let entry = seen.entry(target.clone()).or_default();
+                entry.probes.insert(tl.probe.probe_id.clone());
+                entry.buckets.insert(*bucket);
+                *entry.methods.entry(*method).or_default() += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((country, asn), targets) in by_network {
+        let confirmed: Vec<(&String, &Sightings)> = targets.iter().filter(|(_, seen)| seen.probes.len() >= 2).collect();
+        if confirmed.is_empty() {
+            continue;
+        }
+        let probes: BTreeSet<&String> = confirmed.iter().flat_map(|(_, seen)| seen.probes.iter()).collect();
+        let first = confirmed
+            .iter()
+            .filter_map(|(_, seen)| seen.buckets.first())
+            .min()
+            .copied()
+            .unwrap_or(input.buckets.start);
+        let last = confirmed
+            .iter()
+            .filter_map(|(_, seen)| seen.buckets.last())
+            .max()
+            .copied()
+            .unwrap_or(first);
+        let repeated = confirmed.iter().any(|(_, seen)| seen.buckets.len() >= 2);
+        let targets: Vec<BlockedTarget> = confirmed
+            .iter()
+            .map(|(name, seen)| BlockedTarget {
+                name: (*name).clone(),
+                method: seen
+                    .methods
+                    .iter()
+                    .max_by_key(|(m, n)| (**n, std::cmp::Reverse(**m)))
+                    .map_or("dns", |(m, _)| m.as_str()),
+            })
+            .collect();
+        let started = first * input.bucket_secs;
+        let level = if repeated {
+            ConfidenceLevel::High
+        } else {
+            ConfidenceLevel::Medium
+        };
+        out.push(DisruptionEvent {
+            id: event_id(&["censorship", &country, &asn.to_string(), &started.to_string()]),
+            class: EventClass::Censorship,
+            scope: EventScope {
+                level: "asn",
+                country: Some(country.clone()),
+                asn: Some(asn),
+                ..EventScope::default()
+            },
+            started_at: started,
+            ended_at: (last + 1 < input.buckets.end).then(|| (last + 1) * input.bucket_secs),
+            confidence: if repeated { 0.9 } else { 0.7 },
+            confidence_level: level,
+            affected_probes: probes.len(),
+            probes_in_scope: network_size.get(&(country.clone(), asn)).copied().unwrap_or(0),
+            evidence: vec![Evidence {
+                family: "blocking",
+                text: format!(
+                    "{} target(s) blocked on {} probes in AS{asn} while their control measurements succeeded: {}",
+                    targets.len(),
+                    probes.len(),
+                    targets
+                        .iter()
+                        .map(|t| format!("{} ({})", t.name, t.method))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                points: 5,
+            }],
+            scores: BTreeMap::new(),
+            targets,
+        });
+    }
+    out
+}

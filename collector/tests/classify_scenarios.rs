@@ -1,0 +1,451 @@
+//! The classifier on synthetic measurement streams, one per class and the look-alikes that must not be
+//! confused with them; plus the invariant that the events depend only on the measurements, not on their order.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use uuid::Uuid;
+use vigil_collector::classify::aggregate::{Placed, build_input};
+use vigil_collector::classify::{
+    ClassifierSettings, ConfidenceLevel, DisruptionEvent, EventClass, ProbeInfo, classify,
+};
+use vigil_collector::store::AccessType;
+use vigil_measurement::result::{DnsResult, Power, TcpResult, VitalsResult};
+use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
+
+const BUCKET: i64 = 60;
+const WINDOW: i64 = 120;
+
+fn t0() -> DateTime<Utc> {
+    // 10:07 UTC: deliberately not on the hour, so onset timing adds nothing unless a scenario asks for it.
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, 7, 0).single().expect("a time")
+}
+
+fn at(bucket: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(bucket * BUCKET + 5)
+}
+
+/// 12 probes in IR: 3 ASNs × 2 regions × (fixed, mobile).
+fn probes() -> Vec<ProbeInfo> {
+    let mut out = Vec::new();
+    for asn in [44244u32, 58224, 197207] {
+        for region in ["Tehran", "Isfahan"] {
+            for access in [AccessType::Fixed, AccessType::Mobile] {
+                out.push(ProbeInfo {
+                    probe_id: format!("p-{asn}-{region}-{}", access.as_str()),
+                    country: "IR".to_owned(),
+                    asn,
+                    region: Some(region.to_owned()),
+                    access,
+                    ups: false,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What a probe reports in one bucket.
+#[derive(Clone, Copy, Debug)]
+struct Report {
+    boot: u32,
+    battery: bool,
+    gateway: bool,
+    domestic_ok: bool,
+    international_ok: bool,
+}
+
+const HEALTHY: Report = Report {
+    boot: 1,
+    battery: false,
+    gateway: true,
+    domestic_ok: true,
+    international_ok: true,
+};
+
+fn measurement(started: DateTime<Utc>, target: Target, result: MeasurementResult) -> Measurement {
+    Measurement {
+        schema: SCHEMA_VERSION,
+        id: Uuid::now_v7(),
+        started_at: started,
+        duration_ms: 5.0,
+        target,
+        network: None,
+        clock: None,
+        result,
+    }
+}
+
+fn tcp(ok: bool) -> MeasurementResult {
+    MeasurementResult::Tcp(TcpResult {
+        outcome: if ok { Outcome::Ok } else { Outcome::Timeout },
+        ip: "192.0.2.1".parse().expect("ip"),
+        port: 443,
+        method: None,
+        reply: None,
+        reply_ttl: None,
+        reply_ip_id: None,
+        injected_rst: None,
+        rtt_ms: None,
+        error_detail: None,
+    })
+}
+
+/// The measurements of one bucket's report: vitals and one anchor check per scope.
+fn report(bucket: i64, r: Report) -> Vec<(DateTime<Utc>, Measurement)> {
+    let t = at(bucket);
+    let vitals = MeasurementResult::Vitals(VitalsResult {
+        outcome: Outcome::Ok,
+        boot_id: format!("boot-{}", r.boot),
+        uptime_s: 100.0,
+        power: Power {
+            ac_online: Some(!r.battery),
+            on_battery: Some(r.battery),
+            battery_pct: Some(80.0),
+        },
+        gateway_reachable: r.gateway,
+        link_up: true,
+        last_gasp: false,
+        spool_depth: 0,
+        seq: None,
+        gateway_rtt_ms: None,
+        error_detail: None,
+    });
+    let anchor = |scope| Target {
+        name: "anchor".to_owned(),
+        scope,
+        list: Some("anchors".to_owned()),
+    };
+    vec![
+        (
+            t,
+            measurement(
+                t,
+                Target {
+                    name: "self".to_owned(),
+                    scope: Scope::Local,
+                    list: None,
+                },
+                vitals,
+            ),
+        ),
+        (t, measurement(t, anchor(Scope::Domestic), tcp(r.domestic_ok))),
+        (t, measurement(t, anchor(Scope::International), tcp(r.international_ok))),
+    ]
+}
+
+/// A scenario: per probe, per bucket, a report or silence.
+struct Scenario {
+    measurements: Vec<(String, DateTime<Utc>, Measurement)>,
+}
+
+impl Scenario {
+    fn new(mut shape: impl FnMut(&ProbeInfo, i64) -> Option<Report>) -> Self {
+        let mut measurements = Vec::new();
+        for p in probes() {
+            for b in 0..WINDOW {
+                if let Some(r) = shape(&p, b) {
+                    measurements.extend(report(b, r).into_iter().map(|(t, m)| (p.probe_id.clone(), t, m)));
+                }
+            }
+        }
+        Scenario { measurements }
+    }
+
+    fn add(&mut self, probe: &str, bucket: i64, target: Target, result: MeasurementResult) {
+        let t = at(bucket);
+        self.measurements
+            .push((probe.to_owned(), t, measurement(t, target, result)));
+    }
+
+    fn events_in(&self, order: &[usize], probes: Vec<ProbeInfo>) -> Vec<DisruptionEvent> {
+        let placed = order.iter().map(|&i| {
+            let (p, t, m) = &self.measurements[i];
+            Placed {
+                probe_id: p,
+                started_at: *t,
+                measurement: m,
+            }
+        });
+        let input = build_input(probes, placed, BUCKET, t0(), t0() + Duration::seconds(WINDOW * BUCKET));
+        classify(&input, &ClassifierSettings::default())
+    }
+
+    fn events(&self) -> Vec<DisruptionEvent> {
+        let order: Vec<usize> = (0..self.measurements.len()).collect();
+        self.events_in(&order, probes())
+    }
+}
+
+const CUT: std::ops::Range<i64> = 40..70;
+
+fn only(events: &[DisruptionEvent], class: EventClass) -> &DisruptionEvent {
+    let matching: Vec<&DisruptionEvent> = events.iter().filter(|e| e.class == class).collect();
+    assert_eq!(matching.len(), 1, "expected one {class:?} event: {events:#?}");
+    matching[0]
+}
+
+#[test]
+fn a_national_shutdown_with_a_domestic_intranet_is_a_high_confidence_shutdown() {
+    // During the cut the probes keep measuring (spooled, uploaded later): gateway up, same boot, domestic
+    // anchors answer, international ones do not. All come back in the same bucket.
+    let s = Scenario::new(|_, b| {
+        Some(if CUT.contains(&b) {
+            Report {
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    });
+    let events = s.events();
+    let e = only(&events, EventClass::Shutdown);
+    assert_eq!((e.scope.level, e.scope.country.as_deref()), ("country", Some("IR")));
+    assert_eq!(e.confidence_level, ConfidenceLevel::High, "{e:#?}");
+    assert_eq!((e.affected_probes, e.probes_in_scope), (12, 12));
+    assert_eq!(e.started_at, (t0() + Duration::seconds(CUT.start * BUCKET)).timestamp());
+    assert_eq!(
+        e.ended_at,
+        Some((t0() + Duration::seconds(CUT.end * BUCKET)).timestamp())
+    );
+    let text: Vec<&str> = e.evidence.iter().map(|ev| ev.text.as_str()).collect();
+    assert!(text.iter().any(|t| t.contains("kept the same boot id")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("domestic anchors answered")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("all 3 networks in IR")), "{text:?}");
+    assert!(events.iter().all(|e| e.class != EventClass::ProbeFault), "{events:#?}");
+}
+
+#[test]
+fn a_regional_blackout_is_a_power_outage_in_that_region() {
+    // Isfahan goes dark: its probes switch to battery, then fall silent; they come back rebooted, staggered.
+    let s = Scenario::new(|p, b| {
+        let isfahan = p.region.as_deref() == Some("Isfahan");
+        let back = CUT.end + (p.asn % 7) as i64 * 4;
+        match (isfahan, b) {
+            (true, b) if b == CUT.start - 1 => Some(Report {
+                battery: true,
+                ..HEALTHY
+            }),
+            (true, b) if b >= CUT.start && b < back => None,
+            (true, b) if b >= back => Some(Report { boot: 2, ..HEALTHY }),
+            _ => Some(HEALTHY),
+        }
+    });
+    let events = s.events();
+    let e = only(&events, EventClass::PowerOutage);
+    assert_eq!(
+        (e.scope.level, e.scope.region.as_deref()),
+        ("region", Some("Isfahan")),
+        "{e:#?}"
+    );
+    assert!(e.confidence_level >= ConfidenceLevel::Medium, "{e:#?}");
+    let text: Vec<&str> = e.evidence.iter().map(|ev| ev.text.as_str()).collect();
+    assert!(text.iter().any(|t| t.contains("new boot id")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("switched to battery")), "{text:?}");
+    assert!(events.iter().all(|e| e.class != EventClass::Shutdown), "{events:#?}");
+}
+
+#[test]
+fn one_isp_failing_across_regions_is_a_network_failure_of_that_asn() {
+    let s = Scenario::new(|p, b| {
+        Some(if p.asn == 58224 && CUT.contains(&b) {
+            Report {
+                domestic_ok: false,
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    });
+    let events = s.events();
+    let e = only(&events, EventClass::NetworkFailure);
+    assert_eq!((e.scope.level, e.scope.asn), ("asn", Some(58224)), "{e:#?}");
+    assert_eq!(e.affected_probes, 4);
+    assert!(
+        e.evidence
+            .iter()
+            .any(|ev| ev.text.contains("only AS58224 failed, across 2 regions")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_target_blocked_on_several_online_probes_is_censorship_with_its_method() {
+    let mut s = Scenario::new(|_, _| Some(HEALTHY));
+    let blocked = Target {
+        name: "https://blocked.example/".to_owned(),
+        scope: Scope::International,
+        list: Some("citizenlab-ir".to_owned()),
+    };
+    for probe in [
+        "p-44244-Tehran-fixed",
+        "p-44244-Isfahan-mobile",
+        "p-44244-Tehran-mobile",
+    ] {
+        for b in [50, 51, 52] {
+            s.add(
+                probe,
+                b,
+                blocked.clone(),
+                MeasurementResult::Dns(DnsResult {
+                    outcome: Outcome::DnsInjected,
+                    query: "blocked.example".to_owned(),
+                    qtype: "A".to_owned(),
+                    resolver: "system".to_owned(),
+                    answers: vec![],
+                    rcode: None,
+                    fingerprint: Some("vigil.ir_dns_34".to_owned()),
+                    injection_reason: Some("fingerprint".to_owned()),
+                    error_detail: None,
+                }),
+            );
+        }
+    }
+    // One probe in another network sees it once: not enough for that network.
+    s.add(
+        "p-58224-Tehran-fixed",
+        50,
+        blocked.clone(),
+        MeasurementResult::Dns(DnsResult {
+            outcome: Outcome::DnsInjected,
+            query: "blocked.example".to_owned(),
+            qtype: "A".to_owned(),
+            resolver: "system".to_owned(),
+            answers: vec![],
+            rcode: None,
+            fingerprint: None,
+            injection_reason: Some("bogon".to_owned()),
+            error_detail: None,
+        }),
+    );
+    let events = s.events();
+    let e = only(&events, EventClass::Censorship);
+    assert_eq!((e.scope.level, e.scope.asn, e.affected_probes), ("asn", Some(44244), 3));
+    assert_eq!(e.confidence_level, ConfidenceLevel::High);
+    assert_eq!(e.targets.len(), 1);
+    assert_eq!(
+        (e.targets[0].name.as_str(), e.targets[0].method),
+        ("https://blocked.example/", "dns")
+    );
+}
+
+#[test]
+fn everyone_falling_silent_across_countries_is_the_collector_side() {
+    let mut all = probes();
+    for asn in [8048u32, 21826] {
+        for i in 0..3 {
+            all.push(ProbeInfo {
+                probe_id: format!("ve-{asn}-{i}"),
+                country: "VE".to_owned(),
+                asn,
+                region: Some("Caracas".to_owned()),
+                access: AccessType::Fixed,
+                ups: false,
+            });
+        }
+    }
+    let mut measurements = Vec::new();
+    for p in &all {
+        for b in 0..WINDOW {
+            if !(50..55).contains(&b) {
+                measurements.extend(report(b, HEALTHY).into_iter().map(|(t, m)| (p.probe_id.clone(), t, m)));
+            }
+        }
+    }
+    let s = Scenario { measurements };
+    let order: Vec<usize> = (0..s.measurements.len()).collect();
+    let events = s.events_in(&order, all);
+    let e = only(&events, EventClass::CollectorSide);
+    assert_eq!(e.scope.level, "collector");
+    assert_eq!(e.affected_probes, 18);
+    assert!(
+        events.iter().all(|e| e.class == EventClass::CollectorSide),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn one_probe_going_dark_alone_is_a_probe_fault_not_an_outage() {
+    let s = Scenario::new(|p, b| {
+        if p.probe_id == "p-197207-Tehran-fixed" && CUT.contains(&b) {
+            None
+        } else {
+            Some(HEALTHY)
+        }
+    });
+    let events = s.events();
+    let e = only(&events, EventClass::ProbeFault);
+    assert_eq!(e.scope.probe_id.as_deref(), Some("p-197207-Tehran-fixed"));
+    assert_eq!(events.len(), 1, "{events:#?}");
+}
+
+#[test]
+fn a_cut_seen_only_as_silence_is_unknown_until_spooled_data_arrives_then_a_shutdown() {
+    let full = Scenario::new(|_, b| {
+        Some(if CUT.contains(&b) {
+            Report {
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    });
+    // Before the probes upload what they spooled: silence during the cut, and they are back afterwards.
+    let early = Scenario::new(|_, b| if CUT.contains(&b) { None } else { Some(HEALTHY) });
+    let before = early.events();
+    let provisional = only(&before, EventClass::Unknown);
+    let after = full.events();
+    let revised = only(&after, EventClass::Shutdown);
+    assert_eq!(
+        provisional.id, revised.id,
+        "the same disruption keeps its id across the revision"
+    );
+    assert_eq!(provisional.scope, revised.scope);
+}
+
+fn scenario_for_order_test() -> Scenario {
+    let mut s = Scenario::new(|p, b| {
+        let isfahan = p.region.as_deref() == Some("Isfahan");
+        match b {
+            b if CUT.contains(&b) && p.asn == 58224 => Some(Report {
+                international_ok: false,
+                ..HEALTHY
+            }),
+            b if (30..45).contains(&b) && isfahan && p.asn == 44244 => None,
+            b if b >= 45 && isfahan && p.asn == 44244 => Some(Report { boot: 2, ..HEALTHY }),
+            _ => Some(HEALTHY),
+        }
+    });
+    s.add(
+        "p-197207-Isfahan-fixed",
+        20,
+        Target {
+            name: "https://x.example/".to_owned(),
+            scope: Scope::International,
+            list: Some("l".to_owned()),
+        },
+        tcp(false),
+    );
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+    #[test]
+    fn events_depend_only_on_the_measurements_not_their_order(seed in any::<u64>()) {
+        let s = scenario_for_order_test();
+        let reference = s.events();
+        let mut order: Vec<usize> = (0..s.measurements.len()).collect();
+        fastrand::Rng::with_seed(seed).shuffle(&mut order);
+        let shuffled = s.events_in(&order, probes());
+        prop_assert_eq!(&reference, &shuffled);
+        // Batch boundaries: feeding the same measurements as two halves in reverse is still the same input.
+        let (a, b) = order.split_at(order.len() / 2);
+        let rebatched: Vec<usize> = b.iter().chain(a).copied().collect();
+        prop_assert_eq!(&reference, &s.events_in(&rebatched, probes()));
+        prop_assert!(!reference.is_empty());
+    }
+}
