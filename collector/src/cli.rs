@@ -34,6 +34,36 @@ enum Command {
     /// Register, list and revoke probes.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Classify a time range again (batch re-analysis, e.g. after late data or a rule change).
+    Classify {
+        /// Start (RFC 3339).
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End (RFC 3339).
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+    },
+    /// List events.
+    Events {
+        /// Events overlapping from this time (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Events overlapping until this time (RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// Country.
+        #[arg(long)]
+        country: Option<String>,
+        /// AS number.
+        #[arg(long)]
+        asn: Option<u32>,
+        /// Class (shutdown, power_outage, censorship, network_failure, probe_fault, collector_side, unknown).
+        #[arg(long)]
+        class: Option<String>,
+        /// Print JSON (with evidence) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +200,53 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Classify { from, to } => {
+            if to <= from {
+                bail!("--to must be after --from");
+            }
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let report = vigil_collector::classify::run::classify_window(
+                store.as_ref(),
+                from,
+                to,
+                i64::try_from(config.bucket_secs).unwrap_or(300),
+                &vigil_collector::classify::ClassifierSettings::default(),
+            )
+            .await?;
+            println!(
+                "classified {} measurements: {} events ({} new, {} revised, {} retracted)",
+                report.measurements,
+                report.events.len(),
+                report.saved.opened,
+                report.saved.revised,
+                report.saved.retracted
+            );
+        }
+        Command::Events {
+            from,
+            to,
+            country,
+            asn,
+            class,
+            json,
+        } => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let events = store
+                .events(vigil_collector::store::EventQuery {
+                    from: from.map(|t| t.timestamp()),
+                    to: to.map(|t| t.timestamp()),
+                    country: country.map(|c| c.to_ascii_uppercase()),
+                    asn,
+                    class,
+                })
+                .await?;
+            if json {
+                let api: Vec<vigil_collector::api::ApiEvent> = events.into_iter().map(Into::into).collect();
+                println!("{}", serde_json::to_string_pretty(&api)?);
+            } else {
+                print_events(&events);
+            }
+        }
         Command::Probe(ProbeCommand::Revoke { probe_id }) => {
             let store = open_store(&config.store).await.context("opening the store")?;
             if !store.revoke_probe(&probe_id).await? {
@@ -179,6 +256,58 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The events as a readable table, each with its evidence underneath.
+fn print_events(events: &[vigil_collector::store::StoredEvent]) {
+    let time = |secs: i64| {
+        chrono::DateTime::from_timestamp(secs, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    println!(
+        "{:<16} {:<16} {:<26} {:<17} {:<17} {:<11} {:>8}",
+        "CLASS", "CONFIDENCE", "SCOPE", "START (UTC)", "END (UTC)", "PROBES", "REVISION"
+    );
+    for s in events {
+        let e = &s.event;
+        let scope = match e.scope.level.as_str() {
+            "asn" => format!(
+                "{} AS{}",
+                e.scope.country.as_deref().unwrap_or(""),
+                e.scope.asn.unwrap_or(0)
+            ),
+            "region" => format!(
+                "{} {}",
+                e.scope.country.as_deref().unwrap_or(""),
+                e.scope.region.as_deref().unwrap_or("")
+            ),
+            "access" => format!(
+                "{} {}",
+                e.scope.country.as_deref().unwrap_or(""),
+                e.scope.access.as_deref().unwrap_or("")
+            ),
+            "probe" => e.scope.probe_id.clone().unwrap_or_default(),
+            "collector" => "collector".to_owned(),
+            _ => e.scope.country.clone().unwrap_or_default(),
+        };
+        println!(
+            "{:<16} {:<16} {:<26} {:<17} {:<17} {:<11} {:>8}",
+            e.class.as_str(),
+            format!("{:?} {:.2}", e.confidence_level, e.confidence).to_lowercase(),
+            scope,
+            time(e.started_at),
+            e.ended_at.map(time).unwrap_or_else(|| "ongoing".to_owned()),
+            format!("{}/{}", e.affected_probes, e.probes_in_scope),
+            s.revisions
+        );
+        for ev in &e.evidence {
+            println!("    [{}] {} ({:+})", ev.family, ev.text, ev.points);
+        }
+        for t in &e.targets {
+            println!("    blocked: {} by {}", t.name, t.method);
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

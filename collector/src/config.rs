@@ -20,6 +20,27 @@ pub struct CollectorConfig {
     pub bucket_secs: u64,
     /// Ingest limits.
     pub ingest: IngestConfig,
+    /// The classifier run inside `serve`.
+    pub classifier: ClassifierConfig,
+}
+
+/// `[classifier]`: how `serve` keeps events current.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Re-classify every this many seconds (0: never; then run `vigil-collector classify`).
+    pub interval_secs: u64,
+    /// How far back each run looks, seconds: late data older than this revises events only through a batch run.
+    pub window_secs: u64,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig {
+            interval_secs: 60,
+            window_secs: 6 * 3600,
+        }
+    }
 }
 
 impl Default for CollectorConfig {
@@ -29,6 +50,7 @@ impl Default for CollectorConfig {
             store: StoreSpec::default(),
             bucket_secs: 300,
             ingest: IngestConfig::default(),
+            classifier: ClassifierConfig::default(),
         }
     }
 }

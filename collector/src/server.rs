@@ -36,6 +36,7 @@ pub async fn serve(
         ingest.max_inflight_batches,
         ingest.max_group_measurements,
     );
+    let store_for_classifier = Arc::clone(&store);
     let state = AppState {
         store,
         queue,
@@ -50,9 +51,46 @@ pub async fn serve(
         },
     };
     let app = router(state);
+    let classifier = spawn_classifier(Arc::clone(&store_for_classifier), config);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    if let Some(task) = classifier {
+        task.abort();
+    }
     // The router (and with it every queue handle) is gone: the writer finishes what is queued, then ends.
     writer.await.map_err(|e| ServeError::Writer(e.to_string()))?;
     tracing::info!("collector stopped; every admitted batch was answered");
     Ok(())
+}
+
+/// Re-classifies the recent window every `interval_secs`, so events open, revise and close as data (late data
+/// included) arrives.
+fn spawn_classifier(store: Arc<dyn Store>, config: &CollectorConfig) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = config.classifier.interval_secs;
+    if interval == 0 {
+        return None;
+    }
+    let window = chrono::Duration::seconds(i64::try_from(config.classifier.window_secs).unwrap_or(i64::MAX / 2));
+    let bucket_secs = i64::try_from(config.bucket_secs).unwrap_or(300);
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let settings = crate::classify::ClassifierSettings::default();
+        loop {
+            ticker.tick().await;
+            let now = chrono::Utc::now();
+            match crate::classify::run::classify_window(store.as_ref(), now - window, now, bucket_secs, &settings).await
+            {
+                Ok(report) if report.saved.opened + report.saved.revised + report.saved.retracted > 0 => {
+                    tracing::info!(
+                        opened = report.saved.opened,
+                        revised = report.saved.revised,
+                        retracted = report.saved.retracted,
+                        "events updated"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "classification run failed"),
+            }
+        }
+    }))
 }

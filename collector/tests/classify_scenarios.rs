@@ -200,7 +200,10 @@ fn a_national_shutdown_with_a_domestic_intranet_is_a_high_confidence_shutdown() 
     });
     let events = s.events();
     let e = only(&events, EventClass::Shutdown);
-    assert_eq!((e.scope.level, e.scope.country.as_deref()), ("country", Some("IR")));
+    assert_eq!(
+        (e.scope.level.as_str(), e.scope.country.as_deref()),
+        ("country", Some("IR"))
+    );
     assert_eq!(e.confidence_level, ConfidenceLevel::High, "{e:#?}");
     assert_eq!((e.affected_probes, e.probes_in_scope), (12, 12));
     assert_eq!(e.started_at, (t0() + Duration::seconds(CUT.start * BUCKET)).timestamp());
@@ -234,7 +237,7 @@ fn a_regional_blackout_is_a_power_outage_in_that_region() {
     let events = s.events();
     let e = only(&events, EventClass::PowerOutage);
     assert_eq!(
-        (e.scope.level, e.scope.region.as_deref()),
+        (e.scope.level.as_str(), e.scope.region.as_deref()),
         ("region", Some("Isfahan")),
         "{e:#?}"
     );
@@ -260,7 +263,7 @@ fn one_isp_failing_across_regions_is_a_network_failure_of_that_asn() {
     });
     let events = s.events();
     let e = only(&events, EventClass::NetworkFailure);
-    assert_eq!((e.scope.level, e.scope.asn), ("asn", Some(58224)), "{e:#?}");
+    assert_eq!((e.scope.level.as_str(), e.scope.asn), ("asn", Some(58224)), "{e:#?}");
     assert_eq!(e.affected_probes, 4);
     assert!(
         e.evidence
@@ -321,11 +324,14 @@ fn a_target_blocked_on_several_online_probes_is_censorship_with_its_method() {
     );
     let events = s.events();
     let e = only(&events, EventClass::Censorship);
-    assert_eq!((e.scope.level, e.scope.asn, e.affected_probes), ("asn", Some(44244), 3));
+    assert_eq!(
+        (e.scope.level.as_str(), e.scope.asn, e.affected_probes),
+        ("asn", Some(44244), 3)
+    );
     assert_eq!(e.confidence_level, ConfidenceLevel::High);
     assert_eq!(e.targets.len(), 1);
     assert_eq!(
-        (e.targets[0].name.as_str(), e.targets[0].method),
+        (e.targets[0].name.as_str(), e.targets[0].method.as_str()),
         ("https://blocked.example/", "dns")
     );
 }
@@ -357,7 +363,7 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let order: Vec<usize> = (0..s.measurements.len()).collect();
     let events = s.events_in(&order, all);
     let e = only(&events, EventClass::CollectorSide);
-    assert_eq!(e.scope.level, "collector");
+    assert_eq!(e.scope.level.as_str(), "collector");
     assert_eq!(e.affected_probes, 18);
     assert!(
         events.iter().all(|e| e.class == EventClass::CollectorSide),

@@ -1,6 +1,7 @@
 //! The collector's HTTP API (DESIGN.md §3). One module per resource; shared state in [`AppState`].
 
 mod error;
+mod events;
 mod measurements;
 mod probes;
 
@@ -14,6 +15,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use error::ApiError;
+pub use events::ApiEvent;
 pub use probes::PublicProbe;
 
 use crate::config::IngestConfig;
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/measurements", post(measurements::post_measurements))
         .route("/api/v1/probes", get(probes::list_probes))
+        .route("/api/v1/events", get(events::list_events))
         .route("/healthz", get(healthz))
         .with_state(state)
 }

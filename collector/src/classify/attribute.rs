@@ -104,7 +104,7 @@ pub fn decide(features: &[Feature], max_level: ConfidenceLevel) -> Attribution {
         evidence: features
             .iter()
             .map(|f| Evidence {
-                family: f.family,
+                family: f.family.to_owned(),
                 text: f.text.clone(),
                 points: f.points[top],
             })

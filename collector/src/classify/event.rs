@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The cause the evidence points to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventClass {
     /// Connectivity cut while power and local networks stay up.
@@ -44,7 +44,7 @@ impl EventClass {
 }
 
 /// How sure the call is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConfidenceLevel {
     /// Weak.
@@ -56,10 +56,10 @@ pub enum ConfidenceLevel {
 }
 
 /// Where an event is.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct EventScope {
     /// `country`, `region`, `asn`, `access`, `probe` or `collector`.
-    pub level: &'static str,
+    pub level: String,
     /// Country.
     pub country: Option<String>,
     /// Autonomous system.
@@ -67,16 +67,16 @@ pub struct EventScope {
     /// Region.
     pub region: Option<String>,
     /// Access type.
-    pub access: Option<&'static str>,
+    pub access: Option<String>,
     /// Probe (for `probe` scope).
     pub probe_id: Option<String>,
 }
 
 /// One piece of evidence, in plain words, with the points it gave.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// `device`, `path`, `access`, `timing`, `geometry`, `blocking`, `scope`.
-    pub family: &'static str,
+    pub family: String,
     /// What was seen.
     pub text: String,
     /// Points given to the event's class (negative: against it).
@@ -84,16 +84,16 @@ pub struct Evidence {
 }
 
 /// A blocked target of a censorship event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockedTarget {
     /// The target.
     pub name: String,
     /// How it was blocked.
-    pub method: &'static str,
+    pub method: String,
 }
 
 /// One disruption.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DisruptionEvent {
     /// Stable id: the same disruption gets the same id on every run.
     pub id: String,

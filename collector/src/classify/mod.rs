@@ -17,6 +17,7 @@ pub mod aggregate;
 pub mod attribute;
 pub mod event;
 pub mod input;
+pub mod run;
 pub mod state;
 pub mod stats;
 
@@ -273,7 +274,7 @@ fn collector_event(e: &Episode, timelines: &[Timeline<'_>], input: &ClassifierIn
         id: event_id(&["collector", &start.to_string()]),
         class: EventClass::CollectorSide,
         scope: EventScope {
-            level: "collector",
+            level: "collector".to_owned(),
             ..EventScope::default()
         },
         started_at: start,
@@ -286,7 +287,7 @@ fn collector_event(e: &Episode, timelines: &[Timeline<'_>], input: &ClassifierIn
             .filter(|t| t.expected.get(e.start).copied().unwrap_or(false))
             .count(),
         evidence: vec![Evidence {
-            family: "scope",
+            family: "scope".to_owned(),
             text: format!(
                 "{} probes in {} countries and {} networks went silent in the same bucket, none reporting isolation: \
                  the collector or its network failed, not the regions",
@@ -329,7 +330,7 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
             .collect();
         consider(
             EventScope {
-                level: "asn",
+                level: "asn".to_owned(),
                 country: Some(e.country.clone()),
                 asn: Some(asn),
                 ..EventScope::default()
@@ -349,7 +350,7 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
             .collect();
         consider(
             EventScope {
-                level: "region",
+                level: "region".to_owned(),
                 country: Some(e.country.clone()),
                 region: Some(region),
                 ..EventScope::default()
@@ -365,9 +366,9 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
             .collect();
         consider(
             EventScope {
-                level: "access",
+                level: "access".to_owned(),
                 country: Some(e.country.clone()),
-                access: Some(access.as_str()),
+                access: Some(access.as_str().to_owned()),
                 ..EventScope::default()
             },
             members,
@@ -377,7 +378,7 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
         Some((_, scope, members)) => (scope, members),
         None => (
             EventScope {
-                level: "country",
+                level: "country".to_owned(),
                 country: Some(e.country.clone()),
                 ..EventScope::default()
             },
@@ -394,7 +395,7 @@ fn outage_event(
 ) -> DisruptionEvent {
     let (scope, members) = choose_scope(e, timelines, settings);
     let features = features(e, &scope, &members, timelines, input);
-    let min_probes = match scope.level {
+    let min_probes = match scope.level.as_str() {
         "country" => 5,
         _ => 3,
     };
@@ -406,11 +407,11 @@ fn outage_event(
     let decision = decide(&features, max_level);
     let start = bucket_time(input, e.start);
     let key = [
-        scope.level,
+        scope.level.as_str(),
         scope.country.as_deref().unwrap_or(""),
         &scope.asn.map(|a| a.to_string()).unwrap_or_default(),
         scope.region.as_deref().unwrap_or(""),
-        scope.access.unwrap_or(""),
+        scope.access.as_deref().unwrap_or(""),
         &start.to_string(),
     ];
     DisruptionEvent {
@@ -442,10 +443,10 @@ fn features(
     let obs = |p: usize| input.observed.get(&timelines[p].probe.probe_id).unwrap_or(&empty);
     let abs = |offset: usize| input.buckets.start + offset as i64;
     let participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
-    let scope_name = match scope.level {
+    let scope_name = match scope.level.as_str() {
         "asn" => format!("AS{}", scope.asn.unwrap_or(0)),
         "region" => format!("{} ({})", scope.region.as_deref().unwrap_or(""), e.country),
-        "access" => format!("{} access in {}", scope.access.unwrap_or(""), e.country),
+        "access" => format!("{} access in {}", scope.access.as_deref().unwrap_or(""), e.country),
         _ => e.country.clone(),
     };
 
@@ -642,7 +643,7 @@ fn features(
     let asn_of = |p: usize| timelines[p].probe.asn;
     let affected_asns: BTreeSet<u32> = participants.iter().map(|&p| asn_of(p)).collect();
     let country_asns: BTreeSet<u32> = country_members.iter().map(|&p| asn_of(p)).collect();
-    match scope.level {
+    match scope.level.as_str() {
         "country" if affected_asns.len() >= 2 && affected_asns.len() == country_asns.len() => out.push(Feature {
             family: "geometry",
             text: format!(
@@ -725,7 +726,7 @@ fn probe_faults(
                 id: event_id(&["probe", &tl.probe.probe_id, &started.to_string()]),
                 class: EventClass::ProbeFault,
                 scope: EventScope {
-                    level: "probe",
+                    level: "probe".to_owned(),
                     country: Some(tl.probe.country.clone()),
                     asn: Some(tl.probe.asn),
                     probe_id: Some(tl.probe.probe_id.clone()),
@@ -738,7 +739,7 @@ fn probe_faults(
                 affected_probes: 1,
                 probes_in_scope: 1,
                 evidence: vec![Evidence {
-                    family: "scope",
+                    family: "scope".to_owned(),
                     text: format!(
                         "one probe was {} for {} buckets while {peers_up} peers in {} kept working",
                         tl.states[start].as_str(),
@@ -821,7 +822,8 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                     .methods
                     .iter()
                     .max_by_key(|(m, n)| (**n, std::cmp::Reverse(**m)))
-                    .map_or("dns", |(m, _)| m.as_str()),
+                    .map_or("dns", |(m, _)| m.as_str())
+                    .to_owned(),
             })
             .collect();
         let started = first * input.bucket_secs;
@@ -834,7 +836,7 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             id: event_id(&["censorship", &country, &asn.to_string(), &started.to_string()]),
             class: EventClass::Censorship,
             scope: EventScope {
-                level: "asn",
+                level: "asn".to_owned(),
                 country: Some(country.clone()),
                 asn: Some(asn),
                 ..EventScope::default()
@@ -846,7 +848,7 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             affected_probes: probes.len(),
             probes_in_scope: network_size.get(&(country.clone(), asn)).copied().unwrap_or(0),
             evidence: vec![Evidence {
-                family: "blocking",
+                family: "blocking".to_owned(),
                 text: format!(
                     "{} target(s) blocked on {} probes in AS{asn} while their control measurements succeeded: {}",
                     targets.len(),

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord, StoredMeasurement, TimeSource,
-    TokenHash, WriteOutcome,
+    AccessType, EventQuery, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
+    StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 
 /// A failure of the storage backend.
@@ -118,6 +118,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many stored measurements match `query` (its `limit` is ignored).
     async fn count_measurements(&self, query: MeasurementQuery) -> Result<u64, StoreError>;
+
+    /// Saves a classification run over `[from, to)` (epoch seconds): new events are opened, changed ones get a
+    /// new revision (every revision is kept), and events starting in the window that the run no longer found
+    /// are retracted.
+    async fn save_events(
+        &self,
+        from: i64,
+        to: i64,
+        events: Vec<crate::classify::DisruptionEvent>,
+    ) -> Result<EventSaveSummary, StoreError>;
+
+    /// Current (not retracted) events matching `query`, by start time.
+    async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Every revision of one event, oldest first.
+    async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError>;
 }
 
 /// Opens (creating on first use) the store an address names.

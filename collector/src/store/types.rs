@@ -171,3 +171,38 @@ pub struct StoredMeasurement {
     /// The measurement as the probe sent it (known fields only, free text scrubbed).
     pub measurement: Measurement,
 }
+
+/// Which stored events to read.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Events overlapping `[from, to)`, epoch seconds.
+    pub from: Option<i64>,
+    /// See `from`.
+    pub to: Option<i64>,
+    /// Only this country.
+    pub country: Option<String>,
+    /// Only this ASN.
+    pub asn: Option<u32>,
+    /// Only this class (`shutdown`, …).
+    pub class: Option<String>,
+}
+
+/// An event as stored: the classifier's event, how many revisions it has had, and each revision's body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The event now.
+    pub event: crate::classify::DisruptionEvent,
+    /// Revisions so far (1 for an event never revised).
+    pub revisions: u32,
+}
+
+/// What saving a run's events did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventSaveSummary {
+    /// Events seen for the first time.
+    pub opened: usize,
+    /// Events whose class, confidence, end or size changed.
+    pub revised: usize,
+    /// Events of the window the run no longer found.
+    pub retracted: usize,
+}

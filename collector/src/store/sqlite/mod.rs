@@ -5,6 +5,7 @@
 //! serialises writes (SQLite allows one writer anyway) and the ingest queue groups concurrent batches into one
 //! commit, so the fsync cost is shared. A separate reader connection serves queries alongside the writer.
 
+mod events;
 mod read;
 mod schema;
 mod time;
@@ -195,5 +196,29 @@ impl Store for SqliteStore {
 
     async fn count_measurements(&self, query: MeasurementQuery) -> Result<u64, StoreError> {
         with_conn(&self.reader, move |conn| read::count_measurements(conn, &query)).await
+    }
+
+    async fn save_events(
+        &self,
+        from: i64,
+        to: i64,
+        events: Vec<crate::classify::DisruptionEvent>,
+    ) -> Result<crate::store::EventSaveSummary, StoreError> {
+        with_conn(&self.writer, move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let summary = events::save(&tx, from, to, &events, to_ms(chrono::Utc::now()))?;
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn events(&self, query: crate::store::EventQuery) -> Result<Vec<crate::store::StoredEvent>, StoreError> {
+        with_conn(&self.reader, move |conn| events::query(conn, &query)).await
+    }
+
+    async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError> {
+        let id = id.to_owned();
+        with_conn(&self.reader, move |conn| events::revisions(conn, &id)).await
     }
 }

@@ -76,6 +76,34 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (probe_id, boot_id)
     ) WITHOUT ROWID;
     "#,
+    // 2: classified events and every revision of them.
+    r#"
+    -- The current state of each event; `retracted_at_ms` is set when a re-run no longer finds it (late data
+    -- showed the probes were fine). `body` is the event as the API serves it.
+    CREATE TABLE events (
+        id               TEXT PRIMARY KEY,
+        class            TEXT NOT NULL,
+        scope_level      TEXT NOT NULL,
+        country          TEXT,
+        asn              INTEGER,
+        started_at_ms    INTEGER NOT NULL,
+        ended_at_ms      INTEGER,
+        confidence_level TEXT NOT NULL,
+        revisions        INTEGER NOT NULL,
+        retracted_at_ms  INTEGER,
+        updated_at_ms    INTEGER NOT NULL,
+        body             TEXT NOT NULL
+    );
+    CREATE INDEX events_by_time ON events(started_at_ms);
+    CREATE TABLE event_revisions (
+        event_id       TEXT NOT NULL,
+        revision       INTEGER NOT NULL,
+        recorded_at_ms INTEGER NOT NULL,
+        class          TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        PRIMARY KEY (event_id, revision)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,105 @@
+//! `GET /api/v1/events` (DESIGN.md §3): current events, filtered, with RFC 3339 times and revision counts.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::classify::{BlockedTarget, DisruptionEvent, EventScope, Evidence};
+use crate::store::{EventQuery, StoredEvent};
+
+/// Query parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct EventParams {
+    /// RFC 3339 start of the window.
+    pub from: Option<String>,
+    /// RFC 3339 end of the window.
+    pub to: Option<String>,
+    /// Country filter.
+    pub country: Option<String>,
+    /// ASN filter.
+    pub asn: Option<u32>,
+    /// Class filter.
+    pub class: Option<String>,
+}
+
+/// One event as the API serves it.
+#[derive(Debug, Serialize)]
+pub struct ApiEvent {
+    id: String,
+    class: &'static str,
+    scope: EventScope,
+    started_at: String,
+    ended_at: Option<String>,
+    confidence: f64,
+    confidence_level: String,
+    affected_probes: usize,
+    probes_in_scope: usize,
+    evidence: Vec<Evidence>,
+    scores: std::collections::BTreeMap<String, i32>,
+    revisions: u32,
+    targets: Vec<BlockedTarget>,
+}
+
+fn rfc3339(secs: i64) -> String {
+    DateTime::from_timestamp(secs, 0)
+        .map(crate::api::probes::rfc3339)
+        .unwrap_or_default()
+}
+
+impl From<StoredEvent> for ApiEvent {
+    fn from(s: StoredEvent) -> Self {
+        let e: DisruptionEvent = s.event;
+        ApiEvent {
+            id: e.id,
+            class: e.class.as_str(),
+            scope: e.scope,
+            started_at: rfc3339(e.started_at),
+            ended_at: e.ended_at.map(rfc3339),
+            confidence: e.confidence,
+            confidence_level: format!("{:?}", e.confidence_level).to_lowercase(),
+            affected_probes: e.affected_probes,
+            probes_in_scope: e.probes_in_scope,
+            evidence: e.evidence,
+            scores: e.scores,
+            revisions: s.revisions,
+            targets: e.targets,
+        }
+    }
+}
+
+/// Parses an RFC 3339 parameter into epoch seconds.
+pub(crate) fn parse_time(name: &'static str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v).map(|t| t.timestamp()).map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "bad_parameter",
+                    format!("`{name}` must be an RFC 3339 time: {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+pub(super) async fn list_events(
+    State(state): State<AppState>,
+    Query(params): Query<EventParams>,
+) -> Result<Json<Vec<ApiEvent>>, ApiError> {
+    let query = EventQuery {
+        from: parse_time("from", params.from.as_deref())?,
+        to: parse_time("to", params.to.as_deref())?,
+        country: params.country.map(|c| c.to_ascii_uppercase()),
+        asn: params.asn,
+        class: params.class,
+    };
+    let events = state
+        .store
+        .events(query)
+        .await
+        .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
+    Ok(Json(events.into_iter().map(ApiEvent::from).collect()))
+}

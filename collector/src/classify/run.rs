@@ -1,0 +1,72 @@
+//! A classification run over the store: read the registry and the window's measurements (by effective time,
+//! so re-timed and late data land where they were taken), classify, save with revisions.
+
+use chrono::{DateTime, Utc};
+
+use super::aggregate::{Placed, build_input};
+use super::{ClassifierSettings, DisruptionEvent, ProbeInfo, classify};
+use crate::store::{EventSaveSummary, MeasurementQuery, Store, StoreError};
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// The events of the window.
+    pub events: Vec<DisruptionEvent>,
+    /// What saving them changed.
+    pub saved: EventSaveSummary,
+    /// Measurements read.
+    pub measurements: usize,
+}
+
+/// Classifies `[from, to)` and saves the events. The window is widened backwards by the classifier's expect
+/// window, so probes that went dark at its start are still expected.
+pub async fn classify_window(
+    store: &dyn Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket_secs: i64,
+    settings: &ClassifierSettings,
+) -> Result<RunReport, StoreError> {
+    let bucket_secs = bucket_secs.max(1);
+    let lead = chrono::Duration::seconds(bucket_secs * settings.expect_window);
+    let read_from = from - lead;
+    let probes: Vec<ProbeInfo> = store
+        .probes()
+        .await?
+        .into_iter()
+        .map(|p| ProbeInfo {
+            probe_id: p.probe_id,
+            country: p.profile.country,
+            asn: p.profile.asn,
+            region: p.profile.region,
+            access: p.profile.access,
+            ups: p.profile.ups,
+        })
+        .collect();
+    let rows = store
+        .measurements(MeasurementQuery {
+            from: Some(read_from),
+            to: Some(to),
+            ..Default::default()
+        })
+        .await?;
+    let placed = rows.iter().filter_map(|r| {
+        r.started_at.map(|t| Placed {
+            probe_id: &r.probe_id,
+            started_at: t,
+            measurement: &r.measurement,
+        })
+    });
+    let input = build_input(probes, placed, bucket_secs, read_from, to);
+    let start = from.timestamp().div_euclid(bucket_secs) * bucket_secs;
+    let events: Vec<DisruptionEvent> = classify(&input, settings)
+        .into_iter()
+        .filter(|e| e.ended_at.is_none_or(|end| end > start))
+        .collect();
+    let saved = store.save_events(start, to.timestamp(), events.clone()).await?;
+    Ok(RunReport {
+        events,
+        saved,
+        measurements: rows.len(),
+    })
+}

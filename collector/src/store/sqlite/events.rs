@@ -1,0 +1,148 @@
+//! Events and their revisions in the embedded store.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::classify::DisruptionEvent;
+use crate::store::{EventQuery, EventSaveSummary, StoreError, StoredEvent};
+
+fn to_json(event: &DisruptionEvent) -> Result<String, StoreError> {
+    serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
+        context: "events.body",
+        detail: e.to_string(),
+    })
+}
+
+fn from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        context: "events.body",
+        detail: e.to_string(),
+    })
+}
+
+/// What makes a new revision: a change of call, confidence, end or size (not of wording).
+fn revision_key(e: &DisruptionEvent) -> (String, String, Option<i64>, usize) {
+    (
+        e.class.as_str().to_owned(),
+        format!("{:?}", e.confidence_level),
+        e.ended_at,
+        e.affected_probes,
+    )
+}
+
+pub(super) fn save(
+    tx: &Transaction<'_>,
+    from: i64,
+    to: i64,
+    events: &[DisruptionEvent],
+    now_ms: i64,
+) -> Result<EventSaveSummary, StoreError> {
+    let mut summary = EventSaveSummary::default();
+    for e in events {
+        let body = to_json(e)?;
+        let existing: Option<(String, u32, Option<i64>)> = tx
+            .prepare_cached("SELECT body, revisions, retracted_at_ms FROM events WHERE id = ?1")?
+            .query_row(params![e.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let revision = match existing {
+            None => {
+                summary.opened += 1;
+                1
+            }
+            Some((old, revisions, retracted)) => {
+                let changed = retracted.is_some() || revision_key(&from_json(&old)?) != revision_key(e);
+                if !changed {
+                    // Same call: refresh the wording and evidence, keep the revision count.
+                    tx.execute(
+                        "UPDATE events SET body = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                        params![e.id, body, now_ms],
+                    )?;
+                    continue;
+                }
+                summary.revised += 1;
+                revisions + 1
+            }
+        };
+        tx.execute(
+            "INSERT INTO events (id, class, scope_level, country, asn, started_at_ms, ended_at_ms, confidence_level,
+                revisions, retracted_at_ms, updated_at_ms, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11)
+             ON CONFLICT (id) DO UPDATE SET class = excluded.class, ended_at_ms = excluded.ended_at_ms,
+                confidence_level = excluded.confidence_level, revisions = excluded.revisions,
+                retracted_at_ms = NULL, updated_at_ms = excluded.updated_at_ms, body = excluded.body",
+            params![
+                e.id,
+                e.class.as_str(),
+                e.scope.level,
+                e.scope.country,
+                e.scope.asn,
+                e.started_at * 1000,
+                e.ended_at.map(|t| t * 1000),
+                format!("{:?}", e.confidence_level).to_lowercase(),
+                revision,
+                now_ms,
+                body,
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO event_revisions (event_id, revision, recorded_at_ms, class, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![e.id, revision, now_ms, e.class.as_str(), body],
+        )?;
+    }
+    // Events of this window the run did not find again are retracted (kept, with their history).
+    let ids: std::collections::BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let stale: Vec<String> = tx
+        .prepare_cached(
+            "SELECT id FROM events WHERE started_at_ms >= ?1 AND started_at_ms < ?2 AND retracted_at_ms IS NULL",
+        )?
+        .query_map(params![from * 1000, to * 1000], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in stale.iter().filter(|id| !ids.contains(id.as_str())) {
+        tx.execute(
+            "UPDATE events SET retracted_at_ms = ?2, updated_at_ms = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        summary.retracted += 1;
+    }
+    Ok(summary)
+}
+
+pub(super) fn query(conn: &rusqlite::Connection, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT body, revisions FROM events WHERE retracted_at_ms IS NULL
+           AND (?1 IS NULL OR COALESCE(ended_at_ms, 9223372036854775807) > ?1)
+           AND (?2 IS NULL OR started_at_ms < ?2)
+           AND (?3 IS NULL OR country = ?3)
+           AND (?4 IS NULL OR asn = ?4)
+           AND (?5 IS NULL OR class = ?5)
+         ORDER BY started_at_ms, id",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            q.from.map(|t| t * 1000),
+            q.to.map(|t| t * 1000),
+            q.country,
+            q.asn,
+            q.class
+        ],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)),
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (body, revisions) = row?;
+        out.push(StoredEvent {
+            event: from_json(&body)?,
+            revisions,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn revisions(conn: &rusqlite::Connection, id: &str) -> Result<Vec<DisruptionEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT body FROM event_revisions WHERE event_id = ?1 ORDER BY revision")?;
+    let rows = stmt.query_map(params![id], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(from_json(&row?)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,155 @@
+//! The classifier over the real store and HTTP ingest: a national cut first seen as silence is `unknown`; when
+//! the probes' spooled data arrives, the next run revises the same event to `shutdown`, and both revisions are
+//! kept and served by `GET /api/v1/events`.
+
+mod common;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use common::TestCollector;
+use vigil_collector::classify::ClassifierSettings;
+use vigil_collector::classify::run::classify_window;
+use vigil_collector::register_probe;
+use vigil_collector::store::{AccessType, ProbeProfile};
+
+const BUCKET: i64 = 60;
+const CUT: std::ops::Range<i64> = 40..70;
+const WINDOW: i64 = 110;
+
+fn line(kind: &str, at: DateTime<Utc>, scope: &str, list: &str, result: &str) -> String {
+    format!(
+        r#"{{"schema":1,"id":"{}","kind":"{kind}","started_at":"{}","duration_ms":5,"target":{{"name":"anchor","scope":"{scope}","list":"{list}"}},"result":{result}}}"#,
+        uuid::Uuid::now_v7(),
+        at.to_rfc3339()
+    )
+}
+
+/// One bucket's report: vitals, a domestic and an international anchor.
+fn bucket_lines(at: DateTime<Utc>, international_ok: bool) -> Vec<String> {
+    let vitals = r#"{"outcome":"ok","boot_id":"boot-1","uptime_s":100,"power":{"ac_online":true,"on_battery":false,"battery_pct":null},"gateway_reachable":true,"link_up":true,"last_gasp":false,"spool_depth":0}"#;
+    let tcp = |ok: bool| {
+        format!(
+            r#"{{"outcome":"{}","ip":"192.0.2.1","port":443}}"#,
+            if ok { "ok" } else { "timeout" }
+        )
+    };
+    vec![
+        line("vitals", at, "local", "self", vitals),
+        line("tcp", at, "domestic", "anchors", &tcp(true)),
+        line("tcp", at, "international", "anchors", &tcp(international_ok)),
+    ]
+}
+
+#[tokio::test]
+async fn late_spooled_data_revises_an_unknown_cut_into_a_shutdown() {
+    let c = TestCollector::start().await;
+    let t0 = (Utc::now() - Duration::hours(3))
+        .duration_trunc(Duration::minutes(1))
+        .expect("trunc");
+    let at = |b: i64| t0 + Duration::seconds(b * BUCKET + 5);
+    let mut tokens = Vec::new();
+    for asn in [44244u32, 58224, 197207] {
+        for region in ["Tehran", "Isfahan"] {
+            let issued = register_probe(
+                c.store.as_ref(),
+                ProbeProfile {
+                    name: format!("{asn}-{region}"),
+                    country: "IR".to_owned(),
+                    asn,
+                    region: Some(region.to_owned()),
+                    access: AccessType::Fixed,
+                    ups: false,
+                },
+            )
+            .await
+            .expect("register");
+            tokens.push(issued.token);
+        }
+    }
+    // Live uploads: before and after the cut, nothing during it.
+    for token in &tokens {
+        let body: String = (0..WINDOW)
+            .filter(|b| !CUT.contains(b))
+            .flat_map(|b| bucket_lines(at(b), true))
+            .map(|l| l + "\n")
+            .collect();
+        let a = c.post(Some(token), None, body.into_bytes()).await;
+        assert_eq!(a.status, 200, "{:?}", a.json);
+    }
+    let settings = ClassifierSettings::default();
+    let (from, to) = (t0, t0 + Duration::seconds(WINDOW * BUCKET));
+    let first = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    let unknown: Vec<_> = first.events.iter().filter(|e| e.class.as_str() == "unknown").collect();
+    assert_eq!(unknown.len(), 1, "{:#?}", first.events);
+    assert_eq!(first.saved.opened, first.events.len());
+
+    // The probes upload what they spooled during the cut: domestic anchors answered, international did not.
+    for token in &tokens {
+        let body: String = CUT.flat_map(|b| bucket_lines(at(b), false)).map(|l| l + "\n").collect();
+        assert_eq!(
+            c.post(Some(token), Some("gzip"), common::gzip(body.as_bytes()))
+                .await
+                .status,
+            200
+        );
+    }
+    let second = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    let shutdown: Vec<_> = second
+        .events
+        .iter()
+        .filter(|e| e.class.as_str() == "shutdown")
+        .collect();
+    assert_eq!(shutdown.len(), 1, "{:#?}", second.events);
+    assert_eq!(shutdown[0].id, unknown[0].id, "the same disruption, revised");
+    assert_eq!(second.saved.revised, 1);
+
+    // History: unknown first, shutdown now.
+    let history = c.store.event_revisions(&shutdown[0].id).await.expect("revisions");
+    let classes: Vec<&str> = history.iter().map(|e| e.class.as_str()).collect();
+    assert_eq!(classes, ["unknown", "shutdown"]);
+
+    // A third run over the same data changes nothing.
+    let third = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    assert_eq!(
+        (third.saved.opened, third.saved.revised, third.saved.retracted),
+        (0, 0, 0)
+    );
+
+    // The API serves it per DESIGN.md §3.
+    let api: serde_json::Value = c
+        .client
+        .get(c.url("/api/v1/events?country=ir&class=shutdown"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let events = api.as_array().expect("array");
+    assert_eq!(events.len(), 1, "{api}");
+    let e = &events[0];
+    assert_eq!(e["class"], "shutdown");
+    assert_eq!(e["revisions"], 2);
+    assert_eq!(e["scope"]["level"], "country");
+    assert_eq!(e["affected_probes"], 6);
+    assert!(e["started_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(e["ended_at"].as_str().is_some());
+    assert!(["low", "medium", "high"].contains(&e["confidence_level"].as_str().unwrap_or("")));
+    assert!(e["evidence"].as_array().is_some_and(|ev| {
+        ev.iter()
+            .any(|x| x["text"].as_str().unwrap_or("").contains("domestic anchors answered"))
+    }));
+    let bad = c
+        .client
+        .get(c.url("/api/v1/events?from=yesterday"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status().as_u16(), 400);
+    c.stop().await;
+}
