@@ -38,6 +38,7 @@ pub async fn serve(
     );
     let store_for_classifier = Arc::clone(&store);
     let state = AppState {
+        bucket_secs: i64::try_from(config.bucket_secs).unwrap_or(300),
         store,
         queue,
         ingest: Arc::new(ingest.clone()),

@@ -4,6 +4,7 @@ mod error;
 mod events;
 mod measurements;
 mod probes;
+mod timeline;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub ingest: Arc<IngestConfig>,
     /// Batch parsing limits derived from `ingest`.
     pub batch_limits: BatchLimits,
+    /// The classifier's bucket length, seconds (the timeline's default step).
+    pub bucket_secs: i64,
 }
 
 /// The API's routes.
@@ -41,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/measurements", post(measurements::post_measurements))
         .route("/api/v1/probes", get(probes::list_probes))
         .route("/api/v1/events", get(events::list_events))
+        .route("/api/v1/timeline", get(timeline::get_timeline))
         .route("/healthz", get(healthz))
         .with_state(state)
 }

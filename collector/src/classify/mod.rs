@@ -20,6 +20,7 @@ pub mod input;
 pub mod run;
 pub mod state;
 pub mod stats;
+pub mod timeline;
 
 use std::collections::{BTreeMap, BTreeSet};
 

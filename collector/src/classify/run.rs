@@ -18,18 +18,13 @@ pub struct RunReport {
     pub measurements: usize,
 }
 
-/// Classifies `[from, to)` and saves the events. The window is widened backwards by the classifier's expect
-/// window, so probes that went dark at its start are still expected.
-pub async fn classify_window(
+/// The classifier's input for `[from, to)` from the store: the registry and the measurements by effective time.
+pub async fn load_input(
     store: &dyn Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     bucket_secs: i64,
-    settings: &ClassifierSettings,
-) -> Result<RunReport, StoreError> {
-    let bucket_secs = bucket_secs.max(1);
-    let lead = chrono::Duration::seconds(bucket_secs * settings.expect_window);
-    let read_from = from - lead;
+) -> Result<(super::ClassifierInput, usize), StoreError> {
     let probes: Vec<ProbeInfo> = store
         .probes()
         .await?
@@ -45,7 +40,7 @@ pub async fn classify_window(
         .collect();
     let rows = store
         .measurements(MeasurementQuery {
-            from: Some(read_from),
+            from: Some(from),
             to: Some(to),
             ..Default::default()
         })
@@ -57,7 +52,22 @@ pub async fn classify_window(
             measurement: &r.measurement,
         })
     });
-    let input = build_input(probes, placed, bucket_secs, read_from, to);
+    Ok((build_input(probes, placed, bucket_secs.max(1), from, to), rows.len()))
+}
+
+/// Classifies `[from, to)` and saves the events. The window is widened backwards by the classifier's expect
+/// window, so probes that went dark at its start are still expected.
+pub async fn classify_window(
+    store: &dyn Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket_secs: i64,
+    settings: &ClassifierSettings,
+) -> Result<RunReport, StoreError> {
+    let bucket_secs = bucket_secs.max(1);
+    let lead = chrono::Duration::seconds(bucket_secs * settings.expect_window);
+    let read_from = from - lead;
+    let (input, measurements) = load_input(store, read_from, to, bucket_secs).await?;
     let start = from.timestamp().div_euclid(bucket_secs) * bucket_secs;
     let events: Vec<DisruptionEvent> = classify(&input, settings)
         .into_iter()
@@ -67,6 +77,6 @@ pub async fn classify_window(
     Ok(RunReport {
         events,
         saved,
-        measurements: rows.len(),
+        measurements,
     })
 }
