@@ -23,7 +23,11 @@ fn main() {
             country: if i % 10 == 0 { "VE".to_owned() } else { "IR".to_owned() },
             asn: 1000 + (i % 20) as u32,
             region: Some(format!("r{}", i % 12)),
-            access: if i % 3 == 0 { AccessType::Mobile } else { AccessType::Fixed },
+            access: if i % 3 == 0 {
+                AccessType::Mobile
+            } else {
+                AccessType::Fixed
+            },
             ups: i % 17 == 0,
         })
         .collect();
@@ -34,14 +38,18 @@ fn main() {
         for b in 0..buckets {
             let cut = p.asn == 1003 && (100..130).contains(&b);
             let dark = p.region.as_deref() == Some("r7") && (200..220).contains(&b);
-            if dark || (i * 7 + b as usize) % 997 == 0 {
+            if dark || (i * 7 + b as usize).is_multiple_of(997) {
                 continue;
             }
             per.insert(
                 start + b,
                 BucketSummary {
                     vitals: Some(VitalsSummary {
-                        boot_id: if p.region.as_deref() == Some("r7") && b >= 220 { "b2".to_owned() } else { "b1".to_owned() },
+                        boot_id: if p.region.as_deref() == Some("r7") && b >= 220 {
+                            "b2".to_owned()
+                        } else {
+                            "b1".to_owned()
+                        },
                         on_battery: false,
                         gateway_reachable: true,
                         link_up: true,
@@ -82,7 +90,11 @@ fn main() {
     let incremental = t.elapsed().as_secs_f64();
     let rss = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
         .unwrap_or_default();
     println!(
         "probes={probes_n} buckets={buckets} batch_seconds={batch:.2} incremental_24_buckets_ms={:.0} events={} classes={classes:?} peak_rss_kib={rss}",

@@ -455,3 +455,83 @@ proptest! {
         prop_assert!(!reference.is_empty());
     }
 }
+
+#[test]
+fn a_synchronous_national_blackout_is_not_called_a_shutdown() {
+    // The grid collapses everywhere at once: a third of the probes report battery as it goes, all fall silent,
+    // and all come back together — rebooted. Synchrony and national scope fit a shutdown too; the device
+    // evidence must win.
+    let s = Scenario::new(|p, b| {
+        let with_battery = p.probe_id.len() % 3 == 0;
+        match b {
+            b if b == CUT.start - 1 => Some(Report {
+                battery: with_battery,
+                ..HEALTHY
+            }),
+            b if CUT.contains(&b) => None,
+            b if b >= CUT.end => Some(Report { boot: 2, ..HEALTHY }),
+            _ => Some(HEALTHY),
+        }
+    });
+    let events = s.events();
+    assert!(events.iter().all(|e| e.class != EventClass::Shutdown), "{events:#?}");
+    let e = only(&events, EventClass::PowerOutage);
+    assert_eq!(e.scope.level, "country");
+    assert!(e.confidence_level >= ConfidenceLevel::Medium, "{e:#?}");
+}
+
+#[test]
+fn a_shutdown_during_a_blackout_is_not_called_a_power_outage() {
+    // Half the probes run on battery during the cut, yet domestic anchors answer and international ones do not.
+    let s = Scenario::new(|p, b| {
+        let battery = p.access == AccessType::Mobile;
+        Some(if CUT.contains(&b) {
+            Report {
+                battery,
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    });
+    let events = s.events();
+    assert!(events.iter().all(|e| e.class != EventClass::PowerOutage), "{events:#?}");
+    let e = events
+        .iter()
+        .find(|e| matches!(e.class, EventClass::Shutdown | EventClass::Unknown))
+        .expect("the cut is reported");
+    assert!(e.scores.contains_key("power_outage"), "both causes are scored: {e:#?}");
+    assert!(
+        e.evidence
+            .iter()
+            .any(|ev| ev.text.contains("switched to battery") && ev.points < 0),
+        "the battery evidence is shown, counting against the call: {e:#?}"
+    );
+}
+
+#[test]
+fn an_isps_nightly_maintenance_seen_as_silence_is_a_network_failure_not_a_shutdown() {
+    let s = Scenario::new(|p, b| {
+        if p.asn == 197207 && (40..50).contains(&b) {
+            None
+        } else {
+            Some(HEALTHY)
+        }
+    });
+    let events = s.events();
+    assert!(events.iter().all(|e| e.class != EventClass::Shutdown), "{events:#?}");
+    let e = only(&events, EventClass::NetworkFailure);
+    assert_eq!((e.scope.level.as_str(), e.scope.asn), ("asn", Some(197207)));
+}
+
+#[test]
+fn probes_that_reconnect_once_a_day_with_a_short_gap_make_no_event() {
+    // Each probe misses one bucket at its own time (an ISP's forced reconnection with a new address).
+    let s = Scenario::new(|p, b| {
+        let gap = 20 + (p.probe_id.bytes().map(u64::from).sum::<u64>() % 80) as i64;
+        if b == gap { None } else { Some(HEALTHY) }
+    });
+    let events = s.events();
+    assert!(events.is_empty(), "{events:#?}");
+}
