@@ -43,6 +43,9 @@ enum Command {
         #[arg(long)]
         to: chrono::DateTime<chrono::Utc>,
     },
+    /// Import third-party vantage data.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// List events.
     Events {
         /// Events overlapping from this time (RFC 3339).
@@ -63,6 +66,18 @@ enum Command {
         /// Print JSON (with evidence) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// RIPE Atlas connection logs (JSON array of connect/disconnect events) as presence-only pseudo-probes.
+    RipeAtlasConnections {
+        /// The log file.
+        file: PathBuf,
+        /// CSV of `prb_id,country[,region]` placing Atlas probes (unplaced ones get country ZZ).
+        #[arg(long)]
+        probe_countries: Option<PathBuf>,
     },
 }
 
@@ -199,6 +214,34 @@ pub async fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+        }
+        Command::Import(ImportCommand::RipeAtlasConnections { file, probe_countries }) => {
+            let json = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut places = std::collections::BTreeMap::new();
+            if let Some(map) = probe_countries {
+                let text = std::fs::read_to_string(&map).with_context(|| format!("reading {}", map.display()))?;
+                for (n, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with("prb_id"))
+                {
+                    let f: Vec<&str> = line.split(',').map(str::trim).collect();
+                    let prb: u64 = f[0]
+                        .parse()
+                        .with_context(|| format!("{}: line {}: bad prb_id", map.display(), n + 1))?;
+                    let cc = f.get(1).map(|c| c.to_ascii_uppercase()).unwrap_or_default();
+                    if cc.len() != 2 {
+                        bail!("{}: line {}: country must be two letters", map.display(), n + 1);
+                    }
+                    places.insert(prb, (cc, f.get(2).filter(|r| !r.is_empty()).map(|r| (*r).to_owned())));
+                }
+            }
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let report = vigil_collector::import::ripe_atlas::import(store.as_ref(), &json, &places).await?;
+            println!(
+                "imported {} connection events ({} skipped): {} new pseudo-probes, {} presence sessions",
+                report.events, report.skipped, report.new_probes, report.sessions
+            );
         }
         Command::Classify { from, to } => {
             if to <= from {

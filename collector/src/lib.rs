@@ -17,6 +17,7 @@
 pub mod api;
 pub mod classify;
 pub mod config;
+pub mod import;
 pub mod ingest;
 pub mod registry;
 pub mod server;

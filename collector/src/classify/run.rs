@@ -52,7 +52,22 @@ pub async fn load_input(
             measurement: &r.measurement,
         })
     });
-    Ok((build_input(probes, placed, bucket_secs.max(1), from, to), rows.len()))
+    let mut input = build_input(probes, placed, bucket_secs.max(1), from, to);
+    // Pseudo-probes (RIPE Atlas): a bucket with the probe connected counts as reporting, nothing more.
+    for (probe, connected_ms, disconnected_ms) in store.presence(from.timestamp_millis(), to.timestamp_millis()).await?
+    {
+        let first = (connected_ms / 1000)
+            .div_euclid(input.bucket_secs)
+            .max(input.buckets.start);
+        let last = disconnected_ms
+            .map_or(input.buckets.end, |d| (d / 1000).div_euclid(input.bucket_secs))
+            .min(input.buckets.end);
+        let per = input.observed.entry(probe).or_default();
+        for b in first..last {
+            per.entry(b).or_default();
+        }
+    }
+    Ok((input, rows.len()))
 }
 
 /// Classifies `[from, to)` and saves the events. The window is widened backwards by the classifier's expect

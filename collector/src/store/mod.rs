@@ -132,6 +132,14 @@ pub trait Store: Send + Sync + 'static {
     /// Current (not retracted) events matching `query`, by start time.
     async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// Records presence sessions of pseudo-probes `(probe id, connected ms, disconnected ms)`; a session
+    /// already stored is updated (an open session may have closed since). Returns the sessions written.
+    async fn save_presence(&self, source: &str, sessions: Vec<(String, i64, Option<i64>)>)
+    -> Result<usize, StoreError>;
+
+    /// Presence sessions overlapping `[from_ms, to_ms)`.
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Option<i64>)>, StoreError>;
+
     /// Every revision of one event, oldest first.
     async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError>;
 }

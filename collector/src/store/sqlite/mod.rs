@@ -217,6 +217,41 @@ impl Store for SqliteStore {
         with_conn(&self.reader, move |conn| events::query(conn, &query)).await
     }
 
+    async fn save_presence(
+        &self,
+        source: &str,
+        sessions: Vec<(String, i64, Option<i64>)>,
+    ) -> Result<usize, StoreError> {
+        let source = source.to_owned();
+        with_conn(&self.writer, move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO presence_sessions (probe_id, connected_ms, disconnected_ms, source) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (probe_id, connected_ms) DO UPDATE SET disconnected_ms = excluded.disconnected_ms",
+                )?;
+                for (probe, connected, disconnected) in &sessions {
+                    upsert.execute(params![probe, connected, disconnected, source])?;
+                }
+            }
+            tx.commit()?;
+            Ok(sessions.len())
+        })
+        .await
+    }
+
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Option<i64>)>, StoreError> {
+        with_conn(&self.reader, move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT probe_id, connected_ms, disconnected_ms FROM presence_sessions
+                 WHERE connected_ms < ?2 AND COALESCE(disconnected_ms, 9223372036854775807) > ?1",
+            )?;
+            let rows = stmt.query_map(params![from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError> {
         let id = id.to_owned();
         with_conn(&self.reader, move |conn| events::revisions(conn, &id)).await

@@ -104,6 +104,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (event_id, revision)
     ) WITHOUT ROWID;
     "#,
+    // 3: presence of third-party pseudo-probes (RIPE Atlas connection logs).
+    r#"
+    CREATE TABLE presence_sessions (
+        probe_id        TEXT NOT NULL REFERENCES probes(probe_id),
+        connected_ms    INTEGER NOT NULL,
+        disconnected_ms INTEGER,
+        source          TEXT NOT NULL,
+        PRIMARY KEY (probe_id, connected_ms)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

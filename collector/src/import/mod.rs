@@ -1,0 +1,3 @@
+//! Third-party data the classifier can use.
+
+pub mod ripe_atlas;
