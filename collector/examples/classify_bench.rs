@@ -61,6 +61,8 @@ fn main() {
                         total: 2,
                     },
                     blocked: BTreeMap::new(),
+                    international_throughput: Vec::new(),
+                    international_rtt: Vec::new(),
                 },
             );
         }

@@ -52,6 +52,8 @@ struct Report {
     gateway: bool,
     domestic_ok: bool,
     international_ok: bool,
+    /// Body throughput of an international HTTP anchor, when one is fetched.
+    speed: Option<f64>,
 }
 
 const HEALTHY: Report = Report {
@@ -60,6 +62,7 @@ const HEALTHY: Report = Report {
     gateway: true,
     domestic_ok: true,
     international_ok: true,
+    speed: None,
 };
 
 fn measurement(started: DateTime<Utc>, target: Target, result: MeasurementResult) -> Measurement {
@@ -115,7 +118,7 @@ fn report(bucket: i64, r: Report) -> Vec<(DateTime<Utc>, Measurement)> {
         scope,
         list: Some("anchors".to_owned()),
     };
-    vec![
+    let mut out = vec![
         (
             t,
             measurement(
@@ -130,7 +133,27 @@ fn report(bucket: i64, r: Report) -> Vec<(DateTime<Utc>, Measurement)> {
         ),
         (t, measurement(t, anchor(Scope::Domestic), tcp(r.domestic_ok))),
         (t, measurement(t, anchor(Scope::International), tcp(r.international_ok))),
-    ]
+    ];
+    if let Some(speed) = r.speed {
+        let http = MeasurementResult::Http(vigil_measurement::result::HttpResult {
+            outcome: Outcome::Ok,
+            url: "https://anchor.example/".to_owned(),
+            status: Some(200),
+            redirects: Vec::new(),
+            headers: Default::default(),
+            body_length: Some(100_000),
+            body_sha256: None,
+            title: None,
+            fingerprint: None,
+            failure_stage: None,
+            tls_version: None,
+            server_ip: None,
+            throughput_bps: Some(speed),
+            error_detail: None,
+        });
+        out.push((t, measurement(t, anchor(Scope::International), http)));
+    }
+    out
 }
 
 /// A scenario: per probe, per bucket, a report or silence.
@@ -534,4 +557,30 @@ fn probes_that_reconnect_once_a_day_with_a_short_gap_make_no_event() {
     });
     let events = s.events();
     assert!(events.is_empty(), "{events:#?}");
+}
+
+#[test]
+fn international_speed_collapsing_on_most_of_an_asn_without_loss_is_throttling() {
+    let s = Scenario::new(|p, b| {
+        let throttled = p.asn == 58224 && (60..66).contains(&b) && p.access == AccessType::Fixed
+            || p.asn == 58224 && (60..66).contains(&b) && p.region.as_deref() == Some("Tehran");
+        // One other probe has a single slow bucket: noise, not throttling.
+        let blip = p.probe_id == "p-44244-Tehran-fixed" && b == 62;
+        let speed = if throttled || blip {
+            80_000.0
+        } else {
+            1_000_000.0 + (b % 5) as f64 * 10_000.0
+        };
+        Some(Report {
+            speed: Some(speed),
+            ..HEALTHY
+        })
+    });
+    let events = s.events();
+    let e = only(&events, EventClass::Throttling);
+    assert_eq!((e.scope.level.as_str(), e.scope.asn), ("asn", Some(58224)), "{e:#?}");
+    assert_eq!(e.affected_probes, 3);
+    assert_eq!(e.ended_at, Some((t0() + Duration::seconds(66 * BUCKET)).timestamp()));
+    assert!(e.evidence[0].text.contains("8% of their usual speed"), "{e:#?}");
+    assert_eq!(events.len(), 1, "no outage, no other event: {events:#?}");
 }

@@ -67,7 +67,17 @@ pub fn build_input<'a>(
                 let ok = result.outcome() == Outcome::Ok;
                 match m.target.scope {
                     Scope::Domestic => summary.domestic.add(ok),
-                    Scope::International => summary.international.add(ok),
+                    Scope::International => {
+                        summary.international.add(ok);
+                        match result {
+                            MeasurementResult::Http(h) if ok => {
+                                summary.international_throughput.extend(h.throughput_bps);
+                            }
+                            MeasurementResult::Tcp(t) if ok => summary.international_rtt.extend(t.rtt_ms),
+                            MeasurementResult::Icmp(i) if ok => summary.international_rtt.extend(i.rtt_avg_ms),
+                            _ => {}
+                        }
+                    }
                     Scope::Local => {}
                 }
             }

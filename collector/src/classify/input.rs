@@ -98,6 +98,26 @@ pub struct BucketSummary {
     pub international: Tally,
     /// Targets that showed a blocking signature, by name.
     pub blocked: BTreeMap<String, BlockingMethod>,
+    /// Body throughput of international anchors (bytes/s), every sample (medians are taken when read, so the
+    /// order of arrival cannot matter).
+    pub international_throughput: Vec<f64>,
+    /// Round trips to international anchors (ms), every sample.
+    pub international_rtt: Vec<f64>,
+}
+
+/// The median of samples, `None` when there are none.
+pub fn median(samples: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    })
 }
 
 /// Everything one classification run looks at.

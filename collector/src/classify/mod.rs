@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use attribute::{Feature, decide};
 pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
-pub use input::{BlockingMethod, Bucket, BucketSummary, ClassifierInput, ProbeInfo, Tally, VitalsSummary};
+pub use input::{BlockingMethod, Bucket, BucketSummary, ClassifierInput, ProbeInfo, Tally, VitalsSummary, median};
 pub use state::{ProbeState, bucket_state};
 
 use crate::store::AccessType;
@@ -113,6 +113,7 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
     }
     events.extend(probe_faults(&timelines, &covered, input));
     events.extend(censorship(&timelines, input));
+    events.extend(throttling(&timelines, input));
     events.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     events
 }
@@ -865,6 +866,129 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             scores: BTreeMap::new(),
             targets,
         });
+    }
+    out
+}
+
+/// Buckets of a probe's own history a throttling baseline needs.
+const THROTTLE_BASELINE_BUCKETS: usize = 6;
+
+/// Throttling (CLASSIFICATION.md §5.4 C2): international anchors still answer, but their throughput falls to
+/// ≤ 0.3× or their round trip rises to ≥ 3× the probe's own earlier median, on ≥ 60 % (and ≥ 2) of an ASN's
+/// reporting probes, in ≥ 2 consecutive buckets, while domestic anchors stay normal.
+fn throttling(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<DisruptionEvent> {
+    let n = window_len(input);
+    let empty = BTreeMap::new();
+    // Per probe and bucket: Some(slowed?) when the probe had comparable data, None otherwise.
+    let slowed: Vec<Vec<Option<(bool, f64)>>> = timelines
+        .iter()
+        .map(|tl| {
+            let observed = input.observed.get(&tl.probe.probe_id).unwrap_or(&empty);
+            let (mut speeds, mut rtts) = (Vec::new(), Vec::new());
+            (0..n)
+                .map(|t| {
+                    let s = observed.get(&(input.buckets.start + t as i64))?;
+                    let speed = median(&s.international_throughput);
+                    let rtt = median(&s.international_rtt);
+                    let reachable = s.international.ratio().is_some_and(|r| r >= 0.9)
+                        && s.domestic.ratio().is_none_or(|r| r >= 0.9);
+                    let verdict = if !reachable {
+                        None
+                    } else {
+                        let by_speed = speed
+                            .zip(median(&speeds))
+                            .filter(|_| speeds.len() >= THROTTLE_BASELINE_BUCKETS);
+                        let by_rtt = rtt
+                            .zip(median(&rtts))
+                            .filter(|_| rtts.len() >= THROTTLE_BASELINE_BUCKETS);
+                        match (by_speed, by_rtt) {
+                            (Some((now, usual)), _) if usual > 0.0 && now <= 0.3 * usual => Some((true, now / usual)),
+                            (_, Some((now, usual))) if usual > 0.0 && now >= 3.0 * usual => Some((true, usual / now)),
+                            (Some((now, usual)), _) if usual > 0.0 => Some((false, now / usual)),
+                            (_, Some((now, usual))) if now > 0.0 => Some((false, usual / now)),
+                            _ => None,
+                        }
+                    };
+                    // Only normal buckets feed the baseline, so a long slowdown does not become the norm.
+                    if verdict.is_none_or(|(slow, _)| !slow) {
+                        speeds.extend(speed);
+                        rtts.extend(rtt);
+                    }
+                    verdict
+                })
+                .collect()
+        })
+        .collect();
+    let mut networks: BTreeMap<(String, u32), Vec<usize>> = BTreeMap::new();
+    for (i, tl) in timelines.iter().enumerate() {
+        networks
+            .entry((tl.probe.country.clone(), tl.probe.asn))
+            .or_default()
+            .push(i);
+    }
+    let mut out = Vec::new();
+    for ((country, asn), members) in networks {
+        let fires: Vec<Option<(usize, usize, f64)>> = (0..n)
+            .map(|t| {
+                let judged: Vec<(bool, f64)> = members.iter().filter_map(|&i| slowed[i][t]).collect();
+                let slow: Vec<f64> = judged.iter().filter(|(s, _)| *s).map(|(_, r)| *r).collect();
+                (slow.len() >= 2 && slow.len() as f64 >= 0.6 * judged.len() as f64)
+                    .then(|| (slow.len(), judged.len(), median(&slow).unwrap_or(0.0)))
+            })
+            .collect();
+        let mut t = 0;
+        while t < n {
+            if fires[t].is_none() {
+                t += 1;
+                continue;
+            }
+            let start = t;
+            let (mut worst, mut slow_max, mut judged_max) = (1.0f64, 0, 0);
+            while t < n {
+                let Some((slow, judged, ratio)) = fires[t] else { break };
+                worst = worst.min(ratio);
+                slow_max = slow_max.max(slow);
+                judged_max = judged_max.max(judged);
+                t += 1;
+            }
+            if t - start < 2 {
+                continue;
+            }
+            let started = bucket_time(input, start);
+            let level = if t - start >= 3 {
+                ConfidenceLevel::Medium
+            } else {
+                ConfidenceLevel::Low
+            };
+            out.push(DisruptionEvent {
+                id: event_id(&["throttling", &country, &asn.to_string(), &started.to_string()]),
+                class: EventClass::Throttling,
+                scope: EventScope {
+                    level: "asn".to_owned(),
+                    country: Some(country.clone()),
+                    asn: Some(asn),
+                    ..EventScope::default()
+                },
+                started_at: started,
+                ended_at: end_time(input, t, n),
+                confidence: if level == ConfidenceLevel::Medium { 0.6 } else { 0.4 },
+                confidence_level: level,
+                affected_probes: slow_max,
+                probes_in_scope: members.len(),
+                evidence: vec![Evidence {
+                    family: "path".to_owned(),
+                    text: format!(
+                        "international anchors still answered but ran at {:.0}% of their usual speed on {slow_max} of \
+                         {judged_max} probes in AS{asn}, for {} buckets; domestic anchors were normal",
+                        worst * 100.0,
+                        t - start
+                    ),
+                    points: 3,
+                }],
+                scores: BTreeMap::new(),
+                targets: Vec::new(),
+            });
+        }
     }
     out
 }

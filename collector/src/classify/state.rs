@@ -102,6 +102,8 @@ mod tests {
                 total: international.1,
             },
             blocked: Default::default(),
+            international_throughput: Vec::new(),
+            international_rtt: Vec::new(),
         }
     }
 
