@@ -349,11 +349,18 @@ async fn a_full_queue_answers_503_with_retry_after_and_the_held_batch_still_land
         held_body.len()
     );
     let half = held_body.len() / 2;
-    let mut stalled = std::net::TcpStream::connect(addr).expect("connect");
-    stalled.write_all(head.as_bytes()).expect("send head");
-    stalled.write_all(&held_body[..half]).expect("send half");
+    let stall = || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.write_all(head.as_bytes()).expect("send head");
+        s.write_all(&held_body[..half]).expect("send half");
+        s.set_nonblocking(true).expect("non-blocking");
+        s
+    };
+    let mut stalled = stall();
 
-    // Until the stalled request is admitted, probes still get through; once it is, the queue is full.
+    // Until the stalled request is admitted, probes still get through; once it is, the queue is full. A probe
+    // holds the slot briefly too: if the stalled request came in just then, it was refused (and answered) —
+    // open another.
     let deadline = Instant::now() + Duration::from_secs(20);
     let full = loop {
         let a = c.post(Some(&token), None, batch(1).1).await;
@@ -361,9 +368,15 @@ async fn a_full_queue_answers_503_with_retry_after_and_the_held_batch_still_land
             break a;
         }
         assert_eq!(a.status, 200, "{:?}", a.json);
+        let mut peek = [0u8; 1];
+        match stalled.read(&mut peek) {
+            Ok(_) => stalled = stall(),
+            Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}"),
+        }
         assert!(Instant::now() < deadline, "the queue never filled");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    stalled.set_nonblocking(false).expect("blocking");
     assert_eq!(full.retry_after.as_deref(), Some("7"));
     assert!(full.error().contains("queue is full"), "{:?}", full.json);
     let before = c.stored().await;

@@ -272,23 +272,23 @@ fn collector_event(e: &Episode, timelines: &[Timeline<'_>], input: &ClassifierIn
         .collect();
     let asns: BTreeSet<u32> = e.participants.iter().map(|&p| timelines[p].probe.asn).collect();
     let start = bucket_time(input, e.start);
-    DisruptionEvent {
-        id: event_id(&["collector", &start.to_string()]),
-        class: EventClass::CollectorSide,
-        scope: EventScope {
+    ruled_event(
+        EventClass::CollectorSide,
+        EventScope {
             level: "collector".to_owned(),
             ..EventScope::default()
         },
-        started_at: start,
-        ended_at: end_time(input, e.end, window_len(input)),
-        confidence: 0.7,
-        confidence_level: ConfidenceLevel::Medium,
-        affected_probes: e.participants.len(),
-        probes_in_scope: timelines
-            .iter()
-            .filter(|t| t.expected.get(e.start).copied().unwrap_or(false))
-            .count(),
-        evidence: vec![Evidence {
+        start,
+        end_time(input, e.end, window_len(input)),
+        (0.7, ConfidenceLevel::Medium),
+        (
+            e.participants.len(),
+            timelines
+                .iter()
+                .filter(|t| t.expected.get(e.start).copied().unwrap_or(false))
+                .count(),
+        ),
+        Evidence {
             family: "scope".to_owned(),
             text: format!(
                 "{} probes in {} countries and {} networks went silent in the same bucket, none reporting isolation: \
@@ -298,10 +298,9 @@ fn collector_event(e: &Episode, timelines: &[Timeline<'_>], input: &ClassifierIn
                 asns.len()
             ),
             points: 5,
-        }],
-        scores: BTreeMap::new(),
-        targets: Vec::new(),
-    }
+        },
+        Vec::new(),
+    )
 }
 
 /// The scope of an episode: the smallest ASN, region or access group holding most of its probes, else the
@@ -724,23 +723,20 @@ fn probe_faults(
                 continue;
             }
             let started = bucket_time(input, start);
-            out.push(DisruptionEvent {
-                id: event_id(&["probe", &tl.probe.probe_id, &started.to_string()]),
-                class: EventClass::ProbeFault,
-                scope: EventScope {
+            out.push(ruled_event(
+                EventClass::ProbeFault,
+                EventScope {
                     level: "probe".to_owned(),
                     country: Some(tl.probe.country.clone()),
                     asn: Some(tl.probe.asn),
                     probe_id: Some(tl.probe.probe_id.clone()),
                     ..EventScope::default()
                 },
-                started_at: started,
-                ended_at: end_time(input, t, n),
-                confidence: 0.8,
-                confidence_level: ConfidenceLevel::High,
-                affected_probes: 1,
-                probes_in_scope: 1,
-                evidence: vec![Evidence {
+                started,
+                end_time(input, t, n),
+                (0.8, ConfidenceLevel::High),
+                (1, 1),
+                Evidence {
                     family: "scope".to_owned(),
                     text: format!(
                         "one probe was {} for {} buckets while {peers_up} peers in {} kept working",
@@ -749,10 +745,9 @@ fn probe_faults(
                         tl.probe.country
                     ),
                     points: 4,
-                }],
-                scores: BTreeMap::new(),
-                targets: Vec::new(),
-            });
+                },
+                Vec::new(),
+            ));
         }
     }
     out
@@ -834,40 +829,81 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
         } else {
             ConfidenceLevel::Medium
         };
-        out.push(DisruptionEvent {
-            id: event_id(&["censorship", &country, &asn.to_string(), &started.to_string()]),
-            class: EventClass::Censorship,
-            scope: EventScope {
-                level: "asn".to_owned(),
-                country: Some(country.clone()),
-                asn: Some(asn),
-                ..EventScope::default()
-            },
-            started_at: started,
-            ended_at: (last + 1 < input.buckets.end).then(|| (last + 1) * input.bucket_secs),
-            confidence: if repeated { 0.9 } else { 0.7 },
-            confidence_level: level,
-            affected_probes: probes.len(),
-            probes_in_scope: network_size.get(&(country.clone(), asn)).copied().unwrap_or(0),
-            evidence: vec![Evidence {
+        let text = format!(
+            "{} target(s) blocked on {} probes in AS{asn} while their control measurements succeeded: {}",
+            targets.len(),
+            probes.len(),
+            targets
+                .iter()
+                .map(|t| format!("{} ({})", t.name, t.method))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        out.push(ruled_event(
+            EventClass::Censorship,
+            asn_scope(&country, asn),
+            started,
+            (last + 1 < input.buckets.end).then(|| (last + 1) * input.bucket_secs),
+            (if repeated { 0.9 } else { 0.7 }, level),
+            (
+                probes.len(),
+                network_size.get(&(country.clone(), asn)).copied().unwrap_or(0),
+            ),
+            Evidence {
                 family: "blocking".to_owned(),
-                text: format!(
-                    "{} target(s) blocked on {} probes in AS{asn} while their control measurements succeeded: {}",
-                    targets.len(),
-                    probes.len(),
-                    targets
-                        .iter()
-                        .map(|t| format!("{} ({})", t.name, t.method))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                text,
                 points: 5,
-            }],
-            scores: BTreeMap::new(),
+            },
             targets,
-        });
+        ));
     }
     out
+}
+
+/// An event resting on one piece of evidence (the rule-based classes), with an id from its kind, scope and start.
+#[allow(clippy::too_many_arguments)]
+fn ruled_event(
+    class: EventClass,
+    scope: EventScope,
+    started_at: i64,
+    ended_at: Option<i64>,
+    (confidence, confidence_level): (f64, ConfidenceLevel),
+    (affected_probes, probes_in_scope): (usize, usize),
+    evidence: Evidence,
+    targets: Vec<BlockedTarget>,
+) -> DisruptionEvent {
+    let key = [
+        class.as_str(),
+        scope.level.as_str(),
+        scope.country.as_deref().unwrap_or(""),
+        &scope.asn.map(|a| a.to_string()).unwrap_or_default(),
+        scope.probe_id.as_deref().unwrap_or(""),
+        &started_at.to_string(),
+    ];
+    DisruptionEvent {
+        id: event_id(&key),
+        class,
+        scope,
+        started_at,
+        ended_at,
+        confidence,
+        confidence_level,
+        affected_probes,
+        probes_in_scope,
+        evidence: vec![evidence],
+        scores: BTreeMap::new(),
+        targets,
+    }
+}
+
+/// The scope of one network.
+fn asn_scope(country: &str, asn: u32) -> EventScope {
+    EventScope {
+        level: "asn".to_owned(),
+        country: Some(country.to_owned()),
+        asn: Some(asn),
+        ..EventScope::default()
+    }
 }
 
 /// Buckets of a probe's own history a throttling baseline needs.
@@ -960,22 +996,14 @@ fn throttling(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             } else {
                 ConfidenceLevel::Low
             };
-            out.push(DisruptionEvent {
-                id: event_id(&["throttling", &country, &asn.to_string(), &started.to_string()]),
-                class: EventClass::Throttling,
-                scope: EventScope {
-                    level: "asn".to_owned(),
-                    country: Some(country.clone()),
-                    asn: Some(asn),
-                    ..EventScope::default()
-                },
-                started_at: started,
-                ended_at: end_time(input, t, n),
-                confidence: if level == ConfidenceLevel::Medium { 0.6 } else { 0.4 },
-                confidence_level: level,
-                affected_probes: slow_max,
-                probes_in_scope: members.len(),
-                evidence: vec![Evidence {
+            out.push(ruled_event(
+                EventClass::Throttling,
+                asn_scope(&country, asn),
+                started,
+                end_time(input, t, n),
+                (if level == ConfidenceLevel::Medium { 0.6 } else { 0.4 }, level),
+                (slow_max, members.len()),
+                Evidence {
                     family: "path".to_owned(),
                     text: format!(
                         "international anchors still answered but ran at {:.0}% of their usual speed on {slow_max} of \
@@ -984,10 +1012,9 @@ fn throttling(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                         t - start
                     ),
                     points: 3,
-                }],
-                scores: BTreeMap::new(),
-                targets: Vec::new(),
-            });
+                },
+                Vec::new(),
+            ));
         }
     }
     out
