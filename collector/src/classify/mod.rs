@@ -396,8 +396,10 @@ fn outage_event(
 ) -> DisruptionEvent {
     let (scope, members) = choose_scope(e, timelines, settings);
     let features = features(e, &scope, &members, timelines, input);
+    // Scope minimums for anything above low confidence (CLASSIFICATION.md §5.3): 8 probes for a country
+    // (Disco's unit minimum), 3 for anything smaller.
     let min_probes = match scope.level.as_str() {
-        "country" => 5,
+        "country" => 8,
         _ => 3,
     };
     let max_level = if members.len() < min_probes {
