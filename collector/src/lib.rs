@@ -19,6 +19,7 @@ pub mod classify;
 pub mod config;
 pub mod import;
 pub mod ingest;
+pub mod metrics;
 pub mod registry;
 pub mod server;
 pub mod store;

@@ -21,6 +21,9 @@ pub enum ServeError {
     /// The ingest writer task died.
     #[error("ingest writer failed: {0}")]
     Writer(String),
+    /// Metrics could not be set up.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// Serves the API on `listener` over `store` until `shutdown` completes, then drains in-flight batches.
@@ -31,13 +34,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let ingest = &config.ingest;
+    let metrics = Arc::new(crate::metrics::CollectorMetrics::new()?);
     let (queue, writer) = IngestQueue::start(
         Arc::clone(&store),
         ingest.max_inflight_batches,
         ingest.max_group_measurements,
+        Arc::clone(&metrics),
     );
     let store_for_classifier = Arc::clone(&store);
     let state = AppState {
+        metrics: Arc::clone(&metrics),
         bucket_secs: i64::try_from(config.bucket_secs).unwrap_or(300),
         store,
         queue,
@@ -52,7 +58,7 @@ pub async fn serve(
         },
     };
     let app = router(state);
-    let classifier = spawn_classifier(Arc::clone(&store_for_classifier), config);
+    let classifier = spawn_classifier(Arc::clone(&store_for_classifier), config, metrics);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     if let Some(task) = classifier {
         task.abort();
@@ -65,7 +71,11 @@ pub async fn serve(
 
 /// Re-classifies the recent window every `interval_secs`, so events open, revise and close as data (late data
 /// included) arrives.
-fn spawn_classifier(store: Arc<dyn Store>, config: &CollectorConfig) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_classifier(
+    store: Arc<dyn Store>,
+    config: &CollectorConfig,
+    metrics: Arc<crate::metrics::CollectorMetrics>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let interval = config.classifier.interval_secs;
     if interval == 0 {
         return None;
@@ -79,8 +89,14 @@ fn spawn_classifier(store: Arc<dyn Store>, config: &CollectorConfig) -> Option<t
         loop {
             ticker.tick().await;
             let now = chrono::Utc::now();
-            match crate::classify::run::classify_window(store.as_ref(), now - window, now, bucket_secs, &settings).await
-            {
+            let running = std::time::Instant::now();
+            let run =
+                crate::classify::run::classify_window(store.as_ref(), now - window, now, bucket_secs, &settings).await;
+            metrics.classifier_seconds.observe(running.elapsed().as_secs_f64());
+            if let Ok(report) = &run {
+                metrics.set_active_events(&report.events);
+            }
+            match run {
                 Ok(report) if report.saved.opened + report.saved.revised + report.saved.retracted > 0 => {
                     tracing::info!(
                         opened = report.saved.opened,

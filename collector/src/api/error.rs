@@ -68,6 +68,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The stable error code (also the metrics' rejection reason).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
 }
 
 impl From<BodyError> for ApiError {

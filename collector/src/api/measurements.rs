@@ -21,6 +21,27 @@ pub(super) async fn post_measurements(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<WriteOutcome>, ApiError> {
+    let started = std::time::Instant::now();
+    let metrics = std::sync::Arc::clone(&state.metrics);
+    let answer = ingest(state, headers, body).await;
+    let class = match &answer {
+        Ok(_) => "ok",
+        Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => "overloaded",
+        Err(e) if e.status().is_server_error() => "server_error",
+        Err(_) => "client_error",
+    };
+    metrics
+        .answers
+        .with_label_values(&[class])
+        .observe(started.elapsed().as_secs_f64());
+    match &answer {
+        Ok(_) => metrics.ingest_seconds.observe(started.elapsed().as_secs_f64()),
+        Err(e) => metrics.batches_rejected.with_label_values(&[e.code()]).inc(),
+    }
+    answer
+}
+
+async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<WriteOutcome>, ApiError> {
     let retry = state.ingest.retry_after_secs;
     let probe = authenticate(&state, &headers).await?;
     let admission = state.queue.admit().map_err(|_| {
@@ -65,6 +86,13 @@ pub(super) async fn post_measurements(
         )
     })??;
     let count = measurements.len();
+    let received: Vec<(&'static str, &'static str, Option<f64>)> = measurements
+        .iter()
+        .map(|m| {
+            let age = (!m.clock_unsynced()).then(|| (received_at - m.started_at).num_milliseconds() as f64 / 1000.0);
+            (m.kind().as_str(), m.result.outcome().as_str(), age)
+        })
+        .collect();
     let outcome = state
         .queue
         .submit(
@@ -83,6 +111,18 @@ pub(super) async fn post_measurements(
         duplicates = outcome.duplicates,
         "batch stored"
     );
+    for (kind, result, age) in received {
+        state
+            .metrics
+            .measurements_received
+            .with_label_values(&[kind, result])
+            .inc();
+        if let Some(age) = age.filter(|a| *a >= 0.0) {
+            state.metrics.measurement_age_seconds.observe(age);
+        }
+    }
+    state.metrics.measurements_stored.inc_by(outcome.accepted);
+    state.metrics.measurements_duplicate.inc_by(outcome.duplicates);
     Ok(Json(outcome))
 }
 

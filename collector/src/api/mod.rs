@@ -36,6 +36,8 @@ pub struct AppState {
     pub batch_limits: BatchLimits,
     /// The classifier's bucket length, seconds (the timeline's default step).
     pub bucket_secs: i64,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::CollectorMetrics>,
 }
 
 /// The API's routes.
@@ -46,7 +48,37 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/timeline", get(timeline::get_timeline))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// `GET /metrics`: the Prometheus text format. Probes reporting are counted from the registry at scrape time.
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    if let Ok(probes) = state.store.probes().await {
+        let recent = chrono::Utc::now() - chrono::Duration::seconds(2 * state.bucket_secs.max(60));
+        state.metrics.probes_reporting.reset();
+        for p in probes
+            .iter()
+            .filter(|p| p.is_active() && p.last_seen.is_some_and(|t| t >= recent))
+        {
+            state
+                .metrics
+                .probes_reporting
+                .with_label_values(&[
+                    p.profile.country.as_str(),
+                    &p.profile.asn.to_string(),
+                    p.profile.access.as_str(),
+                ])
+                .inc();
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {

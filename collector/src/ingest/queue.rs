@@ -55,9 +55,14 @@ pub struct IngestQueue {
 
 impl IngestQueue {
     /// Starts the writer task. The task ends once every handle is dropped and the queue is drained.
-    pub fn start(store: Arc<dyn Store>, max_inflight: usize, max_group_measurements: usize) -> (Self, JoinHandle<()>) {
+    pub fn start(
+        store: Arc<dyn Store>,
+        max_inflight: usize,
+        max_group_measurements: usize,
+        metrics: Arc<crate::metrics::CollectorMetrics>,
+    ) -> (Self, JoinHandle<()>) {
         let (jobs, receiver) = mpsc::channel(max_inflight.max(1));
-        let writer = tokio::spawn(run_writer(store, receiver, max_group_measurements.max(1)));
+        let writer = tokio::spawn(run_writer(store, receiver, max_group_measurements.max(1), metrics));
         let queue = IngestQueue {
             slots: Arc::new(Semaphore::new(max_inflight.max(1))),
             jobs,
@@ -89,7 +94,12 @@ impl IngestQueue {
     }
 }
 
-async fn run_writer(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>, max_group: usize) {
+async fn run_writer(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::Receiver<Job>,
+    max_group: usize,
+    metrics: Arc<crate::metrics::CollectorMetrics>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut total = first.batch.measurements.len();
         let mut group = vec![first];
@@ -107,7 +117,13 @@ async fn run_writer(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>, ma
             .map(|job| (job.batch, (job.reply, job._admission)))
             .unzip();
         let count = batches.len();
-        match store.write_batches(batches).await {
+        let writing = std::time::Instant::now();
+        let written = store.write_batches(batches).await;
+        metrics.store_write_seconds.observe(writing.elapsed().as_secs_f64());
+        if written.is_err() {
+            metrics.store_write_errors.inc();
+        }
+        match written {
             Ok(outcomes) if outcomes.len() == count => {
                 tracing::debug!(batches = count, measurements = total, "group committed");
                 for ((reply, _admission), outcome) in replies.into_iter().zip(outcomes) {
