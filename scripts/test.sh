@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
-# for the network-namespace tests.
-packages=(gcc libc6-dev iproute2 nftables python3 util-linux)
+# for the network-namespace tests; Prometheus, which a test runs to scrape the collector.
+packages=(gcc libc6-dev iproute2 nftables python3 util-linux prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
