@@ -254,3 +254,64 @@ async fn run_delivers_keeps_measuring_through_an_outage_and_stops_on_sigterm() {
     );
     assert!(vitals.iter().filter(|v| v.last_gasp).count() >= 2);
 }
+
+#[tokio::test]
+async fn run_serves_its_metrics_when_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("metrics");
+    let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
+    let config = write_config(dir.path(), &collector.url, &token, page);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut probe = ProbeProcess::run_with(&config, &["--metrics-listen", &listen]);
+    // reqwest has rustls without a built-in provider in this workspace: install ring for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let mut text = String::new();
+    for _ in 0..300 {
+        if let Ok(resp) = client.get(format!("http://{listen}/metrics")).send().await {
+            text = resp.text().await.unwrap_or_default();
+            if text.contains("vigil_probe_last_upload_success_timestamp_seconds")
+                && !text.contains("vigil_probe_last_upload_success_timestamp_seconds 0\n")
+                && text.contains("vigil_probe_uploaded_records_total")
+                && text.contains("vigil_probe_check_outcomes_total{kind=\"http\"")
+            {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let value = |name: &str, labels: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains(labels))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert!(
+        value("vigil_probe_last_upload_success_timestamp_seconds", "").is_some_and(|t| t > 1.7e9),
+        "{text}"
+    );
+    assert!(
+        value("vigil_probe_uploaded_records_total", "").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        value("vigil_probe_check_outcomes_total", "kind=\"http\"").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        value("vigil_probe_check_seconds_count", "kind=\"tcp\"").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(value("vigil_probe_spool_depth", "").is_some(), "{text}");
+    assert!(
+        value("vigil_probe_uploads_total", "result=\"delivered\"").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(probe.terminate(Duration::from_secs(20)));
+}

@@ -24,6 +24,9 @@ enum Command {
         /// The probe's configuration.
         #[arg(long)]
         config: PathBuf,
+        /// Serve Prometheus metrics at http://ADDR/metrics (keep it on loopback or a trusted network).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// One cycle of anchors and one pass of the test lists; print each measurement as NDJSON, upload nothing.
     Once {
@@ -63,9 +66,24 @@ enum SpoolCommand {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, metrics_listen } => {
             let config = ProbeConfig::load(&config)?;
-            runtime()?.block_on(vigil_probe::agent::run(config, shutdown_signal()))?;
+            runtime()?.block_on(async move {
+                let metrics = match metrics_listen {
+                    Some(addr) => {
+                        let metrics = vigil_probe::metrics::ProbeMetrics::new()?;
+                        let listener = tokio::net::TcpListener::bind(addr)
+                            .await
+                            .with_context(|| format!("listening for metrics on {addr}"))?;
+                        tracing::info!(addr = %listener.local_addr()?, "serving metrics");
+                        tokio::spawn(metrics.clone().serve(listener));
+                        Some(metrics)
+                    }
+                    None => None,
+                };
+                vigil_probe::agent::run(config, metrics, shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Once { config } => {

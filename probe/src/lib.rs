@@ -9,6 +9,7 @@ pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod fingerprints;
+pub mod metrics;
 pub mod net;
 pub mod packet;
 pub mod spool;

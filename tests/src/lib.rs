@@ -136,9 +136,15 @@ pub struct ProbeProcess {
 impl ProbeProcess {
     /// Starts `vigil-probe run --config FILE`.
     pub fn run(config: &Path) -> Self {
+        Self::run_with(config, &[])
+    }
+
+    /// Starts `vigil-probe run --config FILE` with extra arguments.
+    pub fn run_with(config: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(binary("vigil-probe"))
             .args(["run", "--config"])
             .arg(config)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -337,7 +337,11 @@ pub async fn run_once(config: ProbeConfig) -> Result<(Vec<Measurement>, Vec<Stri
 }
 
 /// `vigil-probe run`: measure and upload until `shutdown` completes.
-pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
+pub async fn run(
+    config: ProbeConfig,
+    metrics: Option<crate::metrics::ProbeMetrics>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), AgentError> {
     let spool = SharedSpool::new(Spool::open(
         &config.probe.state_dir,
         SpoolOptions {
@@ -364,7 +368,13 @@ pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output 
     );
     let wake = Arc::new(Notify::new());
     let finishing = Arc::new(AtomicBool::new(false));
-    let uploads = upload_loop(uploader, spool.clone(), Arc::clone(&wake), Arc::clone(&finishing));
+    let uploads = upload_loop(
+        uploader,
+        spool.clone(),
+        Arc::clone(&wake),
+        Arc::clone(&finishing),
+        metrics.clone(),
+    );
     let measuring = async {
         let mut ticker = tokio::time::interval(cycle);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -388,6 +398,13 @@ pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output 
             spool_results(&spool, RecordClass::Vitals, vec![vital], &wake);
             let results = checks.anchor_cycle().await;
             log_cycle(&results);
+            if let Some(m) = &metrics {
+                m.observe_checks(&results);
+                if let Ok(stats) = spool.with(|s| s.stats()) {
+                    m.spool_depth.set(i64::try_from(stats.records).unwrap_or(i64::MAX));
+                    m.spool_bytes.set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
+                }
+            }
             spool_results(&spool, RecordClass::Anchor, results, &wake);
             if last_list.is_none_or(|t| t.elapsed() >= list_cycle) && checks.list_len() > 0 {
                 last_list = Some(Instant::now());
@@ -427,12 +444,35 @@ pub async fn run(config: ProbeConfig, shutdown: impl std::future::Future<Output 
 
 /// Drains the spool whenever woken; backs off while the collector is unreachable. Returns when the token is
 /// refused, or, once `finishing` is set, when the spool is empty or the collector unreachable.
-async fn upload_loop(mut uploader: Uploader, spool: SharedSpool, wake: Arc<Notify>, finishing: Arc<AtomicBool>) {
+async fn upload_loop(
+    mut uploader: Uploader,
+    spool: SharedSpool,
+    wake: Arc<Notify>,
+    finishing: Arc<AtomicBool>,
+    metrics: Option<crate::metrics::ProbeMetrics>,
+) {
     loop {
         let outcome = match uploader.drain(&spool).await {
             Ok((summary, last)) => {
                 if summary.records > 0 {
                     tracing::info!(records = summary.records, quarantined = summary.quarantined, "uploaded");
+                }
+                if let Some(m) = &metrics {
+                    m.uploads
+                        .with_label_values(&["delivered"])
+                        .inc_by(summary.batches as u64);
+                    m.uploads
+                        .with_label_values(&["quarantined"])
+                        .inc_by(summary.quarantined as u64);
+                    m.uploaded_records.inc_by(summary.records as u64);
+                    if summary.batches > 0 {
+                        m.last_upload_success.set(chrono::Utc::now().timestamp() as f64);
+                    }
+                    match &last {
+                        RoundOutcome::Failed { .. } => m.uploads.with_label_values(&["failed"]).inc(),
+                        RoundOutcome::Unauthorized { .. } => m.uploads.with_label_values(&["unauthorized"]).inc(),
+                        _ => {}
+                    }
                 }
                 last
             }
