@@ -1,7 +1,8 @@
 //! The Vigil collector: authenticated ingest of probe measurements, durable storage, and the public API.
 //!
 //! Layout: [`store`] (one trait, a backend per module), [`ingest`] (body → validated batch → group commit),
-//! [`api`] (HTTP routes), [`server`] (wiring and lifecycle), [`registry`] and [`token`] (probe credentials),
+//! [`classify`] (the disruption classifier), [`import`] (third-party vantage), [`api`] (HTTP routes),
+//! [`metrics`] (Prometheus), [`server`] (wiring and lifecycle), [`registry`] and [`token`] (probe credentials),
 //! [`config`].
 //!
 //! ```no_run

@@ -1,7 +1,20 @@
 //! The Vigil probe: measures reachability from a volunteer's network and keeps every result in a crash-safe
 //! spool until the collector acknowledges it.
 //!
-//! Built so far: [`config`], the [`spool`] and the [`upload`]er. The checks and scheduler come next.
+//! Layout: [`agent`] (what `run` and `once` do), [`checks`] (DNS, HTTP, TCP, ICMP, SYN, trace — failures are
+//! outcomes, not errors), [`vitals`] and [`clock`] (the evidence that tells a power cut from a shutdown),
+//! [`packet`] and [`net`] (pure packet code; sockets and privileges), [`spool`] (crash-safe queue), [`upload`]
+//! (delivery to the collector), [`fingerprints`] and [`test_lists`] (inputs), [`budget`], [`metrics`], [`config`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = vigil_probe::config::ProbeConfig::load(std::path::Path::new("probe.toml"))?;
+//! let (measurements, _warnings) = vigil_probe::agent::run_once(config).await?;
+//! for m in &measurements {
+//!     println!("{}", m.to_json_line());
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod agent;
 pub mod budget;
