@@ -201,6 +201,20 @@ impl Scenario {
 
 const CUT: std::ops::Range<i64> = 40..70;
 
+/// Every probe cut off from the world during `CUT`, reporting (late) that domestic anchors still answered.
+fn national_intranet_cut() -> Scenario {
+    Scenario::new(|_, b| {
+        Some(if CUT.contains(&b) {
+            Report {
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    })
+}
+
 fn only(events: &[DisruptionEvent], class: EventClass) -> &DisruptionEvent {
     let matching: Vec<&DisruptionEvent> = events.iter().filter(|e| e.class == class).collect();
     assert_eq!(matching.len(), 1, "expected one {class:?} event: {events:#?}");
@@ -211,16 +225,7 @@ fn only(events: &[DisruptionEvent], class: EventClass) -> &DisruptionEvent {
 fn a_national_shutdown_with_a_domestic_intranet_is_a_high_confidence_shutdown() {
     // During the cut the probes keep measuring (spooled, uploaded later): gateway up, same boot, domestic
     // anchors answer, international ones do not. All come back in the same bucket.
-    let s = Scenario::new(|_, b| {
-        Some(if CUT.contains(&b) {
-            Report {
-                international_ok: false,
-                ..HEALTHY
-            }
-        } else {
-            HEALTHY
-        })
-    });
+    let s = national_intranet_cut();
     let events = s.events();
     let e = only(&events, EventClass::Shutdown);
     assert_eq!(
@@ -411,16 +416,7 @@ fn one_probe_going_dark_alone_is_a_probe_fault_not_an_outage() {
 
 #[test]
 fn a_cut_seen_only_as_silence_is_unknown_until_spooled_data_arrives_then_a_shutdown() {
-    let full = Scenario::new(|_, b| {
-        Some(if CUT.contains(&b) {
-            Report {
-                international_ok: false,
-                ..HEALTHY
-            }
-        } else {
-            HEALTHY
-        })
-    });
+    let full = national_intranet_cut();
     // Before the probes upload what they spooled: silence during the cut, and they are back afterwards.
     let early = Scenario::new(|_, b| if CUT.contains(&b) { None } else { Some(HEALTHY) });
     let before = early.events();
