@@ -215,6 +215,14 @@ fn national_intranet_cut() -> Scenario {
     })
 }
 
+/// Asserts that the event's evidence mentions every phrase.
+fn assert_evidence(e: &DisruptionEvent, phrases: &[&str]) {
+    let text: Vec<&str> = e.evidence.iter().map(|ev| ev.text.as_str()).collect();
+    for phrase in phrases {
+        assert!(text.iter().any(|t| t.contains(phrase)), "no {phrase:?} in {text:?}");
+    }
+}
+
 fn only(events: &[DisruptionEvent], class: EventClass) -> &DisruptionEvent {
     let matching: Vec<&DisruptionEvent> = events.iter().filter(|e| e.class == class).collect();
     assert_eq!(matching.len(), 1, "expected one {class:?} event: {events:#?}");
@@ -239,10 +247,14 @@ fn a_national_shutdown_with_a_domestic_intranet_is_a_high_confidence_shutdown() 
         e.ended_at,
         Some((t0() + Duration::seconds(CUT.end * BUCKET)).timestamp())
     );
-    let text: Vec<&str> = e.evidence.iter().map(|ev| ev.text.as_str()).collect();
-    assert!(text.iter().any(|t| t.contains("kept the same boot id")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("domestic anchors answered")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("all 3 networks in IR")), "{text:?}");
+    assert_evidence(
+        e,
+        &[
+            "kept the same boot id",
+            "domestic anchors answered",
+            "all 3 networks in IR",
+        ],
+    );
     assert!(events.iter().all(|e| e.class != EventClass::ProbeFault), "{events:#?}");
 }
 
@@ -270,9 +282,7 @@ fn a_regional_blackout_is_a_power_outage_in_that_region() {
         "{e:#?}"
     );
     assert!(e.confidence_level >= ConfidenceLevel::Medium, "{e:#?}");
-    let text: Vec<&str> = e.evidence.iter().map(|ev| ev.text.as_str()).collect();
-    assert!(text.iter().any(|t| t.contains("new boot id")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("switched to battery")), "{text:?}");
+    assert_evidence(e, &["new boot id", "switched to battery"]);
     assert!(events.iter().all(|e| e.class != EventClass::Shutdown), "{events:#?}");
 }
 

@@ -121,15 +121,7 @@ async fn late_spooled_data_revises_an_unknown_cut_into_a_shutdown() {
     );
 
     // The API serves it per DESIGN.md §3.
-    let api: serde_json::Value = c
-        .client
-        .get(c.url("/api/v1/events?country=ir&class=shutdown"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let api = c.get_json("/api/v1/events?country=ir&class=shutdown").await;
     let events = api.as_array().expect("array");
     assert_eq!(events.len(), 1, "{api}");
     let e = &events[0];

@@ -402,15 +402,7 @@ async fn public_probe_list_shows_placement_but_no_names_or_secrets() {
     let c = TestCollector::start().await;
     let (probe_id, token) = c.add_probe("alice-home-street-12").await;
     c.post(Some(&token), None, batch(1).1).await;
-    let list: serde_json::Value = c
-        .client
-        .get(c.url("/api/v1/probes"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let list = c.get_json("/api/v1/probes").await;
     let probes = list.as_array().expect("an array");
     assert_eq!(probes.len(), 1);
     let p = probes[0].as_object().expect("an object");

@@ -104,6 +104,18 @@ impl TestCollector {
         Answer::read(resp).await
     }
 
+    /// GETs `path` and parses the JSON answer.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn stored(&self) -> u64 {
         self.store
             .count_measurements(MeasurementQuery::default())
