@@ -61,6 +61,7 @@ fn main() {
                         total: 2,
                     },
                     blocked: BTreeMap::new(),
+                    fingerprints: BTreeMap::new(),
                     international_throughput: Vec::new(),
                     international_rtt: Vec::new(),
                 },

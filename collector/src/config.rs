@@ -32,6 +32,9 @@ pub struct ClassifierConfig {
     pub interval_secs: u64,
     /// How far back each run looks, seconds: late data older than this revises events only through a batch run.
     pub window_secs: u64,
+    /// Seconds after a bucket ends before it is classified, so the probes' uploads for it have arrived. Only
+    /// complete buckets are classified: a bucket still filling looks like silence and would open false events.
+    pub settle_secs: u64,
 }
 
 impl Default for ClassifierConfig {
@@ -39,6 +42,7 @@ impl Default for ClassifierConfig {
         ClassifierConfig {
             interval_secs: 60,
             window_secs: 6 * 3600,
+            settle_secs: 30,
         }
     }
 }

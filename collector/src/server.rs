@@ -81,17 +81,18 @@ fn spawn_classifier(
         return None;
     }
     let window = chrono::Duration::seconds(i64::try_from(config.classifier.window_secs).unwrap_or(i64::MAX / 2));
-    let bucket_secs = i64::try_from(config.bucket_secs).unwrap_or(300);
+    let bucket_secs = i64::try_from(config.bucket_secs).unwrap_or(300).max(1);
+    let settle = chrono::Duration::seconds(i64::try_from(config.classifier.settle_secs).unwrap_or(0));
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let settings = crate::classify::ClassifierSettings::default();
         loop {
             ticker.tick().await;
-            let now = chrono::Utc::now();
+            let to = complete_until(chrono::Utc::now() - settle, bucket_secs);
             let running = std::time::Instant::now();
             let run =
-                crate::classify::run::classify_window(store.as_ref(), now - window, now, bucket_secs, &settings).await;
+                crate::classify::run::classify_window(store.as_ref(), to - window, to, bucket_secs, &settings).await;
             metrics.classifier_seconds.observe(running.elapsed().as_secs_f64());
             if let Ok(report) = &run {
                 metrics.set_active_events(&report.events);
@@ -110,4 +111,23 @@ fn spawn_classifier(
             }
         }
     }))
+}
+
+/// The end of the last complete bucket at `t`.
+fn complete_until(t: chrono::DateTime<chrono::Utc>, bucket_secs: i64) -> chrono::DateTime<chrono::Utc> {
+    let end = t.timestamp().div_euclid(bucket_secs) * bucket_secs;
+    chrono::DateTime::from_timestamp(end, 0).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_buckets_are_classified() {
+        let t = chrono::DateTime::from_timestamp(1_000_007, 500_000_000).expect("valid");
+        assert_eq!(complete_until(t, 10).timestamp(), 1_000_000);
+        let edge = chrono::DateTime::from_timestamp(1_000_000, 0).expect("valid");
+        assert_eq!(complete_until(edge, 10).timestamp(), 1_000_000);
+    }
 }

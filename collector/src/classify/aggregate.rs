@@ -88,6 +88,13 @@ pub fn build_input<'a>(
                         .entry(m.target.name.clone())
                         .and_modify(|seen| *seen = (*seen).min(method))
                         .or_insert(method);
+                    if let Some(name) = fingerprint(result) {
+                        summary
+                            .fingerprints
+                            .entry(m.target.name.clone())
+                            .or_default()
+                            .insert(name.to_owned());
+                    }
                 }
             }
         }
@@ -114,6 +121,15 @@ fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
         MeasurementResult::Tcp(t) if t.injected_rst == Some(true) || t.outcome == Outcome::Reset => {
             Some(BlockingMethod::TcpReset)
         }
+        _ => None,
+    }
+}
+
+/// The name of the blocking fingerprint a result matched, if any.
+fn fingerprint(result: &MeasurementResult) -> Option<&str> {
+    match result {
+        MeasurementResult::Dns(d) => d.fingerprint.as_deref(),
+        MeasurementResult::Http(h) => h.fingerprint.as_deref(),
         _ => None,
     }
 }

@@ -28,6 +28,17 @@ pub enum EventClass {
 }
 
 impl EventClass {
+    /// Which classes can describe the same disruption as the evidence changes: outage classes revise into one
+    /// another (an `unknown` cut becomes a `shutdown` when spooled data arrives); the rule-based ones stand alone.
+    pub fn lineage(self) -> &'static str {
+        match self {
+            EventClass::Shutdown | EventClass::PowerOutage | EventClass::NetworkFailure | EventClass::Unknown => {
+                "outage"
+            }
+            other => other.as_str(),
+        }
+    }
+
     /// The API's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -90,6 +101,9 @@ pub struct BlockedTarget {
     pub name: String,
     /// How it was blocked.
     pub method: String,
+    /// Names of the blocking fingerprints (OONI's, or the probe's built-in ones) its answers or pages matched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprints: Vec<String>,
 }
 
 /// One disruption.

@@ -1,7 +1,7 @@
 //! What the classifier reads: the probe registry and, per probe and time bucket, a summary of what the probe
 //! measured in that bucket (vitals, anchors by scope, targets that showed a blocking signature).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::store::AccessType;
 
@@ -98,6 +98,8 @@ pub struct BucketSummary {
     pub international: Tally,
     /// Targets that showed a blocking signature, by name.
     pub blocked: BTreeMap<String, BlockingMethod>,
+    /// Per blocked target, the names of the blocking fingerprints it matched.
+    pub fingerprints: BTreeMap<String, BTreeSet<String>>,
     /// Body throughput of international anchors (bytes/s), every sample (medians are taken when read, so the
     /// order of arrival cannot matter).
     pub international_throughput: Vec<f64>,

@@ -761,6 +761,7 @@ struct Sightings {
     probes: BTreeSet<String>,
     buckets: BTreeSet<i64>,
     methods: BTreeMap<BlockingMethod, usize>,
+    fingerprints: BTreeSet<String>,
 }
 
 /// Targets blocked on at least two online probes of one ASN, whose anchors (controls) kept working.
@@ -790,6 +791,9 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                 entry.probes.insert(tl.probe.probe_id.clone());
                 entry.buckets.insert(*bucket);
                 *entry.methods.entry(*method).or_default() += 1;
+                if let Some(names) = s.fingerprints.get(target) {
+                    entry.fingerprints.extend(names.iter().cloned());
+                }
             }
         }
     }
@@ -823,6 +827,7 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                     .max_by_key(|(m, n)| (**n, std::cmp::Reverse(**m)))
                     .map_or("dns", |(m, _)| m.as_str())
                     .to_owned(),
+                fingerprints: seen.fingerprints.iter().cloned().collect(),
             })
             .collect();
         let started = first * input.bucket_secs;
@@ -837,7 +842,10 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             probes.len(),
             targets
                 .iter()
-                .map(|t| format!("{} ({})", t.name, t.method))
+                .map(|t| match t.fingerprints.as_slice() {
+                    [] => format!("{} ({})", t.name, t.method),
+                    names => format!("{} ({}, fingerprint {})", t.name, t.method, names.join(", ")),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         );

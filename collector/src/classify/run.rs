@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::aggregate::{Placed, build_input};
 use super::{ClassifierSettings, DisruptionEvent, ProbeInfo, classify};
-use crate::store::{EventSaveSummary, MeasurementQuery, Store, StoreError};
+use crate::store::{EventQuery, EventSaveSummary, MeasurementQuery, Store, StoreError};
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -84,14 +84,107 @@ pub async fn classify_window(
     let read_from = from - lead;
     let (input, measurements) = load_input(store, read_from, to, bucket_secs).await?;
     let start = from.timestamp().div_euclid(bucket_secs) * bucket_secs;
-    let events: Vec<DisruptionEvent> = classify(&input, settings)
+    let mut events: Vec<DisruptionEvent> = classify(&input, settings)
         .into_iter()
         .filter(|e| e.ended_at.is_none_or(|end| end > start))
         .collect();
+    let saved: Vec<DisruptionEvent> = store
+        .events(EventQuery {
+            from: Some(start),
+            to: Some(to.timestamp()),
+            ..EventQuery::default()
+        })
+        .await?
+        .into_iter()
+        .map(|s| s.event)
+        .collect();
+    keep_identities(&mut events, &saved);
     let saved = store.save_events(start, to.timestamp(), events.clone()).await?;
     Ok(RunReport {
         events,
         saved,
         measurements,
     })
+}
+
+/// Keeps an event's identity when late data moves its edges: a new event overlapping a saved one of the same
+/// lineage and scope takes the saved one's id, so the saved event is revised (`unknown` → `shutdown`, start one
+/// bucket earlier) instead of being retracted and replaced by a stranger.
+pub fn keep_identities(events: &mut [DisruptionEvent], saved: &[DisruptionEvent]) {
+    let mut taken: std::collections::BTreeSet<String> = events
+        .iter()
+        .filter(|e| saved.iter().any(|s| s.id == e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    let overlaps = |a: &DisruptionEvent, b: &DisruptionEvent| {
+        a.started_at < b.ended_at.unwrap_or(i64::MAX) && b.started_at < a.ended_at.unwrap_or(i64::MAX)
+    };
+    for e in events.iter_mut() {
+        if taken.contains(&e.id) {
+            continue;
+        }
+        let heir = saved.iter().find(|s| {
+            !taken.contains(&s.id) && s.class.lineage() == e.class.lineage() && s.scope == e.scope && overlaps(s, e)
+        });
+        if let Some(s) = heir {
+            e.id = s.id.clone();
+            taken.insert(s.id.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{ConfidenceLevel, EventClass, EventScope};
+
+    fn event(id: &str, class: EventClass, start: i64, end: Option<i64>) -> DisruptionEvent {
+        DisruptionEvent {
+            id: id.to_owned(),
+            class,
+            scope: EventScope {
+                level: "country".to_owned(),
+                country: Some("XL".to_owned()),
+                ..EventScope::default()
+            },
+            started_at: start,
+            ended_at: end,
+            confidence: 0.2,
+            confidence_level: ConfidenceLevel::Low,
+            affected_probes: 9,
+            probes_in_scope: 9,
+            evidence: Vec::new(),
+            scores: Default::default(),
+            targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_revised_outage_keeps_its_id_when_late_data_moves_its_start() {
+        let saved = [event("evt-old", EventClass::Unknown, 100, None)];
+        let mut now = [event("evt-new", EventClass::Shutdown, 90, Some(200))];
+        keep_identities(&mut now, &saved);
+        assert_eq!(now[0].id, "evt-old");
+    }
+
+    #[test]
+    fn other_lineages_scopes_and_disjoint_times_keep_their_own_ids() {
+        let saved = [event("evt-old", EventClass::Unknown, 100, Some(150))];
+        let mut now = [
+            event("evt-censor", EventClass::Censorship, 100, None),
+            event("evt-later", EventClass::Shutdown, 150, None),
+        ];
+        keep_identities(&mut now, &saved);
+        assert_eq!((now[0].id.as_str(), now[1].id.as_str()), ("evt-censor", "evt-later"));
+        let mut elsewhere = [DisruptionEvent {
+            scope: EventScope {
+                level: "asn".to_owned(),
+                asn: Some(64501),
+                ..EventScope::default()
+            },
+            ..event("evt-asn", EventClass::Shutdown, 100, None)
+        }];
+        keep_identities(&mut elsewhere, &saved);
+        assert_eq!(elsewhere[0].id, "evt-asn");
+    }
 }

@@ -102,6 +102,7 @@ mod tests {
                 total: international.1,
             },
             blocked: Default::default(),
+            fingerprints: Default::default(),
             international_throughput: Vec::new(),
             international_rtt: Vec::new(),
         }

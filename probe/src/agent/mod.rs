@@ -540,7 +540,13 @@ fn spool_results(spool: &SharedSpool, class: RecordClass, results: Vec<Measureme
         })
         .collect();
     match spool.with(|s| s.append(&records)) {
-        Ok(_) => wake.notify_one(),
+        Ok(_) => {
+            // A journal of what was measured, for audits (the lab's spool oracle): one line per measurement.
+            for m in &results {
+                tracing::debug!(target: "vigil_probe::journal", id = %m.id, started_at = %m.started_at.to_rfc3339(), kind = ?m.result.kind(), "spooled");
+            }
+            wake.notify_one();
+        }
         Err(err) => tracing::error!(error = %err, records = records.len(), "could not spool measurements"),
     }
 }
