@@ -12,6 +12,8 @@ use uuid::Uuid;
 use vigil_measurement::result::{TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 
+pub mod lab;
+
 /// Path of a workspace binary built next to the running test executable.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");

@@ -1,0 +1,247 @@
+//! The simulated country: its networks, probes and servers, and every address in the lab (all in 10.0.0.0/8,
+//! and only inside the lab's own namespaces).
+//!
+//! ```text
+//!  probe ── home router ── ISP (AS64501 | AS64502 | AS64503, each with its resolver) ──┐
+//!                                                                                       border ── international
+//!                               domestic servers (web, national blockpage 10.10.34.34) ─┘        (web, resolver,
+//!  three probes abroad ── home router ───────────────────────────────────────────────────────────  collector)
+//! ```
+
+use std::net::Ipv4Addr;
+
+/// The lab country's (user-assigned) ISO code.
+pub const HOME_COUNTRY: &str = "XL";
+/// The country of the probes abroad, which keep reporting when the lab country is cut off.
+pub const ABROAD_COUNTRY: &str = "XF";
+/// Every namespace the lab creates starts with this.
+pub const NS_PREFIX: &str = "vgl-";
+
+/// Where a probe's home router connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    /// One of the country's ISPs (1-based).
+    Isp(u8),
+    /// Straight to the international side.
+    Abroad,
+}
+
+/// One probe as registered with the collector.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeSpec {
+    /// Lab name (`p01` …), also the operator label.
+    pub name: &'static str,
+    /// Country code.
+    pub country: &'static str,
+    /// Autonomous system.
+    pub asn: u32,
+    /// Region, in the lab country.
+    pub region: Option<&'static str>,
+    /// `fixed` or `mobile`.
+    pub access: &'static str,
+    /// Runs on a UPS (survives a power cut, on battery).
+    pub ups: bool,
+    /// Its upstream.
+    pub upstream: Upstream,
+}
+
+const fn home(name: &'static str, isp: u8, region: &'static str, access: &'static str, ups: bool) -> ProbeSpec {
+    ProbeSpec {
+        name,
+        country: HOME_COUNTRY,
+        asn: isp_asn(isp),
+        region: Some(region),
+        access,
+        ups,
+        upstream: Upstream::Isp(isp),
+    }
+}
+
+const fn abroad(name: &'static str, asn: u32) -> ProbeSpec {
+    ProbeSpec {
+        name,
+        country: ABROAD_COUNTRY,
+        asn,
+        region: None,
+        access: "fixed",
+        ups: false,
+        upstream: Upstream::Abroad,
+    }
+}
+
+/// The ISPs' AS numbers (documentation range).
+pub const fn isp_asn(isp: u8) -> u32 {
+    64500 + isp as u32
+}
+
+/// Number of ISPs in the country.
+pub const ISPS: u8 = 3;
+
+/// The probes: ten in the country (three ISPs, two regions, fixed and mobile, three on a UPS) and three abroad.
+/// A probe's number is its position plus one; its addresses derive from it.
+pub const PROBES: [ProbeSpec; 13] = [
+    home("p01", 1, "north", "fixed", false),
+    home("p02", 1, "north", "fixed", true),
+    home("p03", 1, "south", "fixed", false),
+    home("p04", 2, "north", "fixed", false),
+    home("p05", 2, "south", "fixed", true),
+    home("p06", 2, "south", "mobile", false),
+    home("p07", 3, "north", "mobile", false),
+    home("p08", 3, "south", "mobile", false),
+    home("p09", 3, "north", "mobile", false),
+    home("p10", 2, "south", "fixed", true),
+    abroad("a11", 64598),
+    abroad("a12", 64598),
+    abroad("a13", 64599),
+];
+
+/// Probe numbers (1-based) of the probes matching `keep`.
+pub fn probes_where(keep: impl Fn(&ProbeSpec) -> bool) -> Vec<usize> {
+    (1..=PROBES.len()).filter(|&n| keep(&PROBES[n - 1])).collect()
+}
+
+/// Probes in the lab country.
+pub fn home_probes() -> Vec<usize> {
+    probes_where(|p| p.country == HOME_COUNTRY)
+}
+
+/// The probe's own address.
+pub fn probe_addr(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 100, octet(n), 2)
+}
+
+/// The home router's LAN address (the probe's gateway).
+pub fn home_lan(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 100, octet(n), 1)
+}
+
+/// The home router's WAN address.
+pub fn home_wan(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 101, octet(n), 2)
+}
+
+/// The upstream's address on the home router's WAN link.
+pub fn home_upstream(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 101, octet(n), 1)
+}
+
+fn octet(n: usize) -> u8 {
+    u8::try_from(n).expect("fewer than 256 probes")
+}
+
+/// An ISP's address on its uplink (also where its resolver listens).
+pub fn isp_uplink(isp: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 30, isp, 2)
+}
+
+/// The border router's address towards an ISP.
+pub fn border_to_isp(isp: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 30, isp, 1)
+}
+
+/// Domestic servers' link: the server side.
+pub const DOM_LINK: Ipv4Addr = Ipv4Addr::new(10, 40, 0, 2);
+/// Domestic servers' link: the border side.
+pub const BORDER_TO_DOM: Ipv4Addr = Ipv4Addr::new(10, 40, 0, 1);
+/// The domestic web server (a domestic anchor).
+pub const DOMESTIC_WEB: Ipv4Addr = Ipv4Addr::new(10, 41, 0, 10);
+/// The national blockpage server (the address Iran's filter uses; the probe's built-in fingerprints know it).
+pub const BLOCKPAGE: Ipv4Addr = Ipv4Addr::new(10, 10, 34, 34);
+/// International link: the international side.
+pub const INTL_LINK: Ipv4Addr = Ipv4Addr::new(10, 50, 0, 2);
+/// International link: the border side.
+pub const BORDER_TO_INTL: Ipv4Addr = Ipv4Addr::new(10, 50, 0, 1);
+/// International anchors.
+pub const INTL_ANCHORS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 60, 0, 10), Ipv4Addr::new(10, 60, 0, 11)];
+/// The public-style resolver abroad (the probes' control resolver).
+pub const PUBLIC_RESOLVER: Ipv4Addr = Ipv4Addr::new(10, 60, 0, 53);
+/// The collector's address.
+pub const COLLECTOR: Ipv4Addr = Ipv4Addr::new(10, 70, 0, 2);
+/// The collector's gateway.
+pub const COLLECTOR_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 70, 0, 1);
+/// The collector's port.
+pub const COLLECTOR_PORT: u16 = 8080;
+
+/// The test-list sites, all hosted abroad: (host name, address).
+pub const SITES: [(&str, Ipv4Addr); 4] = [
+    ("news.vigil.test", Ipv4Addr::new(10, 60, 0, 21)),
+    ("video.vigil.test", Ipv4Addr::new(10, 60, 0, 22)),
+    ("social.vigil.test", Ipv4Addr::new(10, 60, 0, 23)),
+    ("open.vigil.test", Ipv4Addr::new(10, 60, 0, 24)),
+];
+
+/// A site's address.
+pub fn site_addr(host: &str) -> Option<Ipv4Addr> {
+    SITES.iter().find(|(h, _)| *h == host).map(|(_, a)| *a)
+}
+
+/// The URL a probe's test list holds for a site.
+pub fn site_url(host: &str) -> String {
+    format!("http://{host}/")
+}
+
+/// Namespace of a probe.
+pub fn ns_probe(n: usize) -> String {
+    format!("{NS_PREFIX}p{n:02}")
+}
+
+/// Namespace of a probe's home router.
+pub fn ns_home(n: usize) -> String {
+    format!("{NS_PREFIX}h{n:02}")
+}
+
+/// Namespace of an ISP.
+pub fn ns_isp(isp: u8) -> String {
+    format!("{NS_PREFIX}isp{isp}")
+}
+
+/// The border router.
+pub const NS_BORDER: &str = "vgl-border";
+/// Domestic servers.
+pub const NS_DOMESTIC: &str = "vgl-dom";
+/// The international side (web servers, public resolver, transit to the collector and the probes abroad).
+pub const NS_INTL: &str = "vgl-intl";
+/// The collector.
+pub const NS_COLLECTOR: &str = "vgl-coll";
+
+/// Every namespace of the lab.
+pub fn namespaces() -> Vec<String> {
+    let mut all: Vec<String> = (1..=PROBES.len()).flat_map(|n| [ns_probe(n), ns_home(n)]).collect();
+    all.extend((1..=ISPS).map(ns_isp));
+    all.extend([NS_BORDER, NS_DOMESTIC, NS_INTL, NS_COLLECTOR].map(str::to_owned));
+    all
+}
+
+/// The namespace a probe's home router connects to.
+pub fn upstream_ns(spec: &ProbeSpec) -> String {
+    match spec.upstream {
+        Upstream::Isp(isp) => ns_isp(isp),
+        Upstream::Abroad => NS_INTL.to_owned(),
+    }
+}
+
+/// The resolver a probe's system configuration names: its ISP's, or the public one abroad.
+pub fn system_resolver(spec: &ProbeSpec) -> Ipv4Addr {
+    match spec.upstream {
+        Upstream::Isp(isp) => isp_uplink(isp),
+        Upstream::Abroad => PUBLIC_RESOLVER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_country_meets_the_labs_brief() {
+        let home = home_probes();
+        assert!(home.len() >= 9);
+        let regions: std::collections::BTreeSet<_> = home.iter().filter_map(|&n| PROBES[n - 1].region).collect();
+        assert!(regions.len() >= 2);
+        assert!(home.iter().any(|&n| PROBES[n - 1].ups));
+        assert!(home.iter().any(|&n| PROBES[n - 1].access == "mobile"));
+        let names: std::collections::BTreeSet<_> = namespaces().into_iter().collect();
+        assert_eq!(names.len(), namespaces().len(), "namespace names are unique");
+        assert!(names.iter().all(|n| n.starts_with(NS_PREFIX) && n.len() <= 15));
+    }
+}

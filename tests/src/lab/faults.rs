@@ -1,0 +1,238 @@
+//! What the lab does to the country: each fault is applied and lifted with real tools (nftables rules, links
+//! going down, `tbf` rate limits, dnsmasq answers, killed processes and rewritten vitals files).
+
+use std::time::Duration;
+
+use super::country::{
+    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_INTL, PROBES, Upstream, namespaces, ns_home, ns_isp,
+    probes_where, site_addr,
+};
+use super::net::{collector_route, link, nft, run};
+use super::nodes::PowerState;
+use super::{Lab, LabError};
+
+/// The lab's nftables table (created by a fault, deleted when it is lifted).
+const TABLE: &str = "vigil_lab";
+
+/// One thing that goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The border drops everything international; domestic traffic flows (a national intranet).
+    NationalShutdown,
+    /// The border drops everything of one ISP.
+    IspCut(u8),
+    /// Every ISP drops its mobile subscribers' traffic beyond the ISP.
+    MobileCut,
+    /// A region's mains fail: home routers go dark, probes without a UPS die, UPS probes run on battery.
+    RegionalPower(&'static str),
+    /// One probe's mains fail.
+    ProbePower(usize),
+    /// An ISP's resolver answers the national blockpage's address for these names.
+    DnsInjection {
+        /// The ISP.
+        isp: u8,
+        /// Names it lies about.
+        hosts: &'static [&'static str],
+    },
+    /// An ISP sends a site's web traffic to the national blockpage server.
+    Blockpage {
+        /// The ISP.
+        isp: u8,
+        /// The site.
+        host: &'static str,
+    },
+    /// An ISP answers requests to a site with a TCP reset (after the handshake, as DPI does).
+    RstInjection {
+        /// The ISP.
+        isp: u8,
+        /// The site.
+        host: &'static str,
+    },
+    /// International traffic into the country capped with a token bucket.
+    Throttle {
+        /// The cap, in `tc` units (`16mbit`).
+        rate: &'static str,
+    },
+    /// The collector's own link goes down.
+    CollectorCut,
+}
+
+/// Pause between probes when a fault (or its end) is staggered, as real power cuts and returns are.
+const STAGGER: Duration = Duration::from_millis(700);
+
+impl Lab {
+    /// Applies a fault.
+    pub fn apply(&mut self, fault: Fault) -> Result<(), LabError> {
+        match fault {
+            Fault::NationalShutdown => nft(
+                NS_BORDER,
+                &forward_rules(&[
+                    "iifname \"isp*\" oifname \"intl\" drop",
+                    "iifname \"intl\" oifname \"isp*\" drop",
+                ]),
+            ),
+            Fault::IspCut(isp) => nft(
+                NS_BORDER,
+                &forward_rules(&[
+                    &format!("iifname \"isp{isp}\" drop"),
+                    &format!("oifname \"isp{isp}\" drop"),
+                ]),
+            ),
+            Fault::MobileCut => {
+                for isp in 1..=ISPS {
+                    let mobile = probes_where(|p| p.upstream == Upstream::Isp(isp) && p.access == "mobile");
+                    if mobile.is_empty() {
+                        continue;
+                    }
+                    let set = mobile
+                        .iter()
+                        .flat_map(|n| [format!("10.100.{n}.0/24"), format!("10.101.{n}.0/24")])
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    nft(
+                        &ns_isp(isp),
+                        &forward_rules(&[
+                            &format!("ip saddr {{ {set} }} drop"),
+                            &format!("ip daddr {{ {set} }} drop"),
+                        ]),
+                    )?;
+                }
+                Ok(())
+            }
+            Fault::RegionalPower(region) => {
+                let hit = probes_where(|p| p.country == HOME_COUNTRY && p.region == Some(region));
+                self.power_off(&hit)
+            }
+            Fault::ProbePower(n) => self.power_off(&[n]),
+            Fault::DnsInjection { isp, hosts } => self.servers.set_isp_answers(isp, hosts, BLOCKPAGE),
+            Fault::Blockpage { isp, host } => {
+                let addr = site(host)?;
+                nft(
+                    &ns_isp(isp),
+                    &format!(
+                        "table ip {TABLE} {{\n chain prerouting {{ type nat hook prerouting priority -100;\n  \
+                         ip daddr {addr} tcp dport 80 dnat to {BLOCKPAGE}:80\n }}\n}}\n"
+                    ),
+                )
+            }
+            Fault::RstInjection { isp, host } => {
+                let addr = site(host)?;
+                // The handshake passes; the first data segment (the request) is answered with a reset.
+                nft(
+                    &ns_isp(isp),
+                    &forward_rules(&[&format!(
+                        "ip daddr {addr} tcp dport 80 tcp flags & psh == psh reject with tcp reset"
+                    )]),
+                )
+            }
+            Fault::Throttle { rate } => run(
+                "tc",
+                &[
+                    "-n", NS_INTL, "qdisc", "add", "dev", "uplink", "root", "tbf", "rate", rate, "burst", "16kb",
+                    "latency", "300ms",
+                ],
+            )
+            .map(drop),
+            Fault::CollectorCut => link(NS_COLLECTOR, "eth0", false),
+        }
+    }
+
+    /// Lifts a fault.
+    pub fn lift(&mut self, fault: Fault) -> Result<(), LabError> {
+        match fault {
+            Fault::NationalShutdown | Fault::IspCut(_) => drop_table(NS_BORDER),
+            Fault::MobileCut => {
+                for isp in 1..=ISPS {
+                    drop_table(&ns_isp(isp))?;
+                }
+                Ok(())
+            }
+            Fault::Blockpage { isp, .. } | Fault::RstInjection { isp, .. } => drop_table(&ns_isp(isp)),
+            Fault::RegionalPower(region) => {
+                let hit = probes_where(|p| p.country == HOME_COUNTRY && p.region == Some(region));
+                self.power_on(&hit)
+            }
+            Fault::ProbePower(n) => self.power_on(&[n]),
+            Fault::DnsInjection { isp, .. } => self.servers.set_isp_answers(isp, &[], BLOCKPAGE),
+            Fault::Throttle { .. } => run("tc", &["-n", NS_INTL, "qdisc", "del", "dev", "uplink", "root"]).map(drop),
+            Fault::CollectorCut => {
+                link(NS_COLLECTOR, "eth0", true)?;
+                collector_route()
+            }
+        }
+    }
+
+    /// Undoes anything a fault may have left (between scenarios, and after a failed one).
+    pub fn clear_faults(&mut self) -> Result<(), LabError> {
+        for ns in namespaces() {
+            let _ = run("ip", &["netns", "exec", &ns, "nft", "delete", "table", "inet", TABLE]);
+            let _ = run("ip", &["netns", "exec", &ns, "nft", "delete", "table", "ip", TABLE]);
+        }
+        let _ = run("tc", &["-n", NS_INTL, "qdisc", "del", "dev", "uplink", "root"]);
+        link(NS_COLLECTOR, "eth0", true)?;
+        collector_route()?;
+        for n in 1..=PROBES.len() {
+            link(&ns_home(n), "lan", true)?;
+        }
+        for isp in 1..=ISPS {
+            self.servers.set_isp_answers(isp, &[], BLOCKPAGE)?;
+        }
+        Ok(())
+    }
+
+    /// Mains off for these probes, one after another: the home router goes dark, a probe on a UPS switches to
+    /// battery, one without dies on the spot.
+    fn power_off(&mut self, probes: &[usize]) -> Result<(), LabError> {
+        for (i, &n) in probes.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(STAGGER);
+            }
+            link(&ns_home(n), "lan", false)?;
+            let node = self.probe_mut(n)?;
+            if node.spec.ups {
+                node.set_power(PowerState::Battery)?;
+            } else {
+                node.kill();
+            }
+        }
+        Ok(())
+    }
+
+    /// Mains back, one after another: routers come up, dead probes boot (a new boot id) and start again.
+    fn power_on(&mut self, probes: &[usize]) -> Result<(), LabError> {
+        let bins = self.bins.clone();
+        for (i, &n) in probes.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(STAGGER);
+            }
+            link(&ns_home(n), "lan", true)?;
+            let node = self.probe_mut(n)?;
+            if node.spec.ups {
+                node.set_power(PowerState::Mains)?;
+            } else {
+                node.boot()?;
+                node.start(&bins)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn forward_rules(rules: &[&str]) -> String {
+    let body: String = rules.iter().map(|r| format!("  {r}\n")).collect();
+    format!("table inet {TABLE} {{\n chain forward {{ type filter hook forward priority 0;\n{body} }}\n}}\n")
+}
+
+fn drop_table(ns: &str) -> Result<(), LabError> {
+    for family in ["inet", "ip"] {
+        let listed = run("ip", &["netns", "exec", ns, "nft", "list", "tables"])?;
+        if listed.lines().any(|l| l.trim() == format!("table {family} {TABLE}")) {
+            run("ip", &["netns", "exec", ns, "nft", "delete", "table", family, TABLE])?;
+        }
+    }
+    Ok(())
+}
+
+fn site(host: &str) -> Result<std::net::Ipv4Addr, LabError> {
+    site_addr(host).ok_or_else(|| LabError::Setup(format!("{host} is not a lab site")))
+}

@@ -1,0 +1,227 @@
+//! Commands the lab runs (`ip`, `nft`, `tc`, all inside its namespaces), the topology they build, and the
+//! teardown that leaves nothing behind.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use super::LabError;
+use super::country::{
+    BLOCKPAGE, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY, DOM_LINK, DOMESTIC_WEB, INTL_ANCHORS,
+    INTL_LINK, ISPS, NS_BORDER, NS_COLLECTOR, NS_DOMESTIC, NS_INTL, NS_PREFIX, PROBES, PUBLIC_RESOLVER, SITES,
+    Upstream, border_to_isp, home_lan, home_upstream, home_wan, isp_uplink, namespaces, ns_home, ns_isp, ns_probe,
+    probe_addr, system_resolver, upstream_ns,
+};
+
+/// Runs a program; its stdout on success, else an error with its stderr.
+pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::Command {
+            command: format!("{program} {}", args.join(" ")),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            command: format!("{program} {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `ip ARGS` (use `-n NS` to act inside a namespace).
+pub fn ip(args: &[&str]) -> Result<String, LabError> {
+    run("ip", args)
+}
+
+/// Runs a program inside a namespace.
+pub fn in_ns(ns: &str, program: &str, args: &[&str]) -> Result<String, LabError> {
+    let mut all = vec!["netns", "exec", ns, program];
+    all.extend_from_slice(args);
+    run("ip", &all)
+}
+
+/// Loads an nftables script inside a namespace.
+pub fn nft(ns: &str, script: &str) -> Result<(), LabError> {
+    let command = format!("ip netns exec {ns} nft -f -");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| LabError::Command {
+            command: command.clone(),
+            detail: e.to_string(),
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes()).map_err(|e| LabError::Command {
+            command: command.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    let out = child.wait_with_output().map_err(|e| LabError::Command {
+        command: command.clone(),
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            command,
+            detail: format!("{}\n{script}", String::from_utf8_lossy(&out.stderr).trim()),
+        });
+    }
+    Ok(())
+}
+
+/// The lab's namespaces that exist now (from an earlier run too).
+pub fn existing_namespaces() -> Vec<String> {
+    ip(&["netns", "list"])
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(NS_PREFIX))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Kills every process in the lab's namespaces, deletes the namespaces and their `/etc/netns` files. Safe to
+/// run at any time, any number of times; touches nothing outside the lab's own names.
+pub fn teardown() {
+    let namespaces = existing_namespaces();
+    for ns in &namespaces {
+        let pids = ip(&["netns", "pids", ns]).unwrap_or_default();
+        for pid in pids.split_whitespace() {
+            let _ = run("kill", &["-KILL", pid]);
+        }
+    }
+    for ns in &namespaces {
+        let _ = ip(&["netns", "del", ns]);
+    }
+    if let Ok(entries) = std::fs::read_dir("/etc/netns") {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(NS_PREFIX) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    // Remove /etc/netns itself only if the lab created it and left it empty.
+    let _ = std::fs::remove_dir("/etc/netns");
+}
+
+fn veth(a_ns: &str, a_if: &str, b_ns: &str, b_if: &str) -> Result<(), LabError> {
+    ip(&[
+        "link", "add", a_if, "netns", a_ns, "type", "veth", "peer", "name", b_if, "netns", b_ns,
+    ])?;
+    ip(&["-n", a_ns, "link", "set", "dev", a_if, "up"])?;
+    ip(&["-n", b_ns, "link", "set", "dev", b_if, "up"])?;
+    Ok(())
+}
+
+fn addr(ns: &str, dev: &str, cidr: &str) -> Result<(), LabError> {
+    ip(&["-n", ns, "addr", "add", cidr, "dev", dev]).map(drop)
+}
+
+fn route(ns: &str, dest: &str, via: &str) -> Result<(), LabError> {
+    ip(&["-n", ns, "route", "replace", dest, "via", via]).map(drop)
+}
+
+fn forwarding(ns: &str) -> Result<(), LabError> {
+    in_ns(ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"]).map(drop)
+}
+
+/// Server addresses, held on the namespace's loopback (local to it, routed to it from outside).
+fn servers(ns: &str, addresses: &[String]) -> Result<(), LabError> {
+    for a in addresses {
+        addr(ns, "lo", &format!("{a}/32"))?;
+    }
+    Ok(())
+}
+
+/// Builds the whole topology (after a teardown of any leftovers).
+pub fn build() -> Result<(), LabError> {
+    teardown();
+    for ns in namespaces() {
+        ip(&["netns", "add", &ns])?;
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+    }
+    // Border, domestic servers, international side, collector.
+    veth(NS_DOMESTIC, "eth0", NS_BORDER, "dom")?;
+    addr(NS_DOMESTIC, "eth0", &format!("{DOM_LINK}/24"))?;
+    addr(NS_BORDER, "dom", &format!("{BORDER_TO_DOM}/24"))?;
+    route(NS_DOMESTIC, "default", &BORDER_TO_DOM.to_string())?;
+    servers(NS_DOMESTIC, &[DOMESTIC_WEB.to_string(), BLOCKPAGE.to_string()])?;
+    route(NS_BORDER, &format!("{DOMESTIC_WEB}/32"), &DOM_LINK.to_string())?;
+    route(NS_BORDER, &format!("{BLOCKPAGE}/32"), &DOM_LINK.to_string())?;
+
+    veth(NS_INTL, "uplink", NS_BORDER, "intl")?;
+    addr(NS_INTL, "uplink", &format!("{INTL_LINK}/24"))?;
+    addr(NS_BORDER, "intl", &format!("{BORDER_TO_INTL}/24"))?;
+    route(NS_BORDER, "default", &INTL_LINK.to_string())?;
+    route(NS_INTL, "default", &BORDER_TO_INTL.to_string())?;
+    let mut intl_servers: Vec<String> = INTL_ANCHORS.iter().map(ToString::to_string).collect();
+    intl_servers.extend(SITES.iter().map(|(_, a)| a.to_string()));
+    intl_servers.push(PUBLIC_RESOLVER.to_string());
+    servers(NS_INTL, &intl_servers)?;
+
+    veth(NS_COLLECTOR, "eth0", NS_INTL, "coll")?;
+    addr(NS_COLLECTOR, "eth0", &format!("{COLLECTOR}/24"))?;
+    addr(NS_INTL, "coll", &format!("{COLLECTOR_GATEWAY}/24"))?;
+    route(NS_COLLECTOR, "default", &COLLECTOR_GATEWAY.to_string())?;
+
+    for isp in 1..=ISPS {
+        let ns = ns_isp(isp);
+        veth(&ns, "uplink", NS_BORDER, &format!("isp{isp}"))?;
+        addr(&ns, "uplink", &format!("{}/24", isp_uplink(isp)))?;
+        addr(NS_BORDER, &format!("isp{isp}"), &format!("{}/24", border_to_isp(isp)))?;
+        route(&ns, "default", &border_to_isp(isp).to_string())?;
+        forwarding(&ns)?;
+    }
+    for ns in [NS_BORDER, NS_INTL] {
+        forwarding(ns)?;
+    }
+
+    // Probes and their home routers.
+    for (i, spec) in PROBES.iter().enumerate() {
+        let n = i + 1;
+        let (probe, home, up) = (ns_probe(n), ns_home(n), upstream_ns(spec));
+        veth(&probe, "eth0", &home, "lan")?;
+        addr(&probe, "eth0", &format!("{}/24", probe_addr(n)))?;
+        addr(&home, "lan", &format!("{}/24", home_lan(n)))?;
+        route(&probe, "default", &home_lan(n).to_string())?;
+        let up_if = format!("c{n:02}");
+        veth(&home, "wan", &up, &up_if)?;
+        addr(&home, "wan", &format!("{}/24", home_wan(n)))?;
+        addr(&up, &up_if, &format!("{}/24", home_upstream(n)))?;
+        route(&home, "default", &home_upstream(n).to_string())?;
+        forwarding(&home)?;
+        let lan = format!("10.100.{n}.0/24");
+        route(&up, &lan, &home_wan(n).to_string())?;
+        if let Upstream::Isp(isp) = spec.upstream {
+            for prefix in [lan, format!("10.101.{n}.0/24")] {
+                route(NS_BORDER, &prefix, &isp_uplink(isp).to_string())?;
+            }
+        }
+        // `ip netns exec` puts /etc/netns/NS/resolv.conf in place of /etc/resolv.conf for what runs there.
+        let etc = std::path::Path::new("/etc/netns").join(&probe);
+        std::fs::create_dir_all(&etc).map_err(|e| LabError::io(&etc, e))?;
+        let resolv = etc.join("resolv.conf");
+        std::fs::write(
+            &resolv,
+            format!("nameserver {}\noptions timeout:1 attempts:1\n", system_resolver(spec)),
+        )
+        .map_err(|e| LabError::io(&resolv, e))?;
+    }
+    Ok(())
+}
+
+/// Sets a link up or down inside a namespace.
+pub fn link(ns: &str, dev: &str, up: bool) -> Result<(), LabError> {
+    ip(&["-n", ns, "link", "set", "dev", dev, if up { "up" } else { "down" }]).map(drop)
+}
+
+/// Restores the collector's default route (a link going down drops it).
+pub fn collector_route() -> Result<(), LabError> {
+    route(NS_COLLECTOR, "default", &COLLECTOR_GATEWAY.to_string())
+}

@@ -1,0 +1,207 @@
+//! The lab's real servers, from Debian packages, each in its namespace: nginx for the web (international sites
+//! and anchors, the domestic web server, the national blockpage) and dnsmasq for DNS (each ISP's resolver and a
+//! public-style resolver abroad).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::LabError;
+use super::country::{BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, PUBLIC_RESOLVER, SITES, isp_uplink, ns_isp};
+use super::net::in_ns;
+use crate::wait_until;
+
+/// The page the international anchors and sites serve: 64 KiB, so throughput is measurable.
+fn site_page() -> String {
+    let filler = "<p>Vigil lab: an ordinary page on an ordinary server abroad.</p>\n".repeat(1000);
+    format!(
+        "<!doctype html><html><head><title>Lab site</title></head><body>{}</body></html>",
+        &filler[..65_000]
+    )
+}
+
+/// The national blockpage, in the shape of Iran's (an iframe to 10.10.34.34), which the probe's built-in
+/// fingerprints recognise.
+const BLOCKPAGE_HTML: &str = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1256\">\
+<title>M1-6</title></head><body><iframe src=\"http://10.10.34.34?type=Invalid Site&policy=MainPolicy\" \
+style=\"width: 100%; height: 100%\" scrolling=\"no\" marginwidth=\"0\" marginheight=\"0\" frameborder=\"0\" \
+vspace=\"0\" hspace=\"0\"></iframe></body></html>";
+
+/// Running servers; stopped on drop.
+pub struct Servers {
+    children: Vec<(String, Child)>,
+    /// Each ISP resolver's hosts file (index: ISP − 1).
+    pub isp_hosts: Vec<PathBuf>,
+}
+
+impl Servers {
+    /// Writes the servers' files under `dir` and starts them; returns once each is listening.
+    pub fn start(dir: &Path) -> Result<Self, LabError> {
+        let mut servers = Servers {
+            children: Vec::new(),
+            isp_hosts: Vec::new(),
+        };
+        let intl = dir.join("nginx-intl");
+        write(&intl.join("www/index.html"), &site_page())?;
+        servers.nginx(NS_INTL, &intl, "")?;
+        let dom = dir.join("nginx-dom");
+        write(
+            &dom.join("www/index.html"),
+            "<!doctype html><html><head><title>National portal</title></head><body>Domestic news.</body></html>",
+        )?;
+        write(&dom.join("blockpage/index.html"), BLOCKPAGE_HTML)?;
+        let blockpage_server = format!(
+            "server {{ listen {BLOCKPAGE}:80; root {}; location / {{ try_files /index.html =404; }} }}",
+            dom.join("blockpage").display()
+        );
+        servers.nginx(NS_DOMESTIC, &dom, &blockpage_server)?;
+
+        let public = dir.join("dns-public.hosts");
+        write(&public, &hosts(&[]))?;
+        servers.dnsmasq(NS_INTL, PUBLIC_RESOLVER, &public, dir)?;
+        for isp in 1..=ISPS {
+            let file = dir.join(format!("dns-isp{isp}.hosts"));
+            write(&file, &hosts(&[]))?;
+            servers.dnsmasq(&ns_isp(isp), isp_uplink(isp), &file, dir)?;
+            servers.isp_hosts.push(file);
+        }
+        Ok(servers)
+    }
+
+    fn nginx(&mut self, ns: &str, root: &Path, extra_server: &str) -> Result<(), LabError> {
+        for sub in ["tmp", "logs"] {
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| LabError::io(root, e))?;
+        }
+        let r = root.display();
+        let conf = format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\npid {r}/nginx.pid;\n\
+             error_log {r}/logs/error.log warn;\nevents {{ worker_connections 512; }}\nhttp {{\n\
+             access_log off;\nclient_body_temp_path {r}/tmp/body;\nproxy_temp_path {r}/tmp/proxy;\n\
+             fastcgi_temp_path {r}/tmp/fastcgi;\nuwsgi_temp_path {r}/tmp/uwsgi;\nscgi_temp_path {r}/tmp/scgi;\n\
+             default_type text/html;\nkeepalive_timeout 5;\n\
+             server {{ listen 80 default_server; root {r}/www; index index.html; }}\n{extra_server}\n}}\n"
+        );
+        let conf_path = root.join("nginx.conf");
+        write(&conf_path, &conf)?;
+        let conf_arg = conf_path.display().to_string();
+        let prefix = format!("{r}/");
+        let child = spawn(
+            ns,
+            "nginx",
+            &["-c", &conf_arg, "-p", &prefix],
+            &root.join("logs/stderr.log"),
+        )?;
+        self.children.push((format!("nginx in {ns}"), child));
+        wait_listening(ns, "-ltn", ":80")
+    }
+
+    fn dnsmasq(&mut self, ns: &str, listen: std::net::Ipv4Addr, hosts: &Path, dir: &Path) -> Result<(), LabError> {
+        let log = dir.join(format!("dnsmasq-{ns}.log"));
+        let args = [
+            "--keep-in-foreground".to_owned(),
+            "--conf-file=/dev/null".to_owned(),
+            "--no-resolv".to_owned(),
+            "--no-hosts".to_owned(),
+            format!("--addn-hosts={}", hosts.display()),
+            format!("--listen-address={listen}"),
+            "--bind-interfaces".to_owned(),
+            "--port=53".to_owned(),
+            "--local-ttl=0".to_owned(),
+            "--user=root".to_owned(),
+            "--group=root".to_owned(),
+            format!("--pid-file={}", dir.join(format!("dnsmasq-{ns}.pid")).display()),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = spawn(ns, "dnsmasq", &args, &log)?;
+        self.children.push((format!("dnsmasq in {ns}"), child));
+        wait_listening(ns, "-lun", &format!("{listen}:53"))
+    }
+
+    /// Rewrites an ISP resolver's answers: `injected` names answer `with`, the rest their real addresses.
+    /// dnsmasq re-reads the file on SIGHUP.
+    pub fn set_isp_answers(&self, isp: u8, injected: &[&str], with: std::net::Ipv4Addr) -> Result<(), LabError> {
+        let file = &self.isp_hosts[usize::from(isp) - 1];
+        let overrides: Vec<(&str, std::net::Ipv4Addr)> = injected.iter().map(|h| (*h, with)).collect();
+        write(file, &hosts(&overrides))?;
+        let name = format!("dnsmasq in {}", ns_isp(isp));
+        let pid = self
+            .children
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.id().to_string())
+            .ok_or_else(|| LabError::Setup(format!("{name} is not running")))?;
+        super::net::run("kill", &["-HUP", &pid]).map(drop)
+    }
+
+    /// Any server that has exited, with its name.
+    pub fn exited(&mut self) -> Option<String> {
+        self.children
+            .iter_mut()
+            .find_map(|(n, c)| (!matches!(c.try_wait(), Ok(None))).then(|| n.clone()))
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A hosts file with every site, `overrides` first (dnsmasq answers with the first match).
+fn hosts(overrides: &[(&str, std::net::Ipv4Addr)]) -> String {
+    let mut out = String::new();
+    for (host, addr) in overrides {
+        out.push_str(&format!("{addr} {host}\n"));
+    }
+    for (host, addr) in SITES {
+        if !overrides.iter().any(|(h, _)| *h == host) {
+            out.push_str(&format!("{addr} {host}\n"));
+        }
+    }
+    out
+}
+
+fn write(path: &Path, content: &str) -> Result<(), LabError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| LabError::io(parent, e))?;
+    }
+    std::fs::write(path, content).map_err(|e| LabError::io(path, e))
+}
+
+/// Starts `program` inside `ns` with its output in `log`.
+pub fn spawn(ns: &str, program: &str, args: &[&str], log: &Path) -> Result<Child, LabError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| LabError::io(log, e))?;
+    let err = file.try_clone().map_err(|e| LabError::io(log, e))?;
+    Command::new("ip")
+        .args(["netns", "exec", ns, program])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| LabError::Command {
+            command: format!("ip netns exec {ns} {program}"),
+            detail: e.to_string(),
+        })
+}
+
+/// Waits until a socket matching `local` listens in `ns` (`ss FLAGS`).
+fn wait_listening(ns: &str, flags: &str, local: &str) -> Result<(), LabError> {
+    let ok = wait_until(Duration::from_secs(10), || {
+        in_ns(ns, "ss", &["-H", flags]).is_ok_and(|out| out.lines().any(|l| l.contains(local)))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::Setup(format!(
+            "nothing listens on {local} in {ns} after 10 s"
+        )))
+    }
+}
