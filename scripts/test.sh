@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
-# for the network-namespace tests; Prometheus, which a test runs to scrape the collector.
-packages=(gcc libc6-dev iproute2 nftables python3 util-linux prometheus)
+# for the network-namespace tests; Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
+# lab's web and DNS servers.
+packages=(gcc libc6-dev iproute2 nftables python3 util-linux procps prometheus nginx-light dnsmasq-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,3 +22,12 @@ fi
 cargo build --workspace --bins --locked
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc
+
+# The end-to-end lab (tests/): a simulated country in network namespaces, driving the release binaries through
+# shutdown, power-outage, censorship, throttling and collector-outage scenarios. It needs root.
+cargo build --workspace --release --bins --locked
+if [ "$(id -u)" -eq 0 ]; then
+  cargo test -p vigil-lab --features lab --test lab --locked
+else
+  echo "SKIPPED: the namespace lab needs root; run it with: sudo -E cargo test -p vigil-lab --features lab --test lab"
+fi

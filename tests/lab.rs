@@ -27,7 +27,8 @@ fn main() {
         .map(|scenario| {
             let lab = Arc::clone(&lab);
             Trial::test(scenario.name, move || {
-                let mut guard = lab.lock().map_err(|_| Failed::from("an earlier scenario panicked"))?;
+                // A scenario that panicked poisons the lock; the lab itself is still usable.
+                let mut guard = lab.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let up = guard.get_or_insert_with(|| Lab::up().map_err(|e| e.to_string()));
                 let lab = up.as_mut().map_err(|e| Failed::from(e.clone()))?;
                 println!("\n{}: {}", scenario.name, scenario.story);
@@ -47,9 +48,11 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    // Dropping the lab stops every process and removes every namespace.
-    if let Ok(mut guard) = lab.lock() {
-        guard.take();
+    // Dropping the lab stops every process and removes every namespace; the teardown after it also covers a
+    // lab that never finished coming up.
+    lab.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if !args.list {
+        net::teardown();
     }
     conclusion.exit();
 }
