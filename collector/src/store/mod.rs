@@ -6,6 +6,7 @@
 //! - a measurement id is stored at most once, across calls and within one call (the later copy is a duplicate).
 //! - probe tokens are stored only as hashes.
 
+mod clickhouse;
 mod spec;
 mod sqlite;
 mod types;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use clickhouse::ClickHouseStore;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -69,6 +71,14 @@ pub enum StoreError {
     /// The blocking worker running the query was lost (panic or shutdown).
     #[error("store worker failed: {0}")]
     Worker(String),
+    /// The ClickHouse server failed or could not be reached.
+    #[error("clickhouse: {message}")]
+    ClickHouse {
+        /// What it said.
+        message: String,
+        /// Whether trying again later may succeed (unreachable, overloaded) rather than never (bad data).
+        retryable: bool,
+    },
 }
 
 impl StoreError {
@@ -84,6 +94,7 @@ impl StoreError {
                     | rusqlite::ErrorCode::OutOfMemory
             ),
             StoreError::Io { .. } | StoreError::Worker(_) => true,
+            StoreError::ClickHouse { retryable, .. } => *retryable,
             _ => false,
         }
     }
@@ -148,6 +159,6 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Store>, StoreError> {
     match spec {
         StoreSpec::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path.clone()).await?)),
-        StoreSpec::ClickHouse { .. } => Err(StoreError::Unsupported(spec.to_string())),
+        StoreSpec::ClickHouse { url, database } => Ok(Arc::new(ClickHouseStore::open(url, database).await?)),
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod clickhouse;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;

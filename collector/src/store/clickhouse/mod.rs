@@ -1,0 +1,948 @@
+//! The ClickHouse backend: the same [`Store`] contract as the embedded one, for deployments one SQLite file cannot
+//! carry. Writes are acknowledged only after ClickHouse accepted them; retryable failures (network, overload) are
+//! retried with jittered backoff and then reported as retryable, so ingest answers 503 and probes keep their
+//! spools; bad data is a permanent failure.
+//!
+//! Deduplication on measurement id holds across retries: before a batch is inserted, the ids it carries are
+//! looked up by the sorting key (country, ASN, probe, reported time), and copies that slip through concurrent
+//! writers are merged by `ReplacingMergeTree` and skipped on read (`LIMIT 1 BY id`). Unsynced clocks are re-timed
+//! on read, against each boot's earliest synced reading.
+
+mod schema;
+
+mod rows;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clickhouse::Client;
+use vigil_measurement::{Measurement, MeasurementResult, Outcome};
+
+use rows::{AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, RevisionRow, SeenRow, VitalsRow};
+pub use schema::SCHEMA_VERSION;
+
+use super::{
+    AccessType, EventQuery, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
+    Store, StoreError, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+};
+use crate::classify::DisruptionEvent;
+
+/// Attempts per operation before a retryable failure is reported.
+const ATTEMPTS: u32 = 3;
+/// Longest a single request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often a probe's last-seen time is written (it is read for the public probe list only).
+const SEEN_EVERY_MS: i64 = 60_000;
+
+/// A store on a ClickHouse server.
+pub struct ClickHouseStore {
+    client: Client,
+    url: String,
+    database: String,
+    server_version: String,
+    /// Strictly increasing microsecond stamps: ingest sequence numbers and row versions.
+    clock: AtomicI64,
+    /// Earliest anchor written per (probe, boot), so each boot's anchor is written once, not per batch.
+    anchors: Mutex<HashMap<(String, String), i64>>,
+    /// Last-seen time written per probe.
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+impl ClickHouseStore {
+    /// Connects to `url` (`http://host:port`), creates `database` and the tables if missing.
+    pub async fn open(url: &str, database: &str) -> Result<Self, StoreError> {
+        let root = Client::default().with_url(url).with_validation(false);
+        let create = format!("CREATE DATABASE IF NOT EXISTS {database}");
+        with_retry("create database", || root.query(&create).execute()).await?;
+        let client = root.clone().with_database(database);
+        for ddl in schema::TABLES {
+            with_retry("create table", || client.query(ddl).execute()).await?;
+        }
+        let server_version: String = with_retry("server version", || {
+            client.query("SELECT version()").fetch_one::<String>()
+        })
+        .await?;
+        let applied: u32 = with_retry("schema version", || {
+            client
+                .query("SELECT toUInt32(max(version)) FROM vigil_schema")
+                .fetch_one::<u32>()
+        })
+        .await?;
+        if applied > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: i64::from(applied),
+                known: i64::from(SCHEMA_VERSION),
+            });
+        }
+        if applied < SCHEMA_VERSION {
+            let now = now_ms();
+            with_retry("record schema version", || {
+                client
+                    .query("INSERT INTO vigil_schema (version, applied_ms) VALUES (?, ?)")
+                    .bind(SCHEMA_VERSION)
+                    .bind(now)
+                    .execute()
+            })
+            .await?;
+        }
+        // Sequence numbers continue after the highest stored one (another collector may be writing too: they
+        // are microsecond stamps, so they interleave in time order).
+        let max_seq: i64 = with_retry("max seq", || {
+            client.query("SELECT max(seq) FROM measurements").fetch_one::<i64>()
+        })
+        .await?;
+        tracing::info!(%url, %database, version = %server_version, "clickhouse store open");
+        Ok(ClickHouseStore {
+            client,
+            url: url.to_owned(),
+            database: database.to_owned(),
+            server_version,
+            clock: AtomicI64::new(max_seq.max(now_ms() * 1000)),
+            anchors: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The server's version, as it reports it.
+    pub fn server_version(&self) -> &str {
+        &self.server_version
+    }
+
+    /// The next stamp: now in microseconds, or one more than the last.
+    fn stamp(&self) -> i64 {
+        let now = now_ms() * 1000;
+        let mut last = self.clock.load(Ordering::SeqCst);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .clock
+                .compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    /// Ids of `ids` already stored for a probe, looked up through the sorting key.
+    async fn stored_ids(
+        &self,
+        probe: &ProbeRecord,
+        ids: &[String],
+        reported: (i64, i64),
+    ) -> Result<BTreeSet<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let sql = format!(
+            "SELECT id FROM measurements WHERE country = ? AND asn = ? AND probe_id = ? AND reported_ms >= ? \
+             AND reported_ms <= ? AND id IN ({})",
+            quoted_list(ids)
+        );
+        let found: Vec<String> = with_retry("look up ids", || {
+            self.client
+                .query(&sql)
+                .bind(probe.profile.country.as_str())
+                .bind(probe.profile.asn)
+                .bind(probe.probe_id.as_str())
+                .bind(reported.0)
+                .bind(reported.1)
+                .fetch_all::<String>()
+        })
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// Inserts rows, retrying retryable failures (a retried insert is deduplicated on read and by merges).
+    async fn insert<T>(&self, table: &str, rows: &[T]) -> Result<(), StoreError>
+    where
+        T: clickhouse::Row + clickhouse::RowWrite + serde::Serialize + Sync,
+        for<'a> T: clickhouse::Row<Value<'a> = T>,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        with_retry(table, || async {
+            let mut insert = self.client.insert::<T>(table).await?;
+            for row in rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        })
+        .await
+    }
+
+    async fn probe_rows(&self, filter: &str, value: Option<&str>) -> Result<Vec<ProbeRow>, StoreError> {
+        let sql = format!(
+            "SELECT probe_id, version, name, country, asn, region, access, ups, token_hash, created_ms, revoked_ms \
+             FROM probes FINAL {filter} ORDER BY probe_id"
+        );
+        with_retry("read probes", || {
+            let mut q = self.client.query(&sql);
+            if let Some(v) = value {
+                q = q.bind(v);
+            }
+            q.fetch_all::<ProbeRow>()
+        })
+        .await
+    }
+
+    async fn event_rows(&self, ids: &[String]) -> Result<Vec<EventRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, version, started_ms, ended_ms, class, country, asn, revisions, retracted_ms, updated_ms, body \
+             FROM events FINAL WHERE id IN ({})",
+            quoted_list(ids)
+        );
+        with_retry("read events", || self.client.query(&sql).fetch_all::<EventRow>()).await
+    }
+}
+
+/// The SQL of a measurement query: the inner select resolves each row's effective time against the boot's
+/// anchor; the outer one filters on it. Returns the SQL and the values to bind, in order.
+fn measurement_sql(query: &MeasurementQuery, select: &str, tail: &str) -> (String, Vec<BindValue>) {
+    let mut inner = Vec::new();
+    let mut outer = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(probe_id) = &query.probe_id {
+        inner.push("probe_id = ?".to_owned());
+        binds.push(BindValue::Text(probe_id.clone()));
+    }
+    if let Some(kind) = query.kind {
+        inner.push("kind = ?".to_owned());
+        binds.push(BindValue::Text(kind.as_str().to_owned()));
+    }
+    if let Some(after) = query.after_seq {
+        inner.push("seq > ?".to_owned());
+        binds.push(BindValue::Int(after));
+    }
+    if let Some(ids) = &query.ids {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        inner.push(if ids.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("id IN ({})", quoted_list(&ids))
+        });
+    }
+    // Synced rows can be pre-filtered through the sorting key; unsynced ones only once re-timed.
+    let (from, to) = (
+        query.from.map(|t| t.timestamp_millis()),
+        query.to.map(|t| t.timestamp_millis()),
+    );
+    if from.is_some() || to.is_some() {
+        let mut synced = vec!["clock_synced = 1".to_owned()];
+        if let Some(f) = from {
+            synced.push(format!("reported_ms >= {f}"));
+        }
+        if let Some(t) = to {
+            synced.push(format!("reported_ms < {t}"));
+        }
+        inner.push(format!("(clock_synced = 0 OR ({}))", synced.join(" AND ")));
+        outer.push("source != 'pending'".to_owned());
+        if let Some(f) = from {
+            outer.push(format!("effective_ms >= {f}"));
+        }
+        if let Some(t) = to {
+            outer.push(format!("effective_ms < {t}"));
+        }
+    }
+    let where_inner = if inner.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", inner.join(" AND "))
+    };
+    let where_outer = if outer.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", outer.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {select} FROM (
+            SELECT id, seq, probe_id, received_ms, outcome, body,
+                if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
+                if(clock_synced = 1, 'probe', if(anchored = 1, 'retimed', 'pending')) AS source
+            FROM measurements ANY LEFT JOIN (
+                SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
+                FROM clock_anchors GROUP BY probe_id, boot_id
+            ) USING (probe_id, boot_id){where_inner}
+         ){where_outer}{tail}"
+    );
+    (sql, binds)
+}
+
+/// A value bound into a query.
+#[derive(Debug, Clone)]
+enum BindValue {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_all(mut q: clickhouse::query::Query, binds: &[BindValue]) -> clickhouse::query::Query {
+    for b in binds {
+        q = match b {
+            BindValue::Text(s) => q.bind(s.as_str()),
+            BindValue::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+#[async_trait]
+impl Store for ClickHouseStore {
+    fn describe(&self) -> String {
+        format!(
+            "clickhouse {} database {} (server {})",
+            self.url, self.database, self.server_version
+        )
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        with_retry("health", || self.client.query("SELECT 1").fetch_one::<u8>())
+            .await
+            .map(drop)
+    }
+
+    async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError> {
+        let hash = hex::encode(probe.token_hash.0);
+        let clash: u64 = with_retry("probe conflict", || {
+            self.client
+                .query("SELECT count() FROM probes FINAL WHERE probe_id = ? OR token_hash = ?")
+                .bind(probe.probe_id.as_str())
+                .bind(hash.as_str())
+                .fetch_one::<u64>()
+        })
+        .await?;
+        if clash > 0 {
+            return Err(StoreError::Conflict(format!(
+                "probe id {} or its token exists",
+                probe.probe_id
+            )));
+        }
+        let row = ProbeRow {
+            probe_id: probe.probe_id.clone(),
+            version: u64::try_from(self.stamp()).unwrap_or(0),
+            name: probe.profile.name.clone(),
+            country: probe.profile.country.clone(),
+            asn: probe.profile.asn,
+            region: probe.profile.region.clone(),
+            access: probe.profile.access.as_str().to_owned(),
+            ups: u8::from(probe.profile.ups),
+            token_hash: hash,
+            created_ms: probe.created_at.timestamp_millis(),
+            revoked_ms: None,
+        };
+        self.insert("probes", &[row]).await?;
+        Ok(ProbeRecord {
+            probe_id: probe.probe_id,
+            profile: probe.profile,
+            created_at: probe.created_at,
+            revoked_at: None,
+            last_seen: None,
+        })
+    }
+
+    async fn probe_by_token(&self, token: TokenHash) -> Result<Option<ProbeRecord>, StoreError> {
+        let hash = hex::encode(token.0);
+        let rows = self.probe_rows("WHERE token_hash = ?", Some(&hash)).await?;
+        rows.into_iter().next().map(|r| probe_record(r, None)).transpose()
+    }
+
+    async fn probes(&self) -> Result<Vec<ProbeRecord>, StoreError> {
+        let rows = self.probe_rows("", None).await?;
+        let seen: Vec<SeenRow> = with_retry("read last seen", || {
+            self.client
+                .query("SELECT probe_id, max(seen_ms) AS seen_ms FROM probe_seen GROUP BY probe_id")
+                .fetch_all::<SeenRow>()
+        })
+        .await?;
+        let seen: HashMap<String, i64> = seen.into_iter().map(|s| (s.probe_id, s.seen_ms)).collect();
+        rows.into_iter()
+            .map(|r| {
+                let last = seen.get(&r.probe_id).copied();
+                probe_record(r, last)
+            })
+            .collect()
+    }
+
+    async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError> {
+        let rows = self.probe_rows("WHERE probe_id = ?", Some(probe_id)).await?;
+        let Some(mut row) = rows.into_iter().find(|r| r.revoked_ms.is_none()) else {
+            return Ok(false);
+        };
+        row.version = u64::try_from(self.stamp()).unwrap_or(0);
+        row.revoked_ms = Some(now_ms());
+        self.insert("probes", &[row]).await?;
+        Ok(true)
+    }
+
+    async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError> {
+        // Ids already stored, per probe, looked up once per probe for the whole call.
+        let mut per_probe: BTreeMap<&str, (&ProbeRecord, Vec<String>, i64, i64)> = BTreeMap::new();
+        for batch in &batches {
+            let entry = per_probe.entry(batch.probe.probe_id.as_str()).or_insert((
+                &batch.probe,
+                Vec::new(),
+                i64::MAX,
+                i64::MIN,
+            ));
+            for m in &batch.measurements {
+                let reported = m.started_at.timestamp_millis();
+                entry.1.push(m.id.to_string());
+                entry.2 = entry.2.min(reported);
+                entry.3 = entry.3.max(reported);
+            }
+        }
+        let mut stored: BTreeSet<String> = BTreeSet::new();
+        for (probe, ids, low, high) in per_probe.values() {
+            stored.extend(self.stored_ids(probe, ids, (*low, *high)).await?);
+        }
+        let mut outcomes = Vec::with_capacity(batches.len());
+        let mut measurements = Vec::new();
+        let mut vitals = Vec::new();
+        let mut anchors: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+        for batch in &batches {
+            let mut outcome = WriteOutcome {
+                accepted: 0,
+                duplicates: 0,
+            };
+            for m in &batch.measurements {
+                let id = m.id.to_string();
+                if !stored.insert(id.clone()) {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                outcome.accepted += 1;
+                let row = measurement_row(batch, m, id, self.stamp());
+                if let MeasurementResult::Vitals(v) = &m.result {
+                    vitals.push(VitalsRow {
+                        day: row.day,
+                        id: row.id.clone(),
+                        probe_id: row.probe_id.clone(),
+                        reported_ms: row.reported_ms,
+                        boot_id: v.boot_id.clone(),
+                        uptime_s: v.uptime_s,
+                        ac_online: v.power.ac_online.map(u8::from),
+                        on_battery: v.power.on_battery.map(u8::from),
+                        battery_pct: v.power.battery_pct,
+                        gateway_reachable: u8::from(v.gateway_reachable),
+                        link_up: u8::from(v.link_up),
+                        last_gasp: u8::from(v.last_gasp),
+                        spool_depth: v.spool_depth,
+                        country: row.country.clone(),
+                        asn: row.asn,
+                        region: row.region.clone(),
+                        access: row.access,
+                    });
+                }
+                if let Some(clock) = m.clock.as_ref().filter(|c| c.synced) {
+                    let key = (batch.probe.probe_id.clone(), clock.boot_id.clone());
+                    let mono = i64::try_from(clock.mono_ms).unwrap_or(i64::MAX);
+                    let wall = m.started_at.timestamp_millis();
+                    anchors
+                        .entry(key)
+                        .and_modify(|a| {
+                            if mono < a.0 {
+                                *a = (mono, wall);
+                            }
+                        })
+                        .or_insert((mono, wall));
+                }
+                measurements.push(row);
+            }
+            outcomes.push(outcome);
+        }
+        // Only anchors earlier than the one already written for their boot.
+        let new_anchors: Vec<AnchorRow> = {
+            let known = self
+                .anchors
+                .lock()
+                .map_err(|_| StoreError::Worker("anchor cache poisoned".into()))?;
+            anchors
+                .into_iter()
+                .filter(|(key, (mono, _))| known.get(key).is_none_or(|k| mono < k))
+                .map(|((probe_id, boot_id), (mono_ms, wall_ms))| AnchorRow {
+                    probe_id,
+                    boot_id,
+                    mono_ms,
+                    wall_ms,
+                    version: u64::MAX - u64::try_from(mono_ms.max(0)).unwrap_or(0),
+                })
+                .collect()
+        };
+        self.insert("measurements", &measurements).await?;
+        self.insert("vitals", &vitals).await?;
+        self.insert("clock_anchors", &new_anchors).await?;
+        if let Ok(mut known) = self.anchors.lock() {
+            for a in &new_anchors {
+                known.insert((a.probe_id.clone(), a.boot_id.clone()), a.mono_ms);
+            }
+        }
+        let now = now_ms();
+        let due: Vec<SeenRow> = match self.seen.lock() {
+            Ok(mut seen) => {
+                let due: Vec<String> = per_probe
+                    .keys()
+                    .filter(|p| seen.get(**p).is_none_or(|t| now - t >= SEEN_EVERY_MS))
+                    .map(|p| (*p).to_owned())
+                    .collect();
+                due.into_iter()
+                    .map(|probe_id| {
+                        seen.insert(probe_id.clone(), now);
+                        SeenRow { probe_id, seen_ms: now }
+                    })
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        if let Err(err) = self.insert("probe_seen", &due).await {
+            // The measurements are stored; a missed last-seen stamp is not worth failing the batch for.
+            tracing::warn!(error = %err, "could not record when probes were last seen");
+        }
+        Ok(outcomes)
+    }
+
+    async fn measurements(&self, query: MeasurementQuery) -> Result<Vec<StoredMeasurement>, StoreError> {
+        let limit = query.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let (sql, binds) = measurement_sql(
+            &query,
+            "seq, probe_id, effective_ms, source, received_ms, outcome, body",
+            &format!(" ORDER BY seq LIMIT 1 BY id{limit}"),
+        );
+        let rows: Vec<ReadRow> = with_retry("read measurements", || {
+            bind_all(self.client.query(&sql), &binds).fetch_all::<ReadRow>()
+        })
+        .await?;
+        rows.into_iter().map(stored_measurement).collect()
+    }
+
+    async fn count_measurements(&self, query: MeasurementQuery) -> Result<u64, StoreError> {
+        let (sql, binds) = measurement_sql(&query, "uniqExact(id)", "");
+        with_retry("count measurements", || {
+            bind_all(self.client.query(&sql), &binds).fetch_one::<u64>()
+        })
+        .await
+    }
+
+    async fn save_events(
+        &self,
+        from: i64,
+        to: i64,
+        events: Vec<DisruptionEvent>,
+    ) -> Result<EventSaveSummary, StoreError> {
+        let now = now_ms();
+        let mut summary = EventSaveSummary::default();
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        let existing: HashMap<String, EventRow> = self
+            .event_rows(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let mut rows = Vec::new();
+        let mut revisions = Vec::new();
+        for e in &events {
+            let body = event_json(e)?;
+            let revision = match existing.get(&e.id) {
+                None => {
+                    summary.opened += 1;
+                    1
+                }
+                Some(old) => {
+                    let changed =
+                        old.retracted_ms.is_some() || revision_key(&event_from_json(&old.body)?) != revision_key(e);
+                    if !changed {
+                        // Same call: refresh wording and evidence, keep the revision count.
+                        rows.push(event_row(e, body, old.revisions, None, now, self.stamp()));
+                        continue;
+                    }
+                    summary.revised += 1;
+                    old.revisions + 1
+                }
+            };
+            revisions.push(RevisionRow {
+                id: e.id.clone(),
+                revision,
+                recorded_ms: now,
+                class: e.class.as_str().to_owned(),
+                body: body.clone(),
+            });
+            rows.push(event_row(e, body, revision, None, now, self.stamp()));
+        }
+        // Events of the window the run did not find again are retracted (kept, with their history).
+        let stale: Vec<EventRow> = with_retry("read window events", || {
+            self.client
+                .query(
+                    "SELECT id, version, started_ms, ended_ms, class, country, asn, revisions, retracted_ms, \
+                     updated_ms, body FROM events FINAL WHERE started_ms >= ? AND started_ms < ? \
+                     AND retracted_ms IS NULL",
+                )
+                .bind(from * 1000)
+                .bind(to * 1000)
+                .fetch_all::<EventRow>()
+        })
+        .await?;
+        let found: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        for mut row in stale.into_iter().filter(|r| !found.contains(r.id.as_str())) {
+            row.version = u64::try_from(self.stamp()).unwrap_or(0);
+            row.retracted_ms = Some(now);
+            row.updated_ms = now;
+            rows.push(row);
+            summary.retracted += 1;
+        }
+        // Revisions first: an event row never points at a revision that is not there.
+        self.insert("event_revisions", &revisions).await?;
+        self.insert("events", &rows).await?;
+        Ok(summary)
+    }
+
+    async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut clauses = vec!["retracted_ms IS NULL".to_owned()];
+        let mut q_binds: Vec<BindValue> = Vec::new();
+        if let Some(from) = query.from {
+            clauses.push(format!(
+                "ifNull(ended_ms, toInt64(9223372036854775807)) > {}",
+                from * 1000
+            ));
+        }
+        if let Some(to) = query.to {
+            clauses.push(format!("started_ms < {}", to * 1000));
+        }
+        if let Some(country) = &query.country {
+            clauses.push("country = ?".to_owned());
+            q_binds.push(BindValue::Text(country.clone()));
+        }
+        if let Some(asn) = query.asn {
+            clauses.push(format!("asn = {asn}"));
+        }
+        if let Some(class) = &query.class {
+            clauses.push("class = ?".to_owned());
+            q_binds.push(BindValue::Text(class.clone()));
+        }
+        let sql = format!(
+            "SELECT id, version, started_ms, ended_ms, class, country, asn, revisions, retracted_ms, updated_ms, body \
+             FROM events FINAL WHERE {} ORDER BY started_ms, id",
+            clauses.join(" AND ")
+        );
+        let rows: Vec<EventRow> = with_retry("read events", || {
+            bind_all(self.client.query(&sql), &q_binds).fetch_all::<EventRow>()
+        })
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    event: event_from_json(&r.body)?,
+                    revisions: r.revisions,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_presence(
+        &self,
+        source: &str,
+        sessions: Vec<(String, i64, Option<i64>)>,
+    ) -> Result<usize, StoreError> {
+        let rows: Vec<PresenceRow> = sessions
+            .iter()
+            .map(|(probe_id, connected_ms, disconnected_ms)| PresenceRow {
+                source: source.to_owned(),
+                probe_id: probe_id.clone(),
+                connected_ms: *connected_ms,
+                disconnected_ms: *disconnected_ms,
+                version: u64::try_from(self.stamp()).unwrap_or(0),
+            })
+            .collect();
+        self.insert("presence", &rows).await?;
+        Ok(rows.len())
+    }
+
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Option<i64>)>, StoreError> {
+        let rows: Vec<PresenceRow> = with_retry("read presence", || {
+            self.client
+                .query(
+                    "SELECT source, probe_id, connected_ms, disconnected_ms, version FROM presence FINAL \
+                     WHERE connected_ms < ? AND ifNull(disconnected_ms, toInt64(9223372036854775807)) > ? \
+                     ORDER BY probe_id, connected_ms",
+                )
+                .bind(to_ms)
+                .bind(from_ms)
+                .fetch_all::<PresenceRow>()
+        })
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.probe_id, r.connected_ms, r.disconnected_ms))
+            .collect())
+    }
+
+    async fn event_revisions(&self, id: &str) -> Result<Vec<DisruptionEvent>, StoreError> {
+        let rows: Vec<RevisionRow> = with_retry("read revisions", || {
+            self.client
+                .query("SELECT id, revision, recorded_ms, class, body FROM event_revisions FINAL WHERE id = ? ORDER BY revision")
+                .bind(id)
+                .fetch_all::<RevisionRow>()
+        })
+        .await?;
+        rows.iter().map(|r| event_from_json(&r.body)).collect()
+    }
+}
+
+fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -> MeasurementRow {
+    let probe = &batch.probe;
+    let reported_ms = m.started_at.timestamp_millis();
+    let (synced, boot_id, mono_ms) = match &m.clock {
+        Some(c) => (
+            c.synced,
+            c.boot_id.clone(),
+            i64::try_from(c.mono_ms).unwrap_or(i64::MAX),
+        ),
+        None => (true, String::new(), 0),
+    };
+    MeasurementRow {
+        day: day_of(reported_ms),
+        id,
+        seq,
+        probe_id: probe.probe_id.clone(),
+        kind: m.kind().as_str(),
+        outcome: m.result.outcome().as_str(),
+        reported_ms,
+        clock_synced: u8::from(synced),
+        boot_id,
+        mono_ms,
+        received_ms: batch.received_at.timestamp_millis(),
+        duration_ms: m.duration_ms,
+        target_name: m.target.name.clone(),
+        target_scope: m.target.scope.as_str(),
+        target_list: m.target.list.clone(),
+        country: probe.profile.country.clone(),
+        asn: probe.profile.asn,
+        region: probe.profile.region.clone(),
+        access: probe.profile.access.as_str(),
+        body: m.to_json_line(),
+    }
+}
+
+/// Days since 1970-01-01 (ClickHouse `Date`), clamped to its range.
+fn day_of(ms: i64) -> u16 {
+    u16::try_from(ms.div_euclid(86_400_000).clamp(0, i64::from(u16::MAX))).unwrap_or(0)
+}
+
+fn stored_measurement(r: ReadRow) -> Result<StoredMeasurement, StoreError> {
+    let time_source = match r.source.as_str() {
+        "probe" => TimeSource::Probe,
+        "retimed" => TimeSource::Retimed,
+        _ => TimeSource::Pending,
+    };
+    Ok(StoredMeasurement {
+        seq: r.seq,
+        probe_id: r.probe_id,
+        started_at: (time_source != TimeSource::Pending)
+            .then(|| chrono::DateTime::from_timestamp_millis(r.effective_ms))
+            .flatten(),
+        time_source,
+        received_at: chrono::DateTime::from_timestamp_millis(r.received_ms).ok_or_else(|| StoreError::Corrupt {
+            context: "measurements.received_ms",
+            detail: r.received_ms.to_string(),
+        })?,
+        outcome: serde_json::from_value::<Outcome>(serde_json::Value::String(r.outcome)).map_err(|e| {
+            StoreError::Corrupt {
+                context: "measurements.outcome",
+                detail: e.to_string(),
+            }
+        })?,
+        measurement: Measurement::from_json_slice(r.body.as_bytes()).map_err(|e| StoreError::Corrupt {
+            context: "measurements.body",
+            detail: e.to_string(),
+        })?,
+    })
+}
+
+fn probe_record(r: ProbeRow, last_seen_ms: Option<i64>) -> Result<ProbeRecord, StoreError> {
+    let time = |ms: i64, context: &'static str| {
+        chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt {
+            context,
+            detail: ms.to_string(),
+        })
+    };
+    Ok(ProbeRecord {
+        probe_id: r.probe_id,
+        profile: ProbeProfile {
+            name: r.name,
+            country: r.country,
+            asn: r.asn,
+            region: r.region,
+            access: AccessType::parse(&r.access).ok_or_else(|| StoreError::Corrupt {
+                context: "probes.access",
+                detail: r.access.clone(),
+            })?,
+            ups: r.ups != 0,
+        },
+        created_at: time(r.created_ms, "probes.created_ms")?,
+        revoked_at: r.revoked_ms.map(|ms| time(ms, "probes.revoked_ms")).transpose()?,
+        last_seen: last_seen_ms.map(|ms| time(ms, "probe_seen.seen_ms")).transpose()?,
+    })
+}
+
+fn event_row(
+    e: &DisruptionEvent,
+    body: String,
+    revisions: u32,
+    retracted: Option<i64>,
+    now: i64,
+    stamp: i64,
+) -> EventRow {
+    EventRow {
+        id: e.id.clone(),
+        version: u64::try_from(stamp).unwrap_or(0),
+        started_ms: e.started_at * 1000,
+        ended_ms: e.ended_at.map(|t| t * 1000),
+        class: e.class.as_str().to_owned(),
+        country: e.scope.country.clone().unwrap_or_default(),
+        asn: e.scope.asn,
+        revisions,
+        retracted_ms: retracted,
+        updated_ms: now,
+        body,
+    }
+}
+
+/// What makes a new revision: a change of call, confidence, end or size (not of wording) — as in the embedded store.
+fn revision_key(e: &DisruptionEvent) -> (String, String, Option<i64>, usize) {
+    (
+        e.class.as_str().to_owned(),
+        format!("{:?}", e.confidence_level),
+        e.ended_at,
+        e.affected_probes,
+    )
+}
+
+fn event_json(e: &DisruptionEvent) -> Result<String, StoreError> {
+    serde_json::to_string(e).map_err(|err| StoreError::Corrupt {
+        context: "events.body",
+        detail: err.to_string(),
+    })
+}
+
+fn event_from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
+    serde_json::from_str(body).map_err(|err| StoreError::Corrupt {
+        context: "events.body",
+        detail: err.to_string(),
+    })
+}
+
+/// `'a', 'b'` — for values that are ours and contain no quote (UUIDs, event ids), checked all the same.
+fn quoted_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{}'", v.replace(['\\', '\''], "")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs a ClickHouse operation, retrying retryable failures with full-jitter backoff.
+async fn with_retry<T, F, Fut>(what: &str, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, clickhouse::error::Error>>,
+{
+    let mut ceiling = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, op()).await {
+            Ok(r) => r.map_err(classify_error),
+            Err(_) => Err(StoreError::ClickHouse {
+                message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                retryable: true,
+            }),
+        };
+        match result {
+            Ok(v) => return Ok(v),
+            Err(err) if err.is_retryable() && attempt < ATTEMPTS => {
+                tracing::warn!(operation = what, attempt, error = %err, "clickhouse: retrying");
+                tokio::time::sleep(ceiling.mul_f64(fastrand::f64())).await;
+                ceiling *= 4;
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// ClickHouse server error codes worth retrying: timeouts, overload, network trouble between replicas.
+const RETRYABLE_CODES: &[u32] = &[
+    159, // TIMEOUT_EXCEEDED
+    164, // READONLY (replica temporarily read-only)
+    202, // TOO_MANY_SIMULTANEOUS_QUERIES
+    203, // NO_FREE_CONNECTION
+    209, // SOCKET_TIMEOUT
+    210, // NETWORK_ERROR
+    241, // MEMORY_LIMIT_EXCEEDED
+    242, // TABLE_IS_READ_ONLY
+    252, // TOO_MANY_PARTS
+    279, // ALL_CONNECTION_TRIES_FAILED
+    319, // UNKNOWN_STATUS_OF_INSERT
+    425, // SYSTEM_ERROR
+    999, // KEEPER_EXCEPTION
+];
+
+/// A client error as a store error: transport failures and the codes above are retryable, the rest (bad data,
+/// unknown columns, syntax) permanent.
+fn classify_error(err: clickhouse::error::Error) -> StoreError {
+    use clickhouse::error::Error;
+    let retryable = match &err {
+        Error::Network(_) | Error::TimedOut => true,
+        Error::BadResponse(text) => server_code(text).is_some_and(|c| RETRYABLE_CODES.contains(&c)),
+        _ => false,
+    };
+    StoreError::ClickHouse {
+        message: err.to_string(),
+        retryable,
+    }
+}
+
+/// The `Code: N` of a server exception.
+fn server_code(text: &str) -> Option<u32> {
+    let rest = &text[text.find("Code: ")? + 6..];
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_codes_decide_what_is_retried() {
+        assert_eq!(
+            server_code("Code: 252, e.displayText() = DB::Exception: Too many parts"),
+            Some(252)
+        );
+        assert_eq!(server_code("no code here"), None);
+        let permanent = classify_error(clickhouse::error::Error::BadResponse(
+            "Code: 27, e.displayText() = DB::Exception: Cannot parse input".to_owned(),
+        ));
+        assert!(!permanent.is_retryable());
+        let overload = classify_error(clickhouse::error::Error::BadResponse(
+            "Code: 202, e.displayText() = DB::Exception: Too many simultaneous queries".to_owned(),
+        ));
+        assert!(overload.is_retryable());
+        assert!(classify_error(clickhouse::error::Error::TimedOut).is_retryable());
+    }
+
+    #[test]
+    fn days_and_quoting() {
+        assert_eq!(day_of(0), 0);
+        assert_eq!(day_of(86_400_000 * 20_000 + 5), 20_000);
+        assert_eq!(day_of(-5), 0);
+        assert_eq!(quoted_list(&["a'b".to_owned(), "c".to_owned()]), "'ab', 'c'");
+    }
+}

@@ -1,0 +1,132 @@
+//! Rows as they cross the wire (RowBinary): field order and types match the tables in [`super::schema`].
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+/// A `measurements` row.
+#[derive(Debug, Clone, Row, Serialize)]
+pub struct MeasurementRow {
+    pub day: u16,
+    pub id: String,
+    pub seq: i64,
+    pub probe_id: String,
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    pub reported_ms: i64,
+    pub clock_synced: u8,
+    pub boot_id: String,
+    pub mono_ms: i64,
+    pub received_ms: i64,
+    pub duration_ms: f64,
+    pub target_name: String,
+    pub target_scope: &'static str,
+    pub target_list: Option<String>,
+    pub country: String,
+    pub asn: u32,
+    pub region: Option<String>,
+    pub access: &'static str,
+    pub body: String,
+}
+
+/// A `vitals` row.
+#[derive(Debug, Clone, Row, Serialize)]
+pub struct VitalsRow {
+    pub day: u16,
+    pub id: String,
+    pub probe_id: String,
+    pub reported_ms: i64,
+    pub boot_id: String,
+    pub uptime_s: f64,
+    pub ac_online: Option<u8>,
+    pub on_battery: Option<u8>,
+    pub battery_pct: Option<f64>,
+    pub gateway_reachable: u8,
+    pub link_up: u8,
+    pub last_gasp: u8,
+    pub spool_depth: u64,
+    pub country: String,
+    pub asn: u32,
+    pub region: Option<String>,
+    pub access: &'static str,
+}
+
+/// A `clock_anchors` row: a boot's synced reading (the earliest wins: `version` is `u64::MAX - mono_ms`).
+#[derive(Debug, Clone, Row, Serialize)]
+pub struct AnchorRow {
+    pub probe_id: String,
+    pub boot_id: String,
+    pub mono_ms: i64,
+    pub wall_ms: i64,
+    pub version: u64,
+}
+
+/// A `probes` row (one version of a registration).
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct ProbeRow {
+    pub probe_id: String,
+    pub version: u64,
+    pub name: String,
+    pub country: String,
+    pub asn: u32,
+    pub region: Option<String>,
+    pub access: String,
+    pub ups: u8,
+    pub token_hash: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// A `probe_seen` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct SeenRow {
+    pub probe_id: String,
+    pub seen_ms: i64,
+}
+
+/// An `events` row (one version of an event).
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct EventRow {
+    pub id: String,
+    pub version: u64,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub class: String,
+    pub country: String,
+    pub asn: Option<u32>,
+    pub revisions: u32,
+    pub retracted_ms: Option<i64>,
+    pub updated_ms: i64,
+    pub body: String,
+}
+
+/// An `event_revisions` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct RevisionRow {
+    pub id: String,
+    pub revision: u32,
+    pub recorded_ms: i64,
+    pub class: String,
+    pub body: String,
+}
+
+/// A `presence` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct PresenceRow {
+    pub source: String,
+    pub probe_id: String,
+    pub connected_ms: i64,
+    pub disconnected_ms: Option<i64>,
+    pub version: u64,
+}
+
+/// A measurement read back, with its effective time resolved against the clock anchors.
+#[derive(Debug, Clone, Row, Deserialize)]
+pub struct ReadRow {
+    pub seq: i64,
+    pub probe_id: String,
+    pub effective_ms: i64,
+    pub source: String,
+    pub received_ms: i64,
+    pub outcome: String,
+    pub body: String,
+}

@@ -1,0 +1,377 @@
+//! One conformance suite, run unchanged against every store backend: the embedded SQLite store and a real
+//! ClickHouse server. Whatever the collector relies on — registry, deduplication across calls, ingest order,
+//! filters, re-timing of unsynced clocks, event revisions and retraction, presence — must hold on both.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::store::{
+    AccessType, EventQuery, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord, TimeSource, TokenHash,
+};
+use vigil_collector::{Store, StoreSpec, open_store};
+use vigil_measurement::{Kind, Measurement};
+
+use common::clickhouse::ClickHouseServer;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// A measurement of `kind` started at `at`, with a clock reading `(boot, mono_ms, synced)` if given.
+fn measurement(kind: &str, at: DateTime<Utc>, clock: Option<(&str, u64, bool)>) -> Measurement {
+    let result = match kind {
+        "tcp" => r#"{"outcome":"ok","ip":"192.0.2.1","port":443,"rtt_ms":12.5}"#,
+        "icmp" => r#"{"outcome":"timeout","ip":"192.0.2.1","sent":3,"received":0}"#,
+        "vitals" => {
+            r#"{"outcome":"ok","boot_id":"b1","uptime_s":100,"power":{"ac_online":true,"on_battery":false,"battery_pct":null},"gateway_reachable":true,"link_up":true,"last_gasp":false,"spool_depth":3}"#
+        }
+        other => panic!("no template for {other}"),
+    };
+    let clock = clock
+        .map(|(boot, mono, synced)| format!(r#","clock":{{"synced":{synced},"boot_id":"{boot}","mono_ms":{mono}}}"#))
+        .unwrap_or_default();
+    let text = format!(
+        r#"{{"schema":1,"id":"{}","kind":"{kind}","started_at":"{}","duration_ms":5,"target":{{"name":"example.org","scope":"international","list":"anchors"}}{clock},"result":{result}}}"#,
+        Uuid::now_v7(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    Measurement::from_json_slice(text.as_bytes()).expect("valid measurement")
+}
+
+async fn register(store: &dyn Store, id: &str, token: u8) -> ProbeRecord {
+    store
+        .register_probe(NewProbe {
+            probe_id: id.to_owned(),
+            profile: ProbeProfile {
+                name: format!("{id} (operator label)"),
+                country: "XL".to_owned(),
+                asn: 64501,
+                region: Some("north".to_owned()),
+                access: AccessType::Mobile,
+                ups: true,
+            },
+            token_hash: TokenHash([token; 32]),
+            created_at: t0(),
+        })
+        .await
+        .expect("registers")
+}
+
+fn batch(probe: &ProbeRecord, measurements: Vec<Measurement>) -> IngestBatch {
+    IngestBatch {
+        probe: probe.clone(),
+        received_at: t0() + Duration::hours(1),
+        measurements,
+    }
+}
+
+async fn registry(store: &dyn Store) {
+    let p = register(store, "prb-registry01", 1).await;
+    let found = store.probe_by_token(TokenHash([1; 32])).await.expect("reads");
+    assert_eq!(found.as_ref().map(|r| r.probe_id.as_str()), Some("prb-registry01"));
+    let found = found.expect("found");
+    assert_eq!(found.profile, p.profile, "the profile round-trips");
+    assert_eq!(found.created_at, t0());
+    assert!(
+        store
+            .probe_by_token(TokenHash([99; 32]))
+            .await
+            .expect("reads")
+            .is_none()
+    );
+    let clash = store
+        .register_probe(NewProbe {
+            probe_id: "prb-registry01".to_owned(),
+            profile: p.profile.clone(),
+            token_hash: TokenHash([2; 32]),
+            created_at: t0(),
+        })
+        .await;
+    assert!(clash.is_err(), "a taken probe id is a conflict");
+    assert!(store.revoke_probe("prb-registry01").await.expect("revokes"));
+    assert!(
+        !store.revoke_probe("prb-registry01").await.expect("second revoke"),
+        "already revoked"
+    );
+    assert!(!store.revoke_probe("prb-nobody").await.expect("unknown"));
+    let revoked = store
+        .probe_by_token(TokenHash([1; 32]))
+        .await
+        .expect("reads")
+        .expect("still there");
+    assert!(!revoked.is_active());
+    let all = store.probes().await.expect("lists");
+    assert!(
+        all.iter()
+            .any(|r| r.probe_id == "prb-registry01" && r.revoked_at.is_some())
+    );
+}
+
+async fn ingest_and_queries(store: &dyn Store) {
+    let p = register(store, "prb-ingest0001", 3).await;
+    let q = register(store, "prb-ingest0002", 4).await;
+    let a: Vec<Measurement> = (0..5)
+        .map(|i| {
+            measurement(
+                ["tcp", "icmp", "vitals"][i % 3],
+                t0() + Duration::seconds(i as i64 * 60),
+                None,
+            )
+        })
+        .collect();
+    let b = vec![measurement("tcp", t0() + Duration::seconds(30), None)];
+    // The same measurement twice within one call, and a batch of another probe.
+    let mut first = a[..3].to_vec();
+    first.push(a[0].clone());
+    let out = store
+        .write_batches(vec![batch(&p, first), batch(&q, b.clone())])
+        .await
+        .expect("writes");
+    assert_eq!((out[0].accepted, out[0].duplicates), (3, 1));
+    assert_eq!((out[1].accepted, out[1].duplicates), (1, 0));
+    // A retry of the whole first batch plus the rest: only the rest is new.
+    let out = store.write_batches(vec![batch(&p, a.clone())]).await.expect("writes");
+    assert_eq!((out[0].accepted, out[0].duplicates), (2, 3));
+
+    let mine = MeasurementQuery {
+        probe_id: Some(p.probe_id.clone()),
+        ..MeasurementQuery::default()
+    };
+    let rows = store.measurements(mine.clone()).await.expect("reads");
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.measurement.id).collect();
+    assert_eq!(
+        ids,
+        a.iter().map(|m| m.id).collect::<Vec<_>>(),
+        "each once, in ingest order"
+    );
+    assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(
+        rows.iter()
+            .all(|r| r.time_source == TimeSource::Probe && r.probe_id == p.probe_id)
+    );
+    assert_eq!(rows[1].started_at, Some(t0() + Duration::seconds(60)));
+    assert_eq!(rows[0].measurement, a[0], "the measurement round-trips");
+    assert_eq!(store.count_measurements(mine.clone()).await.expect("counts"), 5);
+
+    let window = MeasurementQuery {
+        from: Some(t0() + Duration::seconds(60)),
+        to: Some(t0() + Duration::seconds(180)),
+        ..mine.clone()
+    };
+    let got: Vec<Uuid> = store
+        .measurements(window)
+        .await
+        .expect("reads")
+        .iter()
+        .map(|r| r.measurement.id)
+        .collect();
+    assert_eq!(got, vec![a[1].id, a[2].id], "from inclusive, to exclusive");
+    let vitals = MeasurementQuery {
+        kind: Some(Kind::Vitals),
+        ..mine.clone()
+    };
+    assert_eq!(store.count_measurements(vitals).await.expect("counts"), 1);
+    let by_id = MeasurementQuery {
+        ids: Some(vec![a[4].id, b[0].id]),
+        ..MeasurementQuery::default()
+    };
+    assert_eq!(store.count_measurements(by_id).await.expect("counts"), 2);
+    let after = MeasurementQuery {
+        after_seq: Some(rows[2].seq),
+        limit: Some(1),
+        ..mine
+    };
+    let next = store.measurements(after).await.expect("reads");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].measurement.id, a[3].id, "a resumable cursor");
+}
+
+async fn retiming(store: &dyn Store) {
+    let p = register(store, "prb-retiming01", 5).await;
+    // An unsynced clock: the reported time is wrong (1970), the boot's monotonic reading is not.
+    let wrong = Utc.timestamp_opt(1000, 0).single().expect("valid");
+    let early = measurement("tcp", wrong, Some(("boot-a", 10_000, false)));
+    store
+        .write_batches(vec![batch(&p, vec![early.clone()])])
+        .await
+        .expect("writes");
+    let q = MeasurementQuery {
+        probe_id: Some(p.probe_id.clone()),
+        ..MeasurementQuery::default()
+    };
+    let rows = store.measurements(q.clone()).await.expect("reads");
+    assert_eq!(rows[0].time_source, TimeSource::Pending);
+    assert_eq!(rows[0].started_at, None, "no time until the boot has a synced reading");
+    // The clock syncs later in the same boot: 50 s of monotonic time after the first reading.
+    let synced = measurement("tcp", t0() + Duration::seconds(50), Some(("boot-a", 60_000, true)));
+    store
+        .write_batches(vec![batch(&p, vec![synced])])
+        .await
+        .expect("writes");
+    let rows = store.measurements(q).await.expect("reads");
+    assert_eq!(rows[0].time_source, TimeSource::Retimed);
+    assert_eq!(rows[0].started_at, Some(t0()), "placed by the boot's anchor");
+    let window = MeasurementQuery {
+        probe_id: Some(p.probe_id.clone()),
+        from: Some(t0()),
+        to: Some(t0() + Duration::seconds(1)),
+        ..MeasurementQuery::default()
+    };
+    let placed = store.measurements(window).await.expect("reads");
+    assert_eq!(
+        placed.len(),
+        1,
+        "time windows see re-timed measurements where they were taken"
+    );
+    assert_eq!(placed[0].measurement.id, early.id);
+}
+
+fn event(id: &str, class: EventClass, start: i64, end: Option<i64>, affected: usize) -> DisruptionEvent {
+    DisruptionEvent {
+        id: id.to_owned(),
+        class,
+        scope: EventScope {
+            level: "asn".to_owned(),
+            country: Some("XL".to_owned()),
+            asn: Some(64501),
+            ..EventScope::default()
+        },
+        started_at: start,
+        ended_at: end,
+        confidence: 0.5,
+        confidence_level: ConfidenceLevel::Medium,
+        affected_probes: affected,
+        probes_in_scope: 4,
+        evidence: Vec::new(),
+        scores: Default::default(),
+        targets: Vec::new(),
+    }
+}
+
+async fn events(store: &dyn Store) {
+    let start = t0().timestamp();
+    let (from, to) = (start - 600, start + 3600);
+    let a = event("evt-a", EventClass::Unknown, start, None, 3);
+    let b = event("evt-b", EventClass::Censorship, start + 60, Some(start + 120), 2);
+    let s = store
+        .save_events(from, to, vec![a.clone(), b.clone()])
+        .await
+        .expect("saves");
+    assert_eq!((s.opened, s.revised, s.retracted), (2, 0, 0));
+    // The same call again, reworded: no revision.
+    let mut reworded = a.clone();
+    reworded.probes_in_scope = 5;
+    let s = store
+        .save_events(from, to, vec![reworded, b.clone()])
+        .await
+        .expect("saves");
+    assert_eq!((s.opened, s.revised, s.retracted), (0, 0, 0));
+    // Late data: the cut was a shutdown, and it ended; evt-b is no longer found.
+    let revised = event("evt-a", EventClass::Shutdown, start, Some(start + 300), 4);
+    let s = store.save_events(from, to, vec![revised.clone()]).await.expect("saves");
+    assert_eq!((s.opened, s.revised, s.retracted), (0, 1, 1));
+    let now = store.events(EventQuery::default()).await.expect("reads");
+    assert_eq!(now.len(), 1, "retracted events are not listed");
+    assert_eq!(now[0].event, revised);
+    assert_eq!(now[0].revisions, 2);
+    let history = store.event_revisions("evt-a").await.expect("reads");
+    assert_eq!(
+        history.iter().map(|e| e.class).collect::<Vec<_>>(),
+        vec![EventClass::Unknown, EventClass::Shutdown]
+    );
+    let filtered = |q: EventQuery| async move { store.events(q).await.expect("reads").len() };
+    assert_eq!(
+        filtered(EventQuery {
+            class: Some("shutdown".to_owned()),
+            country: Some("XL".to_owned()),
+            asn: Some(64501),
+            ..EventQuery::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        filtered(EventQuery {
+            from: Some(start + 300),
+            ..EventQuery::default()
+        })
+        .await,
+        0,
+        "an event that ended before `from` is outside the range"
+    );
+    assert_eq!(
+        filtered(EventQuery {
+            class: Some("power_outage".to_owned()),
+            ..EventQuery::default()
+        })
+        .await,
+        0
+    );
+    // A retracted event found again comes back as a revision.
+    let s = store.save_events(from, to, vec![revised, b]).await.expect("saves");
+    assert_eq!((s.opened, s.revised, s.retracted), (0, 1, 0));
+    assert_eq!(store.events(EventQuery::default()).await.expect("reads").len(), 2);
+}
+
+async fn presence(store: &dyn Store) {
+    let base = t0().timestamp_millis();
+    // Pseudo-probes are registered before their sessions are recorded (the importer does so).
+    register(store, "atlas-1", 6).await;
+    register(store, "atlas-2", 7).await;
+    let written = store
+        .save_presence(
+            "ripe-atlas",
+            vec![
+                ("atlas-1".to_owned(), base, None),
+                ("atlas-2".to_owned(), base, Some(base + 1000)),
+            ],
+        )
+        .await
+        .expect("saves");
+    assert_eq!(written, 2);
+    // The open session closes.
+    store
+        .save_presence("ripe-atlas", vec![("atlas-1".to_owned(), base, Some(base + 5000))])
+        .await
+        .expect("saves");
+    let mut got = store.presence(base + 2000, base + 3000).await.expect("reads");
+    got.sort();
+    assert_eq!(got, vec![("atlas-1".to_owned(), base, Some(base + 5000))]);
+    assert_eq!(store.presence(base + 6000, base + 7000).await.expect("reads"), vec![]);
+}
+
+async fn suite(store: Arc<dyn Store>) {
+    store.health().await.expect("healthy");
+    registry(&*store).await;
+    ingest_and_queries(&*store).await;
+    retiming(&*store).await;
+    events(&*store).await;
+    presence(&*store).await;
+}
+
+#[tokio::test]
+async fn the_embedded_store_conforms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_store(&StoreSpec::Sqlite(dir.path().join("vigil.db")))
+        .await
+        .expect("opens");
+    suite(store).await;
+}
+
+#[tokio::test]
+async fn the_clickhouse_store_conforms() {
+    let server = ClickHouseServer::start();
+    let store = open_store(&StoreSpec::ClickHouse {
+        url: server.url(),
+        database: "conformance".to_owned(),
+    })
+    .await
+    .expect("opens");
+    suite(store).await;
+}
