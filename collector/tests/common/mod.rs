@@ -37,10 +37,15 @@ impl TestCollector {
         Self::start_with(CollectorConfig::default()).await
     }
 
-    pub async fn start_with(mut config: CollectorConfig) -> Self {
+    pub async fn start_with(config: CollectorConfig) -> Self {
+        Self::start_on(config, None).await
+    }
+
+    /// A collector on `store` (a fresh embedded store when `None`).
+    pub async fn start_on(mut config: CollectorConfig, store: Option<StoreSpec>) -> Self {
         install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
-        config.store = StoreSpec::Sqlite(dir.path().join("vigil.db"));
+        config.store = store.unwrap_or_else(|| StoreSpec::Sqlite(dir.path().join("vigil.db")));
         let store = open_store(&config.store).await.expect("store opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
