@@ -1,25 +1,69 @@
 #!/usr/bin/env bash
-# Ingest benchmark: N concurrent clients post 1,000-line batches to a release collector on the embedded store.
-# Prints measurements/s and the collector's peak RSS (VmHWM). Loopback only.
-#   bench/ingest.sh [CLIENTS=4] [BATCHES_PER_CLIENT=50] [LINES=1000] [gzip|none]
+# Ingest benchmark: N concurrent clients post LINES-line batches to a release collector, first on the embedded
+# store, then on a ClickHouse server on loopback (Debian's clickhouse-server, started here), in the same run.
+# Prints measurements/s for each store, their ratio, and the collector's peak RSS (VmHWM). Loopback only.
+#   bench/ingest.sh [CLIENTS=4] [BATCHES_PER_CLIENT=50] [LINES=1000] [gzip|none] [STORES="sqlite clickhouse"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-clients=${1:-4}; per_client=${2:-50}; lines=${3:-1000}; encoding=${4:-gzip}
+clients=${1:-4}; per_client=${2:-50}; lines=${3:-1000}; encoding=${4:-gzip}; stores=${5:-"sqlite clickhouse"}
 
 cargo build --release -q -p vigil-collector --bin vigil-collector --example ingest_load
-bin=target/release/vigil-collector
-load=target/release/examples/ingest_load
+bin=$PWD/target/release/vigil-collector
+load=$PWD/target/release/examples/ingest_load
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-store="sqlite:$work/vigil.db"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
 
-token=$("$bin" probe add --name bench --country IR --asn 44244 --json --store "$store" 2>/dev/null \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --store "$store" > "$work/serve.out" &
-pid=$!
-for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
-url=$(sed -n 's/^vigil-collector listening on //p' "$work/serve.out")
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-"$load" "$url" "$token" "$clients" "$per_client" "$lines" "$encoding"
-echo "collector_peak_rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status") store_bytes=$(du -cb "$work"/vigil.db* | tail -1 | cut -f1)"
+start_clickhouse() {
+  local dir=$work/clickhouse port
+  port=$(free_port)
+  mkdir -p "$dir/log"
+  cat > "$dir/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$dir/log/server.log</log><errorlog>$dir/log/error.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>$port</http_port><tcp_port>$(free_port)</tcp_port><interserver_http_port>$(free_port)</interserver_http_port>
+  <path>$dir/data/</path><tmp_path>$dir/tmp/</tmp_path><user_files_path>$dir/user_files/</user_files_path>
+  <format_schema_path>$dir/format_schemas/</format_schema_path>
+  <users_config>/etc/clickhouse-server/users.xml</users_config>
+  <default_profile>default</default_profile><default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size><mlock_executable>false</mlock_executable>
+</yandex>
+XML
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R clickhouse:clickhouse "$dir"
+    setpriv --reuid=clickhouse --regid=clickhouse --clear-groups -- /usr/sbin/clickhouse-server --config-file="$dir/config.xml" >/dev/null 2>&1 &
+  else
+    /usr/sbin/clickhouse-server --config-file="$dir/config.xml" >/dev/null 2>&1 &
+  fi
+  pids+=($!)
+  for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/ping" >/dev/null && break; sleep 0.1; done
+  echo "clickhouse://127.0.0.1:$port/bench"
+}
+
+declare -A rate
+for kind in $stores; do
+  case $kind in
+    sqlite) store="sqlite:$work/vigil.db" ;;
+    clickhouse) store=$(start_clickhouse) ;;
+    *) echo "unknown store $kind" >&2; exit 2 ;;
+  esac
+  token=$("$bin" probe add --name bench --country IR --asn 44244 --json --store "$store" 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --store "$store" > "$work/serve-$kind.out" &
+  pid=$!; pids+=($pid)
+  for _ in $(seq 100); do grep -q listening "$work/serve-$kind.out" 2>/dev/null && break; sleep 0.05; done
+  url=$(sed -n 's/^vigil-collector listening on //p' "$work/serve-$kind.out")
+  out=$("$load" "$url" "$token" "$clients" "$per_client" "$lines" "$encoding")
+  echo "store=$kind $out collector_peak_rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+  rate[$kind]=$(sed -n 's/.*measurements_per_s=\([0-9.]*\).*/\1/p' <<<"$out")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+if [ -n "${rate[sqlite]:-}" ] && [ -n "${rate[clickhouse]:-}" ]; then
+  echo "clickhouse/sqlite=$(python3 -c "print(round(${rate[clickhouse]}/${rate[sqlite]}, 2))")"
+fi
 echo "date=$(date -u +%F) machine=$(nproc)cores command='bench/ingest.sh $clients $per_client $lines $encoding'"

@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
 # for the network-namespace tests; Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
-# lab's web and DNS servers; ClickHouse, the store for scale, which the store tests run against.
+# lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale.
 packages=(gcc libc6-dev iproute2 nftables python3 util-linux procps prometheus nginx-light dnsmasq-base
-  clickhouse-server clickhouse-client)
+  clickhouse-server clickhouse-client zookeeper)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,10 +30,23 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, env = "VIGIL_LISTEN", value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// What this instance does: all (default), ingest (no classifier) or classify (no ingest).
+        #[arg(long, value_enum)]
+        role: Option<vigil_collector::config::Role>,
     },
     /// Register, list and revoke probes.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Print the ClickHouse schema, or apply it to the store's server (`--apply`): one server's tables, or a
+    /// cluster's replicated local tables and distributed tables (`--cluster NAME`, as in `remote_servers`).
+    Schema {
+        /// The cluster to create the tables on (every server of it, through ON CLUSTER).
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Run the statements on the store's ClickHouse server instead of printing them.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Classify a time range again (batch re-analysis, e.g. after late data or a rule change).
     Classify {
         /// Start (RFC 3339).
@@ -141,9 +154,12 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<()> {
     let mut config = cli.load_config()?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, role } => {
             if let Some(listen) = listen {
                 config.listen = listen;
+            }
+            if let Some(role) = role {
+                config.role = role;
             }
             let store = open_store(&config.store).await.context("opening the store")?;
             let listener = tokio::net::TcpListener::bind(config.listen)
@@ -242,6 +258,35 @@ pub async fn run(cli: Cli) -> Result<()> {
                 "imported {} connection events ({} skipped): {} new pseudo-probes, {} presence sessions",
                 report.events, report.skipped, report.new_probes, report.sessions
             );
+        }
+        Command::Schema { cluster, apply } => {
+            use vigil_collector::store::clickhouse::{apply_statements, schema};
+            let (url, database) = match &config.store {
+                StoreSpec::ClickHouse { url, database } => (Some(url.clone()), database.clone()),
+                StoreSpec::Sqlite(_) => (None, "vigil".to_owned()),
+            };
+            let statements = match &cluster {
+                Some(name) => {
+                    if !schema::is_identifier(name) {
+                        bail!("cluster name {name:?}: letters, digits and underscores only");
+                    }
+                    schema::cluster(name, &database)
+                }
+                None => schema::single_server(),
+            };
+            if apply {
+                let Some(url) = url else {
+                    bail!("--apply needs a ClickHouse store (--store clickhouse://HOST:PORT/DB)");
+                };
+                apply_statements(&url, &statements).await?;
+                eprintln!("applied {} statements to {url}", statements.len());
+            } else {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                for statement in statements {
+                    writeln!(out, "{statement};\n")?;
+                }
+            }
         }
         Command::Classify { from, to } => {
             if to <= from {

@@ -18,10 +18,38 @@ pub struct CollectorConfig {
     pub store: StoreSpec,
     /// Classifier bucket length in seconds.
     pub bucket_secs: u64,
+    /// What this instance does: everything, only ingest (and the read API), or only classification (and the read
+    /// API). Stateless ingest instances scale out behind a load balancer; exactly one instance classifies.
+    pub role: Role,
     /// Ingest limits.
     pub ingest: IngestConfig,
     /// The classifier run inside `serve`.
     pub classifier: ClassifierConfig,
+}
+
+/// What a `serve` instance does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Ingest, the read API and the classifier: a single-instance deployment.
+    #[default]
+    All,
+    /// Ingest and the read API, no classifier: one of many instances behind a load balancer.
+    Ingest,
+    /// The classifier and the read API, no ingest: the one instance that keeps events current.
+    Classify,
+}
+
+impl Role {
+    /// Whether it accepts measurements.
+    pub fn ingests(self) -> bool {
+        matches!(self, Role::All | Role::Ingest)
+    }
+
+    /// Whether it runs the classifier.
+    pub fn classifies(self) -> bool {
+        matches!(self, Role::All | Role::Classify)
+    }
 }
 
 /// `[classifier]`: how `serve` keeps events current.
@@ -53,6 +81,7 @@ impl Default for CollectorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             store: StoreSpec::default(),
             bucket_secs: 300,
+            role: Role::All,
             ingest: IngestConfig::default(),
             classifier: ClassifierConfig::default(),
         }

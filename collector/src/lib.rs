@@ -26,7 +26,7 @@ pub mod server;
 pub mod store;
 pub mod token;
 
-pub use config::{ClassifierConfig, CollectorConfig, ConfigError, IngestConfig};
+pub use config::{ClassifierConfig, CollectorConfig, ConfigError, IngestConfig, Role};
 pub use registry::{IssuedProbe, RegistryError, register_probe};
 pub use server::{ServeError, serve};
 pub use store::{Store, StoreError, StoreSpec, open_store};

@@ -57,8 +57,13 @@ pub async fn serve(
             },
         },
     };
-    let app = router(state);
-    let classifier = spawn_classifier(Arc::clone(&store_for_classifier), config, metrics);
+    let app = router(state, config.role.ingests());
+    let classifier = if config.role.classifies() {
+        spawn_classifier(Arc::clone(&store_for_classifier), config, metrics)
+    } else {
+        None
+    };
+    tracing::info!(role = ?config.role, "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     if let Some(task) = classifier {
         task.abort();

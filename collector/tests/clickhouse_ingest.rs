@@ -23,9 +23,15 @@ async fn acknowledged_only_when_stored_and_503_while_clickhouse_is_down() {
     let (first_ids, first) = batch(60);
     let ok = c.post(Some(&token), None, first.clone()).await;
     assert_eq!(ok.status, 200, "{:?}", ok.json);
-    assert_eq!((ok.json["accepted"].as_u64(), ok.json["duplicates"].as_u64()), (Some(60), Some(0)));
+    assert_eq!(
+        (ok.json["accepted"].as_u64(), ok.json["duplicates"].as_u64()),
+        (Some(60), Some(0))
+    );
     let again = c.post(Some(&token), None, first).await;
-    assert_eq!((again.json["accepted"].as_u64(), again.json["duplicates"].as_u64()), (Some(0), Some(60)));
+    assert_eq!(
+        (again.json["accepted"].as_u64(), again.json["duplicates"].as_u64()),
+        (Some(0), Some(60))
+    );
 
     server.stop();
     let (second_ids, second) = batch(40);

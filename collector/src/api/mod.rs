@@ -40,10 +40,13 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::CollectorMetrics>,
 }
 
-/// The API's routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/measurements", post(measurements::post_measurements))
+/// The API's routes; `ingest` mounts `POST /api/v1/measurements`.
+pub fn router(state: AppState, ingest: bool) -> Router {
+    let mut routes = Router::new();
+    if ingest {
+        routes = routes.route("/api/v1/measurements", post(measurements::post_measurements));
+    }
+    routes
         .route("/api/v1/probes", get(probes::list_probes))
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/timeline", get(timeline::get_timeline))

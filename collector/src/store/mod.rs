@@ -6,7 +6,7 @@
 //! - a measurement id is stored at most once, across calls and within one call (the later copy is a duplicate).
 //! - probe tokens are stored only as hashes.
 
-mod clickhouse;
+pub mod clickhouse;
 mod spec;
 mod sqlite;
 mod types;

@@ -10,10 +10,25 @@ pub struct ClickHouseServer {
     child: Option<Child>,
     /// Its HTTP port on 127.0.0.1.
     pub http_port: u16,
+    /// Its native-protocol port (what other servers of a cluster connect to).
+    pub tcp_port: u16,
+    cluster: Option<ClusterRole>,
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
+/// A server's place in a cluster named `vigil`: one replica per shard, every shard listed by its native port.
+#[derive(Debug, Clone)]
+pub struct ClusterRole {
+    /// This server's shard (1-based).
+    pub shard: usize,
+    /// Native ports of every shard's server, in shard order.
+    pub shards: Vec<u16>,
+    /// ZooKeeper's client port.
+    pub zookeeper: u16,
+}
+
+/// A free port on loopback.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
@@ -23,6 +38,11 @@ const SERVER: &str = "/usr/sbin/clickhouse-server";
 impl ClickHouseServer {
     /// Starts a server and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with(free_port(), None)
+    }
+
+    /// Starts a server on these ports, in a cluster if `cluster` says so.
+    pub fn start_with(tcp_port: u16, cluster: Option<ClusterRole>) -> Self {
         assert!(
             Path::new(SERVER).is_file(),
             "Debian's clickhouse-server is needed for this test: `apt-get install clickhouse-server` \
@@ -32,15 +52,42 @@ impl ClickHouseServer {
         let mut server = ClickHouseServer {
             child: None,
             http_port: free_port(),
+            tcp_port,
+            cluster,
             dir,
         };
         server.launch();
         server
     }
 
+    fn cluster_config(&self) -> String {
+        let Some(c) = &self.cluster else {
+            return String::new();
+        };
+        let shards: String = c
+            .shards
+            .iter()
+            .map(|port| {
+                format!(
+                    "<shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host>\
+                     <port>{port}</port></replica></shard>"
+                )
+            })
+            .collect();
+        format!(
+            "<remote_servers><vigil>{shards}</vigil></remote_servers>\n\
+             <zookeeper><node><host>127.0.0.1</host><port>{zk}</port></node></zookeeper>\n\
+             <macros><shard>{shard:02}</shard><replica>replica-{shard:02}</replica></macros>\n\
+             <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n",
+            zk = c.zookeeper,
+            shard = c.shard
+        )
+    }
+
     fn launch(&mut self) {
         let d = self.dir.path().display().to_string();
-        let (tcp, interserver) = (free_port(), free_port());
+        let (tcp, interserver) = (self.tcp_port, free_port());
+        let cluster = self.cluster_config();
         let config = format!(
             r#"<?xml version="1.0"?>
 <yandex>
@@ -61,6 +108,7 @@ impl ClickHouseServer {
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mlock_executable>false</mlock_executable>
+  {cluster}
 </yandex>
 "#,
             http = self.http_port,
@@ -114,6 +162,29 @@ impl ClickHouseServer {
         panic!("clickhouse-server did not answer within 30 s:\n{log}");
     }
 
+    /// Waits until the server holds a ZooKeeper session (it connects in the background, and retries slowly
+    /// after a failed first attempt).
+    pub fn wait_for_zookeeper(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if query(self.http_port, "SELECT count() FROM system.zookeeper WHERE path = '/'")
+                .is_some_and(|r| r.trim().parse::<u64>().is_ok())
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "clickhouse-server has no ZooKeeper session after 60 s:\n{}",
+            self.error_log()
+        );
+    }
+
+    /// The server's error log so far (for failure messages).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/error.log")).unwrap_or_default()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
@@ -138,6 +209,22 @@ impl Drop for ClickHouseServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A query's body over HTTP/1.0, `None` unless the server answered 200.
+fn query(port: u16, sql: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!(
+        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{sql}",
+        sql.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
 }
 
 /// Whether `GET /ping` answers `Ok.`.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod clickhouse;
+pub mod zookeeper;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -8,9 +8,11 @@
 //! writers are merged by `ReplacingMergeTree` and skipped on read (`LIMIT 1 BY id`). Unsynced clocks are re-timed
 //! on read, against each boot's earliest synced reading.
 
-mod schema;
+pub mod schema;
 
 mod rows;
+
+use schema::SCHEMA_VERSION;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -23,7 +25,6 @@ use clickhouse::Client;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
 use rows::{AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, RevisionRow, SeenRow, VitalsRow};
-pub use schema::SCHEMA_VERSION;
 
 use super::{
     AccessType, EventQuery, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
@@ -35,6 +36,8 @@ use crate::classify::DisruptionEvent;
 const ATTEMPTS: u32 = 3;
 /// Longest a single request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest a schema statement may take (`ON CLUSTER` waits for every server).
+const DDL_TIMEOUT: Duration = Duration::from_secs(180);
 /// How often a probe's last-seen time is written (it is read for the public probe list only).
 const SEEN_EVERY_MS: i64 = 60_000;
 
@@ -55,12 +58,17 @@ pub struct ClickHouseStore {
 impl ClickHouseStore {
     /// Connects to `url` (`http://host:port`), creates `database` and the tables if missing.
     pub async fn open(url: &str, database: &str) -> Result<Self, StoreError> {
-        let root = Client::default().with_url(url).with_validation(false);
+        // Inserts into a cluster's distributed tables return once every shard has the rows, so an acknowledged
+        // batch is stored, not queued (no effect on a single server's plain tables).
+        let root = Client::default()
+            .with_url(url)
+            .with_validation(false)
+            .with_setting("insert_distributed_sync", "1");
         let create = format!("CREATE DATABASE IF NOT EXISTS {database}");
         with_retry("create database", || root.query(&create).execute()).await?;
         let client = root.clone().with_database(database);
-        for ddl in schema::TABLES {
-            with_retry("create table", || client.query(ddl).execute()).await?;
+        for ddl in schema::single_server() {
+            with_retry("create table", || client.query(&ddl).execute()).await?;
         }
         let server_version: String = with_retry("server version", || {
             client.query("SELECT version()").fetch_one::<String>()
@@ -204,6 +212,16 @@ impl ClickHouseStore {
     }
 }
 
+/// Runs DDL statements (from [`schema`]) on a server, in order; `ON CLUSTER` ones reach the whole cluster.
+pub async fn apply_statements(url: &str, statements: &[String]) -> Result<(), StoreError> {
+    let client = Client::default().with_url(url).with_validation(false);
+    for statement in statements {
+        // ON CLUSTER statements wait for every server of the cluster to run them.
+        with_retry_within("apply schema", DDL_TIMEOUT, || client.query(statement).execute()).await?;
+    }
+    Ok(())
+}
+
 /// The SQL of a measurement query: the inner select resolves each row's effective time against the boot's
 /// anchor; the outer one filters on it. Returns the SQL and the values to bind, in order.
 fn measurement_sql(query: &MeasurementQuery, select: &str, tail: &str) -> (String, Vec<BindValue>) {
@@ -267,7 +285,7 @@ fn measurement_sql(query: &MeasurementQuery, select: &str, tail: &str) -> (Strin
             SELECT id, seq, probe_id, received_ms, outcome, body,
                 if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
                 if(clock_synced = 1, 'probe', if(anchored = 1, 'retimed', 'pending')) AS source
-            FROM measurements ANY LEFT JOIN (
+            FROM measurements GLOBAL ANY LEFT JOIN (
                 SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
                 FROM clock_anchors GROUP BY probe_id, boot_id
             ) USING (probe_id, boot_id){where_inner}
@@ -850,7 +868,16 @@ fn now_ms() -> i64 {
 }
 
 /// Runs a ClickHouse operation, retrying retryable failures with full-jitter backoff.
-async fn with_retry<T, F, Fut>(what: &str, mut op: F) -> Result<T, StoreError>
+async fn with_retry<T, F, Fut>(what: &str, op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, clickhouse::error::Error>>,
+{
+    with_retry_within(what, REQUEST_TIMEOUT, op).await
+}
+
+/// [`with_retry`] with its own time limit per attempt.
+async fn with_retry_within<T, F, Fut>(what: &str, limit: Duration, mut op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, clickhouse::error::Error>>,
@@ -858,10 +885,10 @@ where
     let mut ceiling = Duration::from_millis(100);
     let mut attempt = 1;
     loop {
-        let result = match tokio::time::timeout(REQUEST_TIMEOUT, op()).await {
+        let result = match tokio::time::timeout(limit, op()).await {
             Ok(r) => r.map_err(classify_error),
             Err(_) => Err(StoreError::ClickHouse {
-                message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                message: format!("no answer within {} s", limit.as_secs()),
                 retryable: true,
             }),
         };

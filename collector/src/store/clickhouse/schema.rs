@@ -1,45 +1,193 @@
-//! The ClickHouse tables. The DDL sticks to what ClickHouse 18.16 (Debian's) and current releases share: no
-//! `DateTime64`, `LowCardinality`, `Map`, `Bool`, IP types or TTL; `Nullable` only outside sorting keys.
+//! The ClickHouse tables, for one server or for a sharded, replicated cluster. The DDL sticks to what ClickHouse
+//! 18.16 (Debian's) and current releases share: no `DateTime64`, `LowCardinality`, `Map`, `Bool`, IP types or TTL;
+//! `Nullable` only outside sorting keys.
 //!
 //! Measurements and vitals are partitioned by the day the probe reported taking them (a retry of a batch has the
 //! same days, so `ReplacingMergeTree` merges its copies) and sorted by country, ASN, probe and time — the order
 //! the classifier and dashboards read in. Small mutable tables (probes, events, presence) are versioned
 //! `ReplacingMergeTree`s read with `FINAL`.
+//!
+//! On a cluster each table is a `Replicated…MergeTree` named `<table>_local` on every server, and `<table>` is a
+//! `Distributed` table over them, sharded so that every version of one key (a probe, an event) lands on the same
+//! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// `CREATE TABLE IF NOT EXISTS` statements, in order.
-pub const TABLES: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS vigil_schema (version UInt32, applied_ms Int64)
-     ENGINE = ReplacingMergeTree ORDER BY version",
-    "CREATE TABLE IF NOT EXISTS measurements (
-        day Date, id String, seq Int64, probe_id String, kind String, outcome String,
-        reported_ms Int64, clock_synced UInt8, boot_id String, mono_ms Int64, received_ms Int64,
-        duration_ms Float64, target_name String, target_scope String, target_list Nullable(String),
-        country String, asn UInt32, region Nullable(String), access String, body String
-     ) ENGINE = ReplacingMergeTree PARTITION BY day ORDER BY (country, asn, probe_id, reported_ms, id)",
-    "CREATE TABLE IF NOT EXISTS vitals (
-        day Date, id String, probe_id String, reported_ms Int64, boot_id String, uptime_s Float64,
-        ac_online Nullable(UInt8), on_battery Nullable(UInt8), battery_pct Nullable(Float64),
-        gateway_reachable UInt8, link_up UInt8, last_gasp UInt8, spool_depth UInt64,
-        country String, asn UInt32, region Nullable(String), access String
-     ) ENGINE = ReplacingMergeTree PARTITION BY day ORDER BY (country, asn, probe_id, reported_ms, id)",
-    "CREATE TABLE IF NOT EXISTS clock_anchors (probe_id String, boot_id String, mono_ms Int64, wall_ms Int64,
-        version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY (probe_id, boot_id)",
-    "CREATE TABLE IF NOT EXISTS probes (
-        probe_id String, version UInt64, name String, country String, asn UInt32, region Nullable(String),
-        access String, ups UInt8, token_hash String, created_ms Int64, revoked_ms Nullable(Int64)
-     ) ENGINE = ReplacingMergeTree(version) ORDER BY probe_id",
-    "CREATE TABLE IF NOT EXISTS probe_seen (probe_id String, seen_ms Int64)
-     ENGINE = ReplacingMergeTree(seen_ms) ORDER BY probe_id",
-    "CREATE TABLE IF NOT EXISTS events (
-        id String, version UInt64, started_ms Int64, ended_ms Nullable(Int64), class String, country String,
-        asn Nullable(UInt32), revisions UInt32, retracted_ms Nullable(Int64), updated_ms Int64, body String
-     ) ENGINE = ReplacingMergeTree(version) ORDER BY id",
-    "CREATE TABLE IF NOT EXISTS event_revisions (id String, revision UInt32, recorded_ms Int64, class String,
-        body String) ENGINE = ReplacingMergeTree ORDER BY (id, revision)",
-    "CREATE TABLE IF NOT EXISTS presence (source String, probe_id String, connected_ms Int64,
-        disconnected_ms Nullable(Int64), version UInt64) ENGINE = ReplacingMergeTree(version)
-     ORDER BY (probe_id, connected_ms)",
+/// One table.
+struct Table {
+    name: &'static str,
+    columns: &'static str,
+    /// `ReplacingMergeTree`'s version column.
+    version: Option<&'static str>,
+    partition: Option<&'static str>,
+    order: &'static str,
+    /// The `Distributed` sharding key.
+    shard_by: &'static str,
+}
+
+const TABLES: &[Table] = &[
+    Table {
+        name: "vigil_schema",
+        columns: "version UInt32, applied_ms Int64",
+        version: None,
+        partition: None,
+        order: "version",
+        shard_by: "version",
+    },
+    Table {
+        name: "measurements",
+        columns: "day Date, id String, seq Int64, probe_id String, kind String, outcome String, reported_ms Int64, \
+                  clock_synced UInt8, boot_id String, mono_ms Int64, received_ms Int64, duration_ms Float64, \
+                  target_name String, target_scope String, target_list Nullable(String), country String, asn UInt32, \
+                  region Nullable(String), access String, body String",
+        version: None,
+        partition: Some("day"),
+        order: "country, asn, probe_id, reported_ms, id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        name: "vitals",
+        columns: "day Date, id String, probe_id String, reported_ms Int64, boot_id String, uptime_s Float64, \
+                  ac_online Nullable(UInt8), on_battery Nullable(UInt8), battery_pct Nullable(Float64), \
+                  gateway_reachable UInt8, link_up UInt8, last_gasp UInt8, spool_depth UInt64, country String, \
+                  asn UInt32, region Nullable(String), access String",
+        version: None,
+        partition: Some("day"),
+        order: "country, asn, probe_id, reported_ms, id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        name: "clock_anchors",
+        columns: "probe_id String, boot_id String, mono_ms Int64, wall_ms Int64, version UInt64",
+        version: Some("version"),
+        partition: None,
+        order: "probe_id, boot_id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        name: "probes",
+        columns: "probe_id String, version UInt64, name String, country String, asn UInt32, region Nullable(String), \
+                  access String, ups UInt8, token_hash String, created_ms Int64, revoked_ms Nullable(Int64)",
+        version: Some("version"),
+        partition: None,
+        order: "probe_id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        name: "probe_seen",
+        columns: "probe_id String, seen_ms Int64",
+        version: Some("seen_ms"),
+        partition: None,
+        order: "probe_id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        name: "events",
+        columns: "id String, version UInt64, started_ms Int64, ended_ms Nullable(Int64), class String, \
+                  country String, asn Nullable(UInt32), revisions UInt32, retracted_ms Nullable(Int64), \
+                  updated_ms Int64, body String",
+        version: Some("version"),
+        partition: None,
+        order: "id",
+        shard_by: "cityHash64(id)",
+    },
+    Table {
+        name: "event_revisions",
+        columns: "id String, revision UInt32, recorded_ms Int64, class String, body String",
+        version: None,
+        partition: None,
+        order: "id, revision",
+        shard_by: "cityHash64(id)",
+    },
+    Table {
+        name: "presence",
+        columns: "source String, probe_id String, connected_ms Int64, disconnected_ms Nullable(Int64), version UInt64",
+        version: Some("version"),
+        partition: None,
+        order: "probe_id, connected_ms",
+        shard_by: "cityHash64(probe_id)",
+    },
 ];
+
+fn tail(t: &Table) -> String {
+    let partition = t.partition.map(|p| format!(" PARTITION BY {p}")).unwrap_or_default();
+    format!("{partition} ORDER BY ({})", t.order)
+}
+
+/// `CREATE TABLE IF NOT EXISTS` statements for one server, in order.
+pub fn single_server() -> Vec<String> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let engine = match t.version {
+                Some(v) => format!("ReplacingMergeTree({v})"),
+                None => "ReplacingMergeTree".to_owned(),
+            };
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = {engine}{}",
+                t.name,
+                t.columns,
+                tail(t)
+            )
+        })
+        .collect()
+}
+
+/// The statements that create `database` on every server of `cluster` (as named in the servers'
+/// `remote_servers`): replicated local tables and the distributed tables the collector uses. The servers need
+/// ZooKeeper, `distributed_ddl`, and `shard` and `replica` macros.
+pub fn cluster(cluster: &str, database: &str) -> Vec<String> {
+    let mut out = vec![format!("CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")];
+    for t in TABLES {
+        let path = format!("'/clickhouse/tables/{{shard}}/{database}/{}', '{{replica}}'", t.name);
+        let engine = match t.version {
+            Some(v) => format!("ReplicatedReplacingMergeTree({path}, {v})"),
+            None => format!("ReplicatedReplacingMergeTree({path})"),
+        };
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {database}.{name}_local ON CLUSTER {cluster} ({columns}) ENGINE = {engine}{tail}",
+            name = t.name,
+            columns = t.columns,
+            tail = tail(t)
+        ));
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER {cluster} AS {database}.{name}_local \
+             ENGINE = Distributed({cluster}, {database}, {name}_local, {shard})",
+            name = t.name,
+            shard = t.shard_by
+        ));
+    }
+    out
+}
+
+/// Whether a name can be spliced into DDL (clusters and databases: letters, digits, underscores).
+pub fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_has_a_local_and_a_distributed_form_on_a_cluster() {
+        let ddl = cluster("vigil", "vigil");
+        assert_eq!(ddl.len(), 1 + 2 * TABLES.len());
+        assert!(
+            ddl.iter()
+                .any(|s| s.contains("vigil.measurements_local ON CLUSTER vigil")
+                    && s.contains(
+                        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/vigil/measurements', '{replica}')"
+                    ))
+        );
+        assert!(
+            ddl.iter()
+                .any(|s| s.contains("Distributed(vigil, vigil, events_local, cityHash64(id))"))
+        );
+        assert_eq!(single_server().len(), TABLES.len());
+        assert!(is_identifier("vigil_1") && !is_identifier("x; DROP") && !is_identifier("1x"));
+    }
+}
