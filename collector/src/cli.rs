@@ -302,8 +302,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
             println!(
-                "classified {} measurements: {} events ({} new, {} revised, {} retracted)",
-                report.measurements,
+                "classified {} probe-buckets: {} events ({} new, {} revised, {} retracted)",
+                report.probe_buckets,
                 report.events.len(),
                 report.saved.opened,
                 report.saved.revised,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
+use vigil_collector::classify::aggregate::{Placed, SummaryBuilder};
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::store::{
     AccessType, EventQuery, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord, TimeSource, TokenHash,
@@ -346,6 +347,212 @@ async fn presence(store: &dyn Store) {
     assert_eq!(store.presence(base + 6000, base + 7000).await.expect("reads"), vec![]);
 }
 
+/// A measurement with an explicit target and result (JSON), started at `at`, with an optional clock reading.
+fn shaped(
+    kind: &str,
+    target: (&str, &str, &str),
+    result: &str,
+    at: DateTime<Utc>,
+    clock: Option<(&str, u64, bool)>,
+) -> Measurement {
+    let clock = clock
+        .map(|(boot, mono, synced)| format!(r#","clock":{{"synced":{synced},"boot_id":"{boot}","mono_ms":{mono}}}"#))
+        .unwrap_or_default();
+    let text = format!(
+        r#"{{"schema":1,"id":"{}","kind":"{kind}","started_at":"{}","duration_ms":5,"target":{{"name":"{}","scope":"{}","list":"{}"}}{clock},"result":{result}}}"#,
+        Uuid::now_v7(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        target.0,
+        target.1,
+        target.2
+    );
+    Measurement::from_json_slice(text.as_bytes()).expect("valid measurement")
+}
+
+/// The per-bucket summaries a store computes are the ones folding its measurements gives — whichever way the
+/// backend computes them (the embedded store folds; ClickHouse aggregates by itself).
+async fn bucket_summaries(store: &dyn Store) {
+    let p = register(store, "prb-summaries1", 8).await;
+    let at = |s: i64| t0() + Duration::seconds(s);
+    let dom = ("http://10.41.0.10/", "domestic", "anchors");
+    let intl = ("http://10.60.0.10/", "international", "anchors");
+    let site = ("http://news.example/", "international", "citizenlab-global");
+    let vitals = |boot: &str, battery: bool, gateway: bool| {
+        format!(
+            r#"{{"outcome":"ok","boot_id":"{boot}","uptime_s":100,"power":{{"ac_online":{},"on_battery":{battery},"battery_pct":50}},"gateway_reachable":{gateway},"link_up":true,"last_gasp":false,"spool_depth":0}}"#,
+            !battery
+        )
+    };
+    let batch_of = vec![
+        // Bucket 0: two vitals (the later wins), anchors both ways, samples, blocking by DNS and by blockpage.
+        shaped(
+            "vitals",
+            ("self", "local", "vitals"),
+            &vitals("boot-1", false, true),
+            at(5),
+            None,
+        ),
+        shaped(
+            "vitals",
+            ("self", "local", "vitals"),
+            &vitals("boot-1", true, false),
+            at(50),
+            None,
+        ),
+        shaped(
+            "http",
+            dom,
+            r#"{"outcome":"ok","url":"http://10.41.0.10/","status":200,"throughput_bps":900000.0}"#,
+            at(10),
+            None,
+        ),
+        shaped(
+            "tcp",
+            dom,
+            r#"{"outcome":"timeout","ip":"10.41.0.10","port":80}"#,
+            at(11),
+            None,
+        ),
+        shaped(
+            "http",
+            intl,
+            r#"{"outcome":"ok","url":"http://10.60.0.10/","status":200,"throughput_bps":250000.5}"#,
+            at(12),
+            None,
+        ),
+        shaped(
+            "http",
+            intl,
+            r#"{"outcome":"ok","url":"http://10.60.0.10/","status":200,"throughput_bps":125000.0}"#,
+            at(13),
+            None,
+        ),
+        shaped(
+            "tcp",
+            intl,
+            r#"{"outcome":"ok","ip":"10.60.0.10","port":80,"rtt_ms":81.5}"#,
+            at(14),
+            None,
+        ),
+        shaped(
+            "icmp",
+            intl,
+            r#"{"outcome":"ok","ip":"10.60.0.10","sent":3,"received":3,"rtt_avg_ms":79.0}"#,
+            at(15),
+            None,
+        ),
+        shaped(
+            "tcp",
+            intl,
+            r#"{"outcome":"refused","ip":"10.60.0.11","port":80,"rtt_ms":1.0}"#,
+            at(16),
+            None,
+        ),
+        shaped(
+            "dns",
+            site,
+            r#"{"outcome":"dns_injected","query":"news.example","qtype":"A","resolver":"system","answers":[{"type":"A","data":"10.10.34.34","ttl":60}],"rcode":"NOERROR","fingerprint":"vigil.ir_dns_34","injection_reason":"fingerprint"}"#,
+            at(20),
+            None,
+        ),
+        shaped(
+            "http",
+            site,
+            r#"{"outcome":"blockpage","url":"http://news.example/","status":200,"fingerprint":"vigil.ir_iframe"}"#,
+            at(21),
+            None,
+        ),
+        shaped(
+            "http",
+            site,
+            r#"{"outcome":"timeout","url":"http://news.example/","status":null}"#,
+            at(22),
+            None,
+        ),
+        // Bucket 1: a reset, and an unsynced vitals placed by its boot's anchor (the synced tcp after it).
+        shaped(
+            "http",
+            ("http://video.example/", "international", "citizenlab-global"),
+            r#"{"outcome":"reset","url":"http://video.example/","status":null}"#,
+            at(70),
+            None,
+        ),
+        shaped(
+            "vitals",
+            ("self", "local", "vitals"),
+            &vitals("boot-2", false, true),
+            Utc.timestamp_opt(5, 0).single().expect("t"),
+            Some(("boot-2", 1_000, false)),
+        ),
+        shaped(
+            "tcp",
+            intl,
+            r#"{"outcome":"ok","ip":"10.60.0.10","port":80,"rtt_ms":70.0}"#,
+            at(100),
+            Some(("boot-2", 31_000, true)),
+        ),
+        // Pending for ever: an unsynced reading of a boot never synced.
+        shaped(
+            "tcp",
+            intl,
+            r#"{"outcome":"ok","ip":"10.60.0.10","port":80,"rtt_ms":70.0}"#,
+            at(30),
+            Some(("boot-9", 5, false)),
+        ),
+    ];
+    store.write_batches(vec![batch(&p, batch_of)]).await.expect("writes");
+    let (from, to) = (t0(), t0() + Duration::seconds(180));
+    let summaries = store.bucket_summaries(from, to, 60).await.expect("summaries");
+    let rows = store
+        .measurements(MeasurementQuery {
+            probe_id: Some(p.probe_id.clone()),
+            from: Some(from),
+            to: Some(to),
+            ..MeasurementQuery::default()
+        })
+        .await
+        .expect("reads");
+    let mut fold = SummaryBuilder::new(60, from, to);
+    for r in &rows {
+        fold.add(Placed {
+            probe_id: &r.probe_id,
+            started_at: r.started_at.expect("placed"),
+            measurement: &r.measurement,
+        });
+    }
+    let expected = fold.finish();
+    let mine = summaries.get(&p.probe_id).expect("the probe has summaries");
+    assert_eq!(Some(mine), expected.get(&p.probe_id));
+    let b0 = &mine[&(t0().timestamp() / 60)];
+    assert_eq!(
+        (
+            b0.domestic.ok,
+            b0.domestic.total,
+            b0.international.ok,
+            b0.international.total
+        ),
+        (1, 2, 4, 5)
+    );
+    assert_eq!(b0.international_throughput, vec![125000.0, 250000.5]);
+    assert_eq!(b0.international_rtt, vec![79.0, 81.5]);
+    assert!(
+        b0.vitals.as_ref().is_some_and(|v| v.on_battery && !v.gateway_reachable),
+        "the later vitals win"
+    );
+    assert_eq!(b0.blocked.get("http://news.example/").map(|m| m.as_str()), Some("dns"));
+    assert_eq!(b0.fingerprints["http://news.example/"].len(), 2);
+    let b1 = &mine[&(t0().timestamp() / 60 + 1)];
+    assert_eq!(
+        b1.blocked.get("http://video.example/").map(|m| m.as_str()),
+        Some("tcp_reset")
+    );
+    assert_eq!(
+        b1.vitals.as_ref().map(|v| v.boot_id.as_str()),
+        Some("boot-2"),
+        "re-timed into its bucket"
+    );
+}
+
 async fn suite(store: Arc<dyn Store>) {
     store.health().await.expect("healthy");
     registry(&*store).await;
@@ -353,6 +560,7 @@ async fn suite(store: Arc<dyn Store>) {
     retiming(&*store).await;
     events(&*store).await;
     presence(&*store).await;
+    bucket_summaries(&*store).await;
 }
 
 #[tokio::test]

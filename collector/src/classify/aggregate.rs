@@ -1,6 +1,10 @@
 //! From stored measurements to the classifier's input: each measurement placed in the bucket of its effective
 //! start time (re-timed ones included), whatever order it arrived in. Ties are broken by time and id, never by
 //! arrival, so the input — and the events — depend only on the measurements.
+//!
+//! [`SummaryBuilder`] folds measurements one at a time (so a store can stream them in slices); a store that can
+//! aggregate by itself (ClickHouse) computes the same summaries with [`blocking_method`] and [`fingerprint`]
+//! evaluated at ingest.
 
 use std::collections::BTreeMap;
 
@@ -23,26 +27,45 @@ pub struct Placed<'a> {
 /// The list name that marks anchor measurements.
 pub const ANCHOR_LIST: &str = "anchors";
 
-/// Builds the input for buckets `[from, to)` of `bucket_secs` seconds.
-pub fn build_input<'a>(
-    probes: Vec<ProbeInfo>,
-    placed: impl IntoIterator<Item = Placed<'a>>,
-    bucket_secs: i64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> ClassifierInput {
+/// Per probe, per bucket: what it measured.
+pub type Summaries = BTreeMap<String, BTreeMap<Bucket, BucketSummary>>;
+
+/// The bucket range covering `[from, to)`.
+pub fn bucket_range(bucket_secs: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> std::ops::Range<Bucket> {
     let bucket_secs = bucket_secs.max(1);
     let bucket_of = |t: DateTime<Utc>| t.timestamp().div_euclid(bucket_secs);
-    let buckets = bucket_of(from)..bucket_of(to - chrono::Duration::milliseconds(1)) + 1;
-    let mut observed: BTreeMap<String, BTreeMap<Bucket, BucketSummary>> = BTreeMap::new();
-    // The latest vitals per probe and bucket, by (time, id).
-    let mut latest: BTreeMap<(String, Bucket), (DateTime<Utc>, uuid::Uuid)> = BTreeMap::new();
-    for p in placed {
-        let bucket = bucket_of(p.started_at);
-        if !buckets.contains(&bucket) {
-            continue;
+    bucket_of(from)..bucket_of(to - chrono::Duration::milliseconds(1)) + 1
+}
+
+/// Folds measurements into per-bucket summaries, in any order.
+#[derive(Debug)]
+pub struct SummaryBuilder {
+    bucket_secs: i64,
+    buckets: std::ops::Range<Bucket>,
+    observed: Summaries,
+    /// The latest vitals per probe and bucket, by (time, id).
+    latest: BTreeMap<(String, Bucket), (DateTime<Utc>, uuid::Uuid)>,
+}
+
+impl SummaryBuilder {
+    /// A builder for buckets `[from, to)` of `bucket_secs` seconds.
+    pub fn new(bucket_secs: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        SummaryBuilder {
+            bucket_secs: bucket_secs.max(1),
+            buckets: bucket_range(bucket_secs, from, to),
+            observed: BTreeMap::new(),
+            latest: BTreeMap::new(),
         }
-        let summary = observed
+    }
+
+    /// Adds one measurement (ignored outside the window).
+    pub fn add(&mut self, p: Placed<'_>) {
+        let bucket = p.started_at.timestamp().div_euclid(self.bucket_secs);
+        if !self.buckets.contains(&bucket) {
+            return;
+        }
+        let summary = self
+            .observed
             .entry(p.probe_id.to_owned())
             .or_default()
             .entry(bucket)
@@ -52,8 +75,8 @@ pub fn build_input<'a>(
             MeasurementResult::Vitals(v) => {
                 let key = (p.probe_id.to_owned(), bucket);
                 let stamp = (p.started_at, m.id);
-                if latest.get(&key).is_none_or(|seen| stamp > *seen) {
-                    latest.insert(key, stamp);
+                if self.latest.get(&key).is_none_or(|seen| stamp > *seen) {
+                    self.latest.insert(key, stamp);
                     summary.vitals = Some(VitalsSummary {
                         boot_id: v.boot_id.clone(),
                         on_battery: v.power.on_battery == Some(true),
@@ -69,13 +92,11 @@ pub fn build_input<'a>(
                     Scope::Domestic => summary.domestic.add(ok),
                     Scope::International => {
                         summary.international.add(ok);
-                        match result {
-                            MeasurementResult::Http(h) if ok => {
-                                summary.international_throughput.extend(h.throughput_bps);
+                        if let Some((metric, value)) = anchor_metric(result).filter(|_| ok) {
+                            match metric {
+                                AnchorMetric::Throughput => summary.international_throughput.push(value),
+                                AnchorMetric::Rtt => summary.international_rtt.push(value),
                             }
-                            MeasurementResult::Tcp(t) if ok => summary.international_rtt.extend(t.rtt_ms),
-                            MeasurementResult::Icmp(i) if ok => summary.international_rtt.extend(i.rtt_avg_ms),
-                            _ => {}
                         }
                     }
                     Scope::Local => {}
@@ -99,16 +120,66 @@ pub fn build_input<'a>(
             }
         }
     }
+
+    /// The summaries, with samples sorted (their order carries no meaning).
+    pub fn finish(self) -> Summaries {
+        let mut observed = self.observed;
+        for per_bucket in observed.values_mut() {
+            for s in per_bucket.values_mut() {
+                normalize(s);
+            }
+        }
+        observed
+    }
+}
+
+/// Puts a summary's samples in a canonical order.
+pub fn normalize(s: &mut BucketSummary) {
+    s.international_throughput.sort_by(f64::total_cmp);
+    s.international_rtt.sort_by(f64::total_cmp);
+}
+
+/// Builds the input for buckets `[from, to)` of `bucket_secs` seconds.
+pub fn build_input<'a>(
+    probes: Vec<ProbeInfo>,
+    placed: impl IntoIterator<Item = Placed<'a>>,
+    bucket_secs: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ClassifierInput {
+    let mut builder = SummaryBuilder::new(bucket_secs, from, to);
+    for p in placed {
+        builder.add(p);
+    }
     ClassifierInput {
-        bucket_secs,
-        buckets,
+        bucket_secs: bucket_secs.max(1),
+        buckets: bucket_range(bucket_secs, from, to),
         probes,
-        observed,
+        observed: builder.finish(),
+    }
+}
+
+/// What an anchor's sample measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorMetric {
+    /// Body bytes per second (HTTP).
+    Throughput,
+    /// Round trip in ms (TCP, ICMP).
+    Rtt,
+}
+
+/// The sample an anchor result carries for throttling detection, if any.
+pub fn anchor_metric(result: &MeasurementResult) -> Option<(AnchorMetric, f64)> {
+    match result {
+        MeasurementResult::Http(h) => h.throughput_bps.map(|v| (AnchorMetric::Throughput, v)),
+        MeasurementResult::Tcp(t) => t.rtt_ms.map(|v| (AnchorMetric::Rtt, v)),
+        MeasurementResult::Icmp(i) => i.rtt_avg_ms.map(|v| (AnchorMetric::Rtt, v)),
+        _ => None,
     }
 }
 
 /// The blocking method a test-list result shows, if any.
-fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
+pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
     match result {
         MeasurementResult::Dns(d) if d.outcome == Outcome::DnsInjected => Some(BlockingMethod::Dns),
         MeasurementResult::Http(h) => match h.outcome {
@@ -126,7 +197,7 @@ fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
 }
 
 /// The name of the blocking fingerprint a result matched, if any.
-fn fingerprint(result: &MeasurementResult) -> Option<&str> {
+pub fn fingerprint(result: &MeasurementResult) -> Option<&str> {
     match result {
         MeasurementResult::Dns(d) => d.fingerprint.as_deref(),
         MeasurementResult::Http(h) => h.fingerprint.as_deref(),

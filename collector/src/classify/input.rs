@@ -85,6 +85,17 @@ impl BlockingMethod {
             BlockingMethod::Tls => "tls",
         }
     }
+
+    /// The method an API name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "dns" => Some(BlockingMethod::Dns),
+            "http_blockpage" => Some(BlockingMethod::HttpBlockpage),
+            "tcp_reset" => Some(BlockingMethod::TcpReset),
+            "tls" => Some(BlockingMethod::Tls),
+            _ => None,
+        }
+    }
 }
 
 /// What one probe measured in one bucket.

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::aggregate::{Placed, build_input};
+use std::collections::BTreeMap;
+
+use super::aggregate::bucket_range;
 use super::{ClassifierSettings, DisruptionEvent, ProbeInfo, classify};
-use crate::store::{EventQuery, EventSaveSummary, MeasurementQuery, Store, StoreError};
+use crate::store::{EventQuery, EventSaveSummary, Store, StoreError};
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -14,11 +16,12 @@ pub struct RunReport {
     pub events: Vec<DisruptionEvent>,
     /// What saving them changed.
     pub saved: EventSaveSummary,
-    /// Measurements read.
-    pub measurements: usize,
+    /// Probe-buckets read (one per probe and bucket with data).
+    pub probe_buckets: usize,
 }
 
-/// The classifier's input for `[from, to)` from the store: the registry and the measurements by effective time.
+/// The classifier's input for `[from, to)` from the store: the registry and, per probe and bucket, what was
+/// measured (by effective time); returns it with the number of probe-buckets read.
 pub async fn load_input(
     store: &dyn Store,
     from: DateTime<Utc>,
@@ -38,21 +41,15 @@ pub async fn load_input(
             ups: p.profile.ups,
         })
         .collect();
-    let rows = store
-        .measurements(MeasurementQuery {
-            from: Some(from),
-            to: Some(to),
-            ..Default::default()
-        })
-        .await?;
-    let placed = rows.iter().filter_map(|r| {
-        r.started_at.map(|t| Placed {
-            probe_id: &r.probe_id,
-            started_at: t,
-            measurement: &r.measurement,
-        })
-    });
-    let mut input = build_input(probes, placed, bucket_secs.max(1), from, to);
+    let bucket_secs = bucket_secs.max(1);
+    let observed = store.bucket_summaries(from, to, bucket_secs).await?;
+    let read = observed.values().map(BTreeMap::len).sum();
+    let mut input = super::ClassifierInput {
+        bucket_secs,
+        buckets: bucket_range(bucket_secs, from, to),
+        probes,
+        observed,
+    };
     // Pseudo-probes (RIPE Atlas): a bucket with the probe connected counts as reporting, nothing more.
     for (probe, connected_ms, disconnected_ms) in store.presence(from.timestamp_millis(), to.timestamp_millis()).await?
     {
@@ -67,7 +64,7 @@ pub async fn load_input(
             per.entry(b).or_default();
         }
     }
-    Ok((input, rows.len()))
+    Ok((input, read))
 }
 
 /// Classifies `[from, to)` and saves the events. The window is widened backwards by the classifier's expect
@@ -82,7 +79,7 @@ pub async fn classify_window(
     let bucket_secs = bucket_secs.max(1);
     let lead = chrono::Duration::seconds(bucket_secs * settings.expect_window);
     let read_from = from - lead;
-    let (input, measurements) = load_input(store, read_from, to, bucket_secs).await?;
+    let (input, probe_buckets) = load_input(store, read_from, to, bucket_secs).await?;
     let start = from.timestamp().div_euclid(bucket_secs) * bucket_secs;
     let mut events: Vec<DisruptionEvent> = classify(&input, settings)
         .into_iter()
@@ -103,7 +100,7 @@ pub async fn classify_window(
     Ok(RunReport {
         events,
         saved,
-        measurements,
+        probe_buckets,
     })
 }
 

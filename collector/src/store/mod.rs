@@ -153,6 +153,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every revision of one event, oldest first.
     async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError>;
+
+    /// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time — the
+    /// classifier's and the timeline's input. This default folds the stored measurements a few buckets at a time,
+    /// so memory holds the summaries and one slice; a backend that can aggregate by itself does so instead.
+    async fn bucket_summaries(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        bucket_secs: i64,
+    ) -> Result<crate::classify::aggregate::Summaries, StoreError> {
+        use crate::classify::aggregate::{Placed, SummaryBuilder};
+        let mut builder = SummaryBuilder::new(bucket_secs, from, to);
+        let slice = chrono::Duration::seconds((bucket_secs.max(1) * 4).max(60));
+        let mut start = from;
+        while start < to {
+            let end = (start + slice).min(to);
+            let rows = self
+                .measurements(MeasurementQuery {
+                    from: Some(start),
+                    to: Some(end),
+                    ..MeasurementQuery::default()
+                })
+                .await?;
+            for r in &rows {
+                if let Some(started_at) = r.started_at {
+                    builder.add(Placed {
+                        probe_id: &r.probe_id,
+                        started_at,
+                        measurement: &r.measurement,
+                    });
+                }
+            }
+            start = end;
+        }
+        Ok(builder.finish())
+    }
 }
 
 /// Opens (creating on first use) the store an address names.

@@ -30,7 +30,7 @@ impl ZooKeeper {
             &config,
             format!(
                 "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=ruok\n",
+                 admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
                 dir.path().join("data").display()
             ),
         )
@@ -55,18 +55,24 @@ impl ZooKeeper {
         panic!("ZooKeeper did not answer ruok within 60 s");
     }
 
+    /// Whether it serves client sessions: `ruok` answers as soon as the process runs, `srvr` reports a mode only
+    /// once sessions are accepted (ClickHouse 18.16 handles a session refused at start badly).
     fn ruok(&self) -> bool {
+        self.four_letter(b"ruok") == "imok" && self.four_letter(b"srvr").contains("Mode: standalone")
+    }
+
+    fn four_letter(&self, word: &[u8]) -> String {
         use std::io::{Read, Write};
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
+            return String::new();
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        if stream.write_all(b"ruok").is_err() {
-            return false;
+        if stream.write_all(word).is_err() {
+            return String::new();
         }
         let mut reply = String::new();
         let _ = stream.read_to_string(&mut reply);
-        reply == "imok"
+        reply
     }
 }
 

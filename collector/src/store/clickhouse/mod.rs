@@ -24,13 +24,16 @@ use async_trait::async_trait;
 use clickhouse::Client;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
-use rows::{AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, RevisionRow, SeenRow, VitalsRow};
+use rows::{
+    AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, RevisionRow, SeenRow, SummaryRow, VitalsRow,
+};
 
 use super::{
     AccessType, EventQuery, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
     Store, StoreError, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
-use crate::classify::DisruptionEvent;
+use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
+use crate::classify::{BlockingMethod, BucketSummary, DisruptionEvent, Tally, VitalsSummary};
 
 /// Attempts per operation before a retryable failure is reported.
 const ATTEMPTS: u32 = 3;
@@ -699,6 +702,82 @@ impl Store for ClickHouseStore {
             .collect())
     }
 
+    async fn bucket_summaries(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        bucket_secs: i64,
+    ) -> Result<Summaries, StoreError> {
+        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        let bucket_ms = bucket_secs.max(1) * 1000;
+        let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
+        let sql = format!(
+            "SELECT probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
+                countIf(anchor = 1 AND target_scope = 'domestic' AND outcome = 'ok') AS dom_ok,
+                countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
+                countIf({intl_ok}) AS intl_ok,
+                countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
+                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput') AS throughput,
+                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt') AS rtt,
+                groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
+                    AND blocking != '') AS blocked,
+                countIf(kind = 'vitals') AS vitals_n,
+                argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
+                    kind = 'vitals') AS vitals
+             FROM (
+                SELECT * FROM (
+                    SELECT id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking,
+                        fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp,
+                        toUInt8(ifNull(target_list, '') = 'anchors' AND kind != 'vitals') AS anchor,
+                        if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
+                        clock_synced = 1 OR anchored = 1 AS placed
+                    FROM measurements GLOBAL ANY LEFT JOIN (
+                        SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
+                        FROM clock_anchors GROUP BY probe_id, boot_id
+                    ) USING (probe_id, boot_id)
+                    WHERE clock_synced = 0 OR (reported_ms >= {from_ms} AND reported_ms < {to_ms})
+                ) WHERE placed AND effective_ms >= {from_ms} AND effective_ms < {to_ms}
+                LIMIT 1 BY id
+             )
+             GROUP BY probe_id, bucket"
+        );
+        let rows: Vec<SummaryRow> =
+            with_retry("bucket summaries", || self.client.query(&sql).fetch_all::<SummaryRow>()).await?;
+        let mut out = Summaries::new();
+        for r in rows {
+            let mut summary = BucketSummary {
+                vitals: (r.vitals_n > 0).then(|| VitalsSummary {
+                    boot_id: r.vitals.0.clone(),
+                    on_battery: r.vitals.1 != 0,
+                    gateway_reachable: r.vitals.2 != 0,
+                    link_up: r.vitals.3 != 0,
+                    last_gasp: r.vitals.4 != 0,
+                }),
+                domestic: tally(r.dom_ok, r.dom_total),
+                international: tally(r.intl_ok, r.intl_total),
+                international_throughput: r.throughput,
+                international_rtt: r.rtt,
+                ..BucketSummary::default()
+            };
+            for (target, method, fingerprint) in r.blocked {
+                let Some(method) = BlockingMethod::parse(&method) else {
+                    continue;
+                };
+                summary
+                    .blocked
+                    .entry(target.clone())
+                    .and_modify(|seen| *seen = (*seen).min(method))
+                    .or_insert(method);
+                if !fingerprint.is_empty() {
+                    summary.fingerprints.entry(target).or_default().insert(fingerprint);
+                }
+            }
+            crate::classify::aggregate::normalize(&mut summary);
+            out.entry(r.probe_id).or_default().insert(r.bucket, summary);
+        }
+        Ok(out)
+    }
+
     async fn event_revisions(&self, id: &str) -> Result<Vec<DisruptionEvent>, StoreError> {
         let rows: Vec<RevisionRow> = with_retry("read revisions", || {
             self.client
@@ -714,6 +793,11 @@ impl Store for ClickHouseStore {
 fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -> MeasurementRow {
     let probe = &batch.probe;
     let reported_ms = m.started_at.timestamp_millis();
+    let metric = anchor_metric(&m.result);
+    let vitals = match &m.result {
+        MeasurementResult::Vitals(v) => Some(v),
+        _ => None,
+    };
     let (synced, boot_id, mono_ms) = match &m.clock {
         Some(c) => (
             c.synced,
@@ -743,6 +827,19 @@ fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -
         region: probe.profile.region.clone(),
         access: probe.profile.access.as_str(),
         body: m.to_json_line(),
+        metric: metric.map(|(_, v)| v),
+        metric_kind: match metric {
+            Some((AnchorMetric::Throughput, _)) => "throughput",
+            Some((AnchorMetric::Rtt, _)) => "rtt",
+            None => "",
+        },
+        blocking: blocking_method(&m.result).map_or("", BlockingMethod::as_str),
+        fingerprint: fingerprint(&m.result).unwrap_or_default().to_owned(),
+        v_boot: vitals.map(|v| v.boot_id.clone()).unwrap_or_default(),
+        v_on_battery: vitals.is_some_and(|v| v.power.on_battery == Some(true)).into(),
+        v_gateway: vitals.is_some_and(|v| v.gateway_reachable).into(),
+        v_link: vitals.is_some_and(|v| v.link_up).into(),
+        v_last_gasp: vitals.is_some_and(|v| v.last_gasp).into(),
     }
 }
 
@@ -941,6 +1038,13 @@ fn classify_error(err: clickhouse::error::Error) -> StoreError {
 fn server_code(text: &str) -> Option<u32> {
     let rest = &text[text.find("Code: ")? + 6..];
     rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+fn tally(ok: u64, total: u64) -> Tally {
+    Tally {
+        ok: u32::try_from(ok).unwrap_or(u32::MAX),
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,15 @@ pub struct MeasurementRow {
     pub region: Option<String>,
     pub access: &'static str,
     pub body: String,
+    pub metric: Option<f64>,
+    pub metric_kind: &'static str,
+    pub blocking: &'static str,
+    pub fingerprint: String,
+    pub v_boot: String,
+    pub v_on_battery: u8,
+    pub v_gateway: u8,
+    pub v_link: u8,
+    pub v_last_gasp: u8,
 }
 
 /// A `vitals` row.
@@ -129,4 +138,20 @@ pub struct ReadRow {
     pub received_ms: i64,
     pub outcome: String,
     pub body: String,
+}
+
+/// One probe-bucket summary computed by ClickHouse.
+#[derive(Debug, Clone, Row, Deserialize)]
+pub struct SummaryRow {
+    pub probe_id: String,
+    pub bucket: i64,
+    pub dom_ok: u64,
+    pub dom_total: u64,
+    pub intl_ok: u64,
+    pub intl_total: u64,
+    pub throughput: Vec<f64>,
+    pub rtt: Vec<f64>,
+    pub blocked: Vec<(String, String, String)>,
+    pub vitals_n: u64,
+    pub vitals: (String, u8, u8, u8, u8),
 }

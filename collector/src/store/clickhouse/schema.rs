@@ -4,7 +4,9 @@
 //!
 //! Measurements and vitals are partitioned by the day the probe reported taking them (a retry of a batch has the
 //! same days, so `ReplacingMergeTree` merges its copies) and sorted by country, ASN, probe and time — the order
-//! the classifier and dashboards read in. Small mutable tables (probes, events, presence) are versioned
+//! the classifier and dashboards read in. The fields the classifier aggregates (an anchor's throughput or round
+//! trip, a blocking method and fingerprint, the vitals flags) are columns beside the JSON body, so per-bucket
+//! summaries are computed by ClickHouse without reading bodies. Small mutable tables (probes, events, presence) are versioned
 //! `ReplacingMergeTree`s read with `FINAL`.
 //!
 //! On a cluster each table is a `Replicated…MergeTree` named `<table>_local` on every server, and `<table>` is a
@@ -40,7 +42,9 @@ const TABLES: &[Table] = &[
         columns: "day Date, id String, seq Int64, probe_id String, kind String, outcome String, reported_ms Int64, \
                   clock_synced UInt8, boot_id String, mono_ms Int64, received_ms Int64, duration_ms Float64, \
                   target_name String, target_scope String, target_list Nullable(String), country String, asn UInt32, \
-                  region Nullable(String), access String, body String",
+                  region Nullable(String), access String, body String, metric Nullable(Float64), metric_kind String, \
+                  blocking String, fingerprint String, v_boot String, v_on_battery UInt8, v_gateway UInt8, \
+                  v_link UInt8, v_last_gasp UInt8",
         version: None,
         partition: Some("day"),
         order: "country, asn, probe_id, reported_ms, id",
