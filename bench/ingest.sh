@@ -11,8 +11,12 @@ cargo build --release -q -p vigil-collector --bin vigil-collector --example inge
 bin=$PWD/target/release/vigil-collector
 load=$PWD/target/release/examples/ingest_load
 work=$(mktemp -d)
+chmod 755 "$work"   # the clickhouse user must reach its directory inside
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  if [ -n "${VIGIL_BENCH_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -52,7 +56,7 @@ for kind in $stores; do
     clickhouse) store=$(start_clickhouse) ;;
     *) echo "unknown store $kind" >&2; exit 2 ;;
   esac
-  token=$("$bin" probe add --name bench --country IR --asn 44244 --json --store "$store" 2>/dev/null \
+  token=$("$bin" probe add --name bench --country IR --asn 44244 --json --store "$store" 2>"$work/add-$kind.err" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --store "$store" > "$work/serve-$kind.out" &
   pid=$!; pids+=($pid)

@@ -193,6 +193,24 @@ async fn ingest_and_queries(store: &dyn Store) {
     assert_eq!(next[0].measurement.id, a[3].id, "a resumable cursor");
 }
 
+/// A call larger than any single lookup or statement (group commit writes up to tens of thousands at once).
+async fn large_calls(store: &dyn Store) {
+    let p = register(store, "prb-largecall", 9).await;
+    let many: Vec<Measurement> = (0..10_000)
+        .map(|i| measurement("tcp", t0() + Duration::milliseconds(i * 10), None))
+        .collect();
+    let halves = vec![batch(&p, many[..5_000].to_vec()), batch(&p, many[5_000..].to_vec())];
+    let out = store.write_batches(halves).await.expect("writes");
+    assert_eq!(out.iter().map(|o| o.accepted).sum::<u64>(), 10_000);
+    let again = store.write_batches(vec![batch(&p, many)]).await.expect("writes");
+    assert_eq!((again[0].accepted, again[0].duplicates), (0, 10_000));
+    let q = MeasurementQuery {
+        probe_id: Some(p.probe_id.clone()),
+        ..MeasurementQuery::default()
+    };
+    assert_eq!(store.count_measurements(q).await.expect("counts"), 10_000);
+}
+
 async fn retiming(store: &dyn Store) {
     let p = register(store, "prb-retiming01", 5).await;
     // An unsynced clock: the reported time is wrong (1970), the boot's monotonic reading is not.
@@ -557,6 +575,7 @@ async fn suite(store: Arc<dyn Store>) {
     store.health().await.expect("healthy");
     registry(&*store).await;
     ingest_and_queries(&*store).await;
+    large_calls(&*store).await;
     retiming(&*store).await;
     events(&*store).await;
     presence(&*store).await;

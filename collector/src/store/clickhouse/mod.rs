@@ -39,6 +39,8 @@ use crate::classify::{BlockingMethod, BucketSummary, DisruptionEvent, Tally, Vit
 const ATTEMPTS: u32 = 3;
 /// Longest a single request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Ids per lookup query (each quoted id is 40 bytes; a query may be 256 KiB).
+const ID_LOOKUP_CHUNK: usize = 4000;
 /// Longest a schema statement may take (`ON CLUSTER` waits for every server).
 const DDL_TIMEOUT: Duration = Duration::from_secs(180);
 /// How often a probe's last-seen time is written (it is read for the public probe list only).
@@ -146,26 +148,28 @@ impl ClickHouseStore {
         ids: &[String],
         reported: (i64, i64),
     ) -> Result<BTreeSet<String>, StoreError> {
-        if ids.is_empty() {
-            return Ok(BTreeSet::new());
+        let mut found = BTreeSet::new();
+        // In chunks: a query is at most 256 KiB on ClickHouse's default settings.
+        for chunk in ids.chunks(ID_LOOKUP_CHUNK) {
+            let sql = format!(
+                "SELECT id FROM measurements WHERE country = ? AND asn = ? AND probe_id = ? AND reported_ms >= ? \
+                 AND reported_ms <= ? AND id IN ({})",
+                quoted_list(chunk)
+            );
+            let stored: Vec<String> = with_retry("look up ids", || {
+                self.client
+                    .query(&sql)
+                    .bind(probe.profile.country.as_str())
+                    .bind(probe.profile.asn)
+                    .bind(probe.probe_id.as_str())
+                    .bind(reported.0)
+                    .bind(reported.1)
+                    .fetch_all::<String>()
+            })
+            .await?;
+            found.extend(stored);
         }
-        let sql = format!(
-            "SELECT id FROM measurements WHERE country = ? AND asn = ? AND probe_id = ? AND reported_ms >= ? \
-             AND reported_ms <= ? AND id IN ({})",
-            quoted_list(ids)
-        );
-        let found: Vec<String> = with_retry("look up ids", || {
-            self.client
-                .query(&sql)
-                .bind(probe.profile.country.as_str())
-                .bind(probe.profile.asn)
-                .bind(probe.probe_id.as_str())
-                .bind(reported.0)
-                .bind(reported.1)
-                .fetch_all::<String>()
-        })
-        .await?;
-        Ok(found.into_iter().collect())
+        Ok(found)
     }
 
     /// Inserts rows, retrying retryable failures (a retried insert is deduplicated on read and by merges).
