@@ -37,6 +37,9 @@ enum Command {
     /// Register, list and revoke probes.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Export measurements, vitals or events for research (CSV or JSON Lines), anonymised, streamed page by
+    /// page; resume a large export with `--after` the last row's `seq`.
+    Export(ExportArgs),
     /// Print the ClickHouse schema, or apply it to the store's server (`--apply`): one server's tables, or a
     /// cluster's replicated local tables and distributed tables (`--cluster NAME`, as in `remote_servers`).
     Schema {
@@ -109,6 +112,49 @@ enum ProbeCommand {
         /// The probe id, e.g. prb-3f9a1c0e7b2d.
         probe_id: String,
     },
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// measurements, vitals or events.
+    #[arg(long, value_enum, default_value = "measurements")]
+    dataset: vigil_collector::export::Dataset,
+    /// csv or jsonl.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: vigil_collector::export::Format,
+    /// Start (RFC 3339), by when measurements were taken.
+    #[arg(long)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End (RFC 3339, exclusive).
+    #[arg(long)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this country.
+    #[arg(long)]
+    country: Option<String>,
+    /// Only this ASN.
+    #[arg(long)]
+    asn: Option<u32>,
+    /// Only this region (as exported: regions with too few probes are not named).
+    #[arg(long)]
+    region: Option<String>,
+    /// Only this kind of measurement (dns, http, tcp, icmp, trace, vitals).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only this outcome (e.g. dns_injected).
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Only this event class (events).
+    #[arg(long)]
+    class: Option<String>,
+    /// Resume after this `seq` (the last row of an earlier export).
+    #[arg(long)]
+    after: Option<i64>,
+    /// Regions with fewer probes than this are exported as empty, so a lone volunteer is not singled out.
+    #[arg(long, default_value_t = 3)]
+    min_region_probes: usize,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +304,53 @@ pub async fn run(cli: Cli) -> Result<()> {
                 "imported {} connection events ({} skipped): {} new pseudo-probes, {} presence sessions",
                 report.events, report.skipped, report.new_probes, report.sessions
             );
+        }
+        Command::Export(args) => {
+            use tokio::io::AsyncWriteExt;
+            let kind = match args.kind.as_deref() {
+                Some(k) => Some(
+                    vigil_measurement::Kind::ALL
+                        .into_iter()
+                        .find(|kind| kind.as_str() == k)
+                        .with_context(|| format!("--kind {k}: expected dns, http, tcp, icmp, trace or vitals"))?,
+                ),
+                None => None,
+            };
+            let request = vigil_collector::export::ExportRequest {
+                dataset: args.dataset,
+                format: args.format,
+                from: args.from,
+                to: args.to,
+                country: args.country.map(|c| c.to_ascii_uppercase()),
+                asn: args.asn,
+                region: args.region,
+                kind,
+                outcome: args.outcome,
+                class: args.class,
+                after: args.after,
+                min_region_probes: args.min_region_probes,
+                ..Default::default()
+            };
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let out: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &args.out {
+                Some(path) => Box::new(
+                    tokio::fs::File::create(path)
+                        .await
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ),
+                None => Box::new(tokio::io::stdout()),
+            };
+            let out = std::sync::Arc::new(tokio::sync::Mutex::new(out));
+            let summary = vigil_collector::export::export(store.as_ref(), &request, |chunk| {
+                let out = std::sync::Arc::clone(&out);
+                async move { out.lock().await.write_all(&chunk).await.map_err(|e| e.to_string()) }
+            })
+            .await?;
+            out.lock().await.flush().await?;
+            match summary.last_seq {
+                Some(seq) => eprintln!("exported {} rows; resume with --after {seq}", summary.rows),
+                None => eprintln!("exported {} rows", summary.rows),
+            }
         }
         Command::Schema { cluster, apply } => {
             use vigil_collector::store::clickhouse::{apply_statements, schema};

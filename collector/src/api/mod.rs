@@ -2,6 +2,7 @@
 
 mod error;
 mod events;
+mod export;
 mod measurements;
 mod probes;
 mod timeline;
@@ -50,6 +51,7 @@ pub fn router(state: AppState, ingest: bool) -> Router {
         .route("/api/v1/probes", get(probes::list_probes))
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/timeline", get(timeline::get_timeline))
+        .route("/api/v1/export", get(export::get_export))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
