@@ -1,7 +1,7 @@
 //! Researcher exports through the API and the library: every dataset in every format, read back by independent
 //! readers (serde_json, Python's csv module), anonymised (an address planted in a probe's error text appears
 //! nowhere; a lone probe's region is not named; no token or operator label), streamed in bounded pages, and
-//! resumable from the last row's `seq`.
+//! resumable from the last row's `seq` — on the embedded store and on ClickHouse alike.
 
 mod common;
 
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::export::{Dataset, ExportRequest, Format, export};
 use vigil_collector::store::{AccessType, ProbeProfile};
-use vigil_collector::{Store, register_probe};
+use vigil_collector::{CollectorConfig, Store, StoreSpec, register_probe};
 
 use common::TestCollector;
 
@@ -88,8 +88,22 @@ fn python_csv(text: &str) -> Vec<Vec<String>> {
 }
 
 #[tokio::test]
-async fn exports_read_back_anonymised_streamed_and_resumable() {
-    let c = TestCollector::start().await;
+async fn exports_from_the_embedded_store() {
+    exports_read_back_anonymised_streamed_and_resumable(None).await;
+}
+
+#[tokio::test]
+async fn exports_from_clickhouse() {
+    let server = common::clickhouse::ClickHouseServer::start();
+    exports_read_back_anonymised_streamed_and_resumable(Some(StoreSpec::ClickHouse {
+        url: server.url(),
+        database: "export".to_owned(),
+    }))
+    .await;
+}
+
+async fn exports_read_back_anonymised_streamed_and_resumable(store: Option<StoreSpec>) {
+    let c = TestCollector::start_on(CollectorConfig::default(), store).await;
     let mut probes = Vec::new();
     for (name, region) in [("a", "north"), ("b", "north"), ("c", "north"), ("d", "island")] {
         probes.push(
