@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
 # for the network-namespace tests; Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
 # lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale.
-packages=(gcc libc6-dev iproute2 nftables python3 util-linux procps prometheus nginx-light dnsmasq-base
+packages=(gcc libc6-dev iproute2 nftables python3 python3-venv util-linux procps prometheus nginx-light dnsmasq-base
   clickhouse-server clickhouse-client zookeeper)
 missing=()
 for p in "${packages[@]}"; do
@@ -18,6 +18,15 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
+
+# pyarrow (from PyPI, in a venv under target/) reads the Parquet exports back in the tests: a reader no one here
+# wrote.
+venv=target/pyarrow-venv
+if ! "$venv/bin/python" -c "import pyarrow.parquet" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pyarrow
+fi
+export VIGIL_PYTHON=$PWD/$venv/bin/python
 
 # End-to-end tests in tests/ drive the real binaries: build them first.
 cargo build --workspace --bins --locked

@@ -87,6 +87,47 @@ fn python_csv(text: &str) -> Vec<Vec<String>> {
     serde_json::from_slice(&out.stdout).expect("python's rows as JSON")
 }
 
+/// A Python with pyarrow: `$VIGIL_PYTHON`, else the venv scripts/test.sh makes in `target/pyarrow-venv`.
+fn pyarrow_python() -> std::path::PathBuf {
+    let candidates = [
+        std::env::var_os("VIGIL_PYTHON").map(std::path::PathBuf::from),
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyarrow-venv/bin/python")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| {
+            std::process::Command::new(p)
+                .args(["-c", "import pyarrow.parquet"])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .expect(
+            "a Python with pyarrow reads the Parquet exports: run scripts/test.sh, or `python3 -m venv \
+             target/pyarrow-venv && target/pyarrow-venv/bin/pip install pyarrow`, or set VIGIL_PYTHON",
+        )
+}
+
+/// A Parquet file as pyarrow reads it: column names, their types, and the rows as JSON.
+fn pyarrow_read(bytes: &[u8]) -> serde_json::Value {
+    use std::io::Write;
+    let script = "import io, json, sys; import pyarrow.parquet as pq; \
+        t = pq.read_table(io.BytesIO(sys.stdin.buffer.read())); \
+        print(json.dumps({'columns': t.column_names, \
+        'types': {n: str(t.schema.field(n).type) for n in t.column_names}, \
+        'rows': t.to_pylist()}, default=str))";
+    let mut child = std::process::Command::new(pyarrow_python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().expect("stdin").write_all(bytes).expect("writes");
+    let out = child.wait_with_output().expect("python finishes");
+    assert!(out.status.success(), "pyarrow could not read the file");
+    serde_json::from_slice(&out.stdout).expect("pyarrow's view as JSON")
+}
+
 #[tokio::test]
 async fn exports_from_the_embedded_store() {
     exports_read_back_anonymised_streamed_and_resumable(None).await;
@@ -155,7 +196,35 @@ async fn exports_read_back_anonymised_streamed_and_resumable(store: Option<Store
         .await
         .expect("saves");
 
-    // Every dataset, every format: nothing that identifies a volunteer.
+    // Parquet, read by pyarrow: typed columns, every row, nothing identifying once decoded.
+    for (dataset, rows) in [("measurements", sent.len()), ("vitals", 16), ("events", 1)] {
+        let bytes = c
+            .client
+            .get(c.url(&format!("/api/v1/export?dataset={dataset}&format=parquet")))
+            .send()
+            .await
+            .expect("answers")
+            .bytes()
+            .await
+            .expect("body");
+        let table = pyarrow_read(&bytes);
+        assert_eq!(table["rows"].as_array().map(Vec::len), Some(rows), "{dataset}: {table}");
+        let text = table.to_string();
+        assert!(
+            !text.contains(PLANTED) && !text.contains("secret operator label"),
+            "{dataset} parquet leaks"
+        );
+        if dataset != "events" {
+            assert_eq!(table["types"]["seq"], "int64");
+            assert_eq!(table["types"]["started_at"], "timestamp[ms, tz=UTC]");
+            assert_eq!(table["types"]["asn"], "int64");
+        }
+        if dataset == "vitals" {
+            assert_eq!(table["types"]["gateway_reachable"], "bool");
+        }
+    }
+
+    // Every dataset, every text format: nothing that identifies a volunteer.
     let mut bodies = Vec::new();
     for dataset in ["measurements", "vitals", "events"] {
         for format in ["csv", "jsonl"] {

@@ -61,7 +61,7 @@ impl ExportParams {
             format: self
                 .format
                 .as_deref()
-                .map(|f| choice::<Format>("format", f, "csv, jsonl"))
+                .map(|f| choice::<Format>("format", f, "csv, jsonl, parquet"))
                 .transpose()?
                 .unwrap_or(Format::Jsonl),
             from: time("from", self.from.as_deref())?,

@@ -8,6 +8,7 @@
 //! - a probe's region is coarsened to its country when fewer than `min_region_probes` probes share that region,
 //!   so a lone volunteer is not singled out.
 
+mod parquet;
 mod rows;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +17,7 @@ use chrono::{DateTime, Utc};
 use vigil_measurement::Kind;
 
 pub use rows::{Dataset, Format};
-use rows::{event_row, measurement_row, vitals_row};
+use rows::{Row, event_row, measurement_row, vitals_row};
 
 use crate::store::{EventQuery, MeasurementQuery, ProbeRecord, Store, StoreError};
 
@@ -83,6 +84,46 @@ pub enum ExportError {
     /// The output could not be written (the client went away, the disk is full).
     #[error("writing the export: {0}")]
     Sink(String),
+    /// Encoding the output failed.
+    #[error("encoding the export: {0}")]
+    Encode(String),
+}
+
+/// Turns pages of rows into bytes.
+enum Encoder {
+    Text(Format),
+    Parquet(Box<parquet::ParquetWriter>),
+}
+
+impl Encoder {
+    fn new(dataset: Dataset, format: Format) -> Result<Self, ExportError> {
+        Ok(match format {
+            Format::Parquet => Encoder::Parquet(Box::new(
+                parquet::ParquetWriter::new(dataset).map_err(|e| ExportError::Encode(e.to_string()))?,
+            )),
+            other => Encoder::Text(other),
+        })
+    }
+
+    fn page(&mut self, rows: &[Row]) -> Result<Vec<u8>, ExportError> {
+        match self {
+            Encoder::Text(format) => {
+                let mut out = Vec::new();
+                for row in rows {
+                    rows::write(&mut out, *format, row);
+                }
+                Ok(out)
+            }
+            Encoder::Parquet(writer) => writer.write_rows(rows).map_err(|e| ExportError::Encode(e.to_string())),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, ExportError> {
+        match self {
+            Encoder::Text(_) => Ok(Vec::new()),
+            Encoder::Parquet(writer) => writer.finish().map_err(|e| ExportError::Encode(e.to_string())),
+        }
+    }
 }
 
 /// What an export wrote.
@@ -154,6 +195,7 @@ where
         sink(header).await.map_err(ExportError::Sink)?;
     }
     let probes = public_probes(&store.probes().await?, req.min_region_probes.max(1));
+    let mut encoder = Encoder::new(req.dataset, req.format)?;
     match req.dataset {
         Dataset::Events => {
             let events = store
@@ -166,13 +208,16 @@ where
                 })
                 .await?;
             for page in events.chunks(req.page_rows.max(1)) {
-                let mut out = Vec::new();
+                let mut rows = Vec::with_capacity(page.len());
                 for e in page {
                     let history = store.event_revisions(&e.event.id).await?;
-                    rows::write(&mut out, req.format, &event_row(e, &history));
-                    summary.rows += 1;
+                    rows.push(event_row(e, &history));
                 }
-                sink(out).await.map_err(ExportError::Sink)?;
+                summary.rows += rows.len() as u64;
+                let out = encoder.page(&rows)?;
+                if !out.is_empty() {
+                    sink(out).await.map_err(ExportError::Sink)?;
+                }
             }
         }
         Dataset::Measurements | Dataset::Vitals => {
@@ -195,7 +240,7 @@ where
                 let Some(last) = page.last() else { break };
                 after = Some(last.seq);
                 let full = page.len() >= req.page_rows.max(1);
-                let mut out = Vec::new();
+                let mut rows = Vec::new();
                 for m in &page {
                     let Some(probe) = probes.get(&m.probe_id).filter(|p| req.probe_matches(p)) else {
                         continue;
@@ -208,11 +253,12 @@ where
                         _ => measurement_row(m, probe),
                     };
                     if let Some(row) = row {
-                        rows::write(&mut out, req.format, &row);
+                        rows.push(row);
                         summary.rows += 1;
                         summary.last_seq = Some(m.seq);
                     }
                 }
+                let out = encoder.page(&rows)?;
                 if !out.is_empty() {
                     sink(out).await.map_err(ExportError::Sink)?;
                 }
@@ -221,6 +267,10 @@ where
                 }
             }
         }
+    }
+    let tail = encoder.finish()?;
+    if !tail.is_empty() {
+        sink(tail).await.map_err(ExportError::Sink)?;
     }
     Ok(summary)
 }

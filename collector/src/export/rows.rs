@@ -25,6 +25,8 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet, zstd-compressed, one row group per page; typed columns (times as UTC milliseconds).
+    Parquet,
 }
 
 impl Format {
@@ -33,6 +35,7 @@ impl Format {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Jsonl => "application/x-ndjson",
+            Format::Parquet => "application/vnd.apache.parquet",
         }
     }
 }
@@ -102,7 +105,7 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "history",
 ];
 
-fn columns(dataset: Dataset) -> &'static [&'static str] {
+pub fn columns(dataset: Dataset) -> &'static [&'static str] {
     match dataset {
         Dataset::Measurements => MEASUREMENT_COLUMNS,
         Dataset::Vitals => VITALS_COLUMNS,
@@ -116,7 +119,25 @@ pub struct Row {
     values: Vec<Value>,
 }
 
-/// The header chunk (CSV: the column names; JSON Lines: nothing).
+impl Row {
+    /// The values, in column order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+}
+
+impl Dataset {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataset::Measurements => "measurements",
+            Dataset::Vitals => "vitals",
+            Dataset::Events => "events",
+        }
+    }
+}
+
+/// The header chunk (CSV: the column names; others: nothing).
 pub fn header(dataset: Dataset, format: Format) -> Vec<u8> {
     match format {
         Format::Csv => {
@@ -124,13 +145,14 @@ pub fn header(dataset: Dataset, format: Format) -> Vec<u8> {
             let _ = w.write_record(columns(dataset));
             w.into_inner().unwrap_or_default()
         }
-        Format::Jsonl => Vec::new(),
+        Format::Jsonl | Format::Parquet => Vec::new(),
     }
 }
 
-/// Appends a row to `out`.
+/// Appends a row to `out` (CSV and JSON Lines; Parquet is written by column, a page at a time).
 pub fn write(out: &mut Vec<u8>, format: Format, row: &Row) {
     match format {
+        Format::Parquet => {}
         Format::Csv => {
             let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
             let fields: Vec<String> = row
