@@ -3,6 +3,7 @@
 mod error;
 mod events;
 mod export;
+mod feed;
 mod measurements;
 mod probes;
 mod timeline;
@@ -52,6 +53,7 @@ pub fn router(state: AppState, ingest: bool) -> Router {
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/timeline", get(timeline::get_timeline))
         .route("/api/v1/export", get(export::get_export))
+        .route("/api/v1/events.atom", get(feed::get_atom))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

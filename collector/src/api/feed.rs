@@ -1,0 +1,116 @@
+//! `GET /api/v1/events.atom?country=&class=`: the current events as an Atom feed, newest first, for people who
+//! want alerts in a feed reader. An entry's `updated` moves when the event ends, so readers show the change.
+
+use atom_syndication::{Category, Entry, Feed, FixedDateTime, Text};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::classify::DisruptionEvent;
+use crate::store::EventQuery;
+
+/// Entries in the feed at most.
+const MAX_ENTRIES: usize = 200;
+
+/// Query parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct FeedParams {
+    country: Option<String>,
+    class: Option<String>,
+}
+
+fn time(secs: i64) -> FixedDateTime {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .fixed_offset()
+}
+
+fn scope_text(e: &DisruptionEvent) -> String {
+    let s = &e.scope;
+    let place = s.country.clone().unwrap_or_else(|| "all countries".to_owned());
+    match s.level.as_str() {
+        "asn" => format!("AS{} in {place}", s.asn.unwrap_or(0)),
+        "region" => format!("{} ({place})", s.region.as_deref().unwrap_or("a region")),
+        "access" => format!("{} access in {place}", s.access.as_deref().unwrap_or("one type of")),
+        "probe" => format!("one probe in {place}"),
+        "collector" => "the collector".to_owned(),
+        _ => place,
+    }
+}
+
+fn entry(e: &DisruptionEvent, revisions: u32) -> Entry {
+    let mut entry = Entry::default();
+    entry.set_id(format!("urn:vigil:event:{}", e.id));
+    entry.set_title(Text::plain(format!(
+        "{}: {}",
+        e.class.as_str().replace('_', " "),
+        scope_text(e)
+    )));
+    entry.set_published(Some(time(e.started_at)));
+    entry.set_updated(time(e.ended_at.unwrap_or(e.started_at)));
+    let when = match e.ended_at {
+        Some(end) => format!("from {} to {}", time(e.started_at).to_rfc3339(), time(end).to_rfc3339()),
+        None => format!("since {} (ongoing)", time(e.started_at).to_rfc3339()),
+    };
+    let evidence: Vec<&str> = e.evidence.iter().map(|x| x.text.as_str()).collect();
+    entry.set_summary(Some(Text::plain(format!(
+        "{} confidence ({:.2}); {} of {} probes; {when}; revision {revisions}. Evidence: {}",
+        format!("{:?}", e.confidence_level).to_lowercase(),
+        e.confidence,
+        e.affected_probes,
+        e.probes_in_scope,
+        evidence.join(" | ")
+    ))));
+    let mut categories = vec![Category {
+        term: e.class.as_str().to_owned(),
+        ..Category::default()
+    }];
+    if let Some(country) = &e.scope.country {
+        categories.push(Category {
+            term: country.clone(),
+            ..Category::default()
+        });
+    }
+    entry.set_categories(categories);
+    entry
+}
+
+pub(super) async fn get_atom(
+    State(state): State<AppState>,
+    Query(params): Query<FeedParams>,
+) -> Result<Response, ApiError> {
+    let country = params.country.map(|c| c.to_ascii_uppercase());
+    let mut events = state
+        .store
+        .events(EventQuery {
+            country: country.clone(),
+            class: params.class.clone(),
+            ..EventQuery::default()
+        })
+        .await
+        .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
+    events.sort_by(|a, b| (b.event.started_at, &b.event.id).cmp(&(a.event.started_at, &a.event.id)));
+    events.truncate(MAX_ENTRIES);
+    let mut feed = Feed::default();
+    let filter: Vec<String> = [country, params.class].into_iter().flatten().collect();
+    feed.set_id(format!("urn:vigil:events:{}", filter.join(":")));
+    feed.set_title(Text::plain(if filter.is_empty() {
+        "Vigil: internet disruptions".to_owned()
+    } else {
+        format!("Vigil: internet disruptions ({})", filter.join(", "))
+    }));
+    let newest = events
+        .iter()
+        .map(|e| e.event.ended_at.unwrap_or(e.event.started_at))
+        .max()
+        .unwrap_or(0);
+    feed.set_updated(time(newest));
+    feed.set_entries(events.iter().map(|e| entry(&e.event, e.revisions)).collect::<Vec<_>>());
+    let body = feed
+        .write_to(Vec::new())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feed_error", e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], body).into_response())
+}

@@ -1,0 +1,120 @@
+//! Alerts: the Atom feed of events, read by an XML parser no one here wrote (Python's xml.etree).
+
+mod common;
+
+use chrono::Utc;
+use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
+
+use common::TestCollector;
+
+fn event(id: &str, class: EventClass, country: &str, ended: bool) -> DisruptionEvent {
+    let start = Utc::now().timestamp() - 1800;
+    DisruptionEvent {
+        id: id.to_owned(),
+        class,
+        scope: EventScope {
+            level: "country".to_owned(),
+            country: Some(country.to_owned()),
+            ..EventScope::default()
+        },
+        started_at: start,
+        ended_at: ended.then_some(start + 600),
+        confidence: 0.9,
+        confidence_level: ConfidenceLevel::High,
+        affected_probes: 9,
+        probes_in_scope: 10,
+        evidence: vec![Evidence {
+            family: "path".to_owned(),
+            text: "domestic anchors answered, international anchors did not & <nothing> else".to_owned(),
+            points: 3,
+        }],
+        scores: Default::default(),
+        targets: Vec::new(),
+    }
+}
+
+/// The feed as Python's ElementTree sees it: (feed id, [(entry id, title, summary, categories)]).
+fn parse_atom(xml: &str) -> serde_json::Value {
+    use std::io::Write;
+    let script = "import json, sys; import xml.etree.ElementTree as ET; \
+        ns = {'a': 'http://www.w3.org/2005/Atom'}; root = ET.fromstring(sys.stdin.read()); \
+        assert root.tag == '{http://www.w3.org/2005/Atom}feed'; \
+        print(json.dumps({'id': root.find('a:id', ns).text, 'updated': root.find('a:updated', ns).text, \
+        'entries': [{'id': e.find('a:id', ns).text, 'title': e.find('a:title', ns).text, \
+        'summary': e.find('a:summary', ns).text, 'updated': e.find('a:updated', ns).text, \
+        'categories': [c.get('term') for c in e.findall('a:category', ns)]} for e in root.findall('a:entry', ns)]}))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(xml.as_bytes())
+        .expect("writes");
+    let out = child.wait_with_output().expect("python3 finishes");
+    assert!(out.status.success(), "not valid Atom XML:\n{xml}");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[tokio::test]
+async fn the_atom_feed_lists_current_events_filtered_and_valid() {
+    let c = TestCollector::start().await;
+    let (from, to) = (Utc::now().timestamp() - 7200, Utc::now().timestamp() + 60);
+    c.store
+        .save_events(
+            from,
+            to,
+            vec![
+                event("evt-xl-shutdown", EventClass::Shutdown, "XL", true),
+                event("evt-xl-censor", EventClass::Censorship, "XL", false),
+                event("evt-xf-power", EventClass::PowerOutage, "XF", false),
+            ],
+        )
+        .await
+        .expect("saves");
+    let fetch = |query: &'static str| {
+        let client = c.client.clone();
+        let url = c.url(&format!("/api/v1/events.atom{query}"));
+        async move {
+            let resp = client.get(url).send().await.expect("answers");
+            assert_eq!(resp.status(), 200);
+            assert!(
+                resp.headers()["content-type"]
+                    .to_str()
+                    .is_ok_and(|t| t.starts_with("application/atom+xml"))
+            );
+            resp.text().await.expect("body")
+        }
+    };
+    let all = parse_atom(&fetch("").await);
+    assert_eq!(all["entries"].as_array().map(Vec::len), Some(3));
+    let xl = parse_atom(&fetch("?country=xl").await);
+    let ids: Vec<&str> = xl["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"urn:vigil:event:evt-xl-shutdown") && ids.contains(&"urn:vigil:event:evt-xl-censor"));
+    let shutdown = xl["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["id"] == "urn:vigil:event:evt-xl-shutdown")
+        .expect("the shutdown");
+    assert_eq!(shutdown["title"], "shutdown: XL");
+    assert!(
+        shutdown["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("international anchors did not & <nothing> else")),
+        "text is escaped, not broken: {shutdown}"
+    );
+    assert_eq!(shutdown["categories"], serde_json::json!(["shutdown", "XL"]));
+    let censorship = parse_atom(&fetch("?class=censorship").await);
+    assert_eq!(censorship["entries"].as_array().map(Vec::len), Some(1));
+}
