@@ -25,6 +25,8 @@ pub struct CollectorConfig {
     pub ingest: IngestConfig,
     /// The classifier run inside `serve`.
     pub classifier: ClassifierConfig,
+    /// Alerts on event transitions.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// What a `serve` instance does.
@@ -84,6 +86,7 @@ impl Default for CollectorConfig {
             role: Role::All,
             ingest: IngestConfig::default(),
             classifier: ClassifierConfig::default(),
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod export;
 pub mod import;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod registry;
 pub mod server;
 pub mod store;

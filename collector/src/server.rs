@@ -88,6 +88,7 @@ fn spawn_classifier(
     let window = chrono::Duration::seconds(i64::try_from(config.classifier.window_secs).unwrap_or(i64::MAX / 2));
     let bucket_secs = i64::try_from(config.bucket_secs).unwrap_or(300).max(1);
     let settle = chrono::Duration::seconds(i64::try_from(config.classifier.settle_secs).unwrap_or(0));
+    let notifier = crate::notify::Notifier::start(&config.notify);
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -101,6 +102,9 @@ fn spawn_classifier(
             metrics.classifier_seconds.observe(running.elapsed().as_secs_f64());
             if let Ok(report) = &run {
                 metrics.set_active_events(&report.events);
+            }
+            if let Ok(report) = &run {
+                notifier.send(&report.transitions);
             }
             match run {
                 Ok(report) if report.saved.opened + report.saved.revised + report.saved.retracted > 0 => {

@@ -118,3 +118,84 @@ async fn the_atom_feed_lists_current_events_filtered_and_valid() {
     let censorship = parse_atom(&fetch("?class=censorship").await);
     assert_eq!(censorship["entries"].as_array().map(Vec::len), Some(1));
 }
+
+/// A webhook receiver that refuses the first attempt of every delivery, and records what it accepted.
+async fn flaky_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::<String>::new()));
+    let (acc, seen2) = (accepted.clone(), seen.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (acc, seen) = (acc.clone(), seen2.clone());
+            async move {
+                let delivery = headers
+                    .get("x-vigil-delivery")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                if seen.lock().expect("lock").insert(delivery.clone()) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let json: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+                assert_eq!(json["delivery"], delivery.as_str());
+                acc.lock().expect("lock").push((
+                    json["event"]["id"].as_str().unwrap_or_default().to_owned(),
+                    json["change"].as_str().unwrap_or_default().to_owned(),
+                ));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), accepted)
+}
+
+#[tokio::test]
+async fn each_transition_reaches_the_webhook_once_in_order_despite_a_failed_first_try() {
+    use vigil_collector::classify::run::transitions;
+    use vigil_collector::notify::{Notifier, NotifyConfig, WebhookConfig};
+    let (url, accepted) = flaky_receiver().await;
+    let hook = |url: &str, classes: Vec<String>| WebhookConfig {
+        url: url.to_owned(),
+        countries: vec!["XL".to_owned()],
+        classes,
+        max_attempts: 5,
+        max_backoff_secs: 1,
+    };
+    let notifier = Notifier::start(&NotifyConfig {
+        webhook: vec![hook(&url, Vec::new())],
+    });
+    // Three runs: a cut opens as unknown; late data makes it a shutdown; it ends. An event elsewhere is not ours.
+    let unknown = event("evt-cut", EventClass::Unknown, "XL", false);
+    let shutdown = event("evt-cut", EventClass::Shutdown, "XL", false);
+    let over = event("evt-cut", EventClass::Shutdown, "XL", true);
+    let elsewhere = event("evt-far", EventClass::PowerOutage, "XF", false);
+    let runs = [
+        transitions(&[], &[unknown.clone(), elsewhere.clone()], 0),
+        transitions(&[unknown, elsewhere.clone()], &[shutdown.clone(), elsewhere.clone()], 0),
+        transitions(&[shutdown, elsewhere.clone()], &[over, elsewhere], 0),
+    ];
+    for run in &runs {
+        notifier.send(run);
+    }
+    let expected = vec![
+        ("evt-cut".to_owned(), "opened".to_owned()),
+        ("evt-cut".to_owned(), "revised".to_owned()),
+        ("evt-cut".to_owned(), "closed".to_owned()),
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while accepted.lock().expect("lock").len() < expected.len() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        *accepted.lock().expect("lock"),
+        expected,
+        "each transition once, in order, XL only"
+    );
+}

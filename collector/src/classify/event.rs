@@ -134,3 +134,15 @@ pub struct DisruptionEvent {
     /// Blocked targets (censorship).
     pub targets: Vec<BlockedTarget>,
 }
+
+impl DisruptionEvent {
+    /// What makes a new revision: a change of call, confidence, end or size — not of wording.
+    pub fn revision_key(&self) -> (&'static str, ConfidenceLevel, Option<i64>, usize) {
+        (
+            self.class.as_str(),
+            self.confidence_level,
+            self.ended_at,
+            self.affected_probes,
+        )
+    }
+}

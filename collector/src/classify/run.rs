@@ -9,9 +9,91 @@ use super::aggregate::bucket_range;
 use super::{ClassifierSettings, DisruptionEvent, ProbeInfo, classify};
 use crate::store::{EventQuery, EventSaveSummary, Store, StoreError};
 
+/// How an event changed in a run (what alerts are about).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Seen for the first time.
+    Opened,
+    /// Its class, confidence or size changed.
+    Revised,
+    /// It ended.
+    Closed,
+    /// Late data showed it was not a disruption.
+    Retracted,
+}
+
+impl Change {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Opened => "opened",
+            Change::Revised => "revised",
+            Change::Closed => "closed",
+            Change::Retracted => "retracted",
+        }
+    }
+}
+
+/// One event's change.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Transition {
+    /// What happened to it.
+    pub change: Change,
+    /// The event after the change (before it, for a retraction).
+    pub event: DisruptionEvent,
+}
+
+impl Transition {
+    /// A stable id of this transition, for receivers to drop a repeated delivery.
+    pub fn delivery_id(&self) -> String {
+        let (class, level, ended, affected) = self.event.revision_key();
+        format!(
+            "{}/{}/{class}/{level:?}/{}/{affected}",
+            self.event.id,
+            self.change.as_str(),
+            ended.map(|t| t.to_string()).unwrap_or_default()
+        )
+    }
+}
+
+/// The transitions from the saved events to a run's events over the window starting at `start`.
+pub fn transitions(saved: &[DisruptionEvent], now: &[DisruptionEvent], start: i64) -> Vec<Transition> {
+    let mut out = Vec::new();
+    for e in now {
+        match saved.iter().find(|s| s.id == e.id) {
+            None => out.push(Transition {
+                change: Change::Opened,
+                event: e.clone(),
+            }),
+            Some(old) if old.revision_key() != e.revision_key() => out.push(Transition {
+                change: if old.ended_at.is_none() && e.ended_at.is_some() {
+                    Change::Closed
+                } else {
+                    Change::Revised
+                },
+                event: e.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for old in saved
+        .iter()
+        .filter(|s| s.started_at >= start && !now.iter().any(|e| e.id == s.id))
+    {
+        out.push(Transition {
+            change: Change::Retracted,
+            event: old.clone(),
+        });
+    }
+    out
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
+    /// How events changed, for alerts.
+    pub transitions: Vec<Transition>,
     /// The events of the window.
     pub events: Vec<DisruptionEvent>,
     /// What saving them changed.
@@ -96,8 +178,10 @@ pub async fn classify_window(
         .map(|s| s.event)
         .collect();
     keep_identities(&mut events, &saved);
+    let transitions = transitions(&saved, &events, start);
     let saved = store.save_events(start, to.timestamp(), events.clone()).await?;
     Ok(RunReport {
+        transitions,
         events,
         saved,
         probe_buckets,
@@ -154,6 +238,29 @@ mod tests {
             scores: Default::default(),
             targets: Vec::new(),
         }
+    }
+
+    #[test]
+    fn transitions_name_what_changed() {
+        let open = event("evt-1", EventClass::Unknown, 100, None);
+        let gone = event("evt-2", EventClass::Unknown, 100, None);
+        let saved = [open.clone(), gone.clone()];
+        let closed = event("evt-1", EventClass::Shutdown, 100, Some(200));
+        let new = event("evt-3", EventClass::Shutdown, 150, None);
+        let t = transitions(&saved, &[closed, new], 0);
+        let changes: Vec<(&str, Change)> = t.iter().map(|t| (t.event.id.as_str(), t.change)).collect();
+        assert_eq!(
+            changes,
+            [
+                ("evt-1", Change::Closed),
+                ("evt-3", Change::Opened),
+                ("evt-2", Change::Retracted)
+            ]
+        );
+        assert!(transitions(&saved, &saved, 0).is_empty(), "no change, no transition");
+        let revised = event("evt-1", EventClass::Shutdown, 100, None);
+        assert_eq!(transitions(&[open], &[revised], 0)[0].change, Change::Revised);
+        assert_ne!(t[0].delivery_id(), t[1].delivery_id());
     }
 
     #[test]
