@@ -237,9 +237,10 @@ where
                         ..MeasurementQuery::default()
                     })
                     .await?;
+                // Until an empty page: a page can come back short (copies of one measurement are read once)
+                // without being the last.
                 let Some(last) = page.last() else { break };
                 after = Some(last.seq);
-                let full = page.len() >= req.page_rows.max(1);
                 let mut rows = Vec::new();
                 for m in &page {
                     let Some(probe) = probes.get(&m.probe_id).filter(|p| req.probe_matches(p)) else {
@@ -261,9 +262,6 @@ where
                 let out = encoder.page(&rows)?;
                 if !out.is_empty() {
                     sink(out).await.map_err(ExportError::Sink)?;
-                }
-                if !full {
-                    break;
                 }
             }
         }

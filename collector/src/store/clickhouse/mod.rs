@@ -231,8 +231,13 @@ pub async fn apply_statements(url: &str, statements: &[String]) -> Result<(), St
 
 /// The SQL of a measurement query: the inner select resolves each row's effective time against the boot's
 /// anchor; the outer one filters on it. Returns the SQL and the values to bind, in order.
-fn measurement_sql(query: &MeasurementQuery, select: &str, tail: &str) -> (String, Vec<BindValue>) {
-    let mut inner = Vec::new();
+fn measurement_sql(
+    query: &MeasurementQuery,
+    select: &str,
+    tail: &str,
+    seq_at_most: Option<i64>,
+) -> (String, Vec<BindValue>) {
+    let mut inner: Vec<String> = seq_at_most.map(|s| format!("seq <= {s}")).into_iter().collect();
     let mut outer = Vec::new();
     let mut binds = Vec::new();
     if let Some(probe_id) = &query.probe_id {
@@ -298,6 +303,38 @@ fn measurement_sql(query: &MeasurementQuery, select: &str, tail: &str) -> (Strin
             ) USING (probe_id, boot_id){where_inner}
          ){where_outer}{tail}"
     );
+    (sql, binds)
+}
+
+/// The conditions of a measurement query on stored columns alone (no time: that needs the anchor join).
+fn raw_filter(query: &MeasurementQuery) -> (String, Vec<BindValue>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(probe_id) = &query.probe_id {
+        clauses.push("probe_id = ?".to_owned());
+        binds.push(BindValue::Text(probe_id.clone()));
+    }
+    if let Some(kind) = query.kind {
+        clauses.push("kind = ?".to_owned());
+        binds.push(BindValue::Text(kind.as_str().to_owned()));
+    }
+    if let Some(after) = query.after_seq {
+        clauses.push("seq > ?".to_owned());
+        binds.push(BindValue::Int(after));
+    }
+    if let Some(ids) = &query.ids {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        clauses.push(if ids.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("id IN ({})", quoted_list(&ids))
+        });
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     (sql, binds)
 }
 
@@ -534,10 +571,27 @@ impl Store for ClickHouseStore {
 
     async fn measurements(&self, query: MeasurementQuery) -> Result<Vec<StoredMeasurement>, StoreError> {
         let limit = query.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        // A page of a long read (an export, by cursor): find where the page ends from the seq column alone, so
+        // the full read (bodies, the anchor join, the sort) touches that page's rows, not all after the cursor.
+        let upper = match (query.limit, query.from, query.to) {
+            (Some(n), None, None) if n > 0 => {
+                let (filter, binds) = raw_filter(&query);
+                let sql = format!(
+                    "SELECT seq FROM measurements{filter} ORDER BY seq LIMIT 1 OFFSET {}",
+                    n - 1
+                );
+                with_retry("page bound", || {
+                    bind_all(self.client.query(&sql), &binds).fetch_optional::<i64>()
+                })
+                .await?
+            }
+            _ => None,
+        };
         let (sql, binds) = measurement_sql(
             &query,
             "seq, probe_id, effective_ms, source, received_ms, outcome, body",
             &format!(" ORDER BY seq LIMIT 1 BY id{limit}"),
+            upper,
         );
         let rows: Vec<ReadRow> = with_retry("read measurements", || {
             bind_all(self.client.query(&sql), &binds).fetch_all::<ReadRow>()
@@ -547,7 +601,7 @@ impl Store for ClickHouseStore {
     }
 
     async fn count_measurements(&self, query: MeasurementQuery) -> Result<u64, StoreError> {
-        let (sql, binds) = measurement_sql(&query, "uniqExact(id)", "");
+        let (sql, binds) = measurement_sql(&query, "uniqExact(id)", "", None);
         with_retry("count measurements", || {
             bind_all(self.client.query(&sql), &binds).fetch_one::<u64>()
         })
