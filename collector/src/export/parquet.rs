@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use serde_json::Value;
@@ -86,7 +86,11 @@ impl ParquetWriter {
     /// Starts a file for `dataset`.
     pub fn new(dataset: Dataset) -> Result<Self, parquet::errors::ParquetError> {
         let schema = Arc::new(parse_message_type(&schema(dataset))?);
+        // Chunk-level statistics only: page indexes are kept in memory until the footer, which would make a long
+        // export's memory grow with its length.
         let properties = WriterProperties::builder()
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true)
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
             .set_created_by("vigil-collector export".to_owned())
             .build();
