@@ -119,7 +119,7 @@ struct ExportArgs {
     /// measurements, vitals or events.
     #[arg(long, value_enum, default_value = "measurements")]
     dataset: vigil_collector::export::Dataset,
-    /// csv or jsonl.
+    /// csv, jsonl or parquet.
     #[arg(long, value_enum, default_value = "jsonl")]
     format: vigil_collector::export::Format,
     /// Start (RFC 3339), by when measurements were taken.

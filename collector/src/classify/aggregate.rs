@@ -104,18 +104,7 @@ impl SummaryBuilder {
             }
             result => {
                 if let Some(method) = blocking_method(result) {
-                    summary
-                        .blocked
-                        .entry(m.target.name.clone())
-                        .and_modify(|seen| *seen = (*seen).min(method))
-                        .or_insert(method);
-                    if let Some(name) = fingerprint(result) {
-                        summary
-                            .fingerprints
-                            .entry(m.target.name.clone())
-                            .or_default()
-                            .insert(name.to_owned());
-                    }
+                    summary.note_blocked(&m.target.name, method, fingerprint(result));
                 }
             }
         }

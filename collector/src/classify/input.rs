@@ -118,6 +118,23 @@ pub struct BucketSummary {
     pub international_rtt: Vec<f64>,
 }
 
+impl BucketSummary {
+    /// Records a target seen blocked: the lowest method seen in the bucket wins (order-independent), and every
+    /// fingerprint it matched is kept.
+    pub fn note_blocked(&mut self, target: &str, method: BlockingMethod, fingerprint: Option<&str>) {
+        self.blocked
+            .entry(target.to_owned())
+            .and_modify(|seen| *seen = (*seen).min(method))
+            .or_insert(method);
+        if let Some(name) = fingerprint.filter(|n| !n.is_empty()) {
+            self.fingerprints
+                .entry(target.to_owned())
+                .or_default()
+                .insert(name.to_owned());
+        }
+    }
+}
+
 /// The median of samples, `None` when there are none.
 pub fn median(samples: &[f64]) -> Option<f64> {
     let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();

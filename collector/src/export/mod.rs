@@ -251,7 +251,7 @@ where
                     }
                     let row = match req.dataset {
                         Dataset::Vitals => vitals_row(m, probe),
-                        _ => measurement_row(m, probe),
+                        _ => Some(measurement_row(m, probe)),
                     };
                     if let Some(row) = row {
                         rows.push(row);

@@ -194,31 +194,40 @@ fn source(m: &StoredMeasurement) -> Value {
     )
 }
 
-/// A measurement row (`None` never: every measurement has one).
-pub fn measurement_row(m: &StoredMeasurement, probe: &PublicProbe) -> Option<Row> {
+/// The columns both measurement and vitals rows start with: the row's cursor and id, and the probe's public
+/// profile.
+fn measured_by(m: &StoredMeasurement, probe: &PublicProbe) -> Vec<Value> {
+    vec![
+        json!(m.seq),
+        json!(m.measurement.id.to_string()),
+        json!(m.probe_id),
+        json!(probe.country),
+        json!(probe.asn),
+        json!(probe.region),
+        json!(probe.access),
+    ]
+}
+
+/// A measurement row.
+pub fn measurement_row(m: &StoredMeasurement, probe: &PublicProbe) -> Row {
     let result = serde_json::to_value(&m.measurement.result).unwrap_or(Value::Null);
-    Some(Row {
+    let mut values = measured_by(m, probe);
+    values.extend([
+        json!(m.measurement.kind().as_str()),
+        json!(m.outcome.as_str()),
+        time(m.started_at),
+        source(m),
+        time(Some(m.received_at)),
+        json!(m.measurement.duration_ms),
+        json!(m.measurement.target.name),
+        json!(m.measurement.target.scope.as_str()),
+        json!(m.measurement.target.list),
+        result,
+    ]);
+    Row {
         dataset: Dataset::Measurements,
-        values: vec![
-            json!(m.seq),
-            json!(m.measurement.id.to_string()),
-            json!(m.probe_id),
-            json!(probe.country),
-            json!(probe.asn),
-            json!(probe.region),
-            json!(probe.access),
-            json!(m.measurement.kind().as_str()),
-            json!(m.outcome.as_str()),
-            time(m.started_at),
-            source(m),
-            time(Some(m.received_at)),
-            json!(m.measurement.duration_ms),
-            json!(m.measurement.target.name),
-            json!(m.measurement.target.scope.as_str()),
-            json!(m.measurement.target.list),
-            result,
-        ],
-    })
+        values,
+    }
 }
 
 /// A vitals row (`None` for other kinds).
@@ -226,28 +235,23 @@ pub fn vitals_row(m: &StoredMeasurement, probe: &PublicProbe) -> Option<Row> {
     let vigil_measurement::MeasurementResult::Vitals(v) = &m.measurement.result else {
         return None;
     };
+    let mut values = measured_by(m, probe);
+    values.extend([
+        time(m.started_at),
+        source(m),
+        json!(v.boot_id),
+        json!(v.uptime_s),
+        json!(v.power.ac_online),
+        json!(v.power.on_battery),
+        json!(v.power.battery_pct),
+        json!(v.gateway_reachable),
+        json!(v.link_up),
+        json!(v.last_gasp),
+        json!(v.spool_depth),
+    ]);
     Some(Row {
         dataset: Dataset::Vitals,
-        values: vec![
-            json!(m.seq),
-            json!(m.measurement.id.to_string()),
-            json!(m.probe_id),
-            json!(probe.country),
-            json!(probe.asn),
-            json!(probe.region),
-            json!(probe.access),
-            time(m.started_at),
-            source(m),
-            json!(v.boot_id),
-            json!(v.uptime_s),
-            json!(v.power.ac_online),
-            json!(v.power.on_battery),
-            json!(v.power.battery_pct),
-            json!(v.gateway_reachable),
-            json!(v.link_up),
-            json!(v.last_gasp),
-            json!(v.spool_depth),
-        ],
+        values,
     })
 }
 

@@ -192,10 +192,7 @@ impl ClickHouseStore {
     }
 
     async fn probe_rows(&self, filter: &str, value: Option<&str>) -> Result<Vec<ProbeRow>, StoreError> {
-        let sql = format!(
-            "SELECT probe_id, version, name, country, asn, region, access, ups, token_hash, created_ms, revoked_ms \
-             FROM probes FINAL {filter} ORDER BY probe_id"
-        );
+        let sql = format!("SELECT ?fields FROM probes FINAL {filter} ORDER BY probe_id");
         with_retry("read probes", || {
             let mut q = self.client.query(&sql);
             if let Some(v) = value {
@@ -210,11 +207,7 @@ impl ClickHouseStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT id, version, started_ms, ended_ms, class, country, asn, revisions, retracted_ms, updated_ms, body \
-             FROM events FINAL WHERE id IN ({})",
-            quoted_list(ids)
-        );
+        let sql = format!("SELECT ?fields FROM events FINAL WHERE id IN ({})", quoted_list(ids));
         with_retry("read events", || self.client.query(&sql).fetch_all::<EventRow>()).await
     }
 }
@@ -237,29 +230,9 @@ fn measurement_sql(
     tail: &str,
     seq_at_most: Option<i64>,
 ) -> (String, Vec<BindValue>) {
-    let mut inner: Vec<String> = seq_at_most.map(|s| format!("seq <= {s}")).into_iter().collect();
+    let (mut inner, binds) = raw_clauses(query);
+    inner.extend(seq_at_most.map(|s| format!("seq <= {s}")));
     let mut outer = Vec::new();
-    let mut binds = Vec::new();
-    if let Some(probe_id) = &query.probe_id {
-        inner.push("probe_id = ?".to_owned());
-        binds.push(BindValue::Text(probe_id.clone()));
-    }
-    if let Some(kind) = query.kind {
-        inner.push("kind = ?".to_owned());
-        binds.push(BindValue::Text(kind.as_str().to_owned()));
-    }
-    if let Some(after) = query.after_seq {
-        inner.push("seq > ?".to_owned());
-        binds.push(BindValue::Int(after));
-    }
-    if let Some(ids) = &query.ids {
-        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        inner.push(if ids.is_empty() {
-            "0".to_owned()
-        } else {
-            format!("id IN ({})", quoted_list(&ids))
-        });
-    }
     // Synced rows can be pre-filtered through the sorting key; unsynced ones only once re-timed.
     let (from, to) = (
         query.from.map(|t| t.timestamp_millis()),
@@ -282,16 +255,7 @@ fn measurement_sql(
             outer.push(format!("effective_ms < {t}"));
         }
     }
-    let where_inner = if inner.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", inner.join(" AND "))
-    };
-    let where_outer = if outer.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", outer.join(" AND "))
-    };
+    let (where_inner, where_outer) = (where_clause(&inner), where_clause(&outer));
     let sql = format!(
         "SELECT {select} FROM (
             SELECT id, seq, probe_id, received_ms, outcome, body,
@@ -306,8 +270,9 @@ fn measurement_sql(
     (sql, binds)
 }
 
-/// The conditions of a measurement query on stored columns alone (no time: that needs the anchor join).
-fn raw_filter(query: &MeasurementQuery) -> (String, Vec<BindValue>) {
+/// The conditions of a measurement query on stored columns alone (no time: that needs the anchor join), with
+/// the values they bind.
+fn raw_clauses(query: &MeasurementQuery) -> (Vec<String>, Vec<BindValue>) {
     let mut clauses = Vec::new();
     let mut binds = Vec::new();
     if let Some(probe_id) = &query.probe_id {
@@ -330,12 +295,16 @@ fn raw_filter(query: &MeasurementQuery) -> (String, Vec<BindValue>) {
             format!("id IN ({})", quoted_list(&ids))
         });
     }
-    let sql = if clauses.is_empty() {
+    (clauses, binds)
+}
+
+/// ` WHERE a AND b`, or nothing.
+fn where_clause(clauses: &[String]) -> String {
+    if clauses.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", clauses.join(" AND "))
-    };
-    (sql, binds)
+    }
 }
 
 /// A value bound into a query.
@@ -575,9 +544,10 @@ impl Store for ClickHouseStore {
         // the full read (bodies, the anchor join, the sort) touches that page's rows, not all after the cursor.
         let upper = match (query.limit, query.from, query.to) {
             (Some(n), None, None) if n > 0 => {
-                let (filter, binds) = raw_filter(&query);
+                let (clauses, binds) = raw_clauses(&query);
                 let sql = format!(
-                    "SELECT seq FROM measurements{filter} ORDER BY seq LIMIT 1 OFFSET {}",
+                    "SELECT seq FROM measurements{} ORDER BY seq LIMIT 1 OFFSET {}",
+                    where_clause(&clauses),
                     n - 1
                 );
                 with_retry("page bound", || {
@@ -634,7 +604,7 @@ impl Store for ClickHouseStore {
                 }
                 Some(old) => {
                     let changed =
-                        old.retracted_ms.is_some() || revision_key(&event_from_json(&old.body)?) != revision_key(e);
+                        old.retracted_ms.is_some() || event_from_json(&old.body)?.revision_key() != e.revision_key();
                     if !changed {
                         // Same call: refresh wording and evidence, keep the revision count.
                         rows.push(event_row(e, body, old.revisions, None, now, self.stamp()));
@@ -657,8 +627,7 @@ impl Store for ClickHouseStore {
         let stale: Vec<EventRow> = with_retry("read window events", || {
             self.client
                 .query(
-                    "SELECT id, version, started_ms, ended_ms, class, country, asn, revisions, retracted_ms, \
-                     updated_ms, body FROM events FINAL WHERE started_ms >= ? AND started_ms < ? \
+                    "SELECT ?fields FROM events FINAL WHERE started_ms >= ? AND started_ms < ? \
                      AND retracted_ms IS NULL",
                 )
                 .bind(from * 1000)
@@ -704,8 +673,7 @@ impl Store for ClickHouseStore {
             q_binds.push(BindValue::Text(class.clone()));
         }
         let sql = format!(
-            "SELECT id, version, started_ms, ended_ms, class, country, asn, revisions, retracted_ms, updated_ms, body \
-             FROM events FINAL WHERE {} ORDER BY started_ms, id",
+            "SELECT ?fields FROM events FINAL WHERE {} ORDER BY started_ms, id",
             clauses.join(" AND ")
         );
         let rows: Vec<EventRow> = with_retry("read events", || {
@@ -745,7 +713,7 @@ impl Store for ClickHouseStore {
         let rows: Vec<PresenceRow> = with_retry("read presence", || {
             self.client
                 .query(
-                    "SELECT source, probe_id, connected_ms, disconnected_ms, version FROM presence FINAL \
+                    "SELECT ?fields FROM presence FINAL \
                      WHERE connected_ms < ? AND ifNull(disconnected_ms, toInt64(9223372036854775807)) > ? \
                      ORDER BY probe_id, connected_ms",
                 )
@@ -818,16 +786,8 @@ impl Store for ClickHouseStore {
                 ..BucketSummary::default()
             };
             for (target, method, fingerprint) in r.blocked {
-                let Some(method) = BlockingMethod::parse(&method) else {
-                    continue;
-                };
-                summary
-                    .blocked
-                    .entry(target.clone())
-                    .and_modify(|seen| *seen = (*seen).min(method))
-                    .or_insert(method);
-                if !fingerprint.is_empty() {
-                    summary.fingerprints.entry(target).or_default().insert(fingerprint);
+                if let Some(method) = BlockingMethod::parse(&method) {
+                    summary.note_blocked(&target, method, Some(&fingerprint));
                 }
             }
             crate::classify::aggregate::normalize(&mut summary);
@@ -839,7 +799,7 @@ impl Store for ClickHouseStore {
     async fn event_revisions(&self, id: &str) -> Result<Vec<DisruptionEvent>, StoreError> {
         let rows: Vec<RevisionRow> = with_retry("read revisions", || {
             self.client
-                .query("SELECT id, revision, recorded_ms, class, body FROM event_revisions FINAL WHERE id = ? ORDER BY revision")
+                .query("SELECT ?fields FROM event_revisions FINAL WHERE id = ? ORDER BY revision")
                 .bind(id)
                 .fetch_all::<RevisionRow>()
         })
@@ -983,16 +943,6 @@ fn event_row(
         updated_ms: now,
         body,
     }
-}
-
-/// What makes a new revision: a change of call, confidence, end or size (not of wording) — as in the embedded store.
-fn revision_key(e: &DisruptionEvent) -> (String, String, Option<i64>, usize) {
-    (
-        e.class.as_str().to_owned(),
-        format!("{:?}", e.confidence_level),
-        e.ended_at,
-        e.affected_probes,
-    )
 }
 
 fn event_json(e: &DisruptionEvent) -> Result<String, StoreError> {

@@ -19,16 +19,6 @@ fn from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
     })
 }
 
-/// What makes a new revision: a change of call, confidence, end or size (not of wording).
-fn revision_key(e: &DisruptionEvent) -> (String, String, Option<i64>, usize) {
-    (
-        e.class.as_str().to_owned(),
-        format!("{:?}", e.confidence_level),
-        e.ended_at,
-        e.affected_probes,
-    )
-}
-
 pub(super) fn save(
     tx: &Transaction<'_>,
     from: i64,
@@ -49,7 +39,7 @@ pub(super) fn save(
                 1
             }
             Some((old, revisions, retracted)) => {
-                let changed = retracted.is_some() || revision_key(&from_json(&old)?) != revision_key(e);
+                let changed = retracted.is_some() || from_json(&old)?.revision_key() != e.revision_key();
                 if !changed {
                     // Same call: refresh the wording and evidence, keep the revision count.
                     tx.execute(
