@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
 # for the network-namespace tests; Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
-# lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale.
+# lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale; Chromium,
+# the headless browser the status page is tested in.
 packages=(gcc libc6-dev iproute2 nftables python3 python3-venv util-linux procps prometheus nginx-light dnsmasq-base
-  clickhouse-server clickhouse-client zookeeper)
+  clickhouse-server clickhouse-client zookeeper chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,6 +33,8 @@ export VIGIL_PYTHON=$PWD/$venv/bin/python
 cargo build --workspace --bins --locked
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc
+# CI artifacts (the status page's screenshot from headless Chromium).
+echo "artifacts: $PWD/target/artifacts/"
 
 # The end-to-end lab (tests/): a simulated country in network namespaces, driving the release binaries through
 # shutdown, power-outage, censorship, throttling and collector-outage scenarios. It needs root.

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod server;
+pub mod status;
 pub mod store;
 pub mod token;
 

@@ -145,8 +145,8 @@ pub(crate) struct PublicProbe {
     pub access: &'static str,
 }
 
-/// The registry as exports show it: regions shared by fewer than `k` probes are dropped.
-fn public_probes(probes: &[ProbeRecord], k: usize) -> HashMap<String, PublicProbe> {
+/// Each probe's region as public views show it: `None` when fewer than `k` probes share the region.
+pub(crate) fn public_regions(probes: &[ProbeRecord], k: usize) -> HashMap<String, Option<String>> {
     let mut per_region: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for p in probes {
         if let Some(r) = &p.profile.region {
@@ -161,12 +161,23 @@ fn public_probes(probes: &[ProbeRecord], k: usize) -> HashMap<String, PublicProb
                     .get(&(p.profile.country.as_str(), r.as_str()))
                     .is_some_and(|n| *n >= k)
             });
+            (p.probe_id.clone(), region)
+        })
+        .collect()
+}
+
+/// The registry as exports show it: regions shared by fewer than `k` probes are dropped.
+fn public_probes(probes: &[ProbeRecord], k: usize) -> HashMap<String, PublicProbe> {
+    let mut regions = public_regions(probes, k);
+    probes
+        .iter()
+        .map(|p| {
             (
                 p.probe_id.clone(),
                 PublicProbe {
                     country: p.profile.country.clone(),
                     asn: p.profile.asn,
-                    region,
+                    region: regions.remove(&p.probe_id).flatten(),
                     access: p.profile.access.as_str(),
                 },
             )

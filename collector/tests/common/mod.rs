@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod clickhouse;
+pub mod country;
 pub mod zookeeper;
 
 use std::io::Write;
