@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestCollector;
-use vigil_collector::register_probe;
+use vigil_collector::{CollectorConfig, register_probe};
 use vigil_collector::store::{AccessType, ProbeProfile};
 
 fn chromium() -> &'static str {
@@ -65,7 +65,11 @@ fn artifacts() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
-    let c = TestCollector::start().await;
+    // The page's buckets match the data's; the server's own classifier stays off so the events are the test's.
+    let mut config = CollectorConfig::default();
+    config.bucket_secs = common::country::BUCKET as u64;
+    config.classifier.interval_secs = 0;
+    let c = TestCollector::start_with(config).await;
     let loaded = common::country::load(&c).await;
     let shutdown = loaded
         .events

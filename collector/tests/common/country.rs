@@ -2,6 +2,7 @@
 //! in two regions (fixed and mobile probes, one on a UPS) and censors one news site (DNS injection and an HTTP
 //! blockpage); a national cut is first seen as silence, then the probes upload what they spooled (domestic
 //! anchors answered, international did not) and the next run revises it into a shutdown. XF, abroad, stays up.
+//! The data runs up to the present minute, so the censorship is ongoing.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use vigil_collector::classify::run::classify_window;
@@ -138,7 +139,7 @@ fn body(lines: impl Iterator<Item = String>) -> Vec<u8> {
 /// Registers the probes, uploads live data (nothing from XL during the cut), classifies, uploads what XL's
 /// probes spooled during the cut, and classifies again.
 pub async fn load(c: &TestCollector) -> LoadedCountry {
-    let t0 = (Utc::now() - Duration::seconds((WINDOW + 10) * BUCKET))
+    let t0 = (Utc::now() - Duration::seconds(WINDOW * BUCKET))
         .duration_trunc(Duration::minutes(1))
         .expect("trunc");
     let at = |b: i64| t0 + Duration::seconds(b * BUCKET + 5);

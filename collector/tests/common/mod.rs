@@ -5,6 +5,7 @@
 
 pub mod clickhouse;
 pub mod country;
+pub mod prometheus;
 pub mod zookeeper;
 
 use std::io::Write;
