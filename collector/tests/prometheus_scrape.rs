@@ -27,7 +27,10 @@ async fn prometheus_scrapes_the_collector_and_sees_its_counters() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(prometheus.value(&c.client, "up{job=\"vigil\"}").await.as_deref(), Some("1"));
+    assert_eq!(
+        prometheus.value(&c.client, "up{job=\"vigil\"}").await.as_deref(),
+        Some("1")
+    );
     assert_eq!(
         prometheus
             .value(&c.client, "sum(vigil_measurements_received_total{outcome=\"ok\"})")

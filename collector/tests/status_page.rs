@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestCollector;
-use vigil_collector::{CollectorConfig, register_probe};
 use vigil_collector::store::{AccessType, ProbeProfile};
+use vigil_collector::{CollectorConfig, register_probe};
 
 fn chromium() -> &'static str {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -101,9 +101,16 @@ async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
             .unwrap_or_default()
             .to_owned()
     };
-    assert!(header("content-type").starts_with("text/html"), "{}", header("content-type"));
+    assert!(
+        header("content-type").starts_with("text/html"),
+        "{}",
+        header("content-type")
+    );
     let policy = header("content-security-policy");
-    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "{policy}");
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
     let html = resp.text().await.expect("body");
     for needle in [
         format!("id=\"event-{}\"", shutdown.id),
@@ -117,7 +124,10 @@ async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
     for secret in ["10.20.0.1", "10.10.34.34", "lonely-island", "volunteer-"] {
         assert!(!html.contains(secret), "the page reveals {secret}");
     }
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing loaded from elsewhere");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "nothing loaded from elsewhere"
+    );
     for asset in ["/static/status.css", "/static/status.js"] {
         let r = c.client.get(c.url(asset)).send().await.expect("asset");
         assert_eq!(r.status(), 200, "{asset}");
@@ -161,7 +171,11 @@ async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
 
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
-    assert!(png.len() > 20_000, "a screenshot of a rendered page, not a blank one ({} bytes)", png.len());
+    assert!(
+        png.len() > 20_000,
+        "a screenshot of a rendered page, not a blank one ({} bytes)",
+        png.len()
+    );
     println!("screenshot: {}", shot.display());
     c.stop().await;
 }

@@ -50,7 +50,10 @@ fn shade_spans<DB: DrawingBackend>(
 ) -> Result<(), ChartError> {
     chart
         .draw_series(spans.iter().filter(|(s, e)| *e > x.start && *s < x.end).map(|(s, e)| {
-            Rectangle::new([((*s).max(x.start), 0.0), ((*e).min(x.end), top)], EVENT.mix(0.6).filled())
+            Rectangle::new(
+                [((*s).max(x.start), 0.0), ((*e).min(x.end), top)],
+                EVENT.mix(0.6).filled(),
+            )
         }))
         .map_err(chart_error)?;
     Ok(())
@@ -59,7 +62,13 @@ fn shade_spans<DB: DrawingBackend>(
 /// Probes per bucket: online, isolated and dark stacked; on battery as a line. `spans` are event intervals.
 pub fn probe_states(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -> Result<String, ChartError> {
     let x = x_range(points, step);
-    let top = points.iter().map(|p| p.expected.max(p.reporting)).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let top = points
+        .iter()
+        .map(|p| p.expected.max(p.reporting))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.1;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -185,7 +194,12 @@ mod tests {
         let points: Vec<_> = (0..20)
             .map(|i| {
                 let cut = (8..12).contains(&i);
-                point(1_700_000_000 + i * 300, if cut { 2 } else { 10 }, if cut { 8 } else { 0 }, (!cut).then_some(1.0))
+                point(
+                    1_700_000_000 + i * 300,
+                    if cut { 2 } else { 10 },
+                    if cut { 8 } else { 0 },
+                    (!cut).then_some(1.0),
+                )
             })
             .collect();
         let spans = [(1_700_000_000 + 8 * 300, 1_700_000_000 + 12 * 300)];
@@ -193,7 +207,10 @@ mod tests {
         assert!(states.starts_with("<svg"), "{}", &states[..80.min(states.len())]);
         assert!(states.trim_end().ends_with("</svg>"));
         assert!(states.contains("<polygon") || states.contains("<path"), "areas drawn");
-        assert!(states.contains("rgb(255,205,210)") || states.contains("#FFCDD2"), "event shaded");
+        assert!(
+            states.contains("rgb(255,205,210)") || states.contains("#FFCDD2"),
+            "event shaded"
+        );
         let reach = reachability(&points, 300, &spans).expect("draws");
         assert!(reach.contains("<polyline"), "lines drawn");
         assert!(reach.contains("100%"), "percent axis");

@@ -140,7 +140,11 @@ pub async fn load(
     }
     let all_countries: Vec<String> = per_country.keys().map(|c| (*c).to_owned()).collect();
     let mut charted: Vec<(&str, usize)> = match &country {
-        Some(c) => per_country.get_key_value(c.as_str()).map(|(k, v)| (*k, *v)).into_iter().collect(),
+        Some(c) => per_country
+            .get_key_value(c.as_str())
+            .map(|(k, v)| (*k, *v))
+            .into_iter()
+            .collect(),
         None => per_country.iter().map(|(k, v)| (*k, *v)).collect(),
     };
     charted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));

@@ -107,7 +107,7 @@ fn bucket_lines(p: &Probe, bucket: i64, at: DateTime<Utc>) -> Vec<String> {
         line("tcp", at, "anchor-dom", "domestic", "anchors", &tcp(true, 8.0)),
         line("tcp", at, "anchor-intl", "international", "anchors", &tcp(!cut, 80.0)),
     ];
-    if p.country == "XL" && !cut && bucket % 5 == 0 {
+    if p.country == "XL" && !cut {
         out.push(line(
             "dns",
             at,

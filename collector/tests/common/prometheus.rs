@@ -40,11 +40,7 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .expect("prometheus starts");
-        Prometheus {
-            child,
-            port,
-            _dir: dir,
-        }
+        Prometheus { child, port, _dir: dir }
     }
 
     /// The result of an instant query (`data.result`), `None` while Prometheus is not answering; an error
