@@ -27,6 +27,17 @@ pub struct CollectorConfig {
     pub classifier: ClassifierConfig,
     /// Alerts on event transitions.
     pub notify: crate::notify::NotifyConfig,
+    /// What `/metrics` exports beyond the bounded defaults.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: opt-in series whose cardinality grows with the network.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Export `vigil_probe_last_seen_timestamp_seconds{probe_id}`, one series per registered probe (pseudonymous
+    /// ids only). Off by default: a large network makes many series.
+    pub per_probe: bool,
 }
 
 /// What a `serve` instance does.
@@ -87,6 +98,7 @@ impl Default for CollectorConfig {
             ingest: IngestConfig::default(),
             classifier: ClassifierConfig::default(),
             notify: crate::notify::NotifyConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct CollectorMetrics {
     pub probes_reporting: IntGaugeVec,
     /// Ingest latency by outcome class of the answer (`ok`, `client_error`, `overloaded`, `server_error`).
     pub answers: HistogramVec,
+    /// Each probe's last upload, by pseudonymous id; only with `[metrics] per_probe = true`.
+    pub probe_last_seen: Option<IntGaugeVec>,
 }
 
 /// A metric could not be registered (a programming error: duplicate names).
@@ -43,8 +45,8 @@ pub struct CollectorMetrics {
 pub struct MetricsError(#[from] prometheus::Error);
 
 impl CollectorMetrics {
-    /// Creates and registers every metric.
-    pub fn new() -> Result<Self, MetricsError> {
+    /// Creates and registers every metric; `per_probe` adds the one series per probe.
+    pub fn new(per_probe: bool) -> Result<Self, MetricsError> {
         let registry = Registry::new_custom(Some("vigil".to_owned()), None)?;
         let seconds = |name: &str, help: &str, buckets: Vec<f64>| {
             Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
@@ -111,8 +113,22 @@ impl CollectorMetrics {
                 HistogramOpts::new("answer_seconds", "Ingest answers by class, with latency.").buckets(latency),
                 &["class"],
             )?,
+            probe_last_seen: per_probe
+                .then(|| {
+                    IntGaugeVec::new(
+                        Opts::new(
+                            "probe_last_seen_timestamp_seconds",
+                            "Unix time of each probe's last upload (pseudonymous ids).",
+                        ),
+                        &["probe_id"],
+                    )
+                })
+                .transpose()?,
             registry,
         };
+        if let Some(g) = &m.probe_last_seen {
+            m.registry.register(Box::new(g.clone()))?;
+        }
         m.registry.register(Box::new(m.measurements_received.clone()))?;
         m.registry.register(Box::new(m.measurements_stored.clone()))?;
         m.registry.register(Box::new(m.measurements_duplicate.clone()))?;

@@ -34,7 +34,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let ingest = &config.ingest;
-    let metrics = Arc::new(crate::metrics::CollectorMetrics::new()?);
+    let metrics = Arc::new(crate::metrics::CollectorMetrics::new(config.metrics.per_probe)?);
     let (queue, writer) = IngestQueue::start(
         Arc::clone(&store),
         ingest.max_inflight_batches,

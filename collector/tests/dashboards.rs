@@ -318,8 +318,10 @@ async fn every_panel_query_runs_on_real_clickhouse_and_prometheus_and_returns_da
         database: database.to_owned(),
     };
     // The server classifies every second with the data's buckets, so the event gauges have series.
-    let mut config = CollectorConfig::default();
-    config.bucket_secs = country::BUCKET as u64;
+    let mut config = CollectorConfig {
+        bucket_secs: country::BUCKET as u64,
+        ..CollectorConfig::default()
+    };
     config.classifier.interval_secs = 1;
     let c = TestCollector::start_on(config, Some(spec)).await;
     let loaded = country::load(&c).await;

@@ -81,3 +81,55 @@ async fn ingest_counters_latencies_and_probes_reporting_move_as_batches_arrive()
     assert!(!text.contains("prb-") && !text.contains("vgl_") && !text.contains("example.org"));
     c.stop().await;
 }
+
+#[tokio::test]
+async fn per_probe_series_appear_only_when_asked_for_and_carry_pseudonymous_ids() {
+    let mut config = vigil_collector::CollectorConfig::default();
+    config.metrics.per_probe = true;
+    let c = TestCollector::start_with(config).await;
+    let (probe_id, token) = c.add_probe("volunteer-label").await;
+    c.add_probe("never-uploads").await;
+    let before = chrono::Utc::now().timestamp();
+    assert_eq!(c.post(Some(&token), None, batch(3).1).await.status, 200);
+    let text = c
+        .client
+        .get(c.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let seen = sample(
+        &text,
+        "vigil_probe_last_seen_timestamp_seconds",
+        &[("probe_id", probe_id.as_str())],
+    )
+    .expect("the uploading probe has a series");
+    assert!(seen >= before as f64 - 1.0, "{seen} vs {before}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("vigil_probe_last_seen_timestamp_seconds{"))
+            .count(),
+        1,
+        "a probe that never uploaded has no series"
+    );
+    assert!(!text.contains("volunteer-label"), "operator labels stay private");
+    c.stop().await;
+
+    // Off by default.
+    let c = TestCollector::start().await;
+    let (_, token) = c.add_probe("p").await;
+    assert_eq!(c.post(Some(&token), None, batch(3).1).await.status, 200);
+    let text = c
+        .client
+        .get(c.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(!text.contains("vigil_probe_last_seen_timestamp_seconds"));
+    c.stop().await;
+}

@@ -66,8 +66,10 @@ fn artifacts() -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
     // The page's buckets match the data's; the server's own classifier stays off so the events are the test's.
-    let mut config = CollectorConfig::default();
-    config.bucket_secs = common::country::BUCKET as u64;
+    let mut config = CollectorConfig {
+        bucket_secs: common::country::BUCKET as u64,
+        ..CollectorConfig::default()
+    };
     config.classifier.interval_secs = 0;
     let c = TestCollector::start_with(config).await;
     let loaded = common::country::load(&c).await;

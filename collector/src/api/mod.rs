@@ -67,6 +67,14 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
     if let Ok(probes) = state.store.probes().await {
         let recent = chrono::Utc::now() - chrono::Duration::seconds(2 * state.bucket_secs.max(60));
         state.metrics.probes_reporting.reset();
+        if let Some(last_seen) = &state.metrics.probe_last_seen {
+            last_seen.reset();
+            for p in probes.iter().filter(|p| p.is_active()) {
+                if let Some(t) = p.last_seen {
+                    last_seen.with_label_values(&[p.probe_id.as_str()]).set(t.timestamp());
+                }
+            }
+        }
         for p in probes
             .iter()
             .filter(|p| p.is_active() && p.last_seen.is_some_and(|t| t >= recent))

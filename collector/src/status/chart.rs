@@ -18,6 +18,11 @@ const DOMESTIC: RGBColor = RGBColor(0, 121, 107);
 const INTERNATIONAL: RGBColor = RGBColor(173, 20, 87);
 const EVENT: RGBColor = RGBColor(255, 205, 210);
 
+/// How high a stacked layer reaches in a bucket.
+type LayerHeight = fn(&TimelinePoint) -> usize;
+/// A line's value in a bucket (`None`: no checks, a gap).
+type LineValue = fn(&TimelinePoint) -> Option<f64>;
+
 /// A chart could not be drawn (an error of the SVG backend; the page shows the text summary instead).
 #[derive(Debug, thiserror::Error)]
 #[error("chart: {0}")]
@@ -90,7 +95,7 @@ pub fn probe_states(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -
             .map_err(chart_error)?;
         shade_spans(&mut chart, spans, &x, top)?;
         // Stacked from the top layer down, each drawn to its cumulative height.
-        let layers: [(RGBColor, fn(&TimelinePoint) -> usize); 3] = [
+        let layers: [(RGBColor, LayerHeight); 3] = [
             (DARK, |p| p.online + p.isolated + p.dark),
             (ISOLATED, |p| p.online + p.isolated),
             (ONLINE, |p| p.online),
@@ -116,7 +121,7 @@ pub fn probe_states(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -
 }
 
 /// Consecutive points with a value, as separate runs (a gap where a bucket had no checks).
-fn runs(points: &[TimelinePoint], value: fn(&TimelinePoint) -> Option<f64>) -> Vec<Vec<(i64, f64)>> {
+fn runs(points: &[TimelinePoint], value: LineValue) -> Vec<Vec<(i64, f64)>> {
     let (mut out, mut run) = (Vec::new(), Vec::new());
     for p in points {
         match value(p) {
@@ -154,7 +159,7 @@ pub fn reachability(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -
             .draw()
             .map_err(chart_error)?;
         shade_spans(&mut chart, spans, &x, 105.0)?;
-        let series: [(RGBColor, fn(&TimelinePoint) -> Option<f64>); 2] = [
+        let series: [(RGBColor, LineValue); 2] = [
             (DOMESTIC, |p| p.domestic_reachability),
             (INTERNATIONAL, |p| p.international_reachability),
         ];
