@@ -29,6 +29,7 @@ fn main() {
                 AccessType::Fixed
             },
             ups: i % 17 == 0,
+            last_seen: None,
         })
         .collect();
     let built = Instant::now();

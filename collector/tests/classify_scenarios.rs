@@ -37,6 +37,7 @@ fn probes() -> Vec<ProbeInfo> {
                     region: Some(region.to_owned()),
                     access,
                     ups: false,
+                    last_seen: None,
                 });
             }
         }
@@ -312,6 +313,90 @@ fn one_isp_failing_across_regions_is_a_network_failure_of_that_asn() {
 }
 
 #[test]
+fn two_independent_outages_at_once_in_one_country_are_two_events() {
+    // AS58224 fails across both regions during CUT while, overlapping it, Isfahan loses power (all networks):
+    // two causes in two scopes, not one national event of mixed evidence.
+    const BLACKOUT: std::ops::Range<i64> = 55..85;
+    let s = Scenario::new(|p, b| {
+        let isfahan = p.region.as_deref() == Some("Isfahan");
+        if isfahan && BLACKOUT.contains(&b) {
+            return None;
+        }
+        let cut = p.asn == 58224 && CUT.contains(&b);
+        Some(Report {
+            boot: if isfahan && b >= BLACKOUT.end { 2 } else { 1 },
+            battery: isfahan && b == BLACKOUT.start - 1,
+            domestic_ok: !cut,
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events();
+    let failure = only(&events, EventClass::NetworkFailure);
+    assert_eq!(
+        (failure.scope.level.as_str(), failure.scope.asn),
+        ("asn", Some(58224)),
+        "{events:#?}"
+    );
+    assert_eq!(
+        failure.started_at,
+        (t0() + Duration::seconds(CUT.start * BUCKET)).timestamp()
+    );
+    let power = only(&events, EventClass::PowerOutage);
+    assert_eq!(
+        (power.scope.level.as_str(), power.scope.region.as_deref()),
+        ("region", Some("Isfahan")),
+        "{events:#?}"
+    );
+    assert_eq!(
+        power.started_at,
+        (t0() + Duration::seconds(BLACKOUT.start * BUCKET)).timestamp()
+    );
+    assert_eq!(
+        power.ended_at,
+        Some((t0() + Duration::seconds(BLACKOUT.end * BUCKET)).timestamp())
+    );
+    assert!(
+        events.iter().all(|e| e.scope.level != "country"),
+        "no national event: {events:#?}"
+    );
+}
+
+#[test]
+fn a_cut_that_began_before_the_window_is_still_an_ongoing_event() {
+    // serve classifies the last hours only: a nationwide silence that began before them must stay an event
+    // (the probes were last heard, per the registry, half an hour before the window), not fade away.
+    let heard = (t0() - Duration::minutes(30)).timestamp();
+    let probes: Vec<ProbeInfo> = probes()
+        .into_iter()
+        .map(|p| ProbeInfo {
+            last_seen: Some(heard),
+            ..p
+        })
+        .collect();
+    let s = Scenario::new(|_, _| None);
+    let events = s.events_in(&[], probes);
+    let e = only(&events, EventClass::Unknown);
+    assert_eq!(
+        (e.scope.level.as_str(), e.scope.country.as_deref()),
+        ("country", Some("IR")),
+        "{e:#?}"
+    );
+    assert_eq!((e.started_at, e.ended_at), (t0().timestamp(), None), "{e:#?}");
+    assert_eq!(e.affected_probes, 12);
+
+    // Probes heard longer ago than the classifier keeps expecting them are not an outage.
+    let stale: Vec<ProbeInfo> = crate::probes()
+        .into_iter()
+        .map(|p| ProbeInfo {
+            last_seen: Some((t0() - Duration::days(4)).timestamp()),
+            ..p
+        })
+        .collect();
+    assert!(s.events_in(&[], stale).is_empty());
+}
+
+#[test]
 fn a_target_blocked_on_several_online_probes_is_censorship_with_its_method() {
     let mut s = Scenario::new(|_, _| Some(HEALTHY));
     let blocked = Target {
@@ -386,6 +471,7 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
                 region: Some("Caracas".to_owned()),
                 access: AccessType::Fixed,
                 ups: false,
+                last_seen: None,
             });
         }
     }

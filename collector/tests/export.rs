@@ -12,7 +12,7 @@ use uuid::Uuid;
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::export::{Dataset, ExportRequest, Format, export};
 use vigil_collector::store::{AccessType, ProbeProfile};
-use vigil_collector::{CollectorConfig, Store, StoreSpec, register_probe};
+use vigil_collector::{Store, StoreSpec, register_probe};
 
 use common::TestCollector;
 
@@ -144,7 +144,7 @@ async fn exports_from_clickhouse() {
 }
 
 async fn exports_read_back_anonymised_streamed_and_resumable(store: Option<StoreSpec>) {
-    let c = TestCollector::start_on(CollectorConfig::default(), store).await;
+    let c = TestCollector::start_on(common::quiet_config(), store).await;
     let mut probes = Vec::new();
     for (name, region) in [("a", "north"), ("b", "north"), ("c", "north"), ("d", "island")] {
         probes.push(

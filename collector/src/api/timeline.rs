@@ -51,9 +51,5 @@ pub(super) async fn get_timeline(
         country: params.country.map(|c| c.to_ascii_uppercase()),
         asn: params.asn,
     };
-    Ok(Json(timeline(
-        &input,
-        &filter,
-        ClassifierSettings::default().expect_window,
-    )))
+    Ok(Json(timeline(&input, &filter, &ClassifierSettings::default())))
 }

@@ -23,6 +23,9 @@ pub struct ProbeInfo {
     pub access: AccessType,
     /// Runs on a UPS (a power cut need not silence it or reboot it).
     pub ups: bool,
+    /// Its last upload (epoch seconds), from the registry: a probe silent since before a window is still
+    /// expected in it for a while.
+    pub last_seen: Option<i64>,
 }
 
 /// The last vitals a probe reported in a bucket.

@@ -38,8 +38,11 @@ use crate::store::AccessType;
 pub struct ClassifierSettings {
     /// Significance of the correlated-failure test.
     pub alpha: f64,
-    /// A probe is expected in a bucket if it reported in one of this many buckets before.
+    /// Buckets before a window that a run also reads, so that probes heard just before it are expected in it.
     pub expect_window: i64,
+    /// A probe stays expected this long after it was last heard (in the window, or its last upload before it):
+    /// a shutdown or blackout lasting days stays an event, not a probe that stopped counting.
+    pub keep_expected_secs: i64,
     /// Share of an episode's probes a scope must hold to be its scope.
     pub cover_share: f64,
 }
@@ -49,6 +52,7 @@ impl Default for ClassifierSettings {
         ClassifierSettings {
             alpha: 1e-4,
             expect_window: 12,
+            keep_expected_secs: 3 * 86_400,
             cover_share: 0.8,
         }
     }
@@ -79,10 +83,7 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
                     boot = Some(v.boot_id.clone());
                 }
             }
-            let w = usize::try_from(settings.expect_window).unwrap_or(1);
-            let expected = (0..n)
-                .map(|t| (t.saturating_sub(w)..t).any(|u| states[u] != ProbeState::Silent))
-                .collect();
+            let expected = expected_buckets(&states, input, probe.last_seen, settings);
             Timeline {
                 probe,
                 states,
@@ -118,6 +119,32 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
     events
 }
 
+/// Whether a probe is expected in each bucket of the window: heard (any data) within `keep_expected_secs`
+/// before it — in the window, or, before its first data there, its last upload as the registry recorded it.
+pub(crate) fn expected_buckets(
+    states: &[ProbeState],
+    input: &ClassifierInput,
+    last_seen: Option<i64>,
+    settings: &ClassifierSettings,
+) -> Vec<bool> {
+    let keep = settings
+        .keep_expected_secs
+        .max(settings.expect_window * input.bucket_secs);
+    let mut heard: Option<i64> = last_seen;
+    states
+        .iter()
+        .enumerate()
+        .map(|(t, state)| {
+            let at = bucket_time(input, t);
+            let expected = heard.is_some_and(|h| h < at + input.bucket_secs && at - h <= keep);
+            if *state != ProbeState::Silent {
+                heard = Some(at);
+            }
+            expected
+        })
+        .collect()
+}
+
 /// Consecutive buckets in which a country's probes fail together.
 #[derive(Debug, Clone)]
 struct Episode {
@@ -125,12 +152,15 @@ struct Episode {
     start: usize,
     end: usize,
     participants: BTreeSet<usize>,
+    /// Participants that are also in a concurrent independent outage (a cut ISP's probe in a blacked-out
+    /// region): counted as affected, left out of the evidence, which they cannot tell apart.
+    shared: BTreeSet<usize>,
 }
 
 fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &ClassifierSettings) -> Vec<Episode> {
     let countries: BTreeSet<&str> = timelines.iter().map(|t| t.probe.country.as_str()).collect();
     let mut episodes = Vec::new();
-    // Running baselines: (down, observed) per probe, over expected buckets so far.
+    // Running baselines: (down, observed) per probe, over expected buckets so far outside correlated outages.
     let mut record = vec![(0u32, 0u32); timelines.len()];
     let mut fired: BTreeMap<&str, Vec<BTreeSet<usize>>> =
         countries.iter().map(|c| (*c, vec![BTreeSet::new(); n])).collect();
@@ -157,8 +187,11 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
                 }
             }
         }
+        // Baselines count buckets outside correlated outages only (CLASSIFICATION.md §5.2): a long outage must
+        // not make failure look normal and end its own event early.
         for (i, tl) in timelines.iter().enumerate() {
-            if tl.expected[t] {
+            let in_outage = fired.get(tl.probe.country.as_str()).is_some_and(|f| f[t].contains(&i));
+            if tl.expected[t] && !in_outage {
                 record[i].1 += 1;
                 record[i].0 += u32::from(tl.states[t].is_down());
             }
@@ -177,15 +210,106 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
                 participants.extend(per_bucket[t].iter().copied());
                 t += 1;
             }
-            episodes.push(Episode {
+            let episode = Episode {
                 country: country.to_owned(),
                 start,
                 end: t,
                 participants,
-            });
+                shared: BTreeSet::new(),
+            };
+            episodes.extend(split_independent(episode, &per_bucket, timelines, settings));
         }
     }
     episodes
+}
+
+/// Splits an episode that is really several independent outages at once — each a scope (an ASN, a region, an
+/// access type) almost wholly down, the union far from the whole country — into one episode per scope, each
+/// timed by its own probes. A probe in two such scopes (a cut ISP's probe in a blacked-out region) belongs to
+/// both. An episode that covers most of the country, or that no two such scopes explain, stays whole.
+fn split_independent(
+    e: Episode,
+    fired: &[BTreeSet<usize>],
+    timelines: &[Timeline<'_>],
+    settings: &ClassifierSettings,
+) -> Vec<Episode> {
+    let in_country: Vec<usize> = (0..timelines.len())
+        .filter(|&i| timelines[i].probe.country == e.country && (e.start..e.end).any(|t| timelines[i].expected[t]))
+        .collect();
+    if e.participants.len() as f64 >= settings.cover_share * in_country.len() as f64 {
+        return vec![e];
+    }
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &i in &in_country {
+        let p = timelines[i].probe;
+        groups.entry(format!("asn:{}", p.asn)).or_default().push(i);
+        if let Some(r) = &p.region {
+            groups.entry(format!("region:{r}")).or_default().push(i);
+        }
+        groups
+            .entry(format!("access:{}", p.access.as_str()))
+            .or_default()
+            .push(i);
+    }
+    // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties).
+    let mut down: Vec<BTreeSet<usize>> = groups
+        .into_values()
+        .filter(|members| members.len() < in_country.len())
+        .map(|members| {
+            let hit: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
+            (members.len(), hit)
+        })
+        .filter(|(size, hit)| hit.len() >= 2 && hit.len() as f64 >= settings.cover_share * *size as f64)
+        .map(|(_, hit)| hit)
+        .collect();
+    down.sort_by(|a, b| b.len().cmp(&a.len()));
+    let mut unexplained = e.participants.clone();
+    let mut chosen: Vec<BTreeSet<usize>> = Vec::new();
+    for hit in down {
+        let new = hit.intersection(&unexplained).count();
+        if new >= 2 {
+            unexplained.retain(|p| !hit.contains(p));
+            chosen.push(hit);
+        }
+    }
+    if chosen.len() < 2 || unexplained.len() >= 2 {
+        return vec![e];
+    }
+    // Each part lasts while its own probes — those in no other part — are down; shared probes join every part
+    // they belong to for as long as it lasts.
+    let mut parts = Vec::new();
+    for (k, group) in chosen.iter().enumerate() {
+        let own: BTreeSet<usize> = group
+            .iter()
+            .copied()
+            .filter(|p| chosen.iter().enumerate().all(|(j, other)| j == k || !other.contains(p)))
+            .collect();
+        let timing = if own.is_empty() { group } else { &own };
+        let mut t = e.start;
+        while t < e.end {
+            if fired[t].is_disjoint(timing) {
+                t += 1;
+                continue;
+            }
+            let start = t;
+            let mut participants = BTreeSet::new();
+            while t < e.end && !fired[t].is_disjoint(timing) {
+                participants.extend(fired[t].intersection(group).copied());
+                t += 1;
+            }
+            if participants.len() >= 2 {
+                let shared = participants.difference(&own).copied().collect();
+                parts.push(Episode {
+                    country: e.country.clone(),
+                    start,
+                    end: t,
+                    participants,
+                    shared,
+                });
+            }
+        }
+    }
+    if parts.is_empty() { vec![e] } else { parts }
 }
 
 /// The country's members, then its members by ASN, region and access type.
@@ -238,6 +362,7 @@ fn split_collector_side(episodes: Vec<Episode>, timelines: &[Timeline<'_>]) -> (
             .iter()
             .flat_map(|e| e.participants.iter().copied())
             .collect(),
+        shared: BTreeSet::new(),
     };
     let taken: BTreeSet<(String, usize)> = overlapping.iter().map(|e| (e.country.clone(), e.start)).collect();
     let rest = episodes
@@ -445,7 +570,10 @@ fn features(
     let empty = BTreeMap::new();
     let obs = |p: usize| input.observed.get(&timelines[p].probe.probe_id).unwrap_or(&empty);
     let abs = |offset: usize| input.buckets.start + offset as i64;
-    let participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
+    let mut participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
+    if participants.iter().filter(|p| !e.shared.contains(p)).count() >= 2 {
+        participants.retain(|p| !e.shared.contains(p));
+    }
     let scope_name = match scope.level.as_str() {
         "asn" => format!("AS{}", scope.asn.unwrap_or(0)),
         "region" => format!("{} ({})", scope.region.as_deref().unwrap_or(""), e.country),
@@ -658,8 +786,11 @@ fn features(
             inside_cut: false,
         }),
         "asn" => {
-            let regions: BTreeSet<&str> = participants
+            // Every region the network failed in, shared probes included: geometry is where, not why.
+            let regions: BTreeSet<&str> = e
+                .participants
                 .iter()
+                .filter(|p| members.contains(p))
                 .filter_map(|&p| timelines[p].probe.region.as_deref())
                 .collect();
             let others_fine = country_members

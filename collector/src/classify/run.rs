@@ -121,6 +121,7 @@ pub async fn load_input(
             region: p.profile.region,
             access: p.profile.access,
             ups: p.profile.ups,
+            last_seen: p.last_seen.map(|t| t.timestamp()),
         })
         .collect();
     let bucket_secs = bucket_secs.max(1);

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::input::{ClassifierInput, Tally};
 use super::state::{ProbeState, bucket_state};
+use super::{ClassifierSettings, expected_buckets};
 
 /// One bucket of the series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,7 +43,7 @@ pub struct TimelineFilter {
 }
 
 /// The series over the input's window for the probes the filter selects.
-pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, expect_window: i64) -> Vec<TimelinePoint> {
+pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, settings: &ClassifierSettings) -> Vec<TimelinePoint> {
     let n = usize::try_from(input.buckets.end - input.buckets.start).unwrap_or(0);
     let mut points: Vec<TimelinePoint> = (0..n)
         .map(|i| TimelinePoint {
@@ -60,7 +61,6 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, expect_window:
         .collect();
     let mut domestic = vec![Tally::default(); n];
     let mut international = vec![Tally::default(); n];
-    let w = usize::try_from(expect_window).unwrap_or(1);
     let empty = Default::default();
     for probe in input
         .probes
@@ -70,21 +70,27 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, expect_window:
         let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
         let mut boot: Option<String> = None;
         let mut states = Vec::with_capacity(n);
+        for b in input.buckets.clone() {
+            let summary = observed.get(&b);
+            states.push(bucket_state(summary, boot.as_deref()));
+            if let Some(v) = summary.and_then(|s| s.vitals.as_ref()) {
+                boot = Some(v.boot_id.clone());
+            }
+        }
+        let expected_in = expected_buckets(&states, input, probe.last_seen, settings);
         for (i, b) in input.buckets.clone().enumerate() {
             let summary = observed.get(&b);
-            let state = bucket_state(summary, boot.as_deref());
-            states.push(state);
+            let state = states[i];
             if let Some(s) = summary {
                 domestic[i].ok += s.domestic.ok;
                 domestic[i].total += s.domestic.total;
                 international[i].ok += s.international.ok;
                 international[i].total += s.international.total;
                 if let Some(v) = &s.vitals {
-                    boot = Some(v.boot_id.clone());
                     points[i].on_battery += usize::from(v.on_battery);
                 }
             }
-            let expected = (i.saturating_sub(w)..i).any(|u| states[u] != ProbeState::Silent);
+            let expected = expected_in[i];
             let p = &mut points[i];
             if expected || state != ProbeState::Silent {
                 p.expected += 1;

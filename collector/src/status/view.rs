@@ -159,7 +159,7 @@ pub async fn load(
             step,
         )
         .await?;
-        let expect_window = ClassifierSettings::default().expect_window;
+        let settings = ClassifierSettings::default();
         for (c, probes) in charted {
             let filter = TimelineFilter {
                 country: Some(c.to_owned()),
@@ -174,7 +174,7 @@ pub async fn load(
             countries.push(CountryView {
                 country: c.to_owned(),
                 probes,
-                points: timeline(&input, &filter, expect_window),
+                points: timeline(&input, &filter, &settings),
                 spans,
             });
         }

@@ -35,9 +35,18 @@ pub struct TestCollector {
     task: Option<JoinHandle<()>>,
 }
 
+/// The default configuration with the server's own classifier off: tests that save or classify events
+/// themselves must not race a background run that re-classifies (and retracts) them.
+pub fn quiet_config() -> CollectorConfig {
+    let mut config = CollectorConfig::default();
+    config.classifier.interval_secs = 0;
+    config
+}
+
 impl TestCollector {
+    /// A collector on a fresh embedded store, its classifier off ([`quiet_config`]).
     pub async fn start() -> Self {
-        Self::start_with(CollectorConfig::default()).await
+        Self::start_with(quiet_config()).await
     }
 
     pub async fn start_with(config: CollectorConfig) -> Self {
