@@ -252,7 +252,7 @@ fn split_independent(
             .push(i);
     }
     // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties).
-    let mut down: Vec<BTreeSet<usize>> = groups
+    let mut down: Vec<(usize, BTreeSet<usize>)> = groups
         .into_values()
         .filter(|members| members.len() < in_country.len())
         .map(|members| {
@@ -260,12 +260,11 @@ fn split_independent(
             (members.len(), hit)
         })
         .filter(|(size, hit)| hit.len() >= 2 && hit.len() as f64 >= settings.cover_share * *size as f64)
-        .map(|(_, hit)| hit)
         .collect();
-    down.sort_by(|a, b| b.len().cmp(&a.len()));
+    down.sort_by_key(|(size, hit)| (std::cmp::Reverse(hit.len()), *size));
     let mut unexplained = e.participants.clone();
     let mut chosen: Vec<BTreeSet<usize>> = Vec::new();
-    for hit in down {
+    for (_, hit) in down {
         let new = hit.intersection(&unexplained).count();
         if new >= 2 {
             unexplained.retain(|p| !hit.contains(p));
