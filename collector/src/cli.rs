@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vigil_collector::api::PublicProbe;
 use vigil_collector::store::{AccessType, ProbeProfile};
-use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe, serve};
+use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe, review, serve};
 
 /// Vigil collector: ingest, storage and analysis of probe measurements.
 #[derive(Debug, Parser)]
@@ -82,6 +82,26 @@ enum Command {
         /// Print JSON (with evidence) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only events whose class awaits a person's review (shutdowns not yet confirmed or rejected).
+        #[arg(long)]
+        pending_review: bool,
+    },
+    /// Record a person's review of an event's class: a shutdown is published as one only once confirmed.
+    Review {
+        /// The event id (`vigil-collector events --pending-review` lists them).
+        event_id: String,
+        /// The evidence supports the class.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        confirm: bool,
+        /// It does not.
+        #[arg(long)]
+        reject: bool,
+        /// Who reviews (a name or role; shown publicly with the verdict).
+        #[arg(long)]
+        by: String,
+        /// Why, in a sentence (shown publicly).
+        #[arg(long, default_value = "")]
+        note: String,
     },
 }
 
@@ -410,6 +430,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             asn,
             class,
             json,
+            pending_review,
         } => {
             let store = open_store(&config.store).await.context("opening the store")?;
             let events = store
@@ -421,12 +442,49 @@ pub async fn run(cli: Cli) -> Result<()> {
                     class,
                 })
                 .await?;
+            let ids: Vec<String> = events.iter().map(|e| e.event.id.clone()).collect();
+            let reviews = store.reviews(&ids).await?;
+            let events: Vec<_> = events
+                .into_iter()
+                .filter(|e| {
+                    !pending_review
+                        || review::status(&e.event, reviews.get(&e.event.id)) == review::ReviewStatus::Pending
+                })
+                .collect();
             if json {
-                let api: Vec<vigil_collector::api::ApiEvent> = events.into_iter().map(Into::into).collect();
+                let api: Vec<vigil_collector::api::ApiEvent> = events
+                    .into_iter()
+                    .map(|e| {
+                        let r = reviews.get(&e.event.id);
+                        vigil_collector::api::ApiEvent::new(e, r)
+                    })
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&api)?);
             } else {
-                print_events(&events);
+                print_events(&events, &reviews);
             }
+        }
+        Command::Review {
+            event_id,
+            confirm,
+            reject: _,
+            by,
+            note,
+        } => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let verdict = if confirm {
+                vigil_collector::store::ReviewVerdict::Confirmed
+            } else {
+                vigil_collector::store::ReviewVerdict::Rejected
+            };
+            let saved = review::record(store.as_ref(), &event_id, verdict, &by, &note).await?;
+            println!(
+                "{} {}: {} by {}",
+                saved.verdict.as_str(),
+                saved.event_id,
+                saved.class,
+                saved.reviewer
+            );
         }
         Command::Probe(ProbeCommand::Revoke { probe_id }) => {
             let store = open_store(&config.store).await.context("opening the store")?;
@@ -440,15 +498,18 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// The events as a readable table, each with its evidence underneath.
-fn print_events(events: &[vigil_collector::store::StoredEvent]) {
+fn print_events(
+    events: &[vigil_collector::store::StoredEvent],
+    reviews: &std::collections::HashMap<String, vigil_collector::store::EventReview>,
+) {
     let time = |secs: i64| {
         chrono::DateTime::from_timestamp(secs, 0)
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default()
     };
     println!(
-        "{:<16} {:<16} {:<26} {:<17} {:<17} {:<11} {:>8}",
-        "CLASS", "CONFIDENCE", "SCOPE", "START (UTC)", "END (UTC)", "PROBES", "REVISION"
+        "{:<21} {:<16} {:<16} {:<26} {:<17} {:<17} {:<11} {:>8} {:<13}",
+        "ID", "CLASS", "CONFIDENCE", "SCOPE", "START (UTC)", "END (UTC)", "PROBES", "REVISION", "REVIEW"
     );
     for s in events {
         let e = &s.event;
@@ -473,14 +534,16 @@ fn print_events(events: &[vigil_collector::store::StoredEvent]) {
             _ => e.scope.country.clone().unwrap_or_default(),
         };
         println!(
-            "{:<16} {:<16} {:<26} {:<17} {:<17} {:<11} {:>8}",
+            "{:<21} {:<16} {:<16} {:<26} {:<17} {:<17} {:<11} {:>8} {:<13}",
+            e.id,
             e.class.as_str(),
             format!("{:?} {:.2}", e.confidence_level, e.confidence).to_lowercase(),
             scope,
             time(e.started_at),
             e.ended_at.map(time).unwrap_or_else(|| "ongoing".to_owned()),
             format!("{}/{}", e.affected_probes, e.probes_in_scope),
-            s.revisions
+            s.revisions,
+            review::status(e, reviews.get(&e.id)).as_str()
         );
         for ev in &e.evidence {
             println!("    [{}] {} ({:+})", ev.family, ev.text, ev.points);

@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod notify;
 pub mod registry;
+pub mod review;
 pub mod server;
 pub mod status;
 pub mod store;

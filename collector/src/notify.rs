@@ -129,6 +129,8 @@ async fn deliver(client: &reqwest::Client, hook: &WebhookConfig, t: &Transition)
         "delivery": delivery,
         "change": t.change.as_str(),
         "event": t.event,
+        // A shutdown call is published only after a person confirms it (`vigil-collector review`).
+        "review_required": crate::review::requires_review(t.event.class),
     });
     let attempt = || async {
         let response = client

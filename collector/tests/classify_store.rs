@@ -143,5 +143,55 @@ async fn late_spooled_data_revises_an_unknown_cut_into_a_shutdown() {
         .await
         .expect("get");
     assert_eq!(bad.status().as_u16(), 400);
+
+    // A shutdown awaits a person's review before it is published as one; the CLI lists and records reviews.
+    assert_eq!(e["review"]["required"], true);
+    assert_eq!(e["review"]["status"], "pending");
+    let id = e["id"].as_str().expect("id").to_owned();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil-collector"))
+            .arg("--store")
+            .arg(format!("sqlite:{}", c.dir.path().join("vigil.db").display()))
+            .args(args)
+            .output()
+            .expect("the collector binary runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, pending, _) = cli(&["events", "--pending-review", "--json"]);
+    let pending: serde_json::Value = serde_json::from_str(&pending).expect("JSON");
+    assert!(
+        ok && pending
+            .as_array()
+            .is_some_and(|p| p.len() == 1 && p[0]["id"] == id.as_str()),
+        "{pending}"
+    );
+    let (ok, _, err) = cli(&["review", &id, "--confirm"]);
+    assert!(!ok && err.contains("--by"), "a review names its reviewer: {err}");
+    let (ok, _, err) = cli(&["review", "evt-0000000000000000", "--confirm", "--by", "duty editor"]);
+    assert!(!ok && err.contains("no event evt-0000000000000000"), "{err}");
+    let (ok, out, err) = cli(&[
+        "review",
+        &id,
+        "--confirm",
+        "--by",
+        "duty editor",
+        "--note",
+        "ISPs confirm the order",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("confirmed") && out.contains(&id), "{out}");
+    let api = c.get_json("/api/v1/events?country=ir&class=shutdown").await;
+    assert_eq!(api[0]["review"]["status"], "confirmed", "{api}");
+    assert_eq!(api[0]["review"]["reviewer"], "duty editor");
+    assert_eq!(api[0]["review"]["note"], "ISPs confirm the order");
+    let (_, pending, _) = cli(&["events", "--pending-review", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&pending).expect("JSON"),
+        serde_json::json!([])
+    );
     c.stop().await;
 }

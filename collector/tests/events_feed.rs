@@ -107,7 +107,13 @@ async fn the_atom_feed_lists_current_events_filtered_and_valid() {
         .iter()
         .find(|e| e["id"] == "urn:vigil:event:evt-xl-shutdown")
         .expect("the shutdown");
-    assert_eq!(shutdown["title"], "shutdown: XL");
+    // A shutdown is published as one only once a person has confirmed it.
+    assert_eq!(shutdown["title"], "suspected shutdown (awaiting review): XL");
+    assert!(
+        shutdown["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Not yet reviewed"))
+    );
     assert!(
         shutdown["summary"]
             .as_str()
@@ -117,6 +123,30 @@ async fn the_atom_feed_lists_current_events_filtered_and_valid() {
     assert_eq!(shutdown["categories"], serde_json::json!(["shutdown", "XL"]));
     let censorship = parse_atom(&fetch("?class=censorship").await);
     assert_eq!(censorship["entries"].as_array().map(Vec::len), Some(1));
+    assert_eq!(censorship["entries"][0]["title"], "censorship: XL", "no review needed");
+
+    vigil_collector::review::record(
+        c.store.as_ref(),
+        "evt-xl-shutdown",
+        vigil_collector::store::ReviewVerdict::Confirmed,
+        "duty editor",
+        "routes withdrawn; ISPs confirm the order",
+    )
+    .await
+    .expect("reviewed");
+    let reviewed = parse_atom(&fetch("?class=shutdown").await);
+    let entry = &reviewed["entries"][0];
+    assert_eq!(entry["title"], "shutdown: XL");
+    assert!(
+        entry["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Review: confirmed by duty editor (routes withdrawn; ISPs confirm the order)")),
+        "{entry}"
+    );
+    assert!(
+        entry["updated"].as_str() > shutdown["updated"].as_str(),
+        "the review moves the entry's update time, so readers see it"
+    );
 }
 
 /// A webhook receiver that refuses the first attempt of every delivery, and records what it accepted.
@@ -140,6 +170,11 @@ async fn flaky_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Strin
                 }
                 let json: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
                 assert_eq!(json["delivery"], delivery.as_str());
+                assert_eq!(
+                    json["review_required"].as_bool(),
+                    Some(json["event"]["class"] == "shutdown"),
+                    "shutdown calls are flagged for review: {json}"
+                );
                 acc.lock().expect("lock").push((
                     json["event"]["id"].as_str().unwrap_or_default().to_owned(),
                     json["change"].as_str().unwrap_or_default().to_owned(),

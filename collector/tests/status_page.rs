@@ -179,5 +179,42 @@ async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
         png.len()
     );
     println!("screenshot: {}", shot.display());
+
+    // Until a person reviews it, the page calls it a suspected shutdown; then a confirmed one, with the verdict.
+    let row = |html: &str| {
+        let id = html.find(&format!("id=\"event-{}\"", shutdown.id)).expect("row");
+        let start = html[..id].rfind("<tr").expect("row start");
+        html[start..id + html[id..].find("</tr>").expect("row end")].to_owned()
+    };
+    assert!(
+        row(&html).contains("suspected shutdown (awaiting review)"),
+        "{}",
+        row(&html)
+    );
+    assert!(row(&html).contains("data-review=\"pending\""));
+    vigil_collector::review::record(
+        c.store.as_ref(),
+        &shutdown.id,
+        vigil_collector::store::ReviewVerdict::Confirmed,
+        "duty editor",
+        "ISPs confirm the order",
+    )
+    .await
+    .expect("reviewed");
+    let after = c
+        .client
+        .get(c.url("/"))
+        .send()
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("body");
+    let confirmed = row(&after);
+    assert!(confirmed.contains("data-review=\"confirmed\""), "{confirmed}");
+    assert!(
+        confirmed.contains("confirmed by duty editor: ISPs confirm the order") && !confirmed.contains("suspected"),
+        "{confirmed}"
+    );
     c.stop().await;
 }

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use vigil_collector::classify::aggregate::{Placed, SummaryBuilder};
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::store::{
-    AccessType, EventQuery, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord, TimeSource, TokenHash,
+    AccessType, EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
+    ReviewVerdict, TimeSource, TokenHash,
 };
 use vigil_collector::{Store, StoreSpec, open_store};
 use vigil_measurement::{Kind, Measurement};
@@ -338,6 +339,45 @@ async fn events(store: &dyn Store) {
     assert_eq!(store.events(EventQuery::default()).await.expect("reads").len(), 2);
 }
 
+async fn reviews(store: &dyn Store) {
+    // evt-a is a shutdown by now (the events step); nothing is reviewed yet.
+    let ids = vec!["evt-a".to_owned(), "evt-b".to_owned(), "evt-none".to_owned()];
+    assert!(store.reviews(&ids).await.expect("reads").is_empty());
+    let review = |verdict, at: i64, note: &str| EventReview {
+        event_id: "evt-a".to_owned(),
+        class: "shutdown".to_owned(),
+        verdict,
+        reviewer: "duty editor".to_owned(),
+        note: note.to_owned(),
+        reviewed_ms: t0().timestamp_millis() + at,
+    };
+    assert!(
+        store
+            .save_review(review(ReviewVerdict::Rejected, 1, "too few probes"))
+            .await
+            .expect("saves")
+    );
+    assert!(
+        store
+            .save_review(review(ReviewVerdict::Confirmed, 2, "BGP and reports agree"))
+            .await
+            .expect("saves")
+    );
+    let mut unknown = review(ReviewVerdict::Confirmed, 3, "");
+    unknown.event_id = "evt-none".to_owned();
+    assert!(
+        !store.save_review(unknown).await.expect("answers"),
+        "no such event: nothing stored"
+    );
+    let got = store.reviews(&ids).await.expect("reads");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got["evt-a"],
+        review(ReviewVerdict::Confirmed, 2, "BGP and reports agree"),
+        "the latest counts"
+    );
+}
+
 async fn presence(store: &dyn Store) {
     let base = t0().timestamp_millis();
     // Pseudo-probes are registered before their sessions are recorded (the importer does so).
@@ -578,6 +618,7 @@ async fn suite(store: Arc<dyn Store>) {
     large_calls(&*store).await;
     retiming(&*store).await;
     events(&*store).await;
+    reviews(&*store).await;
     presence(&*store).await;
     bucket_summaries(&*store).await;
 }

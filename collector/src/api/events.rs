@@ -41,6 +41,7 @@ pub struct ApiEvent {
     scores: std::collections::BTreeMap<String, i32>,
     revisions: u32,
     targets: Vec<BlockedTarget>,
+    review: crate::review::ReviewView,
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -49,8 +50,10 @@ fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-impl From<StoredEvent> for ApiEvent {
-    fn from(s: StoredEvent) -> Self {
+impl ApiEvent {
+    /// The API's view of a stored event and its latest review.
+    pub fn new(s: StoredEvent, review: Option<&crate::store::EventReview>) -> Self {
+        let review = crate::review::view(&s.event, review);
         let e: DisruptionEvent = s.event;
         ApiEvent {
             id: e.id,
@@ -66,8 +69,25 @@ impl From<StoredEvent> for ApiEvent {
             scores: e.scores,
             revisions: s.revisions,
             targets: e.targets,
+            review,
         }
     }
+}
+
+/// Events with their reviews, for the API and the CLI.
+pub async fn with_reviews(
+    store: &dyn crate::store::Store,
+    events: Vec<StoredEvent>,
+) -> Result<Vec<ApiEvent>, crate::store::StoreError> {
+    let ids: Vec<String> = events.iter().map(|e| e.event.id.clone()).collect();
+    let reviews = store.reviews(&ids).await?;
+    Ok(events
+        .into_iter()
+        .map(|e| {
+            let review = reviews.get(&e.event.id);
+            ApiEvent::new(e, review)
+        })
+        .collect())
 }
 
 /// Parses an RFC 3339 parameter into epoch seconds.
@@ -101,5 +121,8 @@ pub(super) async fn list_events(
         .events(query)
         .await
         .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
-    Ok(Json(events.into_iter().map(ApiEvent::from).collect()))
+    let events = with_reviews(state.store.as_ref(), events)
+        .await
+        .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
+    Ok(Json(events))
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use crate::classify::DisruptionEvent;
-use crate::store::EventQuery;
+use crate::store::{EventQuery, EventReview};
 
 /// Entries in the feed at most.
 const MAX_ENTRIES: usize = 200;
@@ -41,23 +41,44 @@ fn scope_text(e: &DisruptionEvent) -> String {
     }
 }
 
-fn entry(e: &DisruptionEvent, revisions: u32) -> Entry {
+/// When an entry last changed: its end, or a later review.
+fn updated(e: &DisruptionEvent, review: Option<&EventReview>) -> i64 {
+    let changed = e.ended_at.unwrap_or(e.started_at);
+    review.map_or(changed, |r| changed.max(r.reviewed_ms / 1000))
+}
+
+fn entry(e: &DisruptionEvent, revisions: u32, review: Option<&EventReview>) -> Entry {
+    let status = crate::review::status(e, review);
     let mut entry = Entry::default();
     entry.set_id(format!("urn:vigil:event:{}", e.id));
     entry.set_title(Text::plain(format!(
         "{}: {}",
-        e.class.as_str().replace('_', " "),
+        crate::review::public_label(e, status),
         scope_text(e)
     )));
     entry.set_published(Some(time(e.started_at)));
-    entry.set_updated(time(e.ended_at.unwrap_or(e.started_at)));
+    entry.set_updated(time(updated(e, review)));
     let when = match e.ended_at {
         Some(end) => format!("from {} to {}", time(e.started_at).to_rfc3339(), time(end).to_rfc3339()),
         None => format!("since {} (ongoing)", time(e.started_at).to_rfc3339()),
     };
     let evidence: Vec<&str> = e.evidence.iter().map(|x| x.text.as_str()).collect();
+    let reviewed = match (status, review) {
+        (crate::review::ReviewStatus::Pending, _) => " Not yet reviewed by a person.".to_owned(),
+        (crate::review::ReviewStatus::Confirmed | crate::review::ReviewStatus::Rejected, Some(r)) => format!(
+            " Review: {} by {}{}.",
+            r.verdict.as_str(),
+            r.reviewer,
+            if r.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.note)
+            }
+        ),
+        _ => String::new(),
+    };
     entry.set_summary(Some(Text::plain(format!(
-        "{} confidence ({:.2}); {} of {} probes; {when}; revision {revisions}. Evidence: {}",
+        "{} confidence ({:.2}); {} of {} probes; {when}; revision {revisions}. Evidence: {}.{reviewed}",
         format!("{:?}", e.confidence_level).to_lowercase(),
         e.confidence,
         e.affected_probes,
@@ -102,13 +123,24 @@ pub(super) async fn get_atom(
     } else {
         format!("Vigil: internet disruptions ({})", filter.join(", "))
     }));
+    let ids: Vec<String> = events.iter().map(|e| e.event.id.clone()).collect();
+    let reviews = state
+        .store
+        .reviews(&ids)
+        .await
+        .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
     let newest = events
         .iter()
-        .map(|e| e.event.ended_at.unwrap_or(e.event.started_at))
+        .map(|e| updated(&e.event, reviews.get(&e.event.id)))
         .max()
         .unwrap_or(0);
     feed.set_updated(time(newest));
-    feed.set_entries(events.iter().map(|e| entry(&e.event, e.revisions)).collect::<Vec<_>>());
+    feed.set_entries(
+        events
+            .iter()
+            .map(|e| entry(&e.event, e.revisions, reviews.get(&e.event.id)))
+            .collect::<Vec<_>>(),
+    );
     let body = feed
         .write_to(Vec::new())
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feed_error", e.to_string()))?;

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use error::ApiError;
-pub use events::ApiEvent;
+pub use events::{ApiEvent, with_reviews};
 pub use probes::PublicProbe;
 
 use crate::config::IngestConfig;

@@ -7,8 +7,11 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart;
 use super::view::{CountryView, ProbeRow, StatusView};
+use std::collections::HashMap;
+
 use crate::classify::EventScope;
-use crate::store::StoredEvent;
+use crate::review::{self, ReviewStatus};
+use crate::store::{EventReview, StoredEvent};
 
 fn time(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0)
@@ -39,12 +42,22 @@ fn scope_text(s: &EventScope) -> String {
     }
 }
 
-fn event_rows(events: &[StoredEvent], now: i64) -> Markup {
+fn event_rows(events: &[StoredEvent], reviews: &HashMap<String, EventReview>, now: i64) -> Markup {
     html! {
         @for stored in events {
             @let e = &stored.event;
-            tr.event data-class=(e.class.as_str()) id=(format!("event-{}", e.id)) {
-                td { span.class-badge.(e.class.as_str()) { (e.class.as_str().replace('_', " ")) } }
+            @let review = reviews.get(&e.id);
+            @let status = review::status(e, review);
+            tr.event data-class=(e.class.as_str()) data-review=(status.as_str()) id=(format!("event-{}", e.id)) {
+                td {
+                    span.class-badge.(e.class.as_str()).(status.as_str()) { (review::public_label(e, status)) }
+                    @if let (ReviewStatus::Confirmed | ReviewStatus::Rejected, Some(r)) = (status, review) {
+                        div.review {
+                            (r.verdict.as_str()) " by " (r.reviewer)
+                            @if !r.note.is_empty() { ": " (r.note) }
+                        }
+                    }
+                }
                 td { (scope_text(&e.scope)) }
                 td { time datetime=(e.started_at) { (time(e.started_at)) } }
                 td {
@@ -77,7 +90,8 @@ fn event_rows(events: &[StoredEvent], now: i64) -> Markup {
     }
 }
 
-fn events_table(id: &str, caption: &str, events: &[StoredEvent], empty: &str, now: i64) -> Markup {
+fn events_table(view: &StatusView, id: &str, caption: &str, events: &[StoredEvent], empty: &str) -> Markup {
+    let now = view.generated_at.timestamp();
     html! {
         section id=(id) {
             h2 { (caption) }
@@ -87,7 +101,7 @@ fn events_table(id: &str, caption: &str, events: &[StoredEvent], empty: &str, no
                 table {
                     thead { tr { th { "Class" } th { "Scope" } th { "Started" } th { "Ended" } th { "Confidence" }
                         th { "Probes affected" } th { "Evidence" } } }
-                    tbody { (event_rows(events, now)) }
+                    tbody { (event_rows(events, &view.reviews, now)) }
                 }
             }
         }
@@ -206,8 +220,8 @@ pub fn render(view: &StatusView) -> Markup {
                     (chooser(view))
                 }
                 main #status {
-                    (events_table("active", "Ongoing disruptions", &view.active, "No ongoing disruption.", now))
-                    (events_table("recent", "Recent disruptions", &view.recent, "None in this window.", now))
+                    (events_table(view, "active", "Ongoing disruptions", &view.active, "No ongoing disruption."))
+                    (events_table(view, "recent", "Recent disruptions", &view.recent, "None in this window."))
                     section #timelines {
                         h2 { "Timelines" }
                         @if view.countries.is_empty() { p.empty { "No probes registered yet." } }
@@ -218,7 +232,8 @@ pub fn render(view: &StatusView) -> Markup {
                 footer.muted {
                     "Classes: shutdown (cut while power and local networks are up), power outage, network failure, "
                     "censorship, throttling, probe fault, collector side, unknown. Confidence and evidence come from "
-                    "the classifier and are revised as late data arrives."
+                    "the classifier and are revised as late data arrives. A shutdown is shown as suspected until a "
+                    "person has reviewed its evidence."
                 }
             }
         }

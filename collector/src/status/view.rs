@@ -87,6 +87,8 @@ pub struct StatusView {
     pub all_countries: Vec<String>,
     /// The public probe table.
     pub probes: Vec<ProbeRow>,
+    /// The latest review of each listed event that has one.
+    pub reviews: std::collections::HashMap<String, crate::store::EventReview>,
 }
 
 /// The chart bucket for a window: the collector's bucket, widened so a chart has at most [`MAX_POINTS`].
@@ -131,6 +133,8 @@ pub async fn load(
     let (active, mut recent): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.event.ended_at.is_none());
     recent.sort_by_key(|e| std::cmp::Reverse(e.event.ended_at));
     recent.truncate(MAX_RECENT);
+    let ids: Vec<String> = active.iter().chain(&recent).map(|e| e.event.id.clone()).collect();
+    let reviews = store.reviews(&ids).await?;
 
     let registry = store.probes().await?;
     let regions = public_regions(&registry, MIN_REGION_PROBES);
@@ -208,6 +212,7 @@ pub async fn load(
         countries,
         all_countries,
         probes,
+        reviews,
     })
 }
 

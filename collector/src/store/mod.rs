@@ -19,8 +19,8 @@ pub use clickhouse::ClickHouseStore;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AccessType, EventQuery, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
-    StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile,
+    ProbeRecord, ReviewVerdict, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 
 /// A failure of the storage backend.
@@ -153,6 +153,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every revision of one event, oldest first.
     async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError>;
+
+    /// Records a review of an event (every review is kept; the latest counts). `false` when no such event
+    /// exists, nothing stored.
+    async fn save_review(&self, review: EventReview) -> Result<bool, StoreError>;
+
+    /// The latest review of each of these events that has one.
+    async fn reviews(&self, ids: &[String]) -> Result<std::collections::HashMap<String, EventReview>, StoreError>;
 
     /// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time — the
     /// classifier's and the timeline's input. This default folds the stored measurements a few buckets at a time,

@@ -187,6 +187,52 @@ pub struct EventQuery {
     pub class: Option<String>,
 }
 
+/// A person's verdict on an event's class. A shutdown is an accusation against a government: it is published
+/// as such only once someone has reviewed the evidence (CLASSIFICATION.md §5.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventReview {
+    /// The event.
+    pub event_id: String,
+    /// The class the reviewer judged (a review lapses when a revision changes the class).
+    pub class: String,
+    /// Confirmed or rejected.
+    pub verdict: ReviewVerdict,
+    /// Who reviewed (an operator's chosen name or role; shown publicly).
+    pub reviewer: String,
+    /// Why, in a sentence (shown publicly).
+    pub note: String,
+    /// When, epoch milliseconds.
+    pub reviewed_ms: i64,
+}
+
+/// What a reviewer decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewVerdict {
+    /// The evidence supports the class.
+    Confirmed,
+    /// It does not.
+    Rejected,
+}
+
+impl ReviewVerdict {
+    /// Its stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewVerdict::Confirmed => "confirmed",
+            ReviewVerdict::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "confirmed" => Some(ReviewVerdict::Confirmed),
+            "rejected" => Some(ReviewVerdict::Rejected),
+            _ => None,
+        }
+    }
+}
+
 /// An event as stored: the classifier's event, how many revisions it has had, and each revision's body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {

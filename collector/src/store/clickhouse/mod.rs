@@ -25,12 +25,13 @@ use clickhouse::Client;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
 use rows::{
-    AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, RevisionRow, SeenRow, SummaryRow, VitalsRow,
+    AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, ReviewRow, RevisionRow, SeenRow, SummaryRow,
+    VitalsRow,
 };
 
 use super::{
-    AccessType, EventQuery, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
-    Store, StoreError, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile,
+    ProbeRecord, ReviewVerdict, Store, StoreError, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
 use crate::classify::{BlockingMethod, BucketSummary, DisruptionEvent, Tally, VitalsSummary};
@@ -805,6 +806,56 @@ impl Store for ClickHouseStore {
         })
         .await?;
         rows.iter().map(|r| event_from_json(&r.body)).collect()
+    }
+
+    async fn save_review(&self, review: EventReview) -> Result<bool, StoreError> {
+        if self
+            .event_rows(std::slice::from_ref(&review.event_id))
+            .await?
+            .is_empty()
+        {
+            return Ok(false);
+        }
+        let row = ReviewRow {
+            id: review.event_id,
+            reviewed_ms: review.reviewed_ms,
+            class: review.class,
+            verdict: review.verdict.as_str().to_owned(),
+            reviewer: review.reviewer,
+            note: review.note,
+        };
+        self.insert("event_reviews", &[row]).await?;
+        Ok(true)
+    }
+
+    async fn reviews(&self, ids: &[String]) -> Result<HashMap<String, EventReview>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(ID_LOOKUP_CHUNK) {
+            let sql = format!(
+                "SELECT ?fields FROM event_reviews FINAL WHERE id IN ({}) ORDER BY id, reviewed_ms DESC LIMIT 1 BY id",
+                quoted_list(chunk)
+            );
+            let rows: Vec<ReviewRow> =
+                with_retry("read reviews", || self.client.query(&sql).fetch_all::<ReviewRow>()).await?;
+            for r in rows {
+                let verdict = ReviewVerdict::parse(&r.verdict).ok_or_else(|| StoreError::Corrupt {
+                    context: "event_reviews",
+                    detail: format!("review of {}: verdict {:?}", r.id, r.verdict),
+                })?;
+                out.insert(
+                    r.id.clone(),
+                    EventReview {
+                        event_id: r.id,
+                        class: r.class,
+                        verdict,
+                        reviewer: r.reviewer,
+                        note: r.note,
+                        reviewed_ms: r.reviewed_ms,
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 }
 

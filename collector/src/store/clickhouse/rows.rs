@@ -118,6 +118,17 @@ pub struct RevisionRow {
     pub body: String,
 }
 
+/// An `event_reviews` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct ReviewRow {
+    pub id: String,
+    pub reviewed_ms: i64,
+    pub class: String,
+    pub verdict: String,
+    pub reviewer: String,
+    pub note: String,
+}
+
 /// A `presence` row.
 #[derive(Debug, Clone, Row, Serialize, Deserialize)]
 pub struct PresenceRow {

@@ -14,7 +14,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One table.
 struct Table {
@@ -102,6 +102,14 @@ const TABLES: &[Table] = &[
         version: None,
         partition: None,
         order: "id, revision",
+        shard_by: "cityHash64(id)",
+    },
+    Table {
+        name: "event_reviews",
+        columns: "id String, reviewed_ms Int64, class String, verdict String, reviewer String, note String",
+        version: None,
+        partition: None,
+        order: "id, reviewed_ms",
         shard_by: "cityHash64(id)",
     },
     Table {

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::classify::DisruptionEvent;
-use crate::store::{EventQuery, EventSaveSummary, StoreError, StoredEvent};
+use crate::store::{EventQuery, EventReview, EventSaveSummary, ReviewVerdict, StoreError, StoredEvent};
 
 fn to_json(event: &DisruptionEvent) -> Result<String, StoreError> {
     serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
@@ -133,6 +133,76 @@ pub(super) fn revisions(conn: &rusqlite::Connection, id: &str) -> Result<Vec<Dis
     let mut out = Vec::new();
     for row in rows {
         out.push(from_json(&row?)?);
+    }
+    Ok(out)
+}
+
+/// Stores a review if the event exists (retracted or not: a reviewer may reject what the classifier dropped).
+pub(super) fn save_review(conn: &mut rusqlite::Connection, r: &EventReview) -> Result<bool, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let exists: bool = tx
+        .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
+        .exists(params![r.event_id])?;
+    if exists {
+        tx.execute(
+            "INSERT INTO event_reviews (event_id, reviewed_ms, class, verdict, reviewer, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (event_id, reviewed_ms) DO UPDATE SET class = excluded.class, verdict = excluded.verdict,
+               reviewer = excluded.reviewer, note = excluded.note",
+            params![
+                r.event_id,
+                r.reviewed_ms,
+                r.class,
+                r.verdict.as_str(),
+                r.reviewer,
+                r.note
+            ],
+        )?;
+    }
+    tx.commit()?;
+    Ok(exists)
+}
+
+/// The latest review of each event in `ids`.
+pub(super) fn reviews(
+    conn: &rusqlite::Connection,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, EventReview>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT event_id, reviewed_ms, class, verdict, reviewer, note FROM event_reviews
+         WHERE event_id = ?1 ORDER BY reviewed_ms DESC LIMIT 1",
+    )?;
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        let row = stmt
+            .query_row(params![id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .optional()?;
+        if let Some((event_id, reviewed_ms, class, verdict, reviewer, note)) = row {
+            let verdict = ReviewVerdict::parse(&verdict).ok_or_else(|| StoreError::Corrupt {
+                context: "event_reviews",
+                detail: format!("review of {event_id}: verdict {verdict:?}"),
+            })?;
+            out.insert(
+                event_id.clone(),
+                EventReview {
+                    event_id,
+                    class,
+                    verdict,
+                    reviewer,
+                    note,
+                    reviewed_ms,
+                },
+            );
+        }
     }
     Ok(out)
 }

@@ -256,4 +256,16 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         with_conn(&self.reader, move |conn| events::revisions(conn, &id)).await
     }
+
+    async fn save_review(&self, review: crate::store::EventReview) -> Result<bool, StoreError> {
+        with_conn(&self.writer, move |conn| events::save_review(conn, &review)).await
+    }
+
+    async fn reviews(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, crate::store::EventReview>, StoreError> {
+        let ids = ids.to_vec();
+        with_conn(&self.reader, move |conn| events::reviews(conn, &ids)).await
+    }
 }

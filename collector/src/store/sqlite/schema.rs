@@ -114,6 +114,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (probe_id, connected_ms)
     ) WITHOUT ROWID;
     "#,
+    // 4: people's reviews of events (a shutdown is published as one only once reviewed).
+    r#"
+    CREATE TABLE event_reviews (
+        event_id    TEXT NOT NULL,
+        reviewed_ms INTEGER NOT NULL,
+        class       TEXT NOT NULL,
+        verdict     TEXT NOT NULL CHECK (verdict IN ('confirmed', 'rejected')),
+        reviewer    TEXT NOT NULL,
+        note        TEXT NOT NULL,
+        PRIMARY KEY (event_id, reviewed_ms)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,211 @@
+//! People's review of the classifier's calls. Calling something a shutdown accuses a government, so a
+//! shutdown is published as one only after a person has read its evidence and confirmed it (CLASSIFICATION.md
+//! §5.5). Until then the API marks it pending, and the public surfaces (status page, Atom feed) call it a
+//! *suspected* shutdown awaiting review; a rejected call is shown as unconfirmed with the reviewer's note. A
+//! review covers the class it judged: a revision that changes the class makes the event pending again.
+
+use serde::Serialize;
+
+use crate::classify::{DisruptionEvent, EventClass};
+use crate::store::{EventReview, ReviewVerdict, Store, StoreError};
+
+/// Longest review note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// Where an event stands with review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStatus {
+    /// Its class is published without review.
+    NotRequired,
+    /// Its class needs a review that has not happened (or judged another class).
+    Pending,
+    /// A reviewer confirmed its class.
+    Confirmed,
+    /// A reviewer rejected its class.
+    Rejected,
+}
+
+impl ReviewStatus {
+    /// Its API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::NotRequired => "not_required",
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Confirmed => "confirmed",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// Whether events of this class need a person's review before they are published as such.
+pub fn requires_review(class: EventClass) -> bool {
+    class == EventClass::Shutdown
+}
+
+/// An event's review status given its latest review.
+pub fn status(event: &DisruptionEvent, review: Option<&EventReview>) -> ReviewStatus {
+    match review.filter(|r| r.class == event.class.as_str()) {
+        Some(r) if r.verdict == ReviewVerdict::Confirmed => ReviewStatus::Confirmed,
+        Some(_) => ReviewStatus::Rejected,
+        None if requires_review(event.class) => ReviewStatus::Pending,
+        None => ReviewStatus::NotRequired,
+    }
+}
+
+/// The review as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewView {
+    /// Whether the class needs review before publication.
+    pub required: bool,
+    /// `not_required`, `pending`, `confirmed` or `rejected`.
+    pub status: &'static str,
+    /// Who reviewed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
+    /// When (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewed_at: Option<String>,
+    /// The reviewer's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The API view of an event's review.
+pub fn view(event: &DisruptionEvent, review: Option<&EventReview>) -> ReviewView {
+    let status = status(event, review);
+    let applies = review.filter(|_| matches!(status, ReviewStatus::Confirmed | ReviewStatus::Rejected));
+    ReviewView {
+        required: requires_review(event.class),
+        status: status.as_str(),
+        reviewer: applies.map(|r| r.reviewer.clone()),
+        reviewed_at: applies.and_then(|r| {
+            chrono::DateTime::from_timestamp_millis(r.reviewed_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }),
+        note: applies.map(|r| r.note.clone()),
+    }
+}
+
+/// The class as public surfaces name it: "shutdown" only once confirmed.
+pub fn public_label(event: &DisruptionEvent, status: ReviewStatus) -> String {
+    let class = event.class.as_str().replace('_', " ");
+    match status {
+        ReviewStatus::Pending => format!("suspected {class} (awaiting review)"),
+        ReviewStatus::Rejected => format!("{class} call rejected on review"),
+        ReviewStatus::Confirmed | ReviewStatus::NotRequired => class,
+    }
+}
+
+/// A review could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// No event has that id.
+    #[error("no event {0}")]
+    UnknownEvent(String),
+    /// The reviewer must be named.
+    #[error("a review needs the reviewer's name (--by)")]
+    NoReviewer,
+    /// The note is too long.
+    #[error("the note is longer than {MAX_NOTE_CHARS} characters")]
+    NoteTooLong,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records a reviewer's verdict on an event's current class.
+pub async fn record(
+    store: &dyn Store,
+    event_id: &str,
+    verdict: ReviewVerdict,
+    reviewer: &str,
+    note: &str,
+) -> Result<EventReview, ReviewError> {
+    let reviewer = reviewer.trim();
+    if reviewer.is_empty() {
+        return Err(ReviewError::NoReviewer);
+    }
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ReviewError::NoteTooLong);
+    }
+    let current = store
+        .event_revisions(event_id)
+        .await?
+        .pop()
+        .ok_or_else(|| ReviewError::UnknownEvent(event_id.to_owned()))?;
+    let review = EventReview {
+        event_id: event_id.to_owned(),
+        class: current.class.as_str().to_owned(),
+        verdict,
+        reviewer: reviewer.to_owned(),
+        note: note.trim().to_owned(),
+        reviewed_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    if store.save_review(review.clone()).await? {
+        Ok(review)
+    } else {
+        Err(ReviewError::UnknownEvent(event_id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{ConfidenceLevel, EventScope};
+
+    fn event(class: EventClass) -> DisruptionEvent {
+        DisruptionEvent {
+            id: "evt-1".to_owned(),
+            class,
+            scope: EventScope::default(),
+            started_at: 0,
+            ended_at: None,
+            confidence: 0.9,
+            confidence_level: ConfidenceLevel::High,
+            affected_probes: 9,
+            probes_in_scope: 10,
+            evidence: Vec::new(),
+            scores: Default::default(),
+            targets: Vec::new(),
+        }
+    }
+
+    fn review(class: &str, verdict: ReviewVerdict) -> EventReview {
+        EventReview {
+            event_id: "evt-1".to_owned(),
+            class: class.to_owned(),
+            verdict,
+            reviewer: "duty editor".to_owned(),
+            note: "checked".to_owned(),
+            reviewed_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn shutdowns_wait_for_review_other_classes_do_not() {
+        let shutdown = event(EventClass::Shutdown);
+        assert_eq!(status(&shutdown, None), ReviewStatus::Pending);
+        assert_eq!(
+            public_label(&shutdown, ReviewStatus::Pending),
+            "suspected shutdown (awaiting review)"
+        );
+        let confirmed = review("shutdown", ReviewVerdict::Confirmed);
+        assert_eq!(status(&shutdown, Some(&confirmed)), ReviewStatus::Confirmed);
+        assert_eq!(public_label(&shutdown, ReviewStatus::Confirmed), "shutdown");
+        let rejected = review("shutdown", ReviewVerdict::Rejected);
+        assert_eq!(status(&shutdown, Some(&rejected)), ReviewStatus::Rejected);
+        assert_eq!(status(&event(EventClass::PowerOutage), None), ReviewStatus::NotRequired);
+    }
+
+    #[test]
+    fn a_review_of_another_class_does_not_count() {
+        // Confirmed while `unknown`; then spooled data revised it into a shutdown: pending again.
+        let earlier = review("unknown", ReviewVerdict::Confirmed);
+        assert_eq!(
+            status(&event(EventClass::Shutdown), Some(&earlier)),
+            ReviewStatus::Pending
+        );
+        let view = view(&event(EventClass::Shutdown), Some(&earlier));
+        assert_eq!((view.required, view.status, view.reviewer), (true, "pending", None));
+    }
+}
