@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Classifier benchmark through a real store: fills it with PROBES probes × 288 five-minute buckets (vitals and
+# four anchor checks per probe per bucket, through the store's batch writer: examples/fill_store.rs), then runs
+# `vigil-collector classify` over the whole day (the batch re-analysis) and over the last 6 hours (what `serve`
+# re-classifies each minute), each under GNU time: wall seconds and the classifying process's peak RSS (%M).
+# The classifier reads per-bucket summaries computed by the store, never the raw rows.
+#   bench/classify_store.sh [PROBES=10000] [STORES="sqlite clickhouse"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+probes=${1:-10000}; stores=${2:-"sqlite clickhouse"}
+
+source bench/common.sh   # bin, work, cleanup, open_store
+cargo build --release -q -p vigil-collector --example fill_store
+fill=$PWD/target/release/examples/fill_store
+
+start=$(date -u -d "$(date -u +%F) -2 days" +%FT00:00:00Z)
+end=$(date -u -d "$start +1 day" +%FT%TZ)
+recent=$(date -u -d "$end -6 hours" +%FT%TZ)
+for kind in $stores; do
+  store=$(open_store "$kind")
+  "$fill" "$store" "$probes" 288 "$start"
+  for range in "$start $end day" "$recent $end 6h"; do
+    read -r from to label <<<"$range"
+    out=$( { /usr/bin/time -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" 2>&1 >/dev/null; } 2>&1 \
+      | tail -1)
+    summary=$("$bin" events --from "$from" --to "$to" --store "$store" | awk 'NR>1 && $1 ~ /^evt-/ {print $2"/"$4}' \
+      | sort | uniq -c | tr -s ' ' | paste -sd, -)
+    read -r secs rss <<<"$out"
+    echo "store=$kind probes=$probes window=$label seconds=$secs peak_rss_kib=$rss events=[$summary]"
+  done
+done
+echo "date=$(date -u +%F) machine=$(nproc)cores command='bench/classify_store.sh $probes'"
