@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale; Chromium,
 # the headless browser the status page is tested in.
 packages=(gcc libc6-dev iproute2 nftables python3 python3-venv util-linux procps prometheus nginx-light dnsmasq-base
-  clickhouse-server clickhouse-client zookeeper chromium)
+  clickhouse-server clickhouse-client zookeeper chromium curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,9 +36,13 @@ cargo test --workspace --locked --doc
 # CI artifacts (the status page's screenshot from headless Chromium).
 echo "artifacts: $PWD/target/artifacts/"
 
+# The deployment (ansible/): lint, syntax, and — as root — a real apply of both playbooks onto this machine
+# against a collector on loopback (needs the release binaries).
+cargo build --workspace --release --bins --locked
+bash ansible/test.sh
+
 # The end-to-end lab (tests/): a simulated country in network namespaces, driving the release binaries through
 # shutdown, power-outage, censorship, throttling and collector-outage scenarios. It needs root.
-cargo build --workspace --release --bins --locked
 if [ "$(id -u)" -eq 0 ]; then
   cargo test -p vigil-lab --features lab --test lab --locked
 else

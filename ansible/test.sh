@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The deployment's tests: ansible-lint (production profile) and a syntax check of each playbook; then, as root, a
+# real apply of probe.yml onto this machine (connection: local), pointed at a collector on loopback:
+# the unit is checked with systemd-analyze, the probe runs check-config and one cycle as the unit's user with the
+# unit's capability (setpriv stands in for systemd, which is not running here), uploads to the collector, and a
+# second apply changes nothing. Everything the apply created is removed afterwards.
+# Needs the release binaries (cargo build --release --bins). Touches only loopback.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(cd .. && pwd)
+
+venv=$root/target/ansible-venv
+if ! "$venv/bin/ansible-lint" --version >/dev/null 2>&1; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r requirements.txt
+fi
+export PATH=$venv/bin:$PATH ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
+echo "== ansible-lint (production profile)"
+ansible-lint --nocolor -q
+for playbook in probe.yml collector.yml; do
+  echo "== syntax check: $playbook"
+  ansible-playbook -i inventory/example/hosts.yml --syntax-check "$playbook"
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIPPED: the apply test installs the probe on this machine and needs root (sudo -E ansible/test.sh)"
+  exit 0
+fi
+for leftover in /etc/systemd/system/vigil-probe.service /usr/local/bin/vigil-probe /etc/vigil-probe /etc/vigil-collector \
+  /etc/systemd/system/vigil-collector.service /usr/local/bin/vigil-collector /var/lib/vigil-collector; do
+  if [ -e "$leftover" ]; then
+    echo "this machine already has a Vigil probe ($leftover): the apply test runs only where there is none" >&2
+    exit 1
+  fi
+done
+for account in vigil-probe vigil-collector; do
+  if id "$account" >/dev/null 2>&1; then
+    echo "this machine already has a $account user: the apply test runs only where there is none" >&2
+    exit 1
+  fi
+done
+
+work=$(mktemp -d)
+collector_pid=""
+cleanup() {
+  [ -n "$collector_pid" ] && kill "$collector_pid" 2>/dev/null && wait "$collector_pid" 2>/dev/null
+  for account in vigil-probe vigil-collector; do
+    pkill -KILL -u "$account" 2>/dev/null || true
+    for _ in $(seq 50); do pgrep -u "$account" >/dev/null || break; sleep 0.1; done
+    userdel "$account" 2>/dev/null || true
+    groupdel "$account" 2>/dev/null || true
+  done
+  rm -f /etc/systemd/system/vigil-probe.service /usr/local/bin/vigil-probe
+  rm -f /etc/systemd/system/vigil-collector.service /usr/local/bin/vigil-collector
+  rm -rf /etc/vigil-probe /etc/vigil-collector /var/lib/vigil-probe /var/lib/vigil-collector
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== a collector on loopback"
+collector=$root/target/release/vigil-collector
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+store=sqlite:$work/collector.db
+token=$("$collector" probe add --name ansible-test --country XL --asn 64500 --json --store "$store" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+"$collector" serve --listen "127.0.0.1:$port" --store "$store" > "$work/collector.log" 2>&1 &
+collector_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+cat > "$work/vars.yml" <<VARS
+vigil_probe_binary_src: $root/target/release/vigil-probe
+vigil_probe_collector_url: http://127.0.0.1:$port
+vigil_probe_collector_token: $token
+vigil_probe_cycle_secs: 5
+vigil_probe_anchors:
+  - target: http://127.0.0.1:$port/healthz
+    scope: domestic
+vigil_probe_resolvers: []
+vigil_probe_dns_include_system: false
+vigil_probe_service_enabled: false
+VARS
+
+apply() { ansible-playbook -i tests/inventory.yml probe.yml -e "@$work/vars.yml" | tee "$work/apply.log"; }
+recap() { sed -n 's/^localhost *: \(.*\)$/\1/p' "$work/apply.log"; }
+echo "== first apply"
+apply
+recap | grep -q 'failed=0' || { echo "the first apply failed" >&2; exit 1; }
+recap | grep -Eq 'changed=[1-9]' || { echo "the first apply changed nothing" >&2; exit 1; }
+
+echo "== what the apply left"
+stat -c '%U:%G %a %n' /usr/local/bin/vigil-probe /etc/vigil-probe/ /etc/vigil-probe/probe.toml /var/lib/vigil-probe
+[ "$(stat -c '%U:%G %a' /etc/vigil-probe/probe.toml)" = "root:vigil-probe 640" ] || { echo "probe.toml must be 0640 root:vigil-probe" >&2; exit 1; }
+[ "$(getent passwd vigil-probe | cut -d: -f7)" = /usr/sbin/nologin ] || { echo "the probe's user must not log in" >&2; exit 1; }
+unit=/etc/systemd/system/vigil-probe.service
+for directive in AmbientCapabilities=CAP_NET_RAW CapabilityBoundingSet=CAP_NET_RAW NoNewPrivileges=yes \
+  ProtectSystem=strict ProtectHome=yes PrivateTmp=yes StateDirectory=vigil-probe Restart=on-failure TimeoutStopSec=90; do
+  grep -qx "$directive" "$unit" || { echo "the unit lacks $directive" >&2; exit 1; }
+done
+if command -v systemd-analyze >/dev/null; then
+  echo "== systemd-analyze verify"
+  systemd-analyze verify "$unit"
+fi
+
+unit_privileges=(--reuid=vigil-probe --regid=vigil-probe --init-groups --inh-caps=-all,+net_raw
+  --ambient-caps=-all,+net_raw --bounding-set=-all,+net_raw --no-new-privs)
+as_unit() { setpriv "${unit_privileges[@]}" -- "$@"; }
+echo "== check-config as the unit's user"
+as_unit /usr/local/bin/vigil-probe check-config /etc/vigil-probe/probe.toml
+echo "== one cycle as the unit's user"
+as_unit /usr/local/bin/vigil-probe once --config /etc/vigil-probe/probe.toml > "$work/once.ndjson"
+python3 - "$work/once.ndjson" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+kinds = {l["kind"] for l in lines}
+missing = {"vitals", "tcp", "http", "icmp"} - kinds
+assert not missing, f"one cycle lacks {missing}: {kinds}"
+ok = [l for l in lines if l["kind"] in ("tcp", "http") and l["result"]["outcome"] == "ok"]
+assert ok, "the anchor on loopback answered nothing"
+print(f"one cycle: {len(lines)} measurements, kinds {sorted(kinds)}")
+PY
+echo "== the agent uploads as the unit's user"
+setpriv "${unit_privileges[@]}" -- /usr/local/bin/vigil-probe run --config /etc/vigil-probe/probe.toml > "$work/probe.log" 2>&1 &
+probe_pid=$!
+uploaded=""
+for _ in $(seq 120); do
+  if curl -sf "http://127.0.0.1:$port/api/v1/probes" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[0]["last_seen"] else 1)'; then
+    uploaded=yes; break
+  fi
+  sleep 0.5
+done
+kill -TERM "$probe_pid"
+wait "$probe_pid" || true
+if pgrep -u vigil-probe >/dev/null; then echo "the probe outlived SIGTERM" >&2; exit 1; fi
+[ -n "$uploaded" ] || { echo "the probe never uploaded:"; tail -20 "$work/probe.log"; exit 1; } >&2
+ls /var/lib/vigil-probe >/dev/null
+
+echo "== second apply: nothing changes"
+apply
+recap | grep -q 'changed=0' || { echo "the second apply changed something: $(recap)" >&2; exit 1; }
+recap | grep -q 'failed=0' || { echo "the second apply failed" >&2; exit 1; }
+echo "== the collector playbook (embedded store, two probes registered)"
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/collector-vars.yml" <<VARS
+vigil_collector_binary_src: $root/target/release/vigil-collector
+vigil_collector_listen: 127.0.0.1:$port2
+vigil_collector_token_dir: $work/tokens
+vigil_collector_service_enabled: false
+vigil_prometheus_enabled: false
+vigil_collector_probes:
+  - {name: pi-test-1, country: XL, asn: 64501, region: north, access: fixed, ups: true}
+  - {name: pi-test-2, country: XL, asn: 64502, access: mobile}
+VARS
+mkdir -p "$work/tokens"
+apply_collector() { ansible-playbook -i tests/inventory.yml collector.yml -e "@$work/collector-vars.yml" | tee "$work/apply.log"; }
+apply_collector
+recap | grep -q 'failed=0' || { echo "the collector apply failed" >&2; exit 1; }
+for name in pi-test-1 pi-test-2; do
+  [ "$(stat -c '%a' "$work/tokens/$name.token")" = 600 ] || { echo "no private token file for $name" >&2; exit 1; }
+done
+if command -v systemd-analyze >/dev/null; then systemd-analyze verify /etc/systemd/system/vigil-collector.service; fi
+[ "$(stat -c '%U' /var/lib/vigil-collector/vigil.db)" = vigil-collector ] || { echo "the store must belong to the collector's user" >&2; exit 1; }
+setpriv --reuid=vigil-collector --regid=vigil-collector --init-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+  -- /usr/local/bin/vigil-collector --config /etc/vigil-collector/collector.toml serve > "$work/collector2.log" 2>&1 &
+collector2_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port2/healthz" >/dev/null && break; sleep 0.1; done
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/api/v1/measurements" \
+  -H "Authorization: Bearer $(cat "$work/tokens/pi-test-1.token")" -H 'Content-Type: application/x-ndjson' \
+  --data-binary @"$root/measurement/tests/fixtures/icmp_ok.json")
+kill "$collector2_pid"; wait "$collector2_pid" 2>/dev/null || true
+[ "$status" = 200 ] || { echo "a registered probe's token was refused ($status)" >&2; cat "$work/collector2.log" >&2; exit 1; }
+rm -f "$work"/tokens/*.token
+apply_collector
+recap | grep -q 'changed=0' || { echo "the second collector apply changed something: $(recap)" >&2; exit 1; }
+[ -z "$(ls "$work/tokens")" ] || { echo "registered probes were registered again" >&2; exit 1; }
+
+echo "ansible: lint, syntax, probe and collector applied, probe as the unit's user, idempotence — ok"
