@@ -59,7 +59,9 @@ open_store() {
 serve_store() {
   token=$("$bin" probe add --name bench --country IR --asn 44244 --region Tehran --json --store "$2" \
     2>"$work/add-$1.err" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --store "$2" > "$work/serve-$1.out" &
+  # One probe sends the whole load, so the per-probe quotas (meant for real probes) are off here.
+  printf '[ingest]\nprobe_batches_per_minute = 0\nprobe_measurements_per_minute = 0\n' > "$work/bench.toml"
+  RUST_LOG=warn "$bin" --config "$work/bench.toml" serve --listen 127.0.0.1:0 --store "$2" > "$work/serve-$1.out" &
   pid=$!; pids+=($pid)
   for _ in $(seq 100); do grep -q listening "$work/serve-$1.out" 2>/dev/null && break; sleep 0.05; done
   url=$(sed -n 's/^vigil-collector listening on //p' "$work/serve-$1.out")

@@ -123,6 +123,13 @@ pub struct IngestConfig {
     pub retry_after_secs: u64,
     /// How far ahead of the collector's clock a synced `started_at` may be, seconds.
     pub max_future_secs: i64,
+    /// Batches one probe may send a minute (bursting up to as many at once); over it: 429 with `Retry-After`.
+    /// 0: unlimited.
+    pub probe_batches_per_minute: u32,
+    /// Measurements one probe may send a minute; over it: 429 with `Retry-After`. 0: unlimited.
+    pub probe_measurements_per_minute: u32,
+    /// Seconds a client has to send a whole request body; slower: 408 (a trickling client cannot hold a slot).
+    pub body_timeout_secs: u64,
 }
 
 impl Default for IngestConfig {
@@ -136,6 +143,9 @@ impl Default for IngestConfig {
             max_group_measurements: 50_000,
             retry_after_secs: 5,
             max_future_secs: 600,
+            probe_batches_per_minute: 120,
+            probe_measurements_per_minute: 60_000,
+            body_timeout_secs: 60,
         }
     }
 }

@@ -42,7 +42,22 @@ pub async fn serve(
         Arc::clone(&metrics),
     );
     let store_for_classifier = Arc::clone(&store);
+    let limits = Arc::new(crate::ingest::ProbeLimits::new(
+        ingest.probe_batches_per_minute,
+        ingest.probe_measurements_per_minute,
+    ));
+    let forget = {
+        let limits = Arc::clone(&limits);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+            loop {
+                every.tick().await;
+                limits.forget_idle();
+            }
+        })
+    };
     let state = AppState {
+        limits,
         metrics: Arc::clone(&metrics),
         bucket_secs: i64::try_from(config.bucket_secs).unwrap_or(300),
         store,
@@ -68,6 +83,7 @@ pub async fn serve(
     if let Some(task) = classifier {
         task.abort();
     }
+    forget.abort();
     // The router (and with it every queue handle) is gone: the writer finishes what is queued, then ends.
     writer.await.map_err(|e| ServeError::Writer(e.to_string()))?;
     tracing::info!("collector stopped; every admitted batch was answered");

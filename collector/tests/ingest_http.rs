@@ -489,3 +489,104 @@ async fn unsynced_measurements_wait_for_an_anchor_and_are_then_retimed() {
     );
     c.stop().await;
 }
+
+#[tokio::test]
+async fn a_probe_over_its_quota_gets_429_and_when_to_return_while_others_go_on() {
+    let mut config = CollectorConfig::default();
+    config.ingest.probe_batches_per_minute = 120;
+    config.ingest.probe_measurements_per_minute = 0;
+    let c = TestCollector::start_with(config).await;
+    let (_, busy) = c.add_probe("busy").await;
+    let (_, other) = c.add_probe("other").await;
+    // A minute's quota may come at once (a spool draining after a cut)…
+    for _ in 0..120 {
+        let a = c.post(Some(&busy), None, batch(1).1).await;
+        assert_eq!(a.status, 200, "{:?}", a.json);
+    }
+    // …then the probe must pace itself.
+    let refused = c.post(Some(&busy), None, batch(1).1).await;
+    assert_eq!(refused.status, 429, "{:?}", refused.json);
+    assert!(refused.error().contains("too many batches"), "{:?}", refused.json);
+    let wait: u64 = refused
+        .retry_after
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=2).contains(&wait), "one batch every half second: {wait}");
+    assert_eq!(c.stored().await, 120, "nothing of the refused batch was stored");
+    assert_eq!(
+        c.post(Some(&other), None, batch(1).1).await.status,
+        200,
+        "another probe is unaffected"
+    );
+    // Told when to come back, it is accepted then.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let a = c.post(Some(&busy), None, batch(1).1).await;
+        if a.status == 200 {
+            break;
+        }
+        assert_eq!(a.status, 429, "{:?}", a.json);
+        assert!(Instant::now() < deadline, "still refused after waiting as told");
+    }
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn measurements_are_counted_against_the_probes_quota() {
+    let mut config = CollectorConfig::default();
+    config.ingest.probe_batches_per_minute = 0;
+    config.ingest.probe_measurements_per_minute = 10;
+    let c = TestCollector::start_with(config).await;
+    let (_, token) = c.add_probe("p1").await;
+    assert_eq!(c.post(Some(&token), None, batch(6).1).await.status, 200);
+    let over = c.post(Some(&token), None, batch(6).1).await;
+    assert_eq!(over.status, 429, "{:?}", over.json);
+    assert!(over.retry_after.is_some());
+    let huge = c.post(Some(&token), None, batch(11).1).await;
+    assert_eq!(
+        huge.status, 413,
+        "a batch larger than a minute's quota: the probe splits it"
+    );
+    assert!(
+        huge.error().contains("more measurements than the 10"),
+        "{:?}",
+        huge.json
+    );
+    assert_eq!(c.stored().await, 6);
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_gets_408_and_frees_its_slot() {
+    let mut config = CollectorConfig::default();
+    config.ingest.body_timeout_secs = 1;
+    config.ingest.max_inflight_batches = 1;
+    let c = TestCollector::start_with(config).await;
+    let (_, token) = c.add_probe("slow").await;
+    let (_, body) = batch(3);
+    let addr = c.addr;
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+        let head = format!(
+            "POST /api/v1/measurements HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).expect("send head");
+        s.write_all(&body[..10]).expect("send a little");
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        (reply, token)
+    })
+    .await
+    .expect("socket task");
+    let (reply, token) = reply;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("body_timeout"), "{reply}");
+    // The only ingest slot is free again.
+    assert_eq!(c.post(Some(&token), None, batch(1).1).await.status, 200);
+    assert_eq!(c.stored().await, 1);
+    c.stop().await;
+}

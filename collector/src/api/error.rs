@@ -50,6 +50,13 @@ impl ApiError {
         err
     }
 
+    /// 429: a probe over its quota, told when to come back.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        err.retry_after_secs = Some(retry_after_secs.max(1));
+        err
+    }
+
     /// A store failure while serving a read: 503 if it may pass, 500 otherwise.
     pub fn from_store(err: &StoreError, retry_after_secs: u64) -> Self {
         tracing::error!(error = %err, "store error");

@@ -44,6 +44,7 @@ pub(super) async fn post_measurements(
 async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<WriteOutcome>, ApiError> {
     let retry = state.ingest.retry_after_secs;
     let probe = authenticate(&state, &headers).await?;
+    state.limits.batch(&probe.probe_id).map_err(too_many)?;
     let admission = state.queue.admit().map_err(|_| {
         ApiError::unavailable(
             "overloaded",
@@ -54,21 +55,31 @@ async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<
     check_content_type(&headers)?;
     let encoding = ContentEncoding::from_header(header_text(&headers, header::CONTENT_ENCODING)?)?;
     let max_body = state.ingest.max_body_bytes;
-    let raw = Limited::new(body, max_body).collect().await.map_err(|err| {
-        if err.downcast_ref::<LengthLimitError>().is_some() {
+    let timeout = std::time::Duration::from_secs(state.ingest.body_timeout_secs.max(1));
+    let raw = tokio::time::timeout(timeout, Limited::new(body, max_body).collect())
+        .await
+        .map_err(|_| {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("body is larger than {max_body} bytes"),
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the body did not arrive within {} s", timeout.as_secs()),
             )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "body_read_failed",
-                format!("could not read the body: {err}"),
-            )
-        }
-    })?;
+        })?
+        .map_err(|err| {
+            if err.downcast_ref::<LengthLimitError>().is_some() {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("body is larger than {max_body} bytes"),
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "body_read_failed",
+                    format!("could not read the body: {err}"),
+                )
+            }
+        })?;
     let raw = raw.to_bytes();
     let received_at = chrono::Utc::now();
     let limits = state.batch_limits.clone();
@@ -86,6 +97,7 @@ async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<
         )
     })??;
     let count = measurements.len();
+    state.limits.measurements(&probe.probe_id, count).map_err(too_many)?;
     let received: Vec<(&'static str, &'static str, Option<f64>)> = measurements
         .iter()
         .map(|m| {
@@ -175,4 +187,24 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<&
             })
         })
         .transpose()
+}
+
+/// The answer to a probe over its quota: 429 and when to come back (its spool keeps the data).
+fn too_many(exceeded: crate::ingest::Exceeded) -> ApiError {
+    use crate::ingest::Exceeded;
+    let seconds = |wait: std::time::Duration| wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    match exceeded {
+        Exceeded::Batches { wait } => {
+            ApiError::rate_limited("too many batches from this probe this minute", seconds(wait))
+        }
+        Exceeded::Measurements { wait } => ApiError::rate_limited(
+            "too many measurements from this probe this minute; nothing was stored",
+            seconds(wait),
+        ),
+        Exceeded::BatchLargerThanQuota { quota } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_over_quota",
+            format!("the batch holds more measurements than the {quota} a probe may send in a minute"),
+        ),
+    }
 }

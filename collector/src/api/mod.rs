@@ -40,6 +40,8 @@ pub struct AppState {
     pub bucket_secs: i64,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::CollectorMetrics>,
+    /// Per-probe rate limits.
+    pub limits: Arc<crate::ingest::ProbeLimits>,
 }
 
 /// The API's routes; `ingest` mounts `POST /api/v1/measurements`.

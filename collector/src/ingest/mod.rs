@@ -1,12 +1,14 @@
 //! Ingest: from an HTTP body to durably stored measurements.
 //!
 //! `body` decodes (bounded decompression), `batch` parses and validates all-or-nothing, `queue` admits a bounded
-//! number of batches and commits them in groups through the store.
+//! number of batches and commits them in groups through the store, `limits` holds each probe to its quotas.
 
 mod batch;
 mod body;
+mod limits;
 mod queue;
 
 pub use batch::{BatchError, BatchLimits, parse_batch};
 pub use body::{BodyError, ContentEncoding, decode_body};
+pub use limits::{Exceeded, ProbeLimits};
 pub use queue::{IngestQueue, QueueFull, SubmitError};
