@@ -391,7 +391,8 @@ async fn every_panel_query_runs_on_real_clickhouse_and_prometheus_and_returns_da
         disruptions.iter().any(|r| r["class"] == "shutdown"
             && r["scope"] == "country"
             && r["country"] == "XL"
-            && r["confidence"] == "high"),
+            && r["confidence"] == "high"
+            && r["review"] == "pending"),
         "{disruptions:#?}"
     );
     let cut_start = (loaded.t0 + chrono::Duration::seconds(country::CUT.start * country::BUCKET)).timestamp();

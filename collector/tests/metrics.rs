@@ -14,21 +14,24 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// `GET /metrics` as Prometheus's text format.
+async fn scrape(c: &TestCollector) -> String {
+    let resp = c.client.get(c.url("/metrics")).send().await.expect("scrape");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("text/plain"), "{ct}");
+    resp.text().await.expect("text")
+}
+
 #[tokio::test]
 async fn ingest_counters_latencies_and_probes_reporting_move_as_batches_arrive() {
     let c = TestCollector::start().await;
     let (_, token) = c.add_probe("p1").await;
-    let scrape = || async {
-        let resp = c.client.get(c.url("/metrics")).send().await.expect("scrape");
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        assert!(ct.starts_with("text/plain"), "{ct}");
-        resp.text().await.expect("text")
-    };
+    let scrape = || scrape(&c);
     let before = scrape().await;
     assert_eq!(sample(&before, "vigil_measurements_stored_total", &[]), Some(0.0));
 
@@ -91,15 +94,7 @@ async fn per_probe_series_appear_only_when_asked_for_and_carry_pseudonymous_ids(
     c.add_probe("never-uploads").await;
     let before = chrono::Utc::now().timestamp();
     assert_eq!(c.post(Some(&token), None, batch(3).1).await.status, 200);
-    let text = c
-        .client
-        .get(c.url("/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let text = scrape(&c).await;
     let seen = sample(
         &text,
         "vigil_probe_last_seen_timestamp_seconds",
@@ -121,15 +116,6 @@ async fn per_probe_series_appear_only_when_asked_for_and_carry_pseudonymous_ids(
     let c = TestCollector::start().await;
     let (_, token) = c.add_probe("p").await;
     assert_eq!(c.post(Some(&token), None, batch(3).1).await.status, 200);
-    let text = c
-        .client
-        .get(c.url("/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
-    assert!(!text.contains("vigil_probe_last_seen_timestamp_seconds"));
+    assert!(!scrape(&c).await.contains("vigil_probe_last_seen_timestamp_seconds"));
     c.stop().await;
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 
 pub use error::ApiError;
 pub use events::{ApiEvent, with_reviews};
-pub use probes::PublicProbe;
+pub use probes::{MIN_REGION_PROBES, PublicProbe, public_list};
 
 use crate::config::IngestConfig;
 use crate::ingest::{BatchLimits, IngestQueue};

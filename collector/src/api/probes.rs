@@ -1,5 +1,6 @@
 //! `GET /api/v1/probes`: the public view of the probe network. Pseudonymous ids and coarse placement only: no
-//! operator label, no token material, and (by construction: the collector never stores them) no IP address.
+//! operator label, no token material, (by construction: the collector never stores them) no IP address, and no
+//! region that fewer than three probes share.
 
 use axum::Json;
 use axum::extract::State;
@@ -48,11 +49,26 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Probes sharing a region before a public view names it (as exports do): a lone volunteer is not singled out.
+pub const MIN_REGION_PROBES: usize = 3;
+
+/// The public view of the whole registry, regions shared by fewer than [`MIN_REGION_PROBES`] probes unnamed.
+pub fn public_list(probes: &[ProbeRecord]) -> Vec<PublicProbe> {
+    let mut regions = crate::export::public_regions(probes, MIN_REGION_PROBES);
+    probes
+        .iter()
+        .map(|p| PublicProbe {
+            region: regions.remove(&p.probe_id).flatten(),
+            ..PublicProbe::from(p)
+        })
+        .collect()
+}
+
 pub(super) async fn list_probes(State(state): State<AppState>) -> Result<Json<Vec<PublicProbe>>, ApiError> {
     let probes = state
         .store
         .probes()
         .await
         .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
-    Ok(Json(probes.iter().map(PublicProbe::from).collect()))
+    Ok(Json(public_list(&probes)))
 }

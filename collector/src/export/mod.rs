@@ -69,7 +69,7 @@ impl Default for ExportRequest {
             outcome: None,
             class: None,
             after: None,
-            min_region_probes: 3,
+            min_region_probes: crate::api::MIN_REGION_PROBES,
             page_rows: PAGE_ROWS,
         }
     }

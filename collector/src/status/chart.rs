@@ -64,6 +64,34 @@ fn shade_spans<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A white chart over `x` (times) and `0..top`, with clock labels below and `y_label` values beside it.
+fn frame<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    x: &std::ops::Range<i64>,
+    top: f64,
+    y_labels: usize,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>, ChartError>
+{
+    root.fill(&WHITE).map_err(chart_error)?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(8)
+        .x_label_area_size(24)
+        .y_label_area_size(36)
+        .build_cartesian_2d(x.clone(), 0.0..top)
+        .map_err(chart_error)?;
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .y_labels(y_labels)
+        .x_label_formatter(&clock_label)
+        .y_label_formatter(y_label)
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(chart_error)?;
+    Ok(chart)
+}
+
 /// Probes per bucket: online, isolated and dark stacked; on battery as a line. `spans` are event intervals.
 pub fn probe_states(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -> Result<String, ChartError> {
     let x = x_range(points, step);
@@ -77,22 +105,7 @@ pub fn probe_states(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(36)
-            .build_cartesian_2d(x.clone(), 0.0..top)
-            .map_err(chart_error)?;
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(5)
-            .x_label_formatter(&clock_label)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(chart_error)?;
+        let mut chart = frame(&root, &x, top, 5, &|v| format!("{v:.0}"))?;
         shade_spans(&mut chart, spans, &x, top)?;
         // Stacked from the top layer down, each drawn to its cumulative height.
         let layers: [(RGBColor, LayerHeight); 3] = [
@@ -142,22 +155,7 @@ pub fn reachability(points: &[TimelinePoint], step: i64, spans: &[(i64, i64)]) -
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(36)
-            .build_cartesian_2d(x.clone(), 0.0..105.0)
-            .map_err(chart_error)?;
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(6)
-            .x_label_formatter(&clock_label)
-            .y_label_formatter(&|v| format!("{v:.0}%"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(chart_error)?;
+        let mut chart = frame(&root, &x, 105.0, 6, &|v| format!("{v:.0}%"))?;
         shade_spans(&mut chart, spans, &x, 105.0)?;
         let series: [(RGBColor, LineValue); 2] = [
             (DOMESTIC, |p| p.domestic_reachability),

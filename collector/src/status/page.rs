@@ -6,9 +6,10 @@ use chrono::DateTime;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart;
-use super::view::{CountryView, ProbeRow, StatusView};
+use super::view::{CountryView, StatusView};
 use std::collections::HashMap;
 
+use crate::api::PublicProbe;
 use crate::classify::EventScope;
 use crate::review::{self, ReviewStatus};
 use crate::store::{EventReview, StoredEvent};
@@ -146,7 +147,7 @@ fn country_section(c: &CountryView, step: i64) -> Markup {
     }
 }
 
-fn probes_table(probes: &[ProbeRow]) -> Markup {
+fn probes_table(probes: &[PublicProbe]) -> Markup {
     html! {
         section id="probes" {
             h2 { "Probes" }
@@ -161,7 +162,13 @@ fn probes_table(probes: &[ProbeRow]) -> Markup {
                             td { "AS" (p.asn) }
                             td { (p.region.as_deref().unwrap_or("—")) }
                             td { (p.access) }
-                            td { @match p.last_seen { Some(t) => (time(t.timestamp())), None => "never" } }
+                            td {
+                                // RFC 3339 to the minute: "2026-11-23T18:34:12.345Z" → "2026-11-23 18:34 UTC".
+                                @match p.last_seen.as_deref().and_then(|t| t.get(..16)) {
+                                    Some(minute) => { (minute.replace('T', " ")) " UTC" }
+                                    None => { "never" }
+                                }
+                            }
                         }
                     }
                 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::classify::ClassifierSettings;
 use crate::classify::run::load_input;
 use crate::classify::timeline::{TimelineFilter, TimelinePoint, timeline};
-use crate::export::public_regions;
+use crate::api::{PublicProbe, public_list};
 use crate::store::{EventQuery, Store, StoreError, StoredEvent};
 
 /// Most points one chart draws; longer windows use wider buckets.
@@ -18,8 +18,6 @@ const MAX_POINTS: i64 = 288;
 const MAX_COUNTRIES: usize = 8;
 /// Recent (ended) events listed.
 const MAX_RECENT: usize = 50;
-/// Probes sharing a region before the page names it (as exports do).
-const MIN_REGION_PROBES: usize = 3;
 
 /// The page's query string: `?hours=24&country=XL`.
 #[derive(Debug, Default, Deserialize)]
@@ -41,25 +39,6 @@ pub struct CountryView {
     pub points: Vec<TimelinePoint>,
     /// Intervals of that country's events in the window, for shading.
     pub spans: Vec<(i64, i64)>,
-}
-
-/// One probe as the page shows it.
-#[derive(Debug)]
-pub struct ProbeRow {
-    /// Pseudonymous id.
-    pub probe_id: String,
-    /// Country.
-    pub country: String,
-    /// Autonomous system.
-    pub asn: u32,
-    /// Region, when at least three probes share it.
-    pub region: Option<String>,
-    /// Access type.
-    pub access: &'static str,
-    /// Token not revoked.
-    pub active: bool,
-    /// Last upload, to the minute.
-    pub last_seen: Option<DateTime<Utc>>,
 }
 
 /// Everything the page renders.
@@ -86,7 +65,7 @@ pub struct StatusView {
     /// Countries with probes, for the chooser.
     pub all_countries: Vec<String>,
     /// The public probe table.
-    pub probes: Vec<ProbeRow>,
+    pub probes: Vec<PublicProbe>,
     /// The latest review of each listed event that has one.
     pub reviews: std::collections::HashMap<String, crate::store::EventReview>,
 }
@@ -137,7 +116,6 @@ pub async fn load(
     let reviews = store.reviews(&ids).await?;
 
     let registry = store.probes().await?;
-    let regions = public_regions(&registry, MIN_REGION_PROBES);
     let mut per_country: BTreeMap<&str, usize> = BTreeMap::new();
     for p in registry.iter().filter(|p| p.is_active()) {
         *per_country.entry(p.profile.country.as_str()).or_default() += 1;
@@ -184,20 +162,9 @@ pub async fn load(
         }
     }
 
-    let probes = registry
-        .iter()
-        .filter(|p| country.as_deref().is_none_or(|c| c == p.profile.country))
-        .map(|p| ProbeRow {
-            probe_id: p.probe_id.clone(),
-            country: p.profile.country.clone(),
-            asn: p.profile.asn,
-            region: regions.get(&p.probe_id).cloned().flatten(),
-            access: p.profile.access.as_str(),
-            active: p.is_active(),
-            last_seen: p
-                .last_seen
-                .and_then(|t| DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0)),
-        })
+    let probes = public_list(&registry)
+        .into_iter()
+        .filter(|p| country.as_deref().is_none_or(|c| c == p.country))
         .collect();
 
     Ok(StatusView {
