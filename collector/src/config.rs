@@ -29,6 +29,27 @@ pub struct CollectorConfig {
     pub notify: crate::notify::NotifyConfig,
     /// What `/metrics` exports beyond the bounded defaults.
     pub metrics: MetricsConfig,
+    /// Connection limits of the HTTP server.
+    pub server: ServerConfig,
+}
+
+/// `[server]`: limits on connections, whatever they ask for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection closes after as long.
+    pub header_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_connections: 1024,
+            header_timeout_secs: 10,
+        }
+    }
 }
 
 /// `[metrics]`: opt-in series whose cardinality grows with the network.
@@ -99,6 +120,7 @@ impl Default for CollectorConfig {
             classifier: ClassifierConfig::default(),
             notify: crate::notify::NotifyConfig::default(),
             metrics: MetricsConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -219,6 +241,11 @@ impl CollectorConfig {
             }
         };
         positive("bucket_secs", usize::try_from(self.bucket_secs).unwrap_or(usize::MAX))?;
+        positive("server.max_connections", self.server.max_connections)?;
+        positive(
+            "server.header_timeout_secs",
+            usize::try_from(self.server.header_timeout_secs).unwrap_or(usize::MAX),
+        )?;
         let i = &self.ingest;
         positive("ingest.max_body_bytes", i.max_body_bytes)?;
         positive("ingest.max_line_bytes", i.max_line_bytes)?;

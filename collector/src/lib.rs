@@ -18,6 +18,7 @@
 pub mod api;
 pub mod classify;
 pub mod config;
+pub mod connections;
 pub mod export;
 pub mod import;
 pub mod ingest;

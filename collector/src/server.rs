@@ -79,7 +79,11 @@ pub async fn serve(
         None
     };
     tracing::info!(role = ?config.role, "serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let limits = crate::connections::ConnectionLimits {
+        max_connections: config.server.max_connections,
+        header_timeout: std::time::Duration::from_secs(config.server.header_timeout_secs.max(1)),
+    };
+    crate::connections::serve_connections(listener, app, limits, shutdown).await?;
     if let Some(task) = classifier {
         task.abort();
     }

@@ -416,12 +416,18 @@ async fn public_probe_list_shows_placement_but_no_names_or_secrets() {
     assert!(p["last_seen"].as_str().is_some_and(|t| t.ends_with('Z')));
     let text = list.to_string();
     assert!(!text.contains("alice") && !text.contains(&token[4..20]), "{text}");
-    assert!(p["region"].is_null(), "a region only one volunteer is in is not named: {text}");
+    assert!(
+        p["region"].is_null(),
+        "a region only one volunteer is in is not named: {text}"
+    );
     // Once three probes share the region, it is named.
     c.add_probe("bob").await;
     c.add_probe("carol").await;
     let list = c.get_json("/api/v1/probes").await;
-    assert!(list.as_array().expect("array").iter().all(|p| p["region"] == "Tehran"), "{list}");
+    assert!(
+        list.as_array().expect("array").iter().all(|p| p["region"] == "Tehran"),
+        "{list}"
+    );
     c.stop().await;
 }
 

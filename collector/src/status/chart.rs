@@ -71,8 +71,10 @@ fn frame<'a, DB: DrawingBackend>(
     top: f64,
     y_labels: usize,
     y_label: &dyn Fn(&f64) -> String,
-) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>, ChartError>
-{
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>,
+    ChartError,
+> {
     root.fill(&WHITE).map_err(chart_error)?;
     let mut chart = ChartBuilder::on(root)
         .margin(8)

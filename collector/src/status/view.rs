@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::api::{PublicProbe, public_list};
 use crate::classify::ClassifierSettings;
 use crate::classify::run::load_input;
 use crate::classify::timeline::{TimelineFilter, TimelinePoint, timeline};
-use crate::api::{PublicProbe, public_list};
 use crate::store::{EventQuery, Store, StoreError, StoredEvent};
 
 /// Most points one chart draws; longer windows use wider buckets.
