@@ -21,8 +21,12 @@ for kind in $stores; do
   "$fill" "$store" "$probes" 288 "$start"
   for range in "$start $end day" "$recent $end 6h"; do
     read -r from to label <<<"$range"
-    out=$( { /usr/bin/time -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" 2>&1 >/dev/null; } 2>&1 \
-      | tail -1)
+    if ! /usr/bin/time -o "$work/time" -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" \
+      > "$work/classify.out" 2> "$work/classify.err"; then
+      echo "store=$kind probes=$probes window=$label FAILED: $(grep -m1 -A2 "^Error" "$work/classify.err")"
+      continue
+    fi
+    out=$(tail -1 "$work/time")
     summary=$("$bin" events --from "$from" --to "$to" --store "$store" | awk 'NR>1 && $1 ~ /^evt-/ {print $2"/"$4}' \
       | sort | uniq -c | tr -s ' ' | paste -sd, -)
     read -r secs rss <<<"$out"
