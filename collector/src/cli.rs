@@ -442,8 +442,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     class,
                 })
                 .await?;
-            let ids: Vec<String> = events.iter().map(|e| e.event.id.clone()).collect();
-            let reviews = store.reviews(&ids).await?;
+            let reviews = review::latest_reviews(store.as_ref(), &events).await?;
             let events: Vec<_> = events
                 .into_iter()
                 .filter(|e| {

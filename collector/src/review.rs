@@ -4,10 +4,12 @@
 //! *suspected* shutdown awaiting review; a rejected call is shown as unconfirmed with the reviewer's note. A
 //! review covers the class it judged: a revision that changes the class makes the event pending again.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::classify::{DisruptionEvent, EventClass};
-use crate::store::{EventReview, ReviewVerdict, Store, StoreError};
+use crate::store::{EventReview, ReviewVerdict, Store, StoreError, StoredEvent};
 
 /// Longest review note accepted, in characters.
 pub const MAX_NOTE_CHARS: usize = 500;
@@ -94,6 +96,15 @@ pub fn public_label(event: &DisruptionEvent, status: ReviewStatus) -> String {
         ReviewStatus::Rejected => format!("{class} call rejected on review"),
         ReviewStatus::Confirmed | ReviewStatus::NotRequired => class,
     }
+}
+
+/// The latest review of each of `events` that has one.
+pub async fn latest_reviews<'a>(
+    store: &dyn Store,
+    events: impl IntoIterator<Item = &'a StoredEvent>,
+) -> Result<HashMap<String, EventReview>, StoreError> {
+    let ids: Vec<String> = events.into_iter().map(|e| e.event.id.clone()).collect();
+    store.reviews(&ids).await
 }
 
 /// A review could not be recorded.

@@ -79,8 +79,7 @@ pub async fn with_reviews(
     store: &dyn crate::store::Store,
     events: Vec<StoredEvent>,
 ) -> Result<Vec<ApiEvent>, crate::store::StoreError> {
-    let ids: Vec<String> = events.iter().map(|e| e.event.id.clone()).collect();
-    let reviews = store.reviews(&ids).await?;
+    let reviews = crate::review::latest_reviews(store, &events).await?;
     Ok(events
         .into_iter()
         .map(|e| {

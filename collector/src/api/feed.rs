@@ -123,10 +123,7 @@ pub(super) async fn get_atom(
     } else {
         format!("Vigil: internet disruptions ({})", filter.join(", "))
     }));
-    let ids: Vec<String> = events.iter().map(|e| e.event.id.clone()).collect();
-    let reviews = state
-        .store
-        .reviews(&ids)
+    let reviews = crate::review::latest_reviews(state.store.as_ref(), &events)
         .await
         .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
     let newest = events

@@ -74,15 +74,7 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
         .iter()
         .map(|probe| {
             let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
-            let mut boot: Option<String> = None;
-            let mut states = Vec::with_capacity(n);
-            for b in input.buckets.clone() {
-                let summary = observed.get(&b);
-                states.push(bucket_state(summary, boot.as_deref()));
-                if let Some(v) = summary.and_then(|s| s.vitals.as_ref()) {
-                    boot = Some(v.boot_id.clone());
-                }
-            }
+            let states = probe_states(observed, input.buckets.clone());
             let expected = expected_buckets(&states, input, probe.last_seen, settings);
             Timeline {
                 probe,
@@ -117,6 +109,24 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
     events.extend(throttling(&timelines, input));
     events.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     events
+}
+
+/// A probe's state in each bucket of `buckets`, each judged against the boot id it reported before.
+pub(crate) fn probe_states(
+    observed: &BTreeMap<Bucket, BucketSummary>,
+    buckets: std::ops::Range<Bucket>,
+) -> Vec<ProbeState> {
+    let mut boot: Option<&str> = None;
+    buckets
+        .map(|b| {
+            let summary = observed.get(&b);
+            let state = bucket_state(summary, boot);
+            if let Some(v) = summary.and_then(|s| s.vitals.as_ref()) {
+                boot = Some(v.boot_id.as_str());
+            }
+            state
+        })
+        .collect()
 }
 
 /// Whether a probe is expected in each bucket of the window: heard (any data) within `keep_expected_secs`
@@ -239,22 +249,9 @@ fn split_independent(
     if e.participants.len() as f64 >= settings.cover_share * in_country.len() as f64 {
         return vec![e];
     }
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for &i in &in_country {
-        let p = timelines[i].probe;
-        groups.entry(format!("asn:{}", p.asn)).or_default().push(i);
-        if let Some(r) = &p.region {
-            groups.entry(format!("region:{r}")).or_default().push(i);
-        }
-        groups
-            .entry(format!("access:{}", p.access.as_str()))
-            .or_default()
-            .push(i);
-    }
     // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties).
-    let mut down: Vec<(usize, BTreeSet<usize>)> = groups
-        .into_values()
-        .filter(|members| members.len() < in_country.len())
+    let mut down: Vec<(usize, BTreeSet<usize>)> = sub_scopes(&in_country, timelines)
+        .into_iter()
         .map(|members| {
             let hit: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
             (members.len(), hit)
@@ -314,6 +311,12 @@ fn split_independent(
 /// The country's members, then its members by ASN, region and access type.
 fn scopes_of(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
     let mut scopes = vec![members.to_vec()];
+    scopes.extend(sub_scopes(members, timelines));
+    scopes
+}
+
+/// `members` grouped by ASN, region and access type, leaving out a group that is all of them.
+fn sub_scopes(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
     let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for &i in members {
         let p = timelines[i].probe;
@@ -323,8 +326,7 @@ fn scopes_of(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
         }
         by.entry(format!("access:{}", p.access.as_str())).or_default().push(i);
     }
-    scopes.extend(by.into_values().filter(|s| s.len() < members.len()));
-    scopes
+    by.into_values().filter(|s| s.len() < members.len()).collect()
 }
 
 /// Episodes in two or more countries at once, all of whose probes are silent (not isolated: silent), are the

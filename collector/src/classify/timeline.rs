@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::input::{ClassifierInput, Tally};
-use super::state::{ProbeState, bucket_state};
-use super::{ClassifierSettings, expected_buckets};
+use super::state::ProbeState;
+use super::{ClassifierSettings, expected_buckets, probe_states};
 
 /// One bucket of the series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,15 +68,7 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, settings: &Cla
         .filter(|p| filter.country.as_ref().is_none_or(|c| *c == p.country) && filter.asn.is_none_or(|a| a == p.asn))
     {
         let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
-        let mut boot: Option<String> = None;
-        let mut states = Vec::with_capacity(n);
-        for b in input.buckets.clone() {
-            let summary = observed.get(&b);
-            states.push(bucket_state(summary, boot.as_deref()));
-            if let Some(v) = summary.and_then(|s| s.vitals.as_ref()) {
-                boot = Some(v.boot_id.clone());
-            }
-        }
+        let states = probe_states(observed, input.buckets.clone());
         let expected_in = expected_buckets(&states, input, probe.last_seen, settings);
         for (i, b) in input.buckets.clone().enumerate() {
             let summary = observed.get(&b);

@@ -112,8 +112,7 @@ pub async fn load(
     let (active, mut recent): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.event.ended_at.is_none());
     recent.sort_by_key(|e| std::cmp::Reverse(e.event.ended_at));
     recent.truncate(MAX_RECENT);
-    let ids: Vec<String> = active.iter().chain(&recent).map(|e| e.event.id.clone()).collect();
-    let reviews = store.reviews(&ids).await?;
+    let reviews = crate::review::latest_reviews(store, active.iter().chain(&recent)).await?;
 
     let registry = store.probes().await?;
     let mut per_country: BTreeMap<&str, usize> = BTreeMap::new();
