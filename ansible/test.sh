@@ -58,20 +58,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== a collector on loopback"
+echo "== the probe's key first (--tags key: no token needed yet)"
 collector=$root/target/release/vigil-collector
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 store=sqlite:$work/collector.db
-token=$("$collector" probe add --name ansible-test --country XL --asn 64500 --json --store "$store" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-"$collector" serve --listen "127.0.0.1:$port" --store "$store" > "$work/collector.log" 2>&1 &
-collector_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-
 cat > "$work/vars.yml" <<VARS
 vigil_probe_binary_src: $root/target/release/vigil-probe
+vigil_probe_key_dir: $work/keys
 vigil_probe_collector_url: http://127.0.0.1:$port
-vigil_probe_collector_token: $token
 vigil_probe_cycle_secs: 5
 vigil_probe_anchors:
   - target: http://127.0.0.1:$port/healthz
@@ -80,6 +74,19 @@ vigil_probe_resolvers: []
 vigil_probe_dns_include_system: false
 vigil_probe_service_enabled: false
 VARS
+ansible-playbook -i tests/inventory.yml probe.yml --tags key -e "@$work/vars.yml" > "$work/key.log" || { cat "$work/key.log"; exit 1; } >&2
+pubkey=$(cat "$work/keys/localhost.pubkey")
+[ "$(stat -c '%U %a' /var/lib/vigil-probe/signing.key)" = "vigil-probe 600" ] || { echo "the signing key must be 0600 and the probe's" >&2; exit 1; }
+[ ! -e /etc/vigil-probe/probe.toml ] || { echo "--tags key went beyond the key" >&2; exit 1; }
+
+echo "== a collector on loopback that requires signatures, the probe registered with its key"
+token=$("$collector" probe add --name ansible-test --country XL --asn 64500 --pubkey "$pubkey" --json --store "$store" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+printf '[ingest]\nrequire_signatures = true\n' > "$work/collector.toml"
+"$collector" --config "$work/collector.toml" serve --listen "127.0.0.1:$port" --store "$store" > "$work/collector.log" 2>&1 &
+collector_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+echo "vigil_probe_collector_token: $token" >> "$work/vars.yml"
 
 apply() { ansible-playbook -i tests/inventory.yml probe.yml -e "@$work/vars.yml" | tee "$work/apply.log"; }
 recap() { sed -n 's/^localhost *: \(.*\)$/\1/p' "$work/apply.log"; }
@@ -134,6 +141,10 @@ wait "$probe_pid" || true
 if pgrep -u vigil-probe >/dev/null; then echo "the probe outlived SIGTERM" >&2; exit 1; fi
 [ -n "$uploaded" ] || { echo "the probe never uploaded:"; tail -20 "$work/probe.log"; exit 1; } >&2
 ls /var/lib/vigil-probe >/dev/null
+echo "== every stored batch is signed by the probe's key"
+"$collector" verify --store "$store" | tee "$work/verify.log"
+grep -Eq '^[1-9][0-9]* signed batches, [1-9][0-9]* measurements checked; 0 problems$' "$work/verify.log" \
+  || { echo "no signed batch was stored" >&2; exit 1; }
 
 echo "== second apply: nothing changes"
 apply
@@ -145,6 +156,7 @@ cat > "$work/collector-vars.yml" <<VARS
 vigil_collector_binary_src: $root/target/release/vigil-collector
 vigil_collector_listen: 127.0.0.1:$port2
 vigil_collector_token_dir: $work/tokens
+vigil_collector_key_dir: $work/keys
 vigil_collector_service_enabled: false
 vigil_prometheus_enabled: false
 vigil_collector_probes:
@@ -152,6 +164,8 @@ vigil_collector_probes:
   - {name: pi-test-2, country: XL, asn: 64502, access: mobile}
 VARS
 mkdir -p "$work/tokens"
+# pi-test-1's key is known before registration; pi-test-2's arrives later.
+cp "$work/keys/localhost.pubkey" "$work/keys/pi-test-1.pubkey"
 apply_collector() { ansible-playbook -i tests/inventory.yml collector.yml -e "@$work/collector-vars.yml" | tee "$work/apply.log"; }
 apply_collector
 recap | grep -q 'failed=0' || { echo "the collector apply failed" >&2; exit 1; }
@@ -164,14 +178,29 @@ setpriv --reuid=vigil-collector --regid=vigil-collector --init-groups --inh-caps
   -- /usr/local/bin/vigil-collector --config /etc/vigil-collector/collector.toml serve > "$work/collector2.log" 2>&1 &
 collector2_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port2/healthz" >/dev/null && break; sleep 0.1; done
-status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/api/v1/measurements" \
-  -H "Authorization: Bearer $(cat "$work/tokens/pi-test-1.token")" -H 'Content-Type: application/x-ndjson' \
-  --data-binary @"$root/measurement/tests/fixtures/icmp_ok.json")
+post_as() {
+  curl -s -o "$work/answer.json" -w '%{http_code}' "http://127.0.0.1:$port2/api/v1/measurements" \
+    -H "Authorization: Bearer $(cat "$work/tokens/$1.token")" -H 'Content-Type: application/x-ndjson' \
+    --data-binary @"$root/measurement/tests/fixtures/icmp_ok.json"
+}
+# An unsigned batch: refused for the probe registered with a key, and for the one without (signatures required).
+for name in pi-test-1 pi-test-2; do
+  status=$(post_as "$name")
+  [ "$status" = 401 ] && grep -q signature_required "$work/answer.json" \
+    || { echo "$name's unsigned batch was not refused ($status): $(cat "$work/answer.json")" >&2; cat "$work/collector2.log" >&2; exit 1; }
+done
 kill "$collector2_pid"; wait "$collector2_pid" 2>/dev/null || true
-[ "$status" = 200 ] || { echo "a registered probe's token was refused ($status)" >&2; cat "$work/collector2.log" >&2; exit 1; }
 rm -f "$work"/tokens/*.token
 apply_collector
 recap | grep -q 'changed=0' || { echo "the second collector apply changed something: $(recap)" >&2; exit 1; }
 [ -z "$(ls "$work/tokens")" ] || { echo "registered probes were registered again" >&2; exit 1; }
+echo "== a key that arrives later is recorded once"
+cp "$work/keys/localhost.pubkey" "$work/keys/pi-test-2.pubkey"
+apply_collector
+recap | grep -q 'changed=1' || { echo "pi-test-2's key was not recorded: $(recap)" >&2; exit 1; }
+runuser -u vigil-collector -- /usr/local/bin/vigil-collector --config /etc/vigil-collector/collector.toml probe list --json \
+  | python3 -c 'import json,sys; keys={p["name"]: p["public_key"] for p in json.load(sys.stdin)}; assert keys["pi-test-1"] and keys["pi-test-1"] == keys["pi-test-2"], keys'
+apply_collector
+recap | grep -q 'changed=0' || { echo "the key was recorded again: $(recap)" >&2; exit 1; }
 
 echo "ansible: lint, syntax, probe and collector applied, probe as the unit's user, idempotence — ok"

@@ -29,7 +29,10 @@ mkdir -p "$data"
 
 if [ ! -f "$data/probe.toml" ]; then
   echo "== registering a local probe"
-  registered=$("$collector" probe add --name quickstart-probe --country "$country" --asn "$asn" --json --store "$store")
+  # The probe's signing key first: the collector then accepts only batches signed with it.
+  pubkey=$("$probe" register --state-dir "$data/probe-state" --json | sed -n 's/.*"public_key":"\([^"]*\)".*/\1/p')
+  registered=$("$collector" probe add --name quickstart-probe --country "$country" --asn "$asn" --pubkey "$pubkey" \
+    --json --store "$store")
   token=$(printf '%s' "$registered" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
   {
     printf '[collector]\nurl = "http://%s"\ntoken = "%s"\n\n' "$listen" "$token"

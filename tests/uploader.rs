@@ -11,10 +11,12 @@ use vigil_probe::config::ProbeConfig;
 use vigil_probe::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolOptions};
 use vigil_probe::upload::{RoundOutcome, Uploader};
 
-fn probe_config(url: &str, token: &str, fallbacks: &[String]) -> ProbeConfig {
+/// A probe configuration whose state directory (spool, signing key) is `dir/probe-state`.
+fn probe_config(dir: &Path, url: &str, token: &str, fallbacks: &[String]) -> ProbeConfig {
     let fallbacks: Vec<String> = fallbacks.iter().map(|u| format!("\"{u}\"")).collect();
     let text = format!(
-        "[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\nfallback_urls = [{}]\n[timeouts]\nconnect_secs = 2.0\nupload_secs = 10.0\n[upload]\nmax_batch_records = 40\n",
+        "[probe]\nstate_dir = \"{}\"\n[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\nfallback_urls = [{}]\n[timeouts]\nconnect_secs = 2.0\nupload_secs = 10.0\n[upload]\nmax_batch_records = 40\n",
+        dir.join("probe-state").display(),
         fallbacks.join(", ")
     );
     toml::from_str(&text).expect("a valid probe config")
@@ -66,12 +68,54 @@ async fn spooled_measurements_reach_the_store_and_leave_the_spool() {
     let (_, token) = collector.add_probe("p1");
     let spool = spool_in(dir.path());
     let ids = spool_measurements(&spool, 100);
-    let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
+    let mut uploader = Uploader::new(&probe_config(dir.path(), &collector.url, &token, &[])).expect("uploader");
     let (summary, last) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(last, RoundOutcome::Empty);
     assert_eq!((summary.records, summary.batches), (100, 3), "batches of at most 40");
     assert_eq!(depth(&spool), 0);
     assert_eq!(stored(&collector.store, &ids).await, 100);
+}
+
+/// A probe registered with its key: every batch arrives signed and is stored with its signature;
+/// `vigil-collector verify` passes, and finds a measurement altered in the store afterwards.
+#[tokio::test]
+async fn signed_batches_are_stored_verifiable_and_tampering_is_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let key = vigil_probe::signing::ProbeKey::load_or_create(&dir.path().join("probe-state")).expect("key");
+    let (_, token) = collector.add_probe_with_key("p1", Some(&key.public_key().to_string()));
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 100);
+    let mut uploader = Uploader::new(&probe_config(dir.path(), &collector.url, &token, &[])).expect("uploader");
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
+    assert_eq!((summary.records, last), (100, RoundOutcome::Empty));
+    assert_eq!(stored(&collector.store, &ids).await, 100);
+    let (passed, report) = collector.verify();
+    assert!(passed, "{report}");
+    assert!(
+        report.contains("3 signed batches, 100 measurements checked; 0 problems"),
+        "{report}"
+    );
+
+    // Someone with write access to the store turns a failure into a success.
+    let db = rusqlite::Connection::open(dir.path().join("vigil.db")).expect("open the store");
+    let victim = ids[1];
+    let changed = db
+        .execute(
+            "UPDATE measurements SET body = replace(body, '\"port\":443', '\"port\":8443') WHERE id = ?1",
+            [victim.as_bytes().as_slice()],
+        )
+        .expect("update");
+    assert_eq!(changed, 1);
+    let (passed, report) = collector.verify();
+    assert!(!passed, "{report}");
+    assert!(
+        report.contains(&format!(
+            "measurement {victim}: stored measurement differs from the signed one"
+        )),
+        "{report}"
+    );
+    assert!(report.contains("1 problems"), "{report}");
 }
 
 #[tokio::test]
@@ -92,7 +136,7 @@ async fn a_refused_line_is_quarantined_and_the_rest_are_delivered() {
         })
         .expect("append");
     ids.extend(spool_measurements(&spool, 10));
-    let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
+    let mut uploader = Uploader::new(&probe_config(dir.path(), &collector.url, &token, &[])).expect("uploader");
     let (summary, last) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(last, RoundOutcome::Empty);
     assert_eq!((summary.records, summary.quarantined), (20, 1));
@@ -118,7 +162,7 @@ async fn a_collector_that_goes_away_gets_everything_once_when_it_returns() {
 
     let spool = spool_in(dir.path());
     let ids = spool_measurements(&spool, 70);
-    let config = probe_config(&format!("http://127.0.0.1:{port}"), &token, &[]);
+    let config = probe_config(dir.path(), &format!("http://127.0.0.1:{port}"), &token, &[]);
     let mut uploader = Uploader::new(&config).expect("uploader");
     for _ in 0..3 {
         let outcome = uploader.upload_once(&spool).await.expect("round");
@@ -175,7 +219,7 @@ async fn fallback_urls_are_tried_in_order_when_the_collector_cannot_be_reached()
     drop(dead);
     let spool = spool_in(dir.path());
     let ids = spool_measurements(&spool, 15);
-    let config = probe_config(&dead_url, &token, std::slice::from_ref(&collector.url));
+    let config = probe_config(dir.path(), &dead_url, &token, std::slice::from_ref(&collector.url));
     let mut uploader = Uploader::new(&config).expect("uploader");
     let (summary, _) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(summary.records, 15);
@@ -190,7 +234,7 @@ async fn a_revoked_token_stops_uploads_and_keeps_the_spool() {
     collector.revoke(&probe_id);
     let spool = spool_in(dir.path());
     spool_measurements(&spool, 5);
-    let mut uploader = Uploader::new(&probe_config(&collector.url, &token, &[])).expect("uploader");
+    let mut uploader = Uploader::new(&probe_config(dir.path(), &collector.url, &token, &[])).expect("uploader");
     let outcome = uploader.upload_once(&spool).await.expect("round");
     assert!(
         matches!(&outcome, RoundOutcome::Unauthorized { reason } if reason.contains("revoked")),

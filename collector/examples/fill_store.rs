@@ -133,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
             probe: issued.probe,
             received_at: Utc::now(),
             measurements,
+            signed: None,
         });
         if pending.len() == 8 {
             for outcome in store.write_batches(std::mem::take(&mut pending)).await? {

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vigil_collector::api::PublicProbe;
-use vigil_collector::store::{AccessType, ProbeProfile};
-use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe, review, serve};
+use vigil_collector::store::{AccessType, ProbeProfile, SignedBatchQuery};
+use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe_with_key, review, serve};
+use vigil_measurement::signature::PublicKey;
 
 /// Vigil collector: ingest, storage and analysis of probe measurements.
 #[derive(Debug, Parser)]
@@ -86,6 +87,22 @@ enum Command {
         #[arg(long)]
         pending_review: bool,
     },
+    /// Re-check stored signed batches: digest, signature, the probe's registered key, and every measurement
+    /// against what the store holds now. Exits non-zero when anything does not check out.
+    Verify {
+        /// Batches received from this time (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Batches received before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only this probe's batches.
+        #[arg(long)]
+        probe: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Record a person's review of an event's class: a shutdown is published as one only once confirmed.
     Review {
         /// The event id (`vigil-collector events --pending-review` lists them).
@@ -131,6 +148,18 @@ enum ProbeCommand {
     Revoke {
         /// The probe id, e.g. prb-3f9a1c0e7b2d.
         probe_id: String,
+    },
+    /// Record a probe's signing key (as `vigil-probe register` prints it); from then on every upload of the
+    /// probe must be signed with it.
+    SetKey {
+        /// The probe id, e.g. prb-3f9a1c0e7b2d.
+        probe_id: String,
+        /// The public key, `ed25519:` and 64 hex digits.
+        public_key: String,
+        /// Replace a key already registered (a re-installed probe); its earlier batches stay verifiable only
+        /// against the old key.
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -197,6 +226,9 @@ struct AddProbe {
     /// The probe runs on a UPS.
     #[arg(long)]
     ups: bool,
+    /// The probe's signing key (`vigil-probe register` prints it); its uploads must then be signed.
+    #[arg(long, value_name = "KEY")]
+    pubkey: Option<String>,
     /// Print {"probe_id","token"} as JSON.
     #[arg(long)]
     json: bool,
@@ -233,12 +265,23 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("listening on {}", config.listen))?;
             let local = listener.local_addr()?;
             tracing::info!(store = %store.describe(), "collector serving");
-            println!("vigil-collector listening on http://{local}");
+            let scheme = if config.server.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            println!("vigil-collector listening on {scheme}://{local}");
             serve(store, &config, listener, shutdown_signal()).await?;
         }
         Command::Probe(ProbeCommand::Add(add)) => {
+            let key = add
+                .pubkey
+                .as_deref()
+                .map(PublicKey::parse)
+                .transpose()
+                .context("--pubkey")?;
             let store = open_store(&config.store).await.context("opening the store")?;
-            let issued = register_probe(
+            let issued = register_probe_with_key(
                 store.as_ref(),
                 ProbeProfile {
                     name: add.name,
@@ -248,6 +291,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     access: add.access,
                     ups: add.ups,
                 },
+                key,
             )
             .await?;
             if add.json {
@@ -491,6 +535,66 @@ pub async fn run(cli: Cli) -> Result<()> {
                 bail!("no active probe with id {probe_id}");
             }
             println!("revoked {probe_id}: its uploads are refused from now on");
+        }
+        Command::Probe(ProbeCommand::SetKey {
+            probe_id,
+            public_key,
+            replace,
+        }) => {
+            let key = PublicKey::parse(&public_key)?;
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let probes = store.probes().await?;
+            let Some(probe) = probes.iter().find(|p| p.probe_id == probe_id) else {
+                bail!("no probe with id {probe_id}");
+            };
+            match probe.public_key {
+                Some(old) if old == key => {
+                    println!("{probe_id} already has this key");
+                    return Ok(());
+                }
+                Some(old) if !replace => bail!("{probe_id} already has key {old}; pass --replace to change it"),
+                _ => {}
+            }
+            store.set_probe_key(&probe_id, key).await?;
+            println!("{probe_id}: key {key} recorded; its uploads must be signed with it from now on");
+        }
+        Command::Verify { from, to, probe, json } => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let report = vigil_collector::verify::verify(
+                store.as_ref(),
+                SignedBatchQuery {
+                    probe_id: probe,
+                    from,
+                    to,
+                },
+                config.ingest.max_decoded_bytes,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for f in &report.findings {
+                    println!(
+                        "FAIL {} batch {}{}: {}",
+                        f.probe_id,
+                        f.digest,
+                        f.measurement_id
+                            .as_deref()
+                            .map(|id| format!(" measurement {id}"))
+                            .unwrap_or_default(),
+                        f.problem
+                    );
+                }
+                println!(
+                    "{} signed batches, {} measurements checked; {} problems",
+                    report.batches,
+                    report.measurements,
+                    report.findings.len()
+                );
+            }
+            if !report.is_clean() {
+                bail!("verification failed: {} problems", report.findings.len());
+            }
         }
     }
     Ok(())

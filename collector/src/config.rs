@@ -2,7 +2,7 @@
 //! collector runs with no file at all.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -41,6 +41,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Seconds a client has to send a request's headers; an idle kept-alive connection closes after as long.
     pub header_timeout_secs: u64,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`). Reloaded on SIGHUP. Unset: plain HTTP (behind a
+    /// TLS-terminating proxy, or on loopback).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +53,8 @@ impl Default for ServerConfig {
         ServerConfig {
             max_connections: 1024,
             header_timeout_secs: 10,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -152,6 +159,9 @@ pub struct IngestConfig {
     pub probe_measurements_per_minute: u32,
     /// Seconds a client has to send a whole request body; slower: 408 (a trickling client cannot hold a slot).
     pub body_timeout_secs: u64,
+    /// Refuse (401) uploads from probes registered without a signing key. Probes registered with a key must
+    /// sign whatever this says.
+    pub require_signatures: bool,
 }
 
 impl Default for IngestConfig {
@@ -168,6 +178,7 @@ impl Default for IngestConfig {
             probe_batches_per_minute: 120,
             probe_measurements_per_minute: 60_000,
             body_timeout_secs: 60,
+            require_signatures: false,
         }
     }
 }
@@ -246,6 +257,12 @@ impl CollectorConfig {
             "server.header_timeout_secs",
             usize::try_from(self.server.header_timeout_secs).unwrap_or(usize::MAX),
         )?;
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "server.tls_cert",
+                reason: "server.tls_cert and server.tls_key go together".to_owned(),
+            });
+        }
         let i = &self.ingest;
         positive("ingest.max_body_bytes", i.max_body_bytes)?;
         positive("ingest.max_line_bytes", i.max_line_bytes)?;
@@ -269,7 +286,10 @@ mod tests {
     #[test]
     fn the_shipped_sample_parses_and_states_the_defaults() {
         let sample = CollectorConfig::from_toml(include_str!("../collector.sample.toml")).expect("sample parses");
-        let defaults = CollectorConfig::default();
+        // The production sample differs from the defaults in one place: it requires signed batches.
+        assert!(sample.ingest.require_signatures);
+        let mut defaults = CollectorConfig::default();
+        defaults.ingest.require_signatures = true;
         assert_eq!(format!("{sample:?}"), format!("{defaults:?}"));
     }
 

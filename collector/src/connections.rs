@@ -1,7 +1,7 @@
 //! The collector's connection loop: what `axum::serve` does, plus two defences against the hostile internet —
 //! at most `max_connections` connections at once (the rest wait in the kernel's accept queue, costing nothing
 //! here), and a deadline for a request's headers, so a client that opens a connection and trickles (slowloris)
-//! or idles is cut off. Request bodies have their own deadline in the ingest handler. On shutdown it stops
+//! or idles is cut off. With a certificate it serves HTTPS (the handshake has the same deadline). Request bodies have their own deadline in the ingest handler. On shutdown it stops
 //! accepting, lets every open connection finish the request it is in, and returns when all are closed.
 
 use std::future::Future;
@@ -16,13 +16,18 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+use crate::tls::TlsSource;
+
 /// Limits on connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Connections served at once.
     pub max_connections: usize,
-    /// Time a client has to send a request's headers (also how long an idle kept-alive connection stays open).
+    /// Time a client has to send a request's headers (also how long an idle kept-alive connection stays open,
+    /// and how long a TLS handshake may take).
     pub header_timeout: Duration,
+    /// Serve HTTPS with this certificate source; plain HTTP when `None`.
+    pub tls: Option<Arc<TlsSource>>,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains open connections.
@@ -55,25 +60,18 @@ pub async fn serve_connections(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(app.clone());
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
         let header_timeout = limits.header_timeout;
+        let tls = limits.tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
             let _permit = permit;
-            let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-            let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, error = %err, "connection ended with an error");
-                    }
-                }
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    if let Err(err) = conn.await {
-                        tracing::debug!(%peer, error = %err, "connection ended with an error while draining");
-                    }
-                }
+            match tls {
+                None => serve_one(TokioIo::new(stream), service, header_timeout, stop, peer).await,
+                Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => serve_one(TokioIo::new(tls), service, header_timeout, stop, peer).await,
+                    Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
             }
         });
     }
@@ -82,4 +80,32 @@ pub async fn serve_connections(
     let _ = stop_tx.send(());
     stop_tx.closed().await;
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection until it closes, or finishes its request and closes on shutdown.
+async fn serve_one<I>(
+    io: I,
+    service: TowerToHyperService<Router>,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<()>,
+    peer: std::net::SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let mut conn = pin!(builder.serve_connection(io, service));
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(err) = conn.await {
+                tracing::debug!(%peer, error = %err, "connection ended with an error while draining");
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! Layout: [`store`] (one trait, a backend per module), [`ingest`] (body → validated batch → group commit),
 //! [`classify`] (the disruption classifier), [`import`] (third-party vantage), [`api`] (HTTP routes),
 //! [`metrics`] (Prometheus), [`server`] (wiring and lifecycle), [`registry`] and [`token`] (probe credentials),
+//! [`verify`] (re-checking stored signed batches),
 //! [`config`].
 //!
 //! ```no_run
@@ -29,9 +30,11 @@ pub mod review;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod tls;
 pub mod token;
+pub mod verify;
 
 pub use config::{ClassifierConfig, CollectorConfig, ConfigError, IngestConfig, Role};
-pub use registry::{IssuedProbe, RegistryError, register_probe};
+pub use registry::{IssuedProbe, RegistryError, register_probe, register_probe_with_key};
 pub use server::{ServeError, serve};
 pub use store::{Store, StoreError, StoreSpec, open_store};

@@ -1,6 +1,7 @@
 //! Probe registration: draws a pseudonymous id and a token, stores the token's hash, hands the token out once.
 
 use chrono::Utc;
+use vigil_measurement::signature::PublicKey;
 
 use crate::store::{NewProbe, ProbeProfile, ProbeRecord, Store, StoreError};
 use crate::token::{RandomnessError, hash_token, new_probe_id, new_token};
@@ -34,9 +35,19 @@ pub struct IssuedProbe {
     pub token: String,
 }
 
-/// Registers a probe (country case-insensitive, text trimmed), retrying on the (astronomically unlikely)
-/// collision of a random id.
+/// Registers a probe without a signing key (country case-insensitive, text trimmed), retrying on the
+/// (astronomically unlikely) collision of a random id.
 pub async fn register_probe(store: &dyn Store, reg: ProbeProfile) -> Result<IssuedProbe, RegistryError> {
+    register_probe_with_key(store, reg, None).await
+}
+
+/// Registers a probe, with its batch-signing key when given: every upload of a probe registered with a key
+/// must then carry a valid signature.
+pub async fn register_probe_with_key(
+    store: &dyn Store,
+    reg: ProbeProfile,
+    public_key: Option<PublicKey>,
+) -> Result<IssuedProbe, RegistryError> {
     let country = reg.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(RegistryError::Invalid {
@@ -77,6 +88,7 @@ pub async fn register_probe(store: &dyn Store, reg: ProbeProfile) -> Result<Issu
             probe_id: new_probe_id()?,
             profile: profile.clone(),
             token_hash: hash_token(&token),
+            public_key,
             created_at: Utc::now(),
         };
         match store.register_probe(new).await {

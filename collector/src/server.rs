@@ -24,6 +24,9 @@ pub enum ServeError {
     /// Metrics could not be set up.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Serves the API on `listener` over `store` until `shutdown` completes, then drains in-flight batches.
@@ -33,6 +36,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // The certificate first: a collector that cannot serve what it was told to refuses to start.
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            let source = Arc::new(crate::tls::TlsSource::load(cert, key)?);
+            Some((source.reload_on_sighup()?, source))
+        }
+        _ => None,
+    };
     let ingest = &config.ingest;
     let metrics = Arc::new(crate::metrics::CollectorMetrics::new(config.metrics.per_probe)?);
     let (queue, writer) = IngestQueue::start(
@@ -82,8 +93,13 @@ pub async fn serve(
     let limits = crate::connections::ConnectionLimits {
         max_connections: config.server.max_connections,
         header_timeout: std::time::Duration::from_secs(config.server.header_timeout_secs.max(1)),
+        tls: tls.as_ref().map(|(_, source)| Arc::clone(source)),
     };
-    crate::connections::serve_connections(listener, app, limits, shutdown).await?;
+    let served = crate::connections::serve_connections(listener, app, limits, shutdown).await;
+    if let Some((reloader, _)) = tls {
+        reloader.abort();
+    }
+    served?;
     if let Some(task) = classifier {
         task.abort();
     }

@@ -146,6 +146,7 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
                 probe_id: issued.probe.probe_id.clone(),
                 profile: issued.probe.profile.clone(),
                 token_hash: TokenHash([i as u8; 32]),
+                public_key: None,
                 created_at: issued.probe.created_at,
             })
             .await
@@ -185,6 +186,7 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
                     probe: probe.clone(),
                     received_at: Utc::now(),
                     measurements: batch,
+                    signed: None,
                 }])
                 .await
                 .expect("reference writes");

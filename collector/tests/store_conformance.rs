@@ -12,9 +12,10 @@ use vigil_collector::classify::aggregate::{Placed, SummaryBuilder};
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::store::{
     AccessType, EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
-    ReviewVerdict, TimeSource, TokenHash,
+    ReviewVerdict, SignedBatchQuery, SignedBody, TimeSource, TokenHash,
 };
 use vigil_collector::{Store, StoreSpec, open_store};
+use vigil_measurement::signature;
 use vigil_measurement::{Kind, Measurement};
 
 use common::clickhouse::ClickHouseServer;
@@ -59,6 +60,7 @@ async fn register(store: &dyn Store, id: &str, token: u8) -> ProbeRecord {
                 ups: true,
             },
             token_hash: TokenHash([token; 32]),
+            public_key: None,
             created_at: t0(),
         })
         .await
@@ -70,6 +72,7 @@ fn batch(probe: &ProbeRecord, measurements: Vec<Measurement>) -> IngestBatch {
         probe: probe.clone(),
         received_at: t0() + Duration::hours(1),
         measurements,
+        signed: None,
     }
 }
 
@@ -92,6 +95,7 @@ async fn registry(store: &dyn Store) {
             probe_id: "prb-registry01".to_owned(),
             profile: p.profile.clone(),
             token_hash: TokenHash([2; 32]),
+            public_key: None,
             created_at: t0(),
         })
         .await;
@@ -611,6 +615,94 @@ async fn bucket_summaries(store: &dyn Store) {
     );
 }
 
+/// Keys round-trip through registration and replacement; a signed batch's exact bytes and signature are kept
+/// once however often it is retried, and read back by time and probe.
+async fn signed_batches(store: &dyn Store) {
+    let key = signature::public_key_of(&[5; 32]);
+    let p = store
+        .register_probe(NewProbe {
+            probe_id: "prb-signed0001".to_owned(),
+            profile: ProbeProfile {
+                name: "signer".to_owned(),
+                country: "XL".to_owned(),
+                asn: 64501,
+                region: None,
+                access: AccessType::Fixed,
+                ups: false,
+            },
+            token_hash: TokenHash([40; 32]),
+            public_key: Some(key),
+            created_at: t0(),
+        })
+        .await
+        .expect("registers");
+    assert_eq!(p.public_key, Some(key));
+    let found = store
+        .probe_by_token(TokenHash([40; 32]))
+        .await
+        .expect("reads")
+        .expect("found");
+    assert_eq!(found.public_key, Some(key), "the key round-trips");
+    let unkeyed = register(store, "prb-signed0002", 41).await;
+    assert_eq!(unkeyed.public_key, None);
+    let other = signature::public_key_of(&[6; 32]);
+    assert!(store.set_probe_key("prb-signed0002", other).await.expect("sets"));
+    assert!(!store.set_probe_key("prb-nobody", other).await.expect("unknown"));
+    let found = store
+        .probe_by_token(TokenHash([41; 32]))
+        .await
+        .expect("reads")
+        .expect("found");
+    assert_eq!(found.public_key, Some(other), "a key set later is read back");
+
+    let body: &[u8] = b"\x1f\x8b binary \x00\xff body";
+    let header = signature::sign(&[5; 32], body);
+    let signed = SignedBody {
+        digest: [9; 32],
+        signature: signature::parse_signature(&header).expect("parses"),
+        public_key: key,
+        encoding: "gzip".to_owned(),
+        body: bytes::Bytes::from_static(body),
+    };
+    let m = measurement("tcp", t0(), None);
+    let mut first = batch(&p, vec![m]);
+    first.signed = Some(signed.clone());
+    store.write_batches(vec![first.clone()]).await.expect("writes");
+    let mut retry = first.clone();
+    retry.received_at += Duration::minutes(5);
+    store.write_batches(vec![retry]).await.expect("a retry writes");
+    let all = store
+        .signed_batches(SignedBatchQuery {
+            probe_id: Some("prb-signed0001".into()),
+            ..SignedBatchQuery::default()
+        })
+        .await
+        .expect("reads");
+    assert_eq!(all.len(), 1, "a retried batch is kept once: {all:?}");
+    assert_eq!(
+        all[0].signed, signed,
+        "bytes, digest, key and signature round-trip exactly"
+    );
+    assert_eq!((all[0].probe_id.as_str(), all[0].measurements), ("prb-signed0001", 1));
+    assert_eq!(all[0].received_at, first.received_at, "the first receipt is kept");
+    assert!(key.verify_raw(&all[0].signed.body, &all[0].signed.signature).is_ok());
+    let window = |from: DateTime<Utc>, to: DateTime<Utc>| SignedBatchQuery {
+        probe_id: None,
+        from: Some(from),
+        to: Some(to),
+    };
+    let later = t0() + Duration::hours(2);
+    assert!(
+        store
+            .signed_batches(window(later, later + Duration::hours(1)))
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    let around = store.signed_batches(window(t0(), later)).await.expect("reads");
+    assert!(around.iter().any(|b| b.probe_id == "prb-signed0001"));
+}
+
 async fn suite(store: Arc<dyn Store>) {
     store.health().await.expect("healthy");
     registry(&*store).await;
@@ -621,6 +713,7 @@ async fn suite(store: Arc<dyn Store>) {
     reviews(&*store).await;
     presence(&*store).await;
     bucket_summaries(&*store).await;
+    signed_batches(&*store).await;
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod nullable;
 mod outcome;
 pub mod result;
 mod scrub;
+pub mod signature;
 mod validate;
 
 pub use envelope::{Clock, Measurement, ObservedNetwork, SCHEMA_VERSION, Scope, Target};

@@ -34,6 +34,19 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Make the probe's signing key if it has none and print its public key, for the collector's operator
+    /// (`vigil-collector probe add --pubkey KEY`, or `probe set-key ID KEY`).
+    Register {
+        /// The probe's configuration (for its state directory).
+        #[arg(long, required_unless_present = "state_dir", conflicts_with = "state_dir")]
+        config: Option<PathBuf>,
+        /// The state directory itself (before a configuration exists).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Print {"public_key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a configuration file and explain every problem with its key path.
     CheckConfig {
         /// The probe.toml to check.
@@ -95,6 +108,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             for m in &measurements {
                 writeln!(out, "{}", m.to_json_line())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Register {
+            config,
+            state_dir,
+            json,
+        } => {
+            let state_dir = match (state_dir, config) {
+                (Some(dir), _) => dir,
+                (None, Some(config)) => state_dir_of(&config)?,
+                (None, None) => anyhow::bail!("give --config or --state-dir"),
+            };
+            let key = vigil_probe::signing::ProbeKey::load_or_create(&state_dir)?;
+            if json {
+                println!("{}", serde_json::json!({"public_key": key.public_key().to_string()}));
+            } else {
+                println!("public key: {}", key.public_key());
+                println!("give it to the collector's operator, who runs:");
+                println!("  vigil-collector probe add --pubkey {} ...", key.public_key());
+                println!("or, for a probe already registered:");
+                println!("  vigil-collector probe set-key PROBE_ID {}", key.public_key());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -188,9 +223,14 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-/// The spool named by a configuration (without requiring the rest of it to be valid).
-fn open_spool(config: &std::path::Path) -> Result<Spool> {
-    let config = ProbeConfig::load(config).or_else(|err| match err {
+/// The state directory named by a configuration (without requiring the rest of it to be valid).
+fn state_dir_of(config: &std::path::Path) -> Result<PathBuf> {
+    Ok(lenient_config(config)?.probe.state_dir)
+}
+
+/// A configuration as far as it reads: an invalid one is warned about, not refused (for local inspection).
+fn lenient_config(config: &std::path::Path) -> Result<ProbeConfig> {
+    ProbeConfig::load(config).or_else(|err| match err {
         ConfigError::Invalid { .. } => {
             tracing::warn!("{err}");
             let text = std::fs::read_to_string(config)?;
@@ -199,7 +239,12 @@ fn open_spool(config: &std::path::Path) -> Result<Spool> {
             Ok::<_, anyhow::Error>(parsed)
         }
         other => Err(other.into()),
-    })?;
+    })
+}
+
+/// The spool named by a configuration (without requiring the rest of it to be valid).
+fn open_spool(config: &std::path::Path) -> Result<Spool> {
+    let config = lenient_config(config)?;
     Spool::open(
         &config.probe.state_dir,
         SpoolOptions {

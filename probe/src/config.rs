@@ -71,6 +71,14 @@ pub struct CollectorSection {
     /// Tried in order when `url` fails (e.g. a domestic relay).
     #[serde(default)]
     pub fallback_urls: Vec<String>,
+    /// PEM file of the CA (or the self-signed certificate) the collector's certificate must chain to; when
+    /// set, the public roots are not trusted for the collector.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 fingerprints (hex) of the collector's certificate: when set, only a certificate with one of
+    /// these is accepted (list the next one before renewing). With `ca_file` the chain must verify as well.
+    #[serde(default)]
+    pub cert_sha256: Vec<String>,
 }
 
 /// `[probe]`.
@@ -317,6 +325,9 @@ impl ProbeConfig {
             }
         };
         fix(&mut self.probe.state_dir);
+        if let Some(ca) = &mut self.collector.ca_file {
+            fix(ca);
+        }
         self.lists.files.iter_mut().for_each(fix);
         if let Some(dir) = &mut self.lists.fingerprints_dir {
             fix(dir);
@@ -345,6 +356,19 @@ impl ProbeConfig {
             if let Err(msg) = collector_url(url) {
                 add(format!("collector.fallback_urls[{i}]"), &msg);
             }
+        }
+        for (i, pin) in self.collector.cert_sha256.iter().enumerate() {
+            if crate::tls::parse_pin(pin).is_none() {
+                add(
+                    format!("collector.cert_sha256[{i}]"),
+                    "a SHA-256 fingerprint: 64 hex digits (colons allowed), e.g. from `openssl x509 -noout -fingerprint -sha256`",
+                );
+            }
+        }
+        if let Some(ca) = &self.collector.ca_file
+            && !ca.is_file()
+        {
+            add("collector.ca_file".into(), "no such file");
         }
         let token = self.collector.token.trim();
         if token.is_empty() || token.contains('…') || token.eq_ignore_ascii_case("changeme") {

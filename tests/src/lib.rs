@@ -42,8 +42,15 @@ pub struct CollectorProcess {
 impl CollectorProcess {
     /// Starts a collector on `127.0.0.1:port` (0 for any free port) with its store in `dir`.
     pub fn start(dir: &Path, port: u16) -> Self {
+        Self::start_with_config(dir, port, None)
+    }
+
+    /// The same with a configuration file (`--config`).
+    pub fn start_with_config(dir: &Path, port: u16, config: Option<&Path>) -> Self {
         let store = format!("sqlite:{}", dir.join("vigil.db").display());
+        let config_args = config.map(|c| ["--config".to_owned(), c.display().to_string()]);
         let mut child = Command::new(binary("vigil-collector"))
+            .args(config_args.into_iter().flatten())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store", &store])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -78,6 +85,11 @@ impl CollectorProcess {
 
     /// Registers a probe with `vigil-collector probe add --json`; returns (probe id, token).
     pub fn add_probe(&self, name: &str) -> (String, String) {
+        self.add_probe_with_key(name, None)
+    }
+
+    /// Registers a probe, with its signing key (`--pubkey`) when given; returns (probe id, token).
+    pub fn add_probe_with_key(&self, name: &str, public_key: Option<&str>) -> (String, String) {
         let out = Command::new(binary("vigil-collector"))
             .args([
                 "probe",
@@ -90,6 +102,7 @@ impl CollectorProcess {
                 "44244",
                 "--json",
             ])
+            .args(public_key.map(|k| ["--pubkey", k]).into_iter().flatten())
             .args(["--store", &self.store])
             .env("RUST_LOG", "warn")
             .output()
@@ -102,6 +115,23 @@ impl CollectorProcess {
         )
     }
 
+    /// Runs `vigil-collector verify` on the store; returns whether it passed and what it printed.
+    pub fn verify(&self) -> (bool, String) {
+        let out = Command::new(binary("vigil-collector"))
+            .args(["verify", "--store", &self.store])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("verify runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     /// Revokes a probe with `vigil-collector probe revoke`.
     pub fn revoke(&self, probe_id: &str) {
         let status = Command::new(binary("vigil-collector"))
@@ -111,6 +141,11 @@ impl CollectorProcess {
             .status()
             .expect("probe revoke runs");
         assert!(status.success());
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Stops the process at once (SIGKILL).

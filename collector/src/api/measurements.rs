@@ -9,8 +9,11 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::ingest::{ContentEncoding, decode_body, parse_batch};
-use crate::store::{IngestBatch, ProbeRecord, WriteOutcome};
+use sha2::{Digest, Sha256};
+use vigil_measurement::signature::{PublicKey, SIGNATURE_HEADER};
+
+use crate::ingest::{ContentEncoding, decode_body, parse_batch, parse_signed_batch};
+use crate::store::{IngestBatch, ProbeRecord, SignedBody, WriteOutcome};
 use crate::token::hash_token;
 
 /// Media types accepted for a batch.
@@ -44,6 +47,7 @@ pub(super) async fn post_measurements(
 async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<WriteOutcome>, ApiError> {
     let retry = state.ingest.retry_after_secs;
     let probe = authenticate(&state, &headers).await?;
+    let signer = signing_key(&state, &probe, &headers)?;
     state.limits.batch(&probe.probe_id).map_err(too_many)?;
     let admission = state.queue.admit().map_err(|_| {
         ApiError::unavailable(
@@ -84,9 +88,30 @@ async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<
     let received_at = chrono::Utc::now();
     let limits = state.batch_limits.clone();
     let max_decoded = state.ingest.max_decoded_bytes;
-    let measurements = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+    let (measurements, signed) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        // The signature is checked over the bytes as received, before they are decompressed or parsed.
+        let signed = match signer {
+            Some((public_key, header)) => {
+                let signature = public_key
+                    .verify(&raw, &header)
+                    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
+                Some(SignedBody {
+                    digest: Sha256::digest(&raw).into(),
+                    signature,
+                    public_key,
+                    encoding: encoding.as_str().to_owned(),
+                    body: raw.clone(),
+                })
+            }
+            None => None,
+        };
         let decoded = decode_body(&raw, encoding, max_decoded)?;
-        Ok(parse_batch(&decoded, received_at, &limits)?)
+        let measurements = if signed.is_some() {
+            parse_signed_batch(&decoded, received_at, &limits)?
+        } else {
+            parse_batch(&decoded, received_at, &limits)?
+        };
+        Ok((measurements, signed))
     })
     .await
     .map_err(|e| {
@@ -113,6 +138,7 @@ async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<
                 probe,
                 received_at,
                 measurements,
+                signed,
             },
         )
         .await
@@ -136,6 +162,31 @@ async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<
     state.metrics.measurements_stored.inc_by(outcome.accepted);
     state.metrics.measurements_duplicate.inc_by(outcome.duplicates);
     Ok(Json(outcome))
+}
+
+/// The key a batch must be signed with and the signature sent, `None` for a probe registered without a key
+/// (accepted on its token alone unless the collector requires signatures), or 401 with the reason.
+fn signing_key(
+    state: &AppState,
+    probe: &ProbeRecord,
+    headers: &HeaderMap,
+) -> Result<Option<(PublicKey, String)>, ApiError> {
+    let signature = header_text(headers, header::HeaderName::from_static("vigil-signature"))?;
+    match (probe.public_key, signature) {
+        (Some(key), Some(signature)) => Ok(Some((key, signature.to_owned()))),
+        (Some(_), None) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "signature_required",
+            format!("this probe is registered with a signing key: every batch must carry a {SIGNATURE_HEADER} header"),
+        )),
+        (None, _) if state.ingest.require_signatures => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "signature_required",
+            "this collector accepts signed batches only, and this probe has no signing key registered \
+             (vigil-probe register; vigil-collector probe set-key)",
+        )),
+        (None, _) => Ok(None),
+    }
 }
 
 /// The probe behind the bearer token, or 401 with the reason.

@@ -303,6 +303,7 @@ mod tests {
             created_at: Utc::now(),
             revoked_at: None,
             last_seen: None,
+            public_key: None,
         }
     }
 

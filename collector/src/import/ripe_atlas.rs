@@ -187,6 +187,7 @@ pub async fn import(
                         ups: false,
                     },
                     token_hash: crate::token::hash_token(&unusable),
+                    public_key: None,
                     created_at: chrono::Utc::now(),
                 })
                 .await?;

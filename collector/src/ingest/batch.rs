@@ -38,6 +38,13 @@ pub enum BatchError {
         /// The limit.
         max: usize,
     },
+    /// A line of a signed batch carries an IP address in free text. Signed data is stored exactly as signed,
+    /// so the collector cannot scrub it; the probe must.
+    #[error("line {line}: free text carries an IP address; a signed batch must arrive already scrubbed")]
+    UnscrubbedSigned {
+        /// 1-based line number.
+        line: usize,
+    },
     /// One line is not a valid measurement.
     #[error("line {line}: {error}")]
     BadLine {
@@ -52,7 +59,9 @@ impl BatchError {
     /// The 1-based number of the offending line, when one line is to blame.
     pub fn line(&self) -> Option<usize> {
         match self {
-            BatchError::LineTooLong { line, .. } | BatchError::BadLine { line, .. } => Some(*line),
+            BatchError::LineTooLong { line, .. }
+            | BatchError::BadLine { line, .. }
+            | BatchError::UnscrubbedSigned { line } => Some(*line),
             BatchError::Empty | BatchError::TooManyLines { .. } => None,
         }
     }
@@ -68,6 +77,7 @@ impl BatchError {
             BatchError::Empty => "empty",
             BatchError::TooManyLines { .. } => "too_many_lines",
             BatchError::LineTooLong { .. } => "line_too_long",
+            BatchError::UnscrubbedSigned { .. } => "unscrubbed_signed",
             BatchError::BadLine { error, .. } => error.reason_label(),
         }
     }
@@ -76,6 +86,20 @@ impl BatchError {
 /// Parses and validates a whole NDJSON body against the receiver's clock `now`. Blank lines are skipped but
 /// counted, so line numbers match the body. Free text in accepted measurements is scrubbed of IP addresses.
 pub fn parse_batch(body: &[u8], now: DateTime<Utc>, limits: &BatchLimits) -> Result<Vec<Measurement>, BatchError> {
+    parse(body, now, limits, false)
+}
+
+/// Like [`parse_batch`] for a signed body, which is stored as signed: a line whose free text would need
+/// scrubbing is refused instead of altered.
+pub fn parse_signed_batch(
+    body: &[u8],
+    now: DateTime<Utc>,
+    limits: &BatchLimits,
+) -> Result<Vec<Measurement>, BatchError> {
+    parse(body, now, limits, true)
+}
+
+fn parse(body: &[u8], now: DateTime<Utc>, limits: &BatchLimits, signed: bool) -> Result<Vec<Measurement>, BatchError> {
     let newlines = body.iter().filter(|&&b| b == b'\n').count();
     // A cheap upper bound first: more newlines than allowed lines plus one trailing newline is surely too many
     // unless some are blank; count exactly only then.
@@ -107,7 +131,15 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>, limits: &BatchLimits) -> Res
         }
         let mut m = Measurement::from_json_slice(text).map_err(|error| BatchError::BadLine { line, error })?;
         validate(&m, now, &limits.measurement).map_err(|error| BatchError::BadLine { line, error })?;
-        m.scrub_free_text();
+        if signed {
+            let mut scrubbed = m.clone();
+            scrubbed.scrub_free_text();
+            if scrubbed != m {
+                return Err(BatchError::UnscrubbedSigned { line });
+            }
+        } else {
+            m.scrub_free_text();
+        }
         measurements.push(m);
     }
     if measurements.is_empty() {
@@ -141,6 +173,22 @@ mod tests {
         let body = format!("{LINE}\n\n{{\"schema\":1}}\n");
         let err = parse_batch(body.as_bytes(), now(), &limits()).expect_err("line 3 is bad");
         assert_eq!(err.line(), Some(3), "{err}");
+    }
+
+    #[test]
+    fn a_signed_batch_with_an_address_in_free_text_is_refused_not_altered() {
+        let dirty = LINE.replace(r#""port":443}"#, r#""port":443,"error_detail":"reset by 10.1.2.3"}"#);
+        let body = format!("{LINE}\n{dirty}\n");
+        let unsigned = parse_batch(body.as_bytes(), now(), &limits()).expect("scrubbed");
+        assert!(unsigned[1].to_json_line().contains("[scrubbed]"));
+        let err = parse_signed_batch(body.as_bytes(), now(), &limits()).expect_err("refused");
+        assert!(matches!(err, BatchError::UnscrubbedSigned { line: 2 }), "{err}");
+        assert_eq!(
+            parse_signed_batch(format!("{LINE}\n").as_bytes(), now(), &limits())
+                .expect("clean")
+                .len(),
+            1
+        );
     }
 
     #[test]

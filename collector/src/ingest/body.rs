@@ -25,7 +25,8 @@ impl ContentEncoding {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The header value's canonical name.
+    pub fn as_str(self) -> &'static str {
         match self {
             ContentEncoding::Identity => "identity",
             ContentEncoding::Gzip => "gzip",
@@ -94,7 +95,7 @@ fn corrupt(encoding: ContentEncoding, err: &std::io::Error) -> BodyError {
         err.to_string()
     };
     BodyError::Corrupt {
-        encoding: encoding.name(),
+        encoding: encoding.as_str(),
         detail,
     }
 }

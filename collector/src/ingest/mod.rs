@@ -8,7 +8,7 @@ mod body;
 mod limits;
 mod queue;
 
-pub use batch::{BatchError, BatchLimits, parse_batch};
+pub use batch::{BatchError, BatchLimits, parse_batch, parse_signed_batch};
 pub use body::{BodyError, ContentEncoding, decode_body};
 pub use limits::{Exceeded, ProbeLimits};
 pub use queue::{IngestQueue, QueueFull, SubmitError};

@@ -20,7 +20,8 @@ pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
     AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile,
-    ProbeRecord, ReviewVerdict, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent, StoredMeasurement,
+    TimeSource, TokenHash, WriteOutcome,
 };
 
 /// A failure of the storage backend.
@@ -121,7 +122,18 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a probe's token; returns whether a live probe of that id existed.
     async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError>;
 
-    /// Stores several validated batches in one durable commit; one outcome per batch, in order.
+    /// Records (or replaces) a probe's batch-signing key; false when no probe has that id.
+    async fn set_probe_key(
+        &self,
+        probe_id: &str,
+        key: vigil_measurement::signature::PublicKey,
+    ) -> Result<bool, StoreError>;
+
+    /// Signed batches matching `query`, by receipt time. A batch received twice (a retry) is kept once.
+    async fn signed_batches(&self, query: SignedBatchQuery) -> Result<Vec<SignedBatchRecord>, StoreError>;
+
+    /// Stores several validated batches in one durable commit; one outcome per batch, in order. A signed
+    /// batch's body and signature are stored in the same commit.
     async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError>;
 
     /// Stored measurements matching `query`, in ingest order.

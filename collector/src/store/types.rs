@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use vigil_measurement::signature::PublicKey;
 use vigil_measurement::{Kind, Measurement, Outcome};
 
 /// How a probe reaches the internet; shapes what an outage on it means.
@@ -75,6 +76,8 @@ pub struct NewProbe {
     pub profile: ProbeProfile,
     /// Hash of the token handed to the volunteer.
     pub token_hash: TokenHash,
+    /// The probe's batch-signing key, when registered with one: every upload must then be signed by it.
+    pub public_key: Option<PublicKey>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
 }
@@ -93,6 +96,8 @@ pub struct ProbeRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Last accepted upload.
     pub last_seen: Option<DateTime<Utc>>,
+    /// The batch-signing key, when one is registered.
+    pub public_key: Option<PublicKey>,
 }
 
 impl ProbeRecord {
@@ -111,6 +116,47 @@ pub struct IngestBatch {
     pub received_at: DateTime<Utc>,
     /// The measurements, in line order.
     pub measurements: Vec<Measurement>,
+    /// The body exactly as signed, when the probe signed it with its registered key.
+    pub signed: Option<SignedBody>,
+}
+
+/// An upload body as received and its verified signature, kept so the batch can be re-checked later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedBody {
+    /// SHA-256 of `body`.
+    pub digest: [u8; 32],
+    /// The Ed25519 signature over `body`.
+    pub signature: [u8; 64],
+    /// The key it verified with.
+    pub public_key: PublicKey,
+    /// The body's `Content-Encoding` (`identity`, `gzip` or `zstd`).
+    pub encoding: String,
+    /// The exact bytes received.
+    pub body: bytes::Bytes,
+}
+
+/// A stored signed batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedBatchRecord {
+    /// The probe that sent it.
+    pub probe_id: String,
+    /// When it was first received.
+    pub received_at: DateTime<Utc>,
+    /// How many measurements it held.
+    pub measurements: u32,
+    /// The body and its signature.
+    pub signed: SignedBody,
+}
+
+/// Which signed batches to read.
+#[derive(Debug, Clone, Default)]
+pub struct SignedBatchQuery {
+    /// Only this probe's.
+    pub probe_id: Option<String>,
+    /// Received at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// What storing one batch did.

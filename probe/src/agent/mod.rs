@@ -528,9 +528,13 @@ async fn run_list_pass(checks: &Checks, budget: &mut DataBudget, spool: &SharedS
     );
 }
 
-fn spool_results(spool: &SharedSpool, class: RecordClass, results: Vec<Measurement>, wake: &Notify) {
+fn spool_results(spool: &SharedSpool, class: RecordClass, mut results: Vec<Measurement>, wake: &Notify) {
     if results.is_empty() {
         return;
+    }
+    // Signed batches are stored exactly as sent, so free text is cleaned of addresses here, before signing.
+    for m in &mut results {
+        m.scrub_free_text();
     }
     let records: Vec<NewRecord> = results
         .iter()

@@ -83,7 +83,7 @@ impl RoundOutcome {
 pub enum UploadError {
     /// The TLS configuration could not be built.
     #[error("TLS setup failed: {0}")]
-    Tls(#[from] rustls::Error),
+    Tls(#[from] crate::tls::CollectorTlsError),
     /// The HTTP client could not be built.
     #[error("HTTP client setup failed: {0}")]
     Client(#[from] reqwest::Error),
@@ -98,6 +98,9 @@ pub enum UploadError {
     /// The spool failed.
     #[error(transparent)]
     Spool(#[from] SpoolError),
+    /// The signing key could not be loaded or made.
+    #[error(transparent)]
+    Key(#[from] crate::signing::KeyError),
 }
 
 /// Totals of a drain.
@@ -116,6 +119,7 @@ pub struct Uploader {
     client: reqwest::Client,
     endpoints: Vec<Url>,
     token: String,
+    key: crate::signing::ProbeKey,
     max_records: usize,
     max_bytes: usize,
     backoff: Backoff,
@@ -130,7 +134,10 @@ impl Uploader {
             endpoints.push(measurements_url(base)?);
         }
         let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::tls::client_config()?)
+            .tls_backend_preconfigured(crate::tls::collector_client_config(
+                config.collector.ca_file.as_deref(),
+                &config.collector.cert_sha256,
+            )?)
             .connect_timeout(Duration::from_secs_f64(config.timeouts.connect_secs))
             .timeout(Duration::from_secs_f64(config.timeouts.upload_secs))
             .user_agent(concat!("vigil-probe/", env!("CARGO_PKG_VERSION")))
@@ -140,6 +147,7 @@ impl Uploader {
             client,
             endpoints,
             token: config.collector.token.clone(),
+            key: crate::signing::ProbeKey::load_or_create(&config.probe.state_dir)?,
             max_records: config.upload.max_batch_records,
             max_bytes: config.upload.max_batch_bytes,
             backoff: Backoff::new(
@@ -165,6 +173,7 @@ impl Uploader {
             return Ok(RoundOutcome::Empty);
         }
         let body = gzip_ndjson(&batch);
+        let signature = self.key.sign(&body);
         let mut errors = Vec::new();
         for endpoint in &self.endpoints {
             let sent = self
@@ -173,6 +182,7 @@ impl Uploader {
                 .bearer_auth(&self.token)
                 .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
                 .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                .header(vigil_measurement::signature::SIGNATURE_HEADER, signature.as_str())
                 .body(body.clone())
                 .send()
                 .await;

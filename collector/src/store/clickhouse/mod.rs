@@ -25,13 +25,15 @@ use clickhouse::Client;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
 use rows::{
-    AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, ReviewRow, RevisionRow, SeenRow, SummaryRow,
-    VitalsRow,
+    AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, ReviewRow, RevisionRow, SeenRow,
+    SignedBatchRow, SummaryRow, VitalsRow,
 };
+use vigil_measurement::signature::PublicKey;
 
 use super::{
     AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile,
-    ProbeRecord, ReviewVerdict, Store, StoreError, StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, Store, StoreError, StoredEvent,
+    StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
 use crate::classify::{BlockingMethod, BucketSummary, DisruptionEvent, Tally, VitalsSummary};
@@ -91,6 +93,25 @@ impl ClickHouseStore {
                 found: i64::from(applied),
                 known: i64::from(SCHEMA_VERSION),
             });
+        }
+        // Version 3 added probes' signing keys: a table made by an older binary gains the column.
+        let has_key_column: u64 = with_retry("probes columns", || {
+            client
+                .query(
+                    "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'probes' \
+                     AND name = 'public_key'",
+                )
+                .fetch_one::<u64>()
+        })
+        .await?;
+        if has_key_column == 0 {
+            tracing::info!("adding probes.public_key (schema 3)");
+            with_retry("add probes.public_key", || {
+                client
+                    .query("ALTER TABLE probes ADD COLUMN public_key String DEFAULT ''")
+                    .execute()
+            })
+            .await?;
         }
         if applied < SCHEMA_VERSION {
             let now = now_ms();
@@ -368,6 +389,7 @@ impl Store for ClickHouseStore {
             token_hash: hash,
             created_ms: probe.created_at.timestamp_millis(),
             revoked_ms: None,
+            public_key: probe.public_key.map(|k| hex::encode(k.0)).unwrap_or_default(),
         };
         self.insert("probes", &[row]).await?;
         Ok(ProbeRecord {
@@ -376,6 +398,7 @@ impl Store for ClickHouseStore {
             created_at: probe.created_at,
             revoked_at: None,
             last_seen: None,
+            public_key: probe.public_key,
         })
     }
 
@@ -411,6 +434,49 @@ impl Store for ClickHouseStore {
         row.revoked_ms = Some(now_ms());
         self.insert("probes", &[row]).await?;
         Ok(true)
+    }
+
+    async fn set_probe_key(&self, probe_id: &str, key: PublicKey) -> Result<bool, StoreError> {
+        let rows = self.probe_rows("WHERE probe_id = ?", Some(probe_id)).await?;
+        let Some(mut row) = rows.into_iter().next() else {
+            return Ok(false);
+        };
+        row.version = u64::try_from(self.stamp()).unwrap_or(0);
+        row.public_key = hex::encode(key.0);
+        self.insert("probes", &[row]).await?;
+        Ok(true)
+    }
+
+    async fn signed_batches(&self, query: SignedBatchQuery) -> Result<Vec<SignedBatchRecord>, StoreError> {
+        let mut clauses = vec!["1".to_owned()];
+        if query.probe_id.is_some() {
+            clauses.push("probe_id = ?".into());
+        }
+        if query.from.is_some() {
+            clauses.push("received_ms >= ?".into());
+        }
+        if query.to.is_some() {
+            clauses.push("received_ms < ?".into());
+        }
+        let sql = format!(
+            "SELECT ?fields FROM signed_batches FINAL WHERE {} ORDER BY received_ms, digest",
+            clauses.join(" AND ")
+        );
+        let rows: Vec<SignedBatchRow> = with_retry("read signed batches", || {
+            let mut q = self.client.query(&sql);
+            if let Some(p) = &query.probe_id {
+                q = q.bind(p.as_str());
+            }
+            if let Some(from) = query.from {
+                q = q.bind(from.timestamp_millis());
+            }
+            if let Some(to) = query.to {
+                q = q.bind(to.timestamp_millis());
+            }
+            q.fetch_all::<SignedBatchRow>()
+        })
+        .await?;
+        rows.into_iter().map(signed_batch_record).collect()
     }
 
     async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError> {
@@ -510,6 +576,23 @@ impl Store for ClickHouseStore {
         self.insert("measurements", &measurements).await?;
         self.insert("vitals", &vitals).await?;
         self.insert("clock_anchors", &new_anchors).await?;
+        let signed: Vec<SignedBatchRow> = batches
+            .iter()
+            .filter_map(|b| {
+                b.signed.as_ref().map(|s| SignedBatchRow {
+                    probe_id: b.probe.probe_id.clone(),
+                    digest: hex::encode(s.digest),
+                    received_ms: b.received_at.timestamp_millis(),
+                    measurements: u32::try_from(b.measurements.len()).unwrap_or(u32::MAX),
+                    encoding: s.encoding.clone(),
+                    public_key: hex::encode(s.public_key.0),
+                    signature: hex::encode(s.signature),
+                    body: hex::encode(&s.body),
+                    first: u64::MAX - u64::try_from(b.received_at.timestamp_millis().max(0)).unwrap_or(0),
+                })
+            })
+            .collect();
+        self.insert("signed_batches", &signed).await?;
         if let Ok(mut known) = self.anchors.lock() {
             for a in &new_anchors {
                 known.insert((a.probe_id.clone(), a.boot_id.clone()), a.mono_ms);
@@ -970,6 +1053,43 @@ fn probe_record(r: ProbeRow, last_seen_ms: Option<i64>) -> Result<ProbeRecord, S
         created_at: time(r.created_ms, "probes.created_ms")?,
         revoked_at: r.revoked_ms.map(|ms| time(ms, "probes.revoked_ms")).transpose()?,
         last_seen: last_seen_ms.map(|ms| time(ms, "probe_seen.seen_ms")).transpose()?,
+        public_key: match r.public_key.as_str() {
+            "" => None,
+            text => Some(PublicKey(hex_array(text, "probes.public_key")?)),
+        },
+    })
+}
+
+/// Fixed-size bytes from a hex column.
+fn hex_array<const N: usize>(text: &str, context: &'static str) -> Result<[u8; N], StoreError> {
+    let mut out = [0u8; N];
+    hex::decode_to_slice(text, &mut out).map_err(|e| StoreError::Corrupt {
+        context,
+        detail: e.to_string(),
+    })?;
+    Ok(out)
+}
+
+fn signed_batch_record(r: SignedBatchRow) -> Result<SignedBatchRecord, StoreError> {
+    Ok(SignedBatchRecord {
+        received_at: chrono::DateTime::from_timestamp_millis(r.received_ms).ok_or_else(|| StoreError::Corrupt {
+            context: "signed_batches.received_ms",
+            detail: r.received_ms.to_string(),
+        })?,
+        probe_id: r.probe_id,
+        measurements: r.measurements,
+        signed: SignedBody {
+            digest: hex_array(&r.digest, "signed_batches.digest")?,
+            signature: hex_array(&r.signature, "signed_batches.signature")?,
+            public_key: PublicKey(hex_array(&r.public_key, "signed_batches.public_key")?),
+            encoding: r.encoding,
+            body: hex::decode(&r.body)
+                .map_err(|e| StoreError::Corrupt {
+                    context: "signed_batches.body",
+                    detail: e.to_string(),
+                })?
+                .into(),
+        },
     })
 }
 

@@ -83,6 +83,23 @@ pub struct ProbeRow {
     pub token_hash: String,
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,
+    /// Hex of the signing key; empty when none is registered.
+    pub public_key: String,
+}
+
+/// A `signed_batches` row (binary fields in hex).
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct SignedBatchRow {
+    pub probe_id: String,
+    pub digest: String,
+    pub received_ms: i64,
+    pub measurements: u32,
+    pub encoding: String,
+    pub public_key: String,
+    pub signature: String,
+    pub body: String,
+    /// `u64::MAX - received_ms`: the version that keeps the first receipt.
+    pub first: u64,
 }
 
 /// A `probe_seen` row.

@@ -14,7 +14,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One table.
 struct Table {
@@ -72,10 +72,22 @@ const TABLES: &[Table] = &[
     Table {
         name: "probes",
         columns: "probe_id String, version UInt64, name String, country String, asn UInt32, region Nullable(String), \
-                  access String, ups UInt8, token_hash String, created_ms Int64, revoked_ms Nullable(Int64)",
+                  access String, ups UInt8, token_hash String, created_ms Int64, revoked_ms Nullable(Int64), \
+                  public_key String",
         version: Some("version"),
         partition: None,
         order: "probe_id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        // Signed batches exactly as received (hex), kept once per digest, so `vigil-collector verify` can re-check.
+        name: "signed_batches",
+        columns: "probe_id String, digest String, received_ms Int64, measurements UInt32, encoding String, \
+                  public_key String, signature String, body String, first UInt64",
+        // The earliest receipt wins: `first` is larger the earlier the batch came.
+        version: Some("first"),
+        partition: None,
+        order: "probe_id, digest",
         shard_by: "cityHash64(probe_id)",
     },
     Table {

@@ -21,7 +21,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use self::read::{PROBE_COLUMNS, probe_from_row};
 use self::time::to_ms;
 use super::WriteOutcome;
-use super::{IngestBatch, MeasurementQuery, NewProbe, ProbeRecord, Store, StoreError, StoredMeasurement, TokenHash};
+use super::{
+    IngestBatch, MeasurementQuery, NewProbe, ProbeRecord, SignedBatchQuery, SignedBatchRecord, Store, StoreError,
+    StoredMeasurement, TokenHash,
+};
+use vigil_measurement::signature::PublicKey;
 
 /// The embedded SQLite store.
 pub struct SqliteStore {
@@ -111,8 +115,9 @@ impl Store for SqliteStore {
     async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError> {
         with_conn(&self.writer, move |conn| {
             let inserted = conn.execute(
-                "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash, created_at_ms,
+                    public_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     probe.probe_id,
                     probe.profile.name,
@@ -123,6 +128,7 @@ impl Store for SqliteStore {
                     probe.profile.ups,
                     probe.token_hash.0.as_slice(),
                     to_ms(probe.created_at),
+                    probe.public_key.map(|k| k.0.to_vec()),
                 ],
             );
             match inserted {
@@ -140,6 +146,7 @@ impl Store for SqliteStore {
                 created_at: probe.created_at,
                 revoked_at: None,
                 last_seen: None,
+                public_key: probe.public_key,
             })
         })
         .await
@@ -178,6 +185,22 @@ impl Store for SqliteStore {
             Ok(changed > 0)
         })
         .await
+    }
+
+    async fn set_probe_key(&self, probe_id: &str, key: PublicKey) -> Result<bool, StoreError> {
+        let probe_id = probe_id.to_owned();
+        with_conn(&self.writer, move |conn| {
+            let changed = conn.execute(
+                "UPDATE probes SET public_key = ?1 WHERE probe_id = ?2",
+                params![key.0.as_slice(), probe_id],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn signed_batches(&self, query: SignedBatchQuery) -> Result<Vec<SignedBatchRecord>, StoreError> {
+        with_conn(&self.reader, move |conn| read::signed_batches(conn, &query)).await
     }
 
     async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError> {

@@ -126,6 +126,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (event_id, reviewed_ms)
     ) WITHOUT ROWID;
     "#,
+    // 5: probes' signing keys, and signed batches exactly as received (re-checked by `vigil-collector verify`).
+    r#"
+    ALTER TABLE probes ADD COLUMN public_key BLOB;
+    CREATE TABLE signed_batches (
+        digest         BLOB PRIMARY KEY,
+        probe_id       TEXT NOT NULL REFERENCES probes(probe_id),
+        received_at_ms INTEGER NOT NULL,
+        measurements   INTEGER NOT NULL,
+        encoding       TEXT NOT NULL,
+        public_key     BLOB NOT NULL,
+        signature      BLOB NOT NULL,
+        body           BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX signed_batches_by_time ON signed_batches(received_at_ms);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -22,6 +22,22 @@ pub(super) fn write_batches(tx: &Transaction<'_>, batches: &[IngestBatch]) -> Re
                 outcome.duplicates += 1;
             }
         }
+        if let Some(signed) = &batch.signed {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO signed_batches (digest, probe_id, received_at_ms, measurements, encoding,
+                    public_key, signature, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                signed.digest.as_slice(),
+                batch.probe.probe_id,
+                to_ms(batch.received_at),
+                batch.measurements.len() as i64,
+                signed.encoding,
+                signed.public_key.0.as_slice(),
+                signed.signature.as_slice(),
+                signed.body.as_ref(),
+            ])?;
+        }
         tx.prepare_cached("UPDATE probes SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?1) WHERE probe_id = ?2")?
             .execute(params![to_ms(batch.received_at), batch.probe.probe_id])?;
         outcomes.push(outcome);
