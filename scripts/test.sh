@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the build and tests need: a C compiler (bundled SQLite, zstd); ip, nft, python3 and runuser
+# Debian packages the build and tests need: a C compiler (bundled SQLite, zstd) and a C++ one (libFuzzer, for
+# fuzz/smoke.sh); ip, nft, python3 and runuser
 # for the network-namespace tests; Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
 # lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale; Chromium,
 # the headless browser the status page is tested in.
-packages=(gcc libc6-dev iproute2 nftables python3 python3-venv util-linux procps prometheus nginx-light dnsmasq-base
+packages=(gcc g++ libc6-dev iproute2 nftables python3 python3-venv util-linux procps prometheus nginx-light dnsmasq-base
   clickhouse-server clickhouse-client zookeeper chromium curl)
 missing=()
 for p in "${packages[@]}"; do
