@@ -162,6 +162,10 @@ pub struct IngestConfig {
     /// Refuse (401) uploads from probes registered without a signing key. Probes registered with a key must
     /// sign whatever this says.
     pub require_signatures: bool,
+    /// Addresses of reverse proxies in front of the collector. A request from one of them names the probe's
+    /// address in `X-Forwarded-For` (the right-most entry that is not a trusted proxy); every batch is checked
+    /// for the probe's own address, which must never be stored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for IngestConfig {
@@ -179,6 +183,7 @@ impl Default for IngestConfig {
             probe_measurements_per_minute: 60_000,
             body_timeout_secs: 60,
             require_signatures: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

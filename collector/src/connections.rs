@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -59,7 +62,10 @@ pub async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service = WithPeer {
+            inner: TowerToHyperService::new(app.clone()),
+            peer,
+        };
         let stop = stop_rx.clone();
         let header_timeout = limits.header_timeout;
         let tls = limits.tls.as_ref().map(|t| t.acceptor());
@@ -82,15 +88,32 @@ pub async fn serve_connections(
     Ok(())
 }
 
+/// The router as a hyper service whose requests carry the connection's peer (`ConnectInfo<SocketAddr>`), for
+/// handlers that must know where a request came from.
+#[derive(Clone)]
+struct WithPeer {
+    inner: TowerToHyperService<Router>,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for WithPeer {
+    type Response = <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<Incoming>>>::Response;
+    type Error = <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<Incoming>>>::Error;
+    type Future = <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<Incoming>>>::Future;
+
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        self.inner.call(request)
+    }
+}
+
 /// Serves HTTP/1.1 on one connection until it closes, or finishes its request and closes on shutdown.
-async fn serve_one<I>(
-    io: I,
-    service: TowerToHyperService<Router>,
-    header_timeout: Duration,
-    mut stop: watch::Receiver<()>,
-    peer: std::net::SocketAddr,
-) where
+async fn serve_one<I, S>(io: I, service: S, header_timeout: Duration, mut stop: watch::Receiver<()>, peer: SocketAddr)
+where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);

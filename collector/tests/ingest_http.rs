@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{TestCollector, batch, gzip, line, zstd};
+use common::{Answer, TestCollector, batch, gzip, line, quiet_config, zstd};
 use vigil_collector::CollectorConfig;
 use vigil_collector::store::{MeasurementQuery, TimeSource};
 use vigil_measurement::Kind;
@@ -600,5 +600,39 @@ async fn a_body_that_trickles_in_gets_408_and_frees_its_slot() {
     // The only ingest slot is free again.
     assert_eq!(c.post(Some(&token), None, batch(1).1).await.status, 200);
     assert_eq!(c.stored().await, 1);
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_carrying_the_probes_own_address_is_refused_naming_it_and_stores_nothing() {
+    let mut config = quiet_config();
+    // The test's client is on loopback; as if behind a reverse proxy there, the probe's address is the
+    // forwarded one.
+    config.ingest.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let c = TestCollector::start_with(config).await;
+    let (_, token) = c.add_probe("behind-nat").await;
+    let (_, clean) = line("tcp");
+    let (_, trace) = line("trace");
+    let leaking = trace.replace("192.168.1.1", "10.88.2.2");
+    let body = format!("{clean}\n{leaking}\n");
+    let post = |body: String, forwarded: &'static str| {
+        c.client
+            .post(c.url("/api/v1/measurements"))
+            .header("content-type", "application/x-ndjson")
+            .header("authorization", format!("Bearer {token}"))
+            .header("x-forwarded-for", forwarded)
+            .body(body)
+            .send()
+    };
+    let answer = Answer::read(post(body.clone(), "10.88.2.2").await.expect("post")).await;
+    assert_eq!(answer.status, 422, "{:?}", answer.json);
+    assert_eq!(answer.json["code"], "probe_address_in_batch");
+    assert_eq!(answer.json["line"], 2);
+    assert_eq!(answer.json["address"], "10.88.2.2");
+    assert_eq!(c.stored().await, 0, "nothing of a refused batch is stored");
+    // The same batch from a probe elsewhere carries no address of its own: stored.
+    let answer = Answer::read(post(body, "10.77.0.9, 127.0.0.1").await.expect("post")).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(c.stored().await, 2);
     c.stop().await;
 }

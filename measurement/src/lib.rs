@@ -21,6 +21,7 @@ mod error;
 mod kind;
 mod nullable;
 mod outcome;
+mod own_address;
 pub mod result;
 mod scrub;
 pub mod signature;
@@ -30,6 +31,7 @@ pub use envelope::{Clock, Measurement, ObservedNetwork, SCHEMA_VERSION, Scope, T
 pub use error::MeasurementError;
 pub use kind::{Kind, UnknownKind};
 pub use outcome::Outcome;
+pub use own_address::mentions_address;
 pub use result::MeasurementResult;
 pub use scrub::{SCRUBBED, scrub_ip_addresses};
 pub use validate::{Limits, validate};

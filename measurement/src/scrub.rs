@@ -2,7 +2,7 @@
 //! never reaches storage or an export.
 
 use std::borrow::Cow;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{Measurement, MeasurementResult};
 
@@ -11,8 +11,34 @@ pub const SCRUBBED: &str = "[scrubbed]";
 
 /// Replaces every IPv4 and IPv6 address in `text` with [`SCRUBBED`]. Borrows when there is nothing to replace.
 pub fn scrub_ip_addresses(text: &str) -> Cow<'_, str> {
+    replace_addresses(text, |_| true)
+}
+
+/// Replaces each address in `text` for which `pick` says yes with [`SCRUBBED`]; borrows when none is picked.
+pub(crate) fn replace_addresses(text: &str, mut pick: impl FnMut(IpAddr) -> bool) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     let mut copied_to = 0;
+    for_each_address(text, |start, end, addr| {
+        if pick(addr) {
+            let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            buf.push_str(&text[copied_to..start]);
+            buf.push_str(SCRUBBED);
+            copied_to = end;
+        }
+        false
+    });
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut buf) => {
+            buf.push_str(&text[copied_to..]);
+            Cow::Owned(buf)
+        }
+    }
+}
+
+/// Calls `visit(start, end, address)` for every address written in `text`, in order, until it returns true;
+/// returns whether it did.
+pub(crate) fn for_each_address(text: &str, mut visit: impl FnMut(usize, usize, IpAddr) -> bool) -> bool {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -24,49 +50,49 @@ pub fn scrub_ip_addresses(text: &str) -> Cow<'_, str> {
         while i < bytes.len() && is_address_char(bytes[i]) {
             i += 1;
         }
-        if let Some((from, to)) = address_within(&text[start..i]) {
-            let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
-            buf.push_str(&text[copied_to..start + from]);
-            buf.push_str(SCRUBBED);
-            copied_to = start + to;
+        if let Some((from, to, addr)) = address_within(&text[start..i])
+            && visit(start + from, start + to, addr)
+        {
+            return true;
         }
     }
-    match out {
-        None => Cow::Borrowed(text),
-        Some(mut buf) => {
-            buf.push_str(&text[copied_to..]);
-            Cow::Owned(buf)
-        }
-    }
+    false
 }
 
 fn is_address_char(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b'.' || b == b':'
 }
 
-/// Finds an address in a run of hex digits, dots and colons; returns its byte span within the run.
-fn address_within(run: &str) -> Option<(usize, usize)> {
+/// Finds an address in a run of hex digits, dots and colons; returns its byte span within the run and the address.
+fn address_within(run: &str) -> Option<(usize, usize, IpAddr)> {
     let trimmed_end = run.trim_end_matches(['.', ':']).len();
     let candidate = &run[..trimmed_end];
-    if candidate.parse::<Ipv6Addr>().is_ok() && candidate.matches(':').count() >= 2 {
-        return Some((0, trimmed_end));
+    if candidate.matches(':').count() >= 2
+        && let Ok(v6) = candidate.parse::<Ipv6Addr>()
+    {
+        return Some((0, trimmed_end, IpAddr::V6(v6)));
     }
-    if candidate.parse::<Ipv4Addr>().is_ok() {
-        return Some((0, trimmed_end));
+    if let Ok(v4) = candidate.parse::<Ipv4Addr>() {
+        return Some((0, trimmed_end, IpAddr::V4(v4)));
     }
     // "1.2.3.4:443" or "[2001:db8::1]:443" leave a port glued on: try without the last ":…" part.
     if let Some(colon) = candidate.rfind(':') {
         let head = &candidate[..colon];
-        if head.parse::<Ipv4Addr>().is_ok() || (head.matches(':').count() >= 2 && head.parse::<Ipv6Addr>().is_ok()) {
-            return Some((0, colon));
+        if let Ok(v4) = head.parse::<Ipv4Addr>() {
+            return Some((0, colon, IpAddr::V4(v4)));
+        }
+        if head.matches(':').count() >= 2
+            && let Ok(v6) = head.parse::<Ipv6Addr>()
+        {
+            return Some((0, colon, IpAddr::V6(v6)));
         }
     }
     // An IPv4 address behind other dotted text, e.g. "host.1.2.3.4": take the last four labels.
     let labels: Vec<&str> = candidate.split('.').collect();
     if labels.len() > 4 {
         let tail = labels[labels.len() - 4..].join(".");
-        if tail.parse::<Ipv4Addr>().is_ok() {
-            return Some((candidate.len() - tail.len(), candidate.len()));
+        if let Ok(v4) = tail.parse::<Ipv4Addr>() {
+            return Some((candidate.len() - tail.len(), candidate.len(), IpAddr::V4(v4)));
         }
     }
     None

@@ -4,7 +4,7 @@
 //! Layout: [`agent`] (what `run` and `once` do), [`checks`] (DNS, HTTP, TCP, ICMP, SYN, trace — failures are
 //! outcomes, not errors), [`vitals`] and [`clock`] (the evidence that tells a power cut from a shutdown),
 //! [`packet`] and [`net`] (pure packet code; sockets and privileges), [`spool`] (crash-safe queue), [`upload`]
-//! (delivery to the collector), [`signing`] (the probe's Ed25519 key that signs every upload), [`fingerprints`] and [`test_lists`] (inputs), [`budget`], [`metrics`], [`config`].
+//! (delivery to the collector), [`own_addresses`] (the addresses it never sends), [`signing`] (the probe's Ed25519 key that signs every upload), [`fingerprints`] and [`test_lists`] (inputs), [`budget`], [`metrics`], [`config`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +24,7 @@ pub mod config;
 pub mod fingerprints;
 pub mod metrics;
 pub mod net;
+pub mod own_addresses;
 pub mod packet;
 pub mod signing;
 pub mod spool;

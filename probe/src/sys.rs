@@ -1,6 +1,7 @@
-//! The two kernel calls no maintained crate wraps safely for us: `adjtimex(2)` (is the clock NTP-synchronised?)
-//! and `clock_gettime(CLOCK_BOOTTIME)` (milliseconds since boot, counting suspend). This is the crate's only
-//! `unsafe` code; each block says why it is sound.
+//! The kernel calls no maintained crate in our tree wraps safely for us: `adjtimex(2)` (is the clock
+//! NTP-synchronised?), `clock_gettime(CLOCK_BOOTTIME)` (milliseconds since boot, counting suspend) and
+//! `getifaddrs(3)` (the machine's own addresses). This is the crate's only `unsafe` code; each block says why it
+//! is sound.
 
 #![allow(unsafe_code)]
 
@@ -31,6 +32,43 @@ pub fn boottime_ms() -> Option<u64> {
     Some(secs * 1000 + nanos / 1_000_000)
 }
 
+/// Every address configured on this machine's interfaces (loopback included; the caller filters), or empty when
+/// the call fails.
+pub fn interface_addresses() -> Vec<std::net::IpAddr> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `&mut head` is a valid pointer to a pointer; on success getifaddrs stores a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut cursor = head;
+    while !cursor.is_null() {
+        // SAFETY: `cursor` is a non-null node of the list getifaddrs returned, valid until freeifaddrs.
+        let entry = unsafe { &*cursor };
+        let addr = entry.ifa_addr;
+        if !addr.is_null() {
+            // SAFETY: a non-null `ifa_addr` points to a sockaddr whose `sa_family` says its real type; we read
+            // the family first and then only the matching, properly sized struct.
+            let family = i32::from(unsafe { (*addr).sa_family });
+            if family == libc::AF_INET {
+                // SAFETY: family AF_INET: the sockaddr is a sockaddr_in.
+                let v4 = unsafe { &*addr.cast::<libc::sockaddr_in>() };
+                out.push(std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be(
+                    v4.sin_addr.s_addr,
+                ))));
+            } else if family == libc::AF_INET6 {
+                // SAFETY: family AF_INET6: the sockaddr is a sockaddr_in6.
+                let v6 = unsafe { &*addr.cast::<libc::sockaddr_in6>() };
+                out.push(std::net::IpAddr::V6(std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr)));
+            }
+        }
+        cursor = entry.ifa_next;
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed exactly once; no reference into it survives.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +80,14 @@ mod tests {
         let b = boottime_ms().expect("CLOCK_BOOTTIME");
         assert!(b >= a + 15, "{a} → {b}");
         assert!(clock_synchronised().is_some());
+    }
+
+    #[test]
+    fn interface_addresses_include_loopback() {
+        let all = interface_addresses();
+        assert!(
+            all.contains(&std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            "{all:?}"
+        );
     }
 }

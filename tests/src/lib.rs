@@ -13,6 +13,7 @@ use vigil_measurement::result::{TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 
 pub mod lab;
+pub mod load;
 
 /// Path of a workspace binary built next to the running test executable.
 pub fn binary(name: &str) -> PathBuf {

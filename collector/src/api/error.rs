@@ -1,4 +1,4 @@
-//! API errors as JSON: `{"error": reason, "code": label, "line": N}` with the right status and headers.
+//! API errors as JSON: `{"error": reason, "code": label, "line": N, "address": A}` with the right status and headers.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +15,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     line: Option<usize>,
+    address: Option<std::net::IpAddr>,
     retry_after_secs: Option<u64>,
 }
 
@@ -24,6 +25,8 @@ struct ErrorBody<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<std::net::IpAddr>,
 }
 
 impl ApiError {
@@ -34,6 +37,7 @@ impl ApiError {
             code,
             message: message.into(),
             line: None,
+            address: None,
             retry_after_secs: None,
         }
     }
@@ -54,6 +58,22 @@ impl ApiError {
     pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
         let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
         err.retry_after_secs = Some(retry_after_secs.max(1));
+        err
+    }
+
+    /// 422: line `line` of a batch writes the address the probe connects from, which is never stored. The
+    /// answer names the address (to the probe itself, over its own connection) so the probe can withhold it.
+    pub fn own_address_in_batch(line: usize, address: std::net::IpAddr) -> Self {
+        let mut err = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "probe_address_in_batch",
+            format!(
+                "line {line} carries the address this probe connects from; nothing was stored: withhold that \
+                 address and send the batch again"
+            ),
+        );
+        err.line = Some(line);
+        err.address = Some(address);
         err
     }
 
@@ -137,6 +157,7 @@ impl IntoResponse for ApiError {
             error: &self.message,
             code: self.code,
             line: self.line,
+            address: self.address,
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {

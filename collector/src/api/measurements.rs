@@ -3,16 +3,19 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::net::SocketAddr;
 
 use super::AppState;
 use super::error::ApiError;
 use sha2::{Digest, Sha256};
 use vigil_measurement::signature::{PublicKey, SIGNATURE_HEADER};
 
-use crate::ingest::{ContentEncoding, decode_body, parse_batch, parse_signed_batch};
+use crate::ingest::{ContentEncoding, client_address, decode_body, line_mentioning, parse_batch, parse_signed_batch};
 use crate::store::{IngestBatch, ProbeRecord, SignedBody, WriteOutcome};
 use crate::token::hash_token;
 
@@ -21,12 +24,13 @@ const NDJSON_TYPES: [&str; 2] = ["application/x-ndjson", "application/jsonl"];
 
 pub(super) async fn post_measurements(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<WriteOutcome>, ApiError> {
+) -> Response {
     let started = std::time::Instant::now();
     let metrics = std::sync::Arc::clone(&state.metrics);
-    let answer = ingest(state, headers, body).await;
+    let answer = ingest(state, peer, headers, body).await;
     let class = match &answer {
         Ok(_) => "ok",
         Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => "overloaded",
@@ -37,15 +41,43 @@ pub(super) async fn post_measurements(
         .answers
         .with_label_values(&[class])
         .observe(started.elapsed().as_secs_f64());
-    match &answer {
-        Ok(_) => metrics.ingest_seconds.observe(started.elapsed().as_secs_f64()),
-        Err(e) => metrics.batches_rejected.with_label_values(&[e.code()]).inc(),
+    match answer {
+        Ok(outcome) => {
+            metrics.ingest_seconds.observe(started.elapsed().as_secs_f64());
+            outcome.into_response()
+        }
+        Err(e) => {
+            metrics.batches_rejected.with_label_values(&[e.code()]).inc();
+            // A refusal may come before the body was read (auth, quota, overload): the connection cannot carry
+            // another request, so say so and the client will not reuse it (instead of finding it closed).
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            response
+        }
     }
-    answer
 }
 
-async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<WriteOutcome>, ApiError> {
+/// The connection's peer, when the server recorded it (it always does; a router driven without a server, as in
+/// some tests, has none).
+pub(super) struct Peer(Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
+    }
+}
+
+async fn ingest(state: AppState, peer: Peer, headers: HeaderMap, body: Body) -> Result<Json<WriteOutcome>, ApiError> {
     let retry = state.ingest.retry_after_secs;
+    let client = client_address(
+        peer.0,
+        header_text(&headers, header::HeaderName::from_static("x-forwarded-for"))?,
+        &state.ingest.trusted_proxies,
+    );
     let probe = authenticate(&state, &headers).await?;
     let signer = signing_key(&state, &probe, &headers)?;
     state.limits.batch(&probe.probe_id).map_err(too_many)?;
@@ -111,6 +143,11 @@ async fn ingest(state: AppState, headers: HeaderMap, body: Body) -> Result<Json<
         } else {
             parse_batch(&decoded, received_at, &limits)?
         };
+        if let Some(address) = client
+            && let Some(line) = line_mentioning(&decoded, address)
+        {
+            return Err(ApiError::own_address_in_batch(line, address));
+        }
         Ok((measurements, signed))
     })
     .await

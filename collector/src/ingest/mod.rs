@@ -1,14 +1,17 @@
 //! Ingest: from an HTTP body to durably stored measurements.
 //!
-//! `body` decodes (bounded decompression), `batch` parses and validates all-or-nothing, `queue` admits a bounded
+//! `body` decodes (bounded decompression), `batch` parses and validates all-or-nothing, `client_address` keeps
+//! the address a probe connects from out of storage, `queue` admits a bounded
 //! number of batches and commits them in groups through the store, `limits` holds each probe to its quotas.
 
 mod batch;
 mod body;
+mod client_address;
 mod limits;
 mod queue;
 
 pub use batch::{BatchError, BatchLimits, parse_batch, parse_signed_batch};
 pub use body::{BodyError, ContentEncoding, decode_body};
+pub use client_address::{client_address, line_mentioning};
 pub use limits::{Exceeded, ProbeLimits};
 pub use queue::{IngestQueue, QueueFull, SubmitError};

@@ -1,6 +1,6 @@
 //! The uploader: moves spooled measurements to the collector (DESIGN.md §2) and deletes them only after a `200`.
 //!
-//! Each round takes one batch from the spool (newest vitals first, then the backlog oldest first), sends it as
+//! Each round takes one batch from the spool, withholds the probe's own addresses from it ([`crate::own_addresses`]), (newest vitals first, then the backlog oldest first), sends it as
 //! gzip-compressed NDJSON to the collector URL and, when that cannot be reached, to each fallback URL in turn,
 //! and acts on the answer:
 //!
@@ -10,6 +10,7 @@
 //! | `400` naming line N | move that one record to the quarantine file with the reason; the rest go next round |
 //! | `413` | halve the batch size and try again; a single record too large is quarantined |
 //! | `401` | stop uploading and say so loudly: the token is unknown or revoked (measuring goes on) |
+//! | `422` naming an address | the collector sees the probe connect from it: remember it, withhold it, resend |
 //! | `429`, `503` | wait at least `Retry-After` |
 //! | anything else, or no answer | back off (exponential, full jitter) and try again |
 
@@ -53,6 +54,9 @@ pub enum RoundOutcome {
         /// The new most records per batch.
         max_records: usize,
     },
+    /// The collector saw the probe connect from an address the batch carried; it is withheld from now on and
+    /// the batch goes again.
+    LearntOwnAddress,
     /// The token is unknown or revoked: uploading has stopped.
     Unauthorized {
         /// The collector's reason.
@@ -72,7 +76,10 @@ impl RoundOutcome {
     pub fn made_progress(&self) -> bool {
         matches!(
             self,
-            RoundOutcome::Delivered { .. } | RoundOutcome::Quarantined { .. } | RoundOutcome::Shrunk { .. }
+            RoundOutcome::Delivered { .. }
+                | RoundOutcome::Quarantined { .. }
+                | RoundOutcome::Shrunk { .. }
+                | RoundOutcome::LearntOwnAddress
         )
     }
 }
@@ -120,6 +127,7 @@ pub struct Uploader {
     endpoints: Vec<Url>,
     token: String,
     key: crate::signing::ProbeKey,
+    own: crate::own_addresses::OwnAddresses,
     max_records: usize,
     max_bytes: usize,
     backoff: Backoff,
@@ -148,6 +156,7 @@ impl Uploader {
             endpoints,
             token: config.collector.token.clone(),
             key: crate::signing::ProbeKey::load_or_create(&config.probe.state_dir)?,
+            own: crate::own_addresses::OwnAddresses::load(&config.probe.state_dir),
             max_records: config.upload.max_batch_records,
             max_bytes: config.upload.max_batch_bytes,
             backoff: Backoff::new(
@@ -172,7 +181,12 @@ impl Uploader {
         if batch.is_empty() {
             return Ok(RoundOutcome::Empty);
         }
-        let body = gzip_ndjson(&batch);
+        let own = self.own.current();
+        let body = gzip_ndjson(
+            batch
+                .iter()
+                .map(|r| crate::own_addresses::withhold_in_line(&r.line, &own)),
+        );
         let signature = self.key.sign(&body);
         let mut errors = Vec::new();
         for endpoint in &self.endpoints {
@@ -217,7 +231,7 @@ impl Uploader {
                     summary.records += records;
                 }
                 RoundOutcome::Quarantined { .. } => summary.quarantined += 1,
-                RoundOutcome::Shrunk { .. } => {}
+                RoundOutcome::Shrunk { .. } | RoundOutcome::LearntOwnAddress => {}
                 _ => return Ok((summary, outcome)),
             }
         }
@@ -292,6 +306,9 @@ impl Uploader {
                     reason,
                 })
             }
+            StatusCode::UNPROCESSABLE_ENTITY if answer["code"] == "probe_address_in_batch" => {
+                self.own_address_refused(spool, batch, &answer, reason)
+            }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 tracing::error!(
                     %reason,
@@ -309,6 +326,58 @@ impl Uploader {
     }
 }
 
+impl Uploader {
+    /// The collector refused a batch that carries the address it sees this probe connect from. A new address
+    /// is learnt (and withheld from then on); one already known means a field the probe cannot withhold it
+    /// from, so that line goes to quarantine rather than block the spool.
+    fn own_address_refused(
+        &mut self,
+        spool: &SharedSpool,
+        batch: &[SpooledRecord],
+        answer: &serde_json::Value,
+        reason: String,
+    ) -> Result<RoundOutcome, UploadError> {
+        let address = answer["address"]
+            .as_str()
+            .and_then(|a| a.parse::<std::net::IpAddr>().ok());
+        let Some(address) = address else {
+            return Ok(RoundOutcome::Failed {
+                error: format!("HTTP 422 without an address: {reason}"),
+                retry_after: None,
+            });
+        };
+        match self.own.learn(address) {
+            Ok(true) => {
+                // The address itself stays out of the log: logs get pasted into bug reports.
+                tracing::info!("the collector sees this probe from an address it had not withheld; withholding it");
+                return Ok(RoundOutcome::LearntOwnAddress);
+            }
+            Ok(false) => {}
+            Err(err) => {
+                return Ok(RoundOutcome::Failed {
+                    error: format!("cannot record the probe's own address: {err}"),
+                    retry_after: None,
+                });
+            }
+        }
+        let line = answer["line"].as_u64().and_then(|n| usize::try_from(n).ok());
+        match line.and_then(|n| n.checked_sub(1)).and_then(|i| batch.get(i)) {
+            Some(record) => {
+                let reason = "carries the probe's own address where it cannot be withheld".to_owned();
+                spool.with(|s| s.quarantine(record.seq, &reason))?;
+                Ok(RoundOutcome::Quarantined {
+                    seq: record.seq,
+                    reason,
+                })
+            }
+            None => Ok(RoundOutcome::Failed {
+                error: format!("HTTP 422: {reason}"),
+                retry_after: None,
+            }),
+        }
+    }
+}
+
 /// `BASE/api/v1/measurements`.
 fn measurements_url(base: &str) -> Result<Url, UploadError> {
     let mut url = Url::parse(base).map_err(|e| UploadError::Url {
@@ -320,11 +389,11 @@ fn measurements_url(base: &str) -> Result<Url, UploadError> {
     Ok(url)
 }
 
-fn gzip_ndjson(batch: &[SpooledRecord]) -> Vec<u8> {
+fn gzip_ndjson<L: AsRef<str>>(lines: impl Iterator<Item = L>) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    for record in batch {
+    for line in lines {
         // Writing to a Vec cannot fail.
-        let _ = encoder.write_all(record.line.as_bytes());
+        let _ = encoder.write_all(line.as_ref().as_bytes());
         let _ = encoder.write_all(b"\n");
     }
     encoder.finish().unwrap_or_default()
