@@ -11,5 +11,5 @@ cd "$(dirname "$0")/.."
 clients=${1:-200}; secs=${2:-60}
 cargo build --release --locked --bins -p vigil-collector
 VIGIL_LOAD_CLIENTS=$clients VIGIL_LOAD_SECS=$secs \
-  cargo test --release --locked -p vigil-lab --test ingest_load -- --nocapture --test-threads 1 2>&1 | grep -E '^\{|test result'
+  cargo test --release --locked -p vigil-lab --test ingest_load -- --nocapture --test-threads 1 2>&1 | grep -oE '\{"clients".*|test result.*'
 echo "date=$(date -u +%F) machine=$(nproc)cores command='bench/load.sh $clients $secs'"
