@@ -613,6 +613,52 @@ async fn bucket_summaries(store: &dyn Store) {
         Some("boot-2"),
         "re-timed into its bucket"
     );
+
+    // A window longer than one aggregation slice (ClickHouse aggregates two hours of buckets per query), starting
+    // mid-bucket: measurements on both sides of a slice boundary and right on it come out as the fold says.
+    let tcp_ok = r#"{"outcome":"ok","ip":"10.60.0.10","port":80,"rtt_ms":70.0}"#;
+    let later = vec![
+        shaped("tcp", intl, tcp_ok, at(2 * 3600 - 1), None),
+        shaped("tcp", intl, tcp_ok, at(2 * 3600), None),
+        shaped("tcp", dom, tcp_ok, at(4 * 3600 + 59), None),
+        shaped(
+            "vitals",
+            ("self", "local", "vitals"),
+            &vitals("boot-1", false, true),
+            at(5 * 3600 + 1),
+            None,
+        ),
+    ];
+    store.write_batches(vec![batch(&p, later)]).await.expect("writes");
+    let (from, to) = (t0() + Duration::seconds(30), t0() + Duration::hours(6));
+    let long = store.bucket_summaries(from, to, 60).await.expect("summaries");
+    let rows = store
+        .measurements(MeasurementQuery {
+            probe_id: Some(p.probe_id.clone()),
+            from: Some(from),
+            to: Some(to),
+            ..MeasurementQuery::default()
+        })
+        .await
+        .expect("reads");
+    let mut fold = SummaryBuilder::new(60, from, to);
+    for r in &rows {
+        fold.add(Placed {
+            probe_id: &r.probe_id,
+            started_at: r.started_at.expect("placed"),
+            measurement: &r.measurement,
+        });
+    }
+    let expected = fold.finish();
+    let long = long.get(&p.probe_id).expect("the probe has summaries");
+    assert_eq!(Some(long), expected.get(&p.probe_id));
+    for hours in [2, 4, 5] {
+        assert!(
+            long.keys().any(|b| (b * 60 - t0().timestamp()) / 3600 == hours),
+            "a bucket {hours} h in: {:?}",
+            long.keys().collect::<Vec<_>>()
+        );
+    }
 }
 
 /// Keys round-trip through registration and replacement; a signed batch's exact bytes and signature are kept

@@ -42,6 +42,8 @@ use crate::classify::{BlockingMethod, BucketSummary, DisruptionEvent, Tally, Vit
 const ATTEMPTS: u32 = 3;
 /// Longest a single request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Window of measurements aggregated by one bucket-summary query (rounded down to whole buckets).
+const SUMMARY_SLICE_MS: i64 = 2 * 3600 * 1000;
 /// Ids per lookup query (each quoted id is 40 bytes; a query may be 256 KiB).
 const ID_LOOKUP_CHUNK: usize = 4000;
 /// Longest a schema statement may take (`ON CLUSTER` waits for every server).
@@ -818,64 +820,20 @@ impl Store for ClickHouseStore {
         to: chrono::DateTime<chrono::Utc>,
         bucket_secs: i64,
     ) -> Result<Summaries, StoreError> {
-        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        // A long window is aggregated a slice of whole buckets at a time, so each query stays well inside the
+        // request timeout however long the window (a day at 10,000 probes is 14 M rows); slices never split a
+        // bucket, so their summaries are disjoint and merge by insertion.
         let bucket_ms = bucket_secs.max(1) * 1000;
-        let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
-        let sql = format!(
-            "SELECT probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
-                countIf(anchor = 1 AND target_scope = 'domestic' AND outcome = 'ok') AS dom_ok,
-                countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
-                countIf({intl_ok}) AS intl_ok,
-                countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
-                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput') AS throughput,
-                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt') AS rtt,
-                groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
-                    AND blocking != '') AS blocked,
-                countIf(kind = 'vitals') AS vitals_n,
-                argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
-                    kind = 'vitals') AS vitals
-             FROM (
-                SELECT * FROM (
-                    SELECT id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking,
-                        fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp,
-                        toUInt8(ifNull(target_list, '') = 'anchors' AND kind != 'vitals') AS anchor,
-                        if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
-                        clock_synced = 1 OR anchored = 1 AS placed
-                    FROM measurements GLOBAL ANY LEFT JOIN (
-                        SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
-                        FROM clock_anchors GROUP BY probe_id, boot_id
-                    ) USING (probe_id, boot_id)
-                    WHERE clock_synced = 0 OR (reported_ms >= {from_ms} AND reported_ms < {to_ms})
-                ) WHERE placed AND effective_ms >= {from_ms} AND effective_ms < {to_ms}
-                LIMIT 1 BY id
-             )
-             GROUP BY probe_id, bucket"
-        );
-        let rows: Vec<SummaryRow> =
-            with_retry("bucket summaries", || self.client.query(&sql).fetch_all::<SummaryRow>()).await?;
+        let slice_ms = (SUMMARY_SLICE_MS / bucket_ms).max(1) * bucket_ms;
+        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
         let mut out = Summaries::new();
-        for r in rows {
-            let mut summary = BucketSummary {
-                vitals: (r.vitals_n > 0).then(|| VitalsSummary {
-                    boot_id: r.vitals.0.clone(),
-                    on_battery: r.vitals.1 != 0,
-                    gateway_reachable: r.vitals.2 != 0,
-                    link_up: r.vitals.3 != 0,
-                    last_gasp: r.vitals.4 != 0,
-                }),
-                domestic: tally(r.dom_ok, r.dom_total),
-                international: tally(r.intl_ok, r.intl_total),
-                international_throughput: r.throughput,
-                international_rtt: r.rtt,
-                ..BucketSummary::default()
-            };
-            for (target, method, fingerprint) in r.blocked {
-                if let Some(method) = BlockingMethod::parse(&method) {
-                    summary.note_blocked(&target, method, Some(&fingerprint));
-                }
+        let mut start = from_ms;
+        while start < to_ms {
+            let end = ((start.div_euclid(bucket_ms) * bucket_ms) + slice_ms).min(to_ms);
+            for (probe, buckets) in self.bucket_summaries_between(start, end, bucket_ms).await? {
+                out.entry(probe).or_default().extend(buckets);
             }
-            crate::classify::aggregate::normalize(&mut summary);
-            out.entry(r.probe_id).or_default().insert(r.bucket, summary);
+            start = end;
         }
         Ok(out)
     }
@@ -937,6 +895,75 @@ impl Store for ClickHouseStore {
                     },
                 );
             }
+        }
+        Ok(out)
+    }
+}
+
+impl ClickHouseStore {
+    /// Per-bucket summaries of measurements placed in `[from_ms, to_ms)`, in one query.
+    async fn bucket_summaries_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Summaries, StoreError> {
+        let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
+        let sql = format!(
+            "SELECT probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
+                countIf(anchor = 1 AND target_scope = 'domestic' AND outcome = 'ok') AS dom_ok,
+                countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
+                countIf({intl_ok}) AS intl_ok,
+                countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
+                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput') AS throughput,
+                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt') AS rtt,
+                groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
+                    AND blocking != '') AS blocked,
+                countIf(kind = 'vitals') AS vitals_n,
+                argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
+                    kind = 'vitals') AS vitals
+             FROM (
+                SELECT * FROM (
+                    SELECT id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking,
+                        fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp,
+                        toUInt8(ifNull(target_list, '') = 'anchors' AND kind != 'vitals') AS anchor,
+                        if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
+                        clock_synced = 1 OR anchored = 1 AS placed
+                    FROM measurements GLOBAL ANY LEFT JOIN (
+                        SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
+                        FROM clock_anchors GROUP BY probe_id, boot_id
+                    ) USING (probe_id, boot_id)
+                    WHERE clock_synced = 0 OR (reported_ms >= {from_ms} AND reported_ms < {to_ms})
+                ) WHERE placed AND effective_ms >= {from_ms} AND effective_ms < {to_ms}
+                LIMIT 1 BY id
+             )
+             GROUP BY probe_id, bucket"
+        );
+        let rows: Vec<SummaryRow> =
+            with_retry("bucket summaries", || self.client.query(&sql).fetch_all::<SummaryRow>()).await?;
+        let mut out = Summaries::new();
+        for r in rows {
+            let mut summary = BucketSummary {
+                vitals: (r.vitals_n > 0).then(|| VitalsSummary {
+                    boot_id: r.vitals.0.clone(),
+                    on_battery: r.vitals.1 != 0,
+                    gateway_reachable: r.vitals.2 != 0,
+                    link_up: r.vitals.3 != 0,
+                    last_gasp: r.vitals.4 != 0,
+                }),
+                domestic: tally(r.dom_ok, r.dom_total),
+                international: tally(r.intl_ok, r.intl_total),
+                international_throughput: r.throughput,
+                international_rtt: r.rtt,
+                ..BucketSummary::default()
+            };
+            for (target, method, fingerprint) in r.blocked {
+                if let Some(method) = BlockingMethod::parse(&method) {
+                    summary.note_blocked(&target, method, Some(&fingerprint));
+                }
+            }
+            crate::classify::aggregate::normalize(&mut summary);
+            out.entry(r.probe_id).or_default().insert(r.bucket, summary);
         }
         Ok(out)
     }
