@@ -111,20 +111,28 @@ fn pyarrow_python() -> std::path::PathBuf {
 /// A Parquet file as pyarrow reads it: column names, their types, and the rows as JSON.
 fn pyarrow_read(bytes: &[u8]) -> serde_json::Value {
     use std::io::Write;
-    let script = "import io, json, sys; import pyarrow.parquet as pq; \
-        t = pq.read_table(io.BytesIO(sys.stdin.buffer.read())); \
+    // Single-threaded, and out through os._exit once the answer is flushed: Arrow's thread pool can abort the
+    // interpreter's teardown ("terminate called without an active exception", apache/arrow#34314).
+    let script = "import io, json, os, sys; import pyarrow.parquet as pq; \
+        t = pq.read_table(io.BytesIO(sys.stdin.buffer.read()), use_threads=False); \
         print(json.dumps({'columns': t.column_names, \
         'types': {n: str(t.schema.field(n).type) for n in t.column_names}, \
-        'rows': t.to_pylist()}, default=str))";
+        'rows': t.to_pylist()}, default=str)); \
+        sys.stdout.flush(); os._exit(0)";
     let mut child = std::process::Command::new(pyarrow_python())
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("python runs");
     child.stdin.take().expect("stdin").write_all(bytes).expect("writes");
     let out = child.wait_with_output().expect("python finishes");
-    assert!(out.status.success(), "pyarrow could not read the file");
+    assert!(
+        out.status.success(),
+        "pyarrow could not read the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("pyarrow's view as JSON")
 }
 

@@ -67,6 +67,10 @@ fn is_address_char(b: u8) -> bool {
 fn address_within(run: &str) -> Option<(usize, usize, IpAddr)> {
     let trimmed_end = run.trim_end_matches(['.', ':']).len();
     let candidate = &run[..trimmed_end];
+    // Hex alone (ids, digests) is never an address: the common case in JSON, answered without parsing.
+    if !candidate.contains(['.', ':']) {
+        return None;
+    }
     if candidate.matches(':').count() >= 2
         && let Ok(v6) = candidate.parse::<Ipv6Addr>()
     {
@@ -88,11 +92,11 @@ fn address_within(run: &str) -> Option<(usize, usize, IpAddr)> {
         }
     }
     // An IPv4 address behind other dotted text, e.g. "host.1.2.3.4": take the last four labels.
-    let labels: Vec<&str> = candidate.split('.').collect();
-    if labels.len() > 4 {
-        let tail = labels[labels.len() - 4..].join(".");
-        if let Ok(v4) = tail.parse::<Ipv4Addr>() {
-            return Some((candidate.len() - tail.len(), candidate.len(), IpAddr::V4(v4)));
+    if candidate.matches('.').count() > 3 {
+        // The start of the last four labels.
+        let start = candidate.rmatch_indices('.').nth(3).map_or(0, |(i, _)| i + 1);
+        if let Ok(v4) = candidate[start..].parse::<Ipv4Addr>() {
+            return Some((start, candidate.len(), IpAddr::V4(v4)));
         }
     }
     None

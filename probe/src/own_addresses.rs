@@ -60,6 +60,11 @@ impl OwnAddresses {
         }
         file.sync_all()?;
         std::fs::rename(&temp, &self.path)?;
+        if let Some(dir) = self.path.parent()
+            && let Ok(dir) = std::fs::File::open(dir)
+        {
+            let _ = dir.sync_all();
+        }
         Ok(true)
     }
 
