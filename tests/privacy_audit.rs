@@ -1,5 +1,6 @@
 //! Privacy audit: a probe behind a home router (NAT) whose public address is known, measuring targets that echo
-//! that address back — a web server that puts it in a redirect, a header and a title, a resolver whose answer
+//! that address back — a web server that puts it in a redirect, a header and a title (also as ISPs' host names
+//! write it, `c-10-88-2-2.isp.example`), a resolver whose answer
 //! is that address, and a home router that answers traces from it — uploads signed batches to a real collector;
 //! then every byte of the store (embedded and ClickHouse, every table, signed bodies decompressed), every export
 //! (CSV, JSON Lines, Parquet; measurements, vitals, events; from the CLI and the API) and every public API
@@ -48,6 +49,8 @@ fn needles() -> Vec<(String, Vec<u8>)> {
             format!("{text} mapped into IPv6"),
             format!("::ffff:{text}").into_bytes(),
         ));
+        let dashed = text.replace('.', "-");
+        out.push((format!("{text} as a host name writes it"), dashed.into_bytes()));
     }
     out
 }
@@ -156,11 +159,12 @@ fn start_servers(dir: &Path) -> Vec<Process> {
          error_log {r}/logs/error.log warn;\nevents {{ worker_connections 64; }}\nhttp {{\n\
          access_log {r}/logs/access.log;\nclient_body_temp_path {r}/tmp/body;\nproxy_temp_path {r}/tmp/proxy;\n\
          fastcgi_temp_path {r}/tmp/fastcgi;\nuwsgi_temp_path {r}/tmp/uwsgi;\nscgi_temp_path {r}/tmp/scgi;\n\
+         map $remote_addr $dashed {{ \"~^(\\d+)\\.(\\d+)\\.(\\d+)\\.(\\d+)$\" \"$1-$2-$3-$4\"; default \"\"; }}\n\
          server {{\n listen {NET}:80;\n\
           location = / {{ add_header X-Client-Address $remote_addr always;\n\
             return 302 http://echo.vigil.test/landing?client=$remote_addr; }}\n\
           location = /landing {{ add_header X-Client-Address $remote_addr always; default_type text/html;\n\
-            return 200 \"<html><head><title>You are $remote_addr</title></head><body>hello $remote_addr</body></html>\"; }}\n\
+            return 200 \"<html><head><title>You are $remote_addr, host c-$dashed.isp.example</title></head><body>hello $remote_addr</body></html>\"; }}\n\
          }}\n}}\n"
     );
     std::fs::write(web.join("nginx.conf"), conf).expect("nginx.conf");
@@ -529,6 +533,11 @@ fn flow(backend: &Backend, dir: &Path) {
             && dns.iter().any(|r| {
                 r["result"]["query"] == "whoami.vigil.test"
                     && r["result"]["answers"][0]["data"] == vigil_measurement::SCRUBBED
+            })
+            && web.iter().any(|r| {
+                r["result"]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("host c-[scrubbed].isp.example"))
             })
             && web.iter().any(|r| {
                 r["result"]["status"] == 200

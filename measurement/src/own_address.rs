@@ -11,10 +11,25 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::scrub::{for_each_address, replace_addresses};
 use crate::{Measurement, MeasurementResult};
 
-/// Whether `text` writes `address` anywhere (IPv4-mapped IPv6 forms count as the IPv4 address).
+/// Whether `text` writes `address` anywhere: as an address (IPv4-mapped IPv6 forms count as the IPv4 address),
+/// or an IPv4 address the way ISPs' host names write it (`c-10-88-2-2.example.net`).
 pub fn mentions_address(text: &str, address: IpAddr) -> bool {
     let wanted = canonical(address);
     for_each_address(text, |_, _, found| canonical(found) == wanted)
+        || matches!(wanted, IpAddr::V4(v4) if !dashed_spans(text, v4).is_empty())
+}
+
+/// Where `text` writes `v4` with dashes between its octets (`10-88-2-2`), not inside a longer number.
+fn dashed_spans(text: &str, v4: Ipv4Addr) -> Vec<(usize, usize)> {
+    let needle = v4.octets().map(|o| o.to_string()).join("-");
+    let bytes = text.as_bytes();
+    text.match_indices(&needle)
+        .map(|(start, _)| (start, start + needle.len()))
+        .filter(|&(start, end)| {
+            let before = start.checked_sub(1).map(|i| bytes[i]);
+            !before.is_some_and(|b| b.is_ascii_digit()) && !bytes.get(end).is_some_and(u8::is_ascii_digit)
+        })
+        .collect()
 }
 
 /// `address` with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) read as IPv4.
@@ -46,7 +61,14 @@ impl Measurement {
         let own: Vec<IpAddr> = own.iter().copied().map(canonical).collect();
         let is_own = |a: IpAddr| own.contains(&canonical(a));
         let mut changed = false;
-        let mut text = |field: &mut String| changed |= withhold_in_text(field, &is_own);
+        let own_v4: Vec<Ipv4Addr> = own
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(v4) => Some(*v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let mut text = |field: &mut String| changed |= withhold_in_text(field, &is_own, &own_v4);
         text(&mut self.target.name);
         if let Some(list) = &mut self.target.list {
             text(list);
@@ -112,14 +134,22 @@ impl Measurement {
     }
 }
 
-fn withhold_in_text(field: &mut String, is_own: &impl Fn(IpAddr) -> bool) -> bool {
-    match replace_addresses(field, is_own) {
-        Cow::Owned(clean) => {
-            *field = clean;
-            true
-        }
-        Cow::Borrowed(_) => false,
+/// Replaces the own addresses in one text field, in both written forms; returns whether it changed.
+fn withhold_in_text(field: &mut String, is_own: &impl Fn(IpAddr) -> bool, own_v4: &[Ipv4Addr]) -> bool {
+    let mut changed = false;
+    if let Cow::Owned(clean) = replace_addresses(field, is_own) {
+        *field = clean;
+        changed = true;
     }
+    for v4 in own_v4 {
+        let spans = dashed_spans(field, *v4);
+        // Right to left, so earlier spans keep their offsets.
+        for (start, end) in spans.into_iter().rev() {
+            field.replace_range(start..end, crate::SCRUBBED);
+            changed = true;
+        }
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -144,6 +174,9 @@ mod tests {
         assert!(mentions_address("10.88.2.2:443", OWN));
         assert!(!mentions_address("10.88.2.22 and 110.88.2.2 and 10.88.2.2.5.6", OWN));
         assert!(!mentions_address("", OWN));
+        assert!(mentions_address("host c-10-88-2-2.hsd1.example.net", OWN));
+        assert!(mentions_address("10-88-2-2", OWN));
+        assert!(!mentions_address("110-88-2-2 and 10-88-2-22 and 2026-11-30", OWN));
         let v6: IpAddr = "2001:db8::7".parse().expect("v6");
         assert!(mentions_address("answer 2001:0db8:0:0::7", v6));
         assert!(!mentions_address("answer 2001:db8::70", v6));
@@ -187,6 +220,18 @@ mod tests {
               "headers":{"x-client":"10.88.2.2"}}"#,
         );
         assert!(http.withhold_addresses(&["::ffff:10.88.2.2".parse().expect("mapped")]));
+        let mut named = line(
+            r#""kind":"http","result":{"outcome":"ok","url":"http://echo.example/","status":200,
+              "title":"You are c-10-88-2-2.isp.example, not 10-88-2-20"}"#,
+        );
+        assert!(named.withhold_addresses(&[OWN]));
+        let MeasurementResult::Http(h) = &named.result else {
+            panic!("http")
+        };
+        assert_eq!(
+            h.title.as_deref(),
+            Some("You are c-[scrubbed].isp.example, not 10-88-2-20")
+        );
         let text = http.to_json_line();
         assert!(!mentions_address(&text, OWN), "{text}");
         assert!(text.contains("10.88.2.1"), "other hosts' addresses stay: {text}");
