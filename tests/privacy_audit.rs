@@ -491,18 +491,14 @@ fn flow(backend: &Backend, dir: &Path) {
         ),
     )
     .expect("probe config");
-    let probe_log = std::fs::File::create(dir.join("probe.log")).expect("log");
     let probe = Process(
-        Command::new("ip")
-            .args(["netns", "exec", NS_PROBE])
-            .arg(&probe_bin)
-            .args(["run", "--config"])
-            .arg(&probe_config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(probe_log)
-            .spawn()
-            .expect("probe starts"),
+        servers::spawn(
+            NS_PROBE,
+            &probe_bin.display().to_string(),
+            &["run", "--config", &probe_config.display().to_string()],
+            &dir.join("probe.log"),
+        )
+        .expect("probe starts"),
     );
 
     // Wait until the evidence that carried the public address is stored — withheld.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
-use vigil_collector::classify::aggregate::{Placed, SummaryBuilder};
+use vigil_collector::classify::aggregate::{Placed, Summaries, SummaryBuilder};
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::store::{
     AccessType, EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
@@ -433,6 +433,29 @@ fn shaped(
 
 /// The per-bucket summaries a store computes are the ones folding its measurements gives — whichever way the
 /// backend computes them (the embedded store folds; ClickHouse aggregates by itself).
+/// The summaries a probe's stored rows in `[from, to)` fold into, one-minute buckets: what a store's own
+/// aggregation must equal.
+async fn folded(store: &dyn Store, probe_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Summaries {
+    let rows = store
+        .measurements(MeasurementQuery {
+            probe_id: Some(probe_id.to_owned()),
+            from: Some(from),
+            to: Some(to),
+            ..MeasurementQuery::default()
+        })
+        .await
+        .expect("reads");
+    let mut fold = SummaryBuilder::new(60, from, to);
+    for r in &rows {
+        fold.add(Placed {
+            probe_id: &r.probe_id,
+            started_at: r.started_at.expect("placed"),
+            measurement: &r.measurement,
+        });
+    }
+    fold.finish()
+}
+
 async fn bucket_summaries(store: &dyn Store) {
     let p = register(store, "prb-summaries1", 8).await;
     let at = |s: i64| t0() + Duration::seconds(s);
@@ -565,24 +588,7 @@ async fn bucket_summaries(store: &dyn Store) {
     store.write_batches(vec![batch(&p, batch_of)]).await.expect("writes");
     let (from, to) = (t0(), t0() + Duration::seconds(180));
     let summaries = store.bucket_summaries(from, to, 60).await.expect("summaries");
-    let rows = store
-        .measurements(MeasurementQuery {
-            probe_id: Some(p.probe_id.clone()),
-            from: Some(from),
-            to: Some(to),
-            ..MeasurementQuery::default()
-        })
-        .await
-        .expect("reads");
-    let mut fold = SummaryBuilder::new(60, from, to);
-    for r in &rows {
-        fold.add(Placed {
-            probe_id: &r.probe_id,
-            started_at: r.started_at.expect("placed"),
-            measurement: &r.measurement,
-        });
-    }
-    let expected = fold.finish();
+    let expected = folded(store, &p.probe_id, from, to).await;
     let mine = summaries.get(&p.probe_id).expect("the probe has summaries");
     assert_eq!(Some(mine), expected.get(&p.probe_id));
     let b0 = &mine[&(t0().timestamp() / 60)];
@@ -632,24 +638,7 @@ async fn bucket_summaries(store: &dyn Store) {
     store.write_batches(vec![batch(&p, later)]).await.expect("writes");
     let (from, to) = (t0() + Duration::seconds(30), t0() + Duration::hours(6));
     let long = store.bucket_summaries(from, to, 60).await.expect("summaries");
-    let rows = store
-        .measurements(MeasurementQuery {
-            probe_id: Some(p.probe_id.clone()),
-            from: Some(from),
-            to: Some(to),
-            ..MeasurementQuery::default()
-        })
-        .await
-        .expect("reads");
-    let mut fold = SummaryBuilder::new(60, from, to);
-    for r in &rows {
-        fold.add(Placed {
-            probe_id: &r.probe_id,
-            started_at: r.started_at.expect("placed"),
-            measurement: &r.measurement,
-        });
-    }
-    let expected = fold.finish();
+    let expected = folded(store, &p.probe_id, from, to).await;
     let long = long.get(&p.probe_id).expect("the probe has summaries");
     assert_eq!(Some(long), expected.get(&p.probe_id));
     for hours in [2, 4, 5] {

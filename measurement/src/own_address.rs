@@ -14,8 +14,8 @@ use crate::{Measurement, MeasurementResult};
 /// Whether `text` writes `address` anywhere: as an address (IPv4-mapped IPv6 forms count as the IPv4 address),
 /// or an IPv4 address the way ISPs' host names write it (`c-10-88-2-2.example.net`).
 pub fn mentions_address(text: &str, address: IpAddr) -> bool {
-    let wanted = canonical(address);
-    for_each_address(text, |_, _, found| canonical(found) == wanted)
+    let wanted = address.to_canonical();
+    for_each_address(text, |_, _, found| found.to_canonical() == wanted)
         || matches!(wanted, IpAddr::V4(v4) if !dashed_spans(text, v4).is_empty())
 }
 
@@ -30,14 +30,6 @@ fn dashed_spans(text: &str, v4: Ipv4Addr) -> Vec<(usize, usize)> {
             !before.is_some_and(|b| b.is_ascii_digit()) && !bytes.get(end).is_some_and(u8::is_ascii_digit)
         })
         .collect()
-}
-
-/// `address` with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) read as IPv4.
-fn canonical(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// What stands in for the probe's own address where a field must hold an address: the unspecified address of
@@ -58,8 +50,8 @@ impl Measurement {
         if own.is_empty() {
             return false;
         }
-        let own: Vec<IpAddr> = own.iter().copied().map(canonical).collect();
-        let is_own = |a: IpAddr| own.contains(&canonical(a));
+        let own: Vec<IpAddr> = own.iter().map(IpAddr::to_canonical).collect();
+        let is_own = |a: IpAddr| own.contains(&a.to_canonical());
         let mut changed = false;
         let own_v4: Vec<Ipv4Addr> = own
             .iter()

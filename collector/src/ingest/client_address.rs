@@ -9,13 +9,13 @@ use std::net::{IpAddr, SocketAddr};
 /// `X-Forwarded-For` entry that is not itself a trusted proxy. `None` when it cannot be known (a trusted proxy
 /// that sent no usable header) or says nothing about the probe (loopback, unspecified).
 pub fn client_address(peer: Option<SocketAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = canonical(peer?.ip());
-    let client = if trusted.iter().any(|t| canonical(*t) == peer) {
+    let peer = peer?.ip().to_canonical();
+    let client = if trusted.iter().any(|t| t.to_canonical() == peer) {
         let chain = forwarded_for?;
         let mut client = None;
         for entry in chain.rsplit(',') {
-            let addr = canonical(parse_forwarded_entry(entry)?);
-            if !trusted.iter().any(|t| canonical(*t) == addr) {
+            let addr = parse_forwarded_entry(entry)?.to_canonical();
+            if !trusted.iter().any(|t| t.to_canonical() == addr) {
                 client = Some(addr);
                 break;
             }
@@ -34,13 +34,6 @@ fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
         return Some(addr);
     }
     entry.parse::<SocketAddr>().ok().map(|s| s.ip())
-}
-
-fn canonical(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// The 1-based number of the first line of a decoded batch that writes `address`, if any.
