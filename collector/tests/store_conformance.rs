@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 use vigil_collector::classify::aggregate::{Placed, Summaries, SummaryBuilder};
 use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::store::aggregates;
 use vigil_collector::store::{
     AccessType, EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
     ReviewVerdict, SignedBatchQuery, SignedBody, TimeSource, TokenHash,
@@ -650,6 +651,173 @@ async fn bucket_summaries(store: &dyn Store) {
     }
 }
 
+/// The materialised summaries (`store::aggregates`) equal the fold of the raw rows over the same window, however
+/// the data came: before the first read, late into buckets already materialised, retried, written by two
+/// collectors at once, re-timed when its boot's anchor arrived, in buckets before the materialised ones; and
+/// windows not aligned to buckets.
+async fn materialised_summaries(store: &dyn Store, twin: &dyn Store) {
+    let t1 = t0() + Duration::days(2);
+    let at = |s: i64| t1 + Duration::seconds(s);
+    let (p, q) = (
+        register(store, "prb-aggregate1", 20).await,
+        register(store, "prb-aggregate2", 21).await,
+    );
+    let intl = ("http://10.60.0.10/", "international", "anchors");
+    let dom = ("http://10.41.0.10/", "domestic", "anchors");
+    let site = ("http://news.example/", "international", "citizenlab-global");
+    let tcp = |ok: bool, rtt: f64| {
+        if ok {
+            format!(r#"{{"outcome":"ok","ip":"10.60.0.10","port":80,"rtt_ms":{rtt}}}"#)
+        } else {
+            r#"{"outcome":"timeout","ip":"10.60.0.10","port":80}"#.to_owned()
+        }
+    };
+    let vitals = |battery: bool| {
+        format!(
+            r#"{{"outcome":"ok","boot_id":"boot-1","uptime_s":100,"power":{{"ac_online":{},"on_battery":{battery},"battery_pct":50}},"gateway_reachable":true,"link_up":true,"last_gasp":false,"spool_depth":0}}"#,
+            !battery
+        )
+    };
+    let blockpage =
+        r#"{"outcome":"blockpage","url":"http://news.example/","status":200,"fingerprint":"vigil.ir_iframe"}"#;
+    let minutes = |from: i64, n: i64| -> Vec<Measurement> {
+        (from..from + n)
+            .flat_map(|m| {
+                vec![
+                    shaped("tcp", intl, &tcp(m % 3 != 0, 70.0 + m as f64), at(m * 60 + 5), None),
+                    shaped("tcp", dom, &tcp(true, 3.0), at(m * 60 + 6), None),
+                    shaped(
+                        "vitals",
+                        ("self", "local", "vitals"),
+                        &vitals(m % 2 == 0),
+                        at(m * 60 + 7),
+                        None,
+                    ),
+                    shaped("http", site, blockpage, at(m * 60 + 8), None),
+                ]
+            })
+            .collect()
+    };
+    let agree = |from: DateTime<Utc>, to: DateTime<Utc>, what: &'static str| async move {
+        let aggregated = aggregates::bucket_summaries(store, from, to, 60)
+            .await
+            .expect("aggregated summaries");
+        let raw = store.bucket_summaries(from, to, 60).await.expect("raw fold");
+        assert!(!raw.is_empty(), "{what}: the window has data");
+        assert_eq!(aggregated, raw, "{what}: materialised summaries equal the raw fold");
+        aggregated
+    };
+
+    // Before the first read: ten minutes of two probes.
+    let first = minutes(0, 10);
+    store
+        .write_batches(vec![batch(&p, first.clone()), batch(&q, minutes(0, 10))])
+        .await
+        .expect("writes");
+    agree(t1, at(600), "first read").await;
+    let state = store
+        .aggregate_state(60)
+        .await
+        .expect("state")
+        .expect("a materialisation exists");
+    assert_eq!(state.covered_from, t1.timestamp() / 60);
+    let bucket2 = t1.timestamp() / 60 + 2;
+    let stored = store.stored_partials(60, bucket2..bucket2 + 1).await.expect("stored");
+    assert_eq!(stored.len(), 2, "both probes' bucket is materialised");
+
+    // Late data into a materialised bucket and past the window, and a retry of the first batch.
+    let late = vec![
+        shaped("tcp", intl, &tcp(false, 0.0), at(2 * 60 + 30), None),
+        shaped(
+            "http",
+            ("http://video.example/", "international", "citizenlab-global"),
+            r#"{"outcome":"reset","url":"http://video.example/","status":null}"#,
+            at(2 * 60 + 31),
+            None,
+        ),
+        shaped("tcp", intl, &tcp(true, 99.0), at(15 * 60), None),
+    ];
+    let outcomes = store
+        .write_batches(vec![batch(&p, late), batch(&p, first)])
+        .await
+        .expect("writes");
+    assert_eq!(outcomes[1].accepted, 0, "the retry adds nothing");
+    let summaries = agree(t1, at(20 * 60), "late data and a retry").await;
+    assert_eq!(summaries[&p.probe_id][&bucket2].international.total, 2);
+    let stored = store.stored_partials(60, bucket2..bucket2 + 1).await.expect("stored");
+    assert_eq!(
+        stored[&(p.probe_id.clone(), bucket2)].summary.international.total,
+        2,
+        "the refresh recomputed the bucket that received late data"
+    );
+
+    // Two collectors accept the same batch at the same moment: it is counted once.
+    let twice = minutes(11, 3);
+    let (a, b) = tokio::join!(
+        store.write_batches(vec![batch(&q, twice.clone())]),
+        twin.write_batches(vec![batch(&q, twice)])
+    );
+    a.expect("writes");
+    b.expect("writes");
+    agree(t1, at(20 * 60), "one batch through two collectors").await;
+
+    // An unsynced clock, placed when its boot's anchor arrives later.
+    let unsynced = shaped(
+        "tcp",
+        intl,
+        &tcp(true, 55.0),
+        Utc.timestamp_opt(10, 0).single().expect("t"),
+        Some(("boot-u", 1_000, false)),
+    );
+    store
+        .write_batches(vec![batch(&p, vec![unsynced])])
+        .await
+        .expect("writes");
+    agree(t1, at(20 * 60), "pending").await;
+    let anchor = shaped(
+        "tcp",
+        dom,
+        &tcp(true, 3.0),
+        at(4 * 60 + 40),
+        Some(("boot-u", 31_000, true)),
+    );
+    store
+        .write_batches(vec![batch(&p, vec![anchor])])
+        .await
+        .expect("writes");
+    let summaries = agree(t1, at(20 * 60), "re-timed").await;
+    assert_eq!(
+        summaries[&p.probe_id][&(t1.timestamp() / 60 + 4)].international.total,
+        2,
+        "the re-timed reading landed 30 s before its anchor"
+    );
+
+    // Windows that start and end inside buckets.
+    agree(at(30), at(9 * 60 + 30), "unaligned window").await;
+    agree(at(61), at(119), "inside one bucket").await;
+
+    // Buckets before the materialised ones: computed once, then kept.
+    store
+        .write_batches(vec![batch(&q, minutes(-8, 4))])
+        .await
+        .expect("writes");
+    agree(at(-10 * 60), at(20 * 60), "earlier buckets").await;
+    let state = store
+        .aggregate_state(60)
+        .await
+        .expect("state")
+        .expect("a materialisation exists");
+    assert_eq!(state.covered_from, t1.timestamp() / 60 - 10);
+    store
+        .write_batches(vec![batch(
+            &q,
+            vec![shaped("tcp", intl, &tcp(false, 0.0), at(-7 * 60 + 50), None)],
+        )])
+        .await
+        .expect("writes");
+    agree(at(-10 * 60), at(20 * 60), "late data into earlier buckets").await;
+}
+
 /// Keys round-trip through registration and replacement; a signed batch's exact bytes and signature are kept
 /// once however often it is retried, and read back by time and probe.
 async fn signed_batches(store: &dyn Store) {
@@ -738,7 +906,7 @@ async fn signed_batches(store: &dyn Store) {
     assert!(around.iter().any(|b| b.probe_id == "prb-signed0001"));
 }
 
-async fn suite(store: Arc<dyn Store>) {
+async fn suite(store: Arc<dyn Store>, twin: Arc<dyn Store>) {
     store.health().await.expect("healthy");
     registry(&*store).await;
     ingest_and_queries(&*store).await;
@@ -748,26 +916,27 @@ async fn suite(store: Arc<dyn Store>) {
     reviews(&*store).await;
     presence(&*store).await;
     bucket_summaries(&*store).await;
+    materialised_summaries(&*store, &*twin).await;
     signed_batches(&*store).await;
 }
 
 #[tokio::test]
 async fn the_embedded_store_conforms() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open_store(&StoreSpec::Sqlite(dir.path().join("vigil.db")))
-        .await
-        .expect("opens");
-    suite(store).await;
+    let spec = StoreSpec::Sqlite(dir.path().join("vigil.db"));
+    let store = open_store(&spec).await.expect("opens");
+    let twin = open_store(&spec).await.expect("opens a second handle");
+    suite(store, twin).await;
 }
 
 #[tokio::test]
 async fn the_clickhouse_store_conforms() {
     let server = ClickHouseServer::start();
-    let store = open_store(&StoreSpec::ClickHouse {
+    let spec = StoreSpec::ClickHouse {
         url: server.url(),
         database: "conformance".to_owned(),
-    })
-    .await
-    .expect("opens");
-    suite(store).await;
+    };
+    let store = open_store(&spec).await.expect("opens");
+    let twin = open_store(&spec).await.expect("opens a second collector's handle");
+    suite(store, twin).await;
 }

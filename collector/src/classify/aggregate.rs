@@ -30,6 +30,22 @@ pub const ANCHOR_LIST: &str = "anchors";
 /// Per probe, per bucket: what it measured.
 pub type Summaries = BTreeMap<String, BTreeMap<Bucket, BucketSummary>>;
 
+/// When the vitals a summary holds were taken, and their id: the later (time, id) wins when summaries merge.
+pub type VitalsStamp = (i64, uuid::Uuid);
+
+/// A probe-bucket's summary of part of its measurements, mergeable with the summaries of the rest (in any
+/// order): what stores materialise and merge back.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Partial {
+    /// The summary of these measurements.
+    pub summary: BucketSummary,
+    /// Effective time (ms) and id of the vitals the summary holds, if any.
+    pub vitals_at: Option<VitalsStamp>,
+}
+
+/// Partial summaries by probe and bucket.
+pub type Partials = BTreeMap<(String, Bucket), Partial>;
+
 /// The bucket range covering `[from, to)`.
 pub fn bucket_range(bucket_secs: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> std::ops::Range<Bucket> {
     let bucket_secs = bucket_secs.max(1);
@@ -43,8 +59,8 @@ pub struct SummaryBuilder {
     bucket_secs: i64,
     buckets: std::ops::Range<Bucket>,
     observed: Summaries,
-    /// The latest vitals per probe and bucket, by (time, id).
-    latest: BTreeMap<(String, Bucket), (DateTime<Utc>, uuid::Uuid)>,
+    /// The latest vitals per probe and bucket, by (time in ms, id).
+    latest: BTreeMap<(String, Bucket), VitalsStamp>,
 }
 
 impl SummaryBuilder {
@@ -53,6 +69,16 @@ impl SummaryBuilder {
         SummaryBuilder {
             bucket_secs: bucket_secs.max(1),
             buckets: bucket_range(bucket_secs, from, to),
+            observed: BTreeMap::new(),
+            latest: BTreeMap::new(),
+        }
+    }
+
+    /// A builder for the buckets `buckets` of `bucket_secs` seconds.
+    pub fn for_buckets(bucket_secs: i64, buckets: std::ops::Range<Bucket>) -> Self {
+        SummaryBuilder {
+            bucket_secs: bucket_secs.max(1),
+            buckets,
             observed: BTreeMap::new(),
             latest: BTreeMap::new(),
         }
@@ -74,7 +100,7 @@ impl SummaryBuilder {
         match &m.result {
             MeasurementResult::Vitals(v) => {
                 let key = (p.probe_id.to_owned(), bucket);
-                let stamp = (p.started_at, m.id);
+                let stamp = (p.started_at.timestamp_millis(), m.id);
                 if self.latest.get(&key).is_none_or(|seen| stamp > *seen) {
                     self.latest.insert(key, stamp);
                     summary.vitals = Some(VitalsSummary {
@@ -108,6 +134,56 @@ impl SummaryBuilder {
                 }
             }
         }
+    }
+
+    /// Merges a partial summary of a probe-bucket (ignored outside the window): tallies add, samples join,
+    /// blocked targets and fingerprints unite (the lowest method wins), and the later vitals win.
+    pub fn merge(&mut self, probe_id: &str, bucket: Bucket, partial: Partial) {
+        if !self.buckets.contains(&bucket) {
+            return;
+        }
+        let summary = self
+            .observed
+            .entry(probe_id.to_owned())
+            .or_default()
+            .entry(bucket)
+            .or_default();
+        let part = partial.summary;
+        summary.domestic.ok += part.domestic.ok;
+        summary.domestic.total += part.domestic.total;
+        summary.international.ok += part.international.ok;
+        summary.international.total += part.international.total;
+        summary.international_throughput.extend(part.international_throughput);
+        summary.international_rtt.extend(part.international_rtt);
+        for (target, method) in part.blocked {
+            let names = part.fingerprints.get(&target);
+            summary.note_blocked(&target, method, None);
+            for name in names.into_iter().flatten() {
+                summary.note_blocked(&target, method, Some(name));
+            }
+        }
+        if let (Some(vitals), Some(stamp)) = (part.vitals, partial.vitals_at) {
+            let key = (probe_id.to_owned(), bucket);
+            if self.latest.get(&key).is_none_or(|seen| stamp > *seen) {
+                self.latest.insert(key, stamp);
+                summary.vitals = Some(vitals);
+            }
+        }
+    }
+
+    /// The summaries as partials, keyed by probe and bucket, each with the stamp of its vitals.
+    pub fn finish_partials(self) -> Partials {
+        let latest = self.latest;
+        let mut out = Partials::new();
+        for (probe_id, per_bucket) in self.observed {
+            for (bucket, mut summary) in per_bucket {
+                normalize(&mut summary);
+                let key = (probe_id.clone(), bucket);
+                let vitals_at = latest.get(&key).copied();
+                out.insert(key, Partial { summary, vitals_at });
+            }
+        }
+        out
     }
 
     /// The summaries, with samples sorted (their order carries no meaning).

@@ -29,7 +29,7 @@ pub struct ProbeInfo {
 }
 
 /// The last vitals a probe reported in a bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VitalsSummary {
     /// Boot id.
     pub boot_id: String,
@@ -44,7 +44,7 @@ pub struct VitalsSummary {
 }
 
 /// Successes and attempts of anchor checks on one side of the border.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Checks that succeeded.
     pub ok: u32,
@@ -66,7 +66,8 @@ impl Tally {
 }
 
 /// How a target was blocked, as DESIGN.md §3 names the methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BlockingMethod {
     /// Injected DNS answer.
     Dns,
@@ -102,7 +103,7 @@ impl BlockingMethod {
 }
 
 /// What one probe measured in one bucket.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BucketSummary {
     /// Last vitals of the bucket.
     pub vitals: Option<VitalsSummary>,

@@ -125,7 +125,7 @@ pub async fn load_input(
         })
         .collect();
     let bucket_secs = bucket_secs.max(1);
-    let observed = store.bucket_summaries(from, to, bucket_secs).await?;
+    let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs).await?;
     let read = observed.values().map(BTreeMap::len).sum();
     let mut input = super::ClassifierInput {
         bucket_secs,

@@ -6,6 +6,7 @@
 //! - a measurement id is stored at most once, across calls and within one call (the later copy is a duplicate).
 //! - probe tokens are stored only as hashes.
 
+pub mod aggregates;
 pub mod clickhouse;
 mod spec;
 mod sqlite;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use aggregates::{AggregateState, Changes, Placement};
 pub use clickhouse::ClickHouseStore;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
@@ -208,6 +210,46 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(builder.finish())
     }
+
+    /// The bookkeeping of the summaries materialised for one bucket length, if any (see [`aggregates`]).
+    async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<AggregateState>, StoreError>;
+
+    /// Saves one bucket length's bookkeeping.
+    async fn save_aggregate_state(&self, state: AggregateState) -> Result<(), StoreError>;
+
+    /// The change log's current position: [`Store::changes_since`] from here reports what is stored later.
+    async fn change_head(&self) -> Result<i64, StoreError>;
+
+    /// The probe-minutes that received synced measurements after change-log position `cursor` (a backend whose
+    /// writers stamp positions independently reports a margin before `cursor` again).
+    async fn changes_since(&self, cursor: i64) -> Result<Changes, StoreError>;
+
+    /// Partial summaries, per probe and bucket of `bucket_secs`, of the measurements placed as `placement` in
+    /// `buckets` (an end of `Bucket::MAX` is open), of `probes` or of every probe — from the raw rows, each
+    /// measurement once.
+    async fn placed_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::classify::Bucket>,
+        placement: Placement,
+        probes: Option<&[String]>,
+    ) -> Result<crate::classify::aggregate::Partials, StoreError>;
+
+    /// Materialises partial summaries computed at `version` (µs, taken before their rows were read); a stored
+    /// summary of a later version is kept.
+    async fn save_partials(
+        &self,
+        bucket_secs: i64,
+        version: i64,
+        partials: &crate::classify::aggregate::Partials,
+    ) -> Result<(), StoreError>;
+
+    /// The materialised partial summaries of `buckets`.
+    async fn stored_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::classify::Bucket>,
+    ) -> Result<crate::classify::aggregate::Partials, StoreError>;
 }
 
 /// Opens (creating on first use) the store an address names.

@@ -10,6 +10,7 @@
 
 pub mod schema;
 
+mod aggregates;
 mod rows;
 
 use schema::SCHEMA_VERSION;
@@ -26,7 +27,7 @@ use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
 use rows::{
     AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, ReviewRow, RevisionRow, SeenRow,
-    SignedBatchRow, SummaryRow, VitalsRow,
+    SignedBatchRow, VitalsRow,
 };
 use vigil_measurement::signature::PublicKey;
 
@@ -36,7 +37,7 @@ use super::{
     StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
-use crate::classify::{BlockingMethod, BucketSummary, DisruptionEvent, Tally, VitalsSummary};
+use crate::classify::{BlockingMethod, DisruptionEvent, Tally};
 
 /// Attempts per operation before a retryable failure is reported.
 const ATTEMPTS: u32 = 3;
@@ -506,6 +507,7 @@ impl Store for ClickHouseStore {
         let mut measurements = Vec::new();
         let mut vitals = Vec::new();
         let mut anchors: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+        let mut changed: BTreeSet<(String, i64)> = BTreeSet::new();
         for batch in &batches {
             let mut outcome = WriteOutcome {
                 accepted: 0,
@@ -519,6 +521,9 @@ impl Store for ClickHouseStore {
                 }
                 outcome.accepted += 1;
                 let row = measurement_row(batch, m, id, self.stamp());
+                if row.clock_synced == 1 {
+                    changed.insert((row.probe_id.clone(), row.reported_ms.div_euclid(60_000)));
+                }
                 if let MeasurementResult::Vitals(v) = &m.result {
                     vitals.push(VitalsRow {
                         day: row.day,
@@ -575,6 +580,9 @@ impl Store for ClickHouseStore {
                 })
                 .collect()
         };
+        // The change is logged first: logged changes without rows only cost a recomputation, rows without a
+        // logged change would be missing from the materialised summaries.
+        self.log_changes(changed).await?;
         self.insert("measurements", &measurements).await?;
         self.insert("vitals", &vitals).await?;
         self.insert("clock_anchors", &new_anchors).await?;
@@ -898,6 +906,49 @@ impl Store for ClickHouseStore {
         }
         Ok(out)
     }
+
+    async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<super::AggregateState>, StoreError> {
+        self.aggregate_state_of(bucket_secs).await
+    }
+
+    async fn save_aggregate_state(&self, state: super::AggregateState) -> Result<(), StoreError> {
+        self.save_aggregate_state_of(state).await
+    }
+
+    async fn change_head(&self) -> Result<i64, StoreError> {
+        self.change_head_of().await
+    }
+
+    async fn changes_since(&self, cursor: i64) -> Result<super::Changes, StoreError> {
+        self.changes_since_of(cursor).await
+    }
+
+    async fn placed_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::classify::Bucket>,
+        placement: super::Placement,
+        probes: Option<&[String]>,
+    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+        self.placed_partials_of(bucket_secs, buckets, placement, probes).await
+    }
+
+    async fn save_partials(
+        &self,
+        bucket_secs: i64,
+        version: i64,
+        partials: &crate::classify::aggregate::Partials,
+    ) -> Result<(), StoreError> {
+        self.save_partials_of(bucket_secs, version, partials).await
+    }
+
+    async fn stored_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::classify::Bucket>,
+    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+        self.stored_partials_of(bucket_secs, buckets).await
+    }
 }
 
 impl ClickHouseStore {
@@ -908,62 +959,10 @@ impl ClickHouseStore {
         to_ms: i64,
         bucket_ms: i64,
     ) -> Result<Summaries, StoreError> {
-        let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
-        let sql = format!(
-            "SELECT probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
-                countIf(anchor = 1 AND target_scope = 'domestic' AND outcome = 'ok') AS dom_ok,
-                countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
-                countIf({intl_ok}) AS intl_ok,
-                countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
-                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput') AS throughput,
-                groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt') AS rtt,
-                groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
-                    AND blocking != '') AS blocked,
-                countIf(kind = 'vitals') AS vitals_n,
-                argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
-                    kind = 'vitals') AS vitals
-             FROM (
-                SELECT * FROM (
-                    SELECT id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking,
-                        fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp,
-                        toUInt8(ifNull(target_list, '') = 'anchors' AND kind != 'vitals') AS anchor,
-                        if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
-                        clock_synced = 1 OR anchored = 1 AS placed
-                    FROM measurements GLOBAL ANY LEFT JOIN (
-                        SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
-                        FROM clock_anchors GROUP BY probe_id, boot_id
-                    ) USING (probe_id, boot_id)
-                    WHERE clock_synced = 0 OR (reported_ms >= {from_ms} AND reported_ms < {to_ms})
-                ) WHERE placed AND effective_ms >= {from_ms} AND effective_ms < {to_ms}
-                LIMIT 1 BY id
-             )
-             GROUP BY probe_id, bucket"
-        );
-        let rows: Vec<SummaryRow> =
-            with_retry("bucket summaries", || self.client.query(&sql).fetch_all::<SummaryRow>()).await?;
+        let sql = aggregates::partials_sql(bucket_ms, None, from_ms, Some(to_ms), None);
         let mut out = Summaries::new();
-        for r in rows {
-            let mut summary = BucketSummary {
-                vitals: (r.vitals_n > 0).then(|| VitalsSummary {
-                    boot_id: r.vitals.0.clone(),
-                    on_battery: r.vitals.1 != 0,
-                    gateway_reachable: r.vitals.2 != 0,
-                    link_up: r.vitals.3 != 0,
-                    last_gasp: r.vitals.4 != 0,
-                }),
-                domestic: tally(r.dom_ok, r.dom_total),
-                international: tally(r.intl_ok, r.intl_total),
-                international_throughput: r.throughput,
-                international_rtt: r.rtt,
-                ..BucketSummary::default()
-            };
-            for (target, method, fingerprint) in r.blocked {
-                if let Some(method) = BlockingMethod::parse(&method) {
-                    summary.note_blocked(&target, method, Some(&fingerprint));
-                }
-            }
-            crate::classify::aggregate::normalize(&mut summary);
-            out.entry(r.probe_id).or_default().insert(r.bucket, summary);
+        for ((probe_id, bucket), partial) in self.partials(&sql).await? {
+            out.entry(probe_id).or_default().insert(bucket, partial.summary);
         }
         Ok(out)
     }

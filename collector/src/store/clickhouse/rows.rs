@@ -182,4 +182,52 @@ pub struct SummaryRow {
     pub blocked: Vec<(String, String, String)>,
     pub vitals_n: u64,
     pub vitals: (String, u8, u8, u8, u8),
+    pub vitals_at: (i64, String),
+}
+
+/// A `summary_changes` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub probe_id: String,
+    pub minute: i64,
+}
+
+/// A `bucket_summaries` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct BucketSummaryRow {
+    pub bucket_secs: i64,
+    pub bucket: i64,
+    pub probe_id: String,
+    pub version: u64,
+    pub country: String,
+    pub asn: u32,
+    pub dom_ok: u32,
+    pub dom_total: u32,
+    pub intl_ok: u32,
+    pub intl_total: u32,
+    pub blocked: u32,
+    pub has_vitals: u8,
+    pub on_battery: u8,
+    pub gateway: u8,
+    pub link: u8,
+    pub summary: String,
+}
+
+/// A `bucket_summaries` row as read back.
+#[derive(Debug, Clone, Row, Deserialize)]
+pub struct StoredSummaryRow {
+    pub probe_id: String,
+    pub bucket: i64,
+    pub summary: String,
+}
+
+/// An `aggregate_state` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct AggregateStateRow {
+    pub bucket_secs: i64,
+    pub cursor: i64,
+    pub covered_from: i64,
+    pub refreshed_us: i64,
+    pub version: u64,
 }

@@ -14,7 +14,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One table.
 struct Table {
@@ -123,6 +123,36 @@ const TABLES: &[Table] = &[
         partition: None,
         order: "id, reviewed_ms",
         shard_by: "cityHash64(id)",
+    },
+    Table {
+        // Which probe-minutes received synced measurements, stamped like `seq`: what a refresh of the
+        // materialised summaries recomputes. Day partitions, dropped after three days.
+        name: "summary_changes",
+        columns: "seq Int64, probe_id String, minute Int64",
+        version: None,
+        partition: Some("intDiv(seq, 86400000000)"),
+        order: "seq, probe_id, minute",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        // One summary per bucket length, bucket and probe of its synced measurements (the latest version
+        // wins), with the counters dashboards chart as columns beside the full summary (JSON).
+        name: "bucket_summaries",
+        columns: "bucket_secs Int64, bucket Int64, probe_id String, version UInt64, country String, asn UInt32, \
+                  dom_ok UInt32, dom_total UInt32, intl_ok UInt32, intl_total UInt32, blocked UInt32, \
+                  has_vitals UInt8, on_battery UInt8, gateway UInt8, link UInt8, summary String",
+        version: Some("version"),
+        partition: Some("intDiv(bucket * bucket_secs, 2592000)"),
+        order: "bucket_secs, bucket, probe_id",
+        shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        name: "aggregate_state",
+        columns: "bucket_secs Int64, cursor Int64, covered_from Int64, refreshed_us Int64, version UInt64",
+        version: Some("version"),
+        partition: None,
+        order: "bucket_secs",
+        shard_by: "bucket_secs",
     },
     Table {
         name: "presence",

@@ -5,6 +5,7 @@
 //! serialises writes (SQLite allows one writer anyway) and the ingest queue groups concurrent batches into one
 //! commit, so the fsync cost is shared. A separate reader connection serves queries alongside the writer.
 
+mod aggregates;
 mod events;
 mod read;
 mod schema;
@@ -290,5 +291,62 @@ impl Store for SqliteStore {
     ) -> Result<std::collections::HashMap<String, crate::store::EventReview>, StoreError> {
         let ids = ids.to_vec();
         with_conn(&self.reader, move |conn| events::reviews(conn, &ids)).await
+    }
+
+    async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<super::AggregateState>, StoreError> {
+        with_conn(&self.reader, move |conn| aggregates::state(conn, bucket_secs)).await
+    }
+
+    async fn save_aggregate_state(&self, state: super::AggregateState) -> Result<(), StoreError> {
+        with_conn(&self.writer, move |conn| aggregates::save_state(conn, &state)).await
+    }
+
+    async fn change_head(&self) -> Result<i64, StoreError> {
+        with_conn(&self.reader, |conn| aggregates::head(conn)).await
+    }
+
+    async fn changes_since(&self, cursor: i64) -> Result<super::Changes, StoreError> {
+        with_conn(&self.reader, move |conn| aggregates::changes_since(conn, cursor)).await
+    }
+
+    async fn placed_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::classify::Bucket>,
+        placement: super::Placement,
+        probes: Option<&[String]>,
+    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+        let probes = probes.map(<[String]>::to_vec);
+        with_conn(&self.reader, move |conn| {
+            aggregates::placed_partials(conn, bucket_secs, buckets, placement, probes.as_deref())
+        })
+        .await
+    }
+
+    async fn save_partials(
+        &self,
+        bucket_secs: i64,
+        version: i64,
+        partials: &crate::classify::aggregate::Partials,
+    ) -> Result<(), StoreError> {
+        if partials.is_empty() {
+            return Ok(());
+        }
+        let partials = partials.clone();
+        with_conn(&self.writer, move |conn| {
+            aggregates::save_partials(conn, bucket_secs, version, &partials)
+        })
+        .await
+    }
+
+    async fn stored_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::classify::Bucket>,
+    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+        with_conn(&self.reader, move |conn| {
+            aggregates::stored_partials(conn, bucket_secs, buckets)
+        })
+        .await
     }
 }

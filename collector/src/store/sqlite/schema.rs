@@ -141,6 +141,25 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX signed_batches_by_time ON signed_batches(received_at_ms);
     "#,
+    // 6: materialised per-bucket summaries of synced measurements (see `store::aggregates`), their bookkeeping,
+    // and an index for the re-timed measurements folded on every read.
+    r#"
+    CREATE TABLE bucket_summaries (
+        bucket_secs INTEGER NOT NULL,
+        bucket      INTEGER NOT NULL,
+        probe_id    TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        summary     TEXT NOT NULL,
+        PRIMARY KEY (bucket_secs, bucket, probe_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE aggregate_state (
+        bucket_secs  INTEGER PRIMARY KEY,
+        cursor       INTEGER NOT NULL,
+        covered_from INTEGER NOT NULL,
+        refreshed_us INTEGER NOT NULL
+    );
+    CREATE INDEX measurements_retimed ON measurements(started_at_ms) WHERE time_source = 'retimed';
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,346 @@
+//! ClickHouse's side of the materialised bucket summaries: a change log written at ingest (`summary_changes`),
+//! summaries computed by the server from the hot columns, and `bucket_summaries` read by the latest version.
+//!
+//! Change positions are microsecond stamps taken by each collector before it inserts a batch's rows, so a
+//! position can become visible after a later one from another collector: a refresh re-reads
+//! [`CHANGE_OVERLAP_US`] before its cursor (recomputing a probe-bucket twice is harmless).
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use super::rows::{AggregateStateRow, BucketSummaryRow, ChangeRow, StoredSummaryRow, SummaryRow};
+use super::{ClickHouseStore, quoted_list, tally, with_retry};
+use crate::classify::aggregate::{Partial, Partials};
+use crate::classify::{BlockingMethod, Bucket, BucketSummary, VitalsSummary};
+use crate::store::aggregates::CHANGE_LOG_KEEP_US;
+use crate::store::{AggregateState, Changes, Placement, StoreError};
+
+/// How far (µs) before its cursor a refresh re-reads the change log: longer than an insert can take with its
+/// retries, plus clock skew between collectors.
+pub const CHANGE_OVERLAP_US: i64 = 10 * 60 * 1_000_000;
+/// Probe ids per aggregation query.
+const PROBES_PER_QUERY: usize = 2_000;
+/// Days are partitions of the change log.
+const DAY_US: i64 = 86_400_000_000;
+
+/// The aggregate columns of a summary query over rows exposing `effective_ms` and the hot columns, grouped by
+/// probe and bucket.
+fn summary_select(bucket_ms: i64) -> String {
+    let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
+    format!(
+        "SELECT probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
+            countIf(anchor = 1 AND target_scope = 'domestic' AND outcome = 'ok') AS dom_ok,
+            countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
+            countIf({intl_ok}) AS intl_ok,
+            countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
+            groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput') AS throughput,
+            groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt') AS rtt,
+            groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
+                AND blocking != '') AS blocked,
+            countIf(kind = 'vitals') AS vitals_n,
+            argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
+                kind = 'vitals') AS vitals,
+            argMaxIf(tuple(effective_ms, id), tuple(effective_ms, id), kind = 'vitals') AS vitals_at"
+    )
+}
+
+/// The hot columns every summary query reads, besides the time.
+const HOT_COLUMNS: &str = "id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking, \
+    fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp, \
+    toUInt8(ifNull(target_list, '') = 'anchors' AND kind != 'vitals') AS anchor";
+
+/// `YYYY-MM-DD` of a time in ms (for partition pruning on `day`), clamped to ClickHouse's `Date` range.
+fn day_literal(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000).clamp(0, i64::from(u16::MAX));
+    chrono::DateTime::from_timestamp(days * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "1970-01-01".to_owned())
+}
+
+/// The query summarising the measurements placed as `placement` in `[from_ms, to_ms)` (`None`: open), of
+/// `probes` or of all, one row per probe and bucket, each measurement counted once.
+pub(super) fn partials_sql(
+    bucket_ms: i64,
+    placement: Option<Placement>,
+    from_ms: i64,
+    to_ms: Option<i64>,
+    probes: Option<&[String]>,
+) -> String {
+    let select = summary_select(bucket_ms);
+    let until = to_ms.map(|t| format!(" AND effective_ms < {t}")).unwrap_or_default();
+    let of_probes = probes
+        .map(|p| format!(" AND probe_id IN ({})", quoted_list(p)))
+        .unwrap_or_default();
+    match placement {
+        Some(Placement::Synced) => {
+            let days = match to_ms {
+                Some(t) => format!("day >= '{}' AND day <= '{}'", day_literal(from_ms), day_literal(t)),
+                None => format!("day >= '{}'", day_literal(from_ms)),
+            };
+            format!(
+                "{select} FROM (
+                    SELECT {HOT_COLUMNS}, reported_ms AS effective_ms FROM measurements
+                    WHERE {days} AND clock_synced = 1 AND reported_ms >= {from_ms}
+                        {reported_until}{of_probes}
+                    LIMIT 1 BY id
+                 ) GROUP BY probe_id, bucket",
+                reported_until = to_ms.map(|t| format!(" AND reported_ms < {t}")).unwrap_or_default(),
+            )
+        }
+        placement => {
+            // Every measurement (the raw path) or only re-timed ones: both need each boot's anchor.
+            let rows = match placement {
+                Some(_) => "clock_synced = 0".to_owned(),
+                None => {
+                    let reported_until = to_ms.map(|t| format!(" AND reported_ms < {t}")).unwrap_or_default();
+                    format!("(clock_synced = 0 OR (reported_ms >= {from_ms}{reported_until}))")
+                }
+            };
+            format!(
+                "{select} FROM (
+                    SELECT * FROM (
+                        SELECT {HOT_COLUMNS},
+                            if(clock_synced = 1, reported_ms, if(anchored = 1, mono_ms + offset, toInt64(0))) AS effective_ms,
+                            clock_synced = 1 OR anchored = 1 AS placed
+                        FROM measurements GLOBAL ANY LEFT JOIN (
+                            SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
+                            FROM clock_anchors GROUP BY probe_id, boot_id
+                        ) USING (probe_id, boot_id)
+                        WHERE {rows}{of_probes}
+                    ) WHERE placed AND effective_ms >= {from_ms}{until}
+                    LIMIT 1 BY id
+                 ) GROUP BY probe_id, bucket"
+            )
+        }
+    }
+}
+
+/// A summary row as a partial summary of its probe-bucket.
+pub(super) fn partial_of(r: SummaryRow) -> Result<((String, Bucket), Partial), StoreError> {
+    let mut summary = BucketSummary {
+        vitals: (r.vitals_n > 0).then(|| VitalsSummary {
+            boot_id: r.vitals.0.clone(),
+            on_battery: r.vitals.1 != 0,
+            gateway_reachable: r.vitals.2 != 0,
+            link_up: r.vitals.3 != 0,
+            last_gasp: r.vitals.4 != 0,
+        }),
+        domestic: tally(r.dom_ok, r.dom_total),
+        international: tally(r.intl_ok, r.intl_total),
+        international_throughput: r.throughput,
+        international_rtt: r.rtt,
+        ..BucketSummary::default()
+    };
+    for (target, method, fingerprint) in r.blocked {
+        if let Some(method) = BlockingMethod::parse(&method) {
+            summary.note_blocked(&target, method, Some(&fingerprint));
+        }
+    }
+    crate::classify::aggregate::normalize(&mut summary);
+    let vitals_at = if r.vitals_n > 0 {
+        let id = uuid::Uuid::parse_str(&r.vitals_at.1).map_err(|e| StoreError::Corrupt {
+            context: "measurements.id",
+            detail: format!("{}: {e}", r.vitals_at.1),
+        })?;
+        Some((r.vitals_at.0, id))
+    } else {
+        None
+    };
+    Ok(((r.probe_id, r.bucket), Partial { summary, vitals_at }))
+}
+
+impl ClickHouseStore {
+    /// Runs a summary query.
+    pub(super) async fn partials(&self, sql: &str) -> Result<Partials, StoreError> {
+        let rows: Vec<SummaryRow> =
+            with_retry("bucket summaries", || self.client.query(sql).fetch_all::<SummaryRow>()).await?;
+        rows.into_iter().map(partial_of).collect()
+    }
+
+    /// Logs the probe-minutes of synced measurements about to be inserted, at one stamp.
+    pub(super) async fn log_changes(&self, probe_minutes: BTreeSet<(String, i64)>) -> Result<(), StoreError> {
+        if probe_minutes.is_empty() {
+            return Ok(());
+        }
+        let seq = self.stamp();
+        let rows: Vec<ChangeRow> = probe_minutes
+            .into_iter()
+            .map(|(probe_id, minute)| ChangeRow { seq, probe_id, minute })
+            .collect();
+        self.insert("summary_changes", &rows).await
+    }
+
+    /// Drops change-log days older than [`CHANGE_LOG_KEEP_US`] (on one server; a cluster's local tables are
+    /// pruned by `ALTER … ON CLUSTER`, see ARCHITECTURE.md).
+    async fn prune_changes(&self) -> Result<(), StoreError> {
+        let oldest_kept = (super::now_ms() * 1000 - CHANGE_LOG_KEEP_US).div_euclid(DAY_US);
+        let sql = format!(
+            "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() \
+             AND table = 'summary_changes' AND active AND toInt64(partition) < {oldest_kept}"
+        );
+        let old: Vec<String> =
+            with_retry("old change-log days", || self.client.query(&sql).fetch_all::<String>()).await?;
+        for day in old {
+            let drop = format!(
+                "ALTER TABLE summary_changes DROP PARTITION {}",
+                day.parse::<i64>().unwrap_or(i64::MAX)
+            );
+            with_retry("drop change-log day", || self.client.query(&drop).execute()).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn aggregate_state_of(&self, bucket_secs: i64) -> Result<Option<AggregateState>, StoreError> {
+        let rows: Vec<AggregateStateRow> = with_retry("aggregate state", || {
+            self.client
+                .query("SELECT ?fields FROM aggregate_state FINAL WHERE bucket_secs = ?")
+                .bind(bucket_secs)
+                .fetch_all::<AggregateStateRow>()
+        })
+        .await?;
+        Ok(rows.into_iter().next().map(|r| AggregateState {
+            bucket_secs: r.bucket_secs,
+            cursor: r.cursor,
+            covered_from: r.covered_from,
+            refreshed_us: r.refreshed_us,
+        }))
+    }
+
+    pub(super) async fn save_aggregate_state_of(&self, state: AggregateState) -> Result<(), StoreError> {
+        let row = AggregateStateRow {
+            bucket_secs: state.bucket_secs,
+            cursor: state.cursor,
+            covered_from: state.covered_from,
+            refreshed_us: state.refreshed_us,
+            version: u64::try_from(self.stamp()).unwrap_or(0),
+        };
+        self.insert("aggregate_state", &[row]).await
+    }
+
+    pub(super) async fn change_head_of(&self) -> Result<i64, StoreError> {
+        with_retry("change head", || {
+            self.client
+                .query("SELECT max(seq) FROM summary_changes")
+                .fetch_one::<i64>()
+        })
+        .await
+    }
+
+    pub(super) async fn changes_since_of(&self, cursor: i64) -> Result<Changes, StoreError> {
+        if let Err(err) = self.prune_changes().await {
+            tracing::warn!(error = %err, "could not prune the summary change log");
+        }
+        let from = cursor.saturating_sub(CHANGE_OVERLAP_US);
+        let rows: Vec<ChangeRow> = with_retry("read changes", || {
+            self.client
+                .query("SELECT max(seq) AS last_seq, probe_id, minute FROM summary_changes WHERE seq > ? GROUP BY probe_id, minute")
+                .bind(from)
+                .fetch_all::<ChangeRow>()
+        })
+        .await?;
+        let next = rows.iter().map(|r| r.seq).max().unwrap_or(cursor).max(cursor);
+        Ok(Changes {
+            probe_minutes: rows.into_iter().map(|r| (r.probe_id, r.minute)).collect(),
+            next,
+        })
+    }
+
+    pub(super) async fn placed_partials_of(
+        &self,
+        bucket_secs: i64,
+        buckets: Range<Bucket>,
+        placement: Placement,
+        probes: Option<&[String]>,
+    ) -> Result<Partials, StoreError> {
+        let bucket_ms = bucket_secs.max(1) * 1000;
+        let from_ms = buckets.start.saturating_mul(bucket_ms);
+        let to_ms = buckets.end.checked_mul(bucket_ms);
+        let mut out = Partials::new();
+        match probes {
+            None => out.extend(
+                self.partials(&partials_sql(bucket_ms, Some(placement), from_ms, to_ms, None))
+                    .await?,
+            ),
+            Some(list) => {
+                for chunk in list.chunks(PROBES_PER_QUERY) {
+                    let sql = partials_sql(bucket_ms, Some(placement), from_ms, to_ms, Some(chunk));
+                    out.extend(self.partials(&sql).await?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn save_partials_of(
+        &self,
+        bucket_secs: i64,
+        version: i64,
+        partials: &Partials,
+    ) -> Result<(), StoreError> {
+        if partials.is_empty() {
+            return Ok(());
+        }
+        let registry: std::collections::HashMap<String, (String, u32)> = self
+            .probe_rows("", None)
+            .await?
+            .into_iter()
+            .map(|p| (p.probe_id, (p.country, p.asn)))
+            .collect();
+        let version = u64::try_from(version).unwrap_or(0);
+        let mut rows = Vec::with_capacity(partials.len());
+        for ((probe_id, bucket), partial) in partials {
+            let s = &partial.summary;
+            let (country, asn) = registry.get(probe_id).cloned().unwrap_or_default();
+            rows.push(BucketSummaryRow {
+                bucket_secs,
+                bucket: *bucket,
+                probe_id: probe_id.clone(),
+                version,
+                country,
+                asn,
+                dom_ok: s.domestic.ok,
+                dom_total: s.domestic.total,
+                intl_ok: s.international.ok,
+                intl_total: s.international.total,
+                blocked: u32::try_from(s.blocked.len()).unwrap_or(u32::MAX),
+                has_vitals: u8::from(s.vitals.is_some()),
+                on_battery: u8::from(s.vitals.as_ref().is_some_and(|v| v.on_battery)),
+                gateway: u8::from(s.vitals.as_ref().is_some_and(|v| v.gateway_reachable)),
+                link: u8::from(s.vitals.as_ref().is_some_and(|v| v.link_up)),
+                summary: serde_json::to_string(partial).map_err(|e| StoreError::Corrupt {
+                    context: "bucket_summaries.summary",
+                    detail: e.to_string(),
+                })?,
+            });
+        }
+        self.insert("bucket_summaries", &rows).await
+    }
+
+    pub(super) async fn stored_partials_of(
+        &self,
+        bucket_secs: i64,
+        buckets: Range<Bucket>,
+    ) -> Result<Partials, StoreError> {
+        let rows: Vec<StoredSummaryRow> = with_retry("read bucket summaries", || {
+            self.client
+                .query(
+                    "SELECT probe_id, bucket, argMax(summary, version) AS summary FROM bucket_summaries \
+                     WHERE bucket_secs = ? AND bucket >= ? AND bucket < ? GROUP BY probe_id, bucket",
+                )
+                .bind(bucket_secs)
+                .bind(buckets.start)
+                .bind(buckets.end)
+                .fetch_all::<StoredSummaryRow>()
+        })
+        .await?;
+        let mut out = Partials::new();
+        for r in rows {
+            let partial: Partial = serde_json::from_str(&r.summary).map_err(|e| StoreError::Corrupt {
+                context: "bucket_summaries.summary",
+                detail: e.to_string(),
+            })?;
+            out.insert((r.probe_id, r.bucket), partial);
+        }
+        Ok(out)
+    }
+}
