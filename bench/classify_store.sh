@@ -3,7 +3,9 @@
 # four anchor checks per probe per bucket, through the store's batch writer: examples/fill_store.rs), then runs
 # `vigil-collector classify` over the whole day (the batch re-analysis) and over the last 6 hours (what `serve`
 # re-classifies each minute), each under GNU time: wall seconds and the classifying process's peak RSS (%M).
-# The classifier reads per-bucket summaries computed by the store, never the raw rows.
+# The first run materialises the day's per-bucket summaries from the raw rows; the 6-hour run reads them; then one
+# more bucket of every probe arrives and the 6-hour run again ("6h+1": the refresh recomputes only the changed
+# probe-buckets) — what `serve` does every minute.
 #   bench/classify_store.sh [PROBES=10000] [STORES="sqlite clickhouse"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +21,11 @@ recent=$(date -u -d "$end -6 hours" +%FT%TZ)
 for kind in $stores; do
   store=$(open_store "$kind")
   "$fill" "$store" "$probes" 288 "$start"
-  for range in "$start $end day" "$recent $end 6h"; do
+  for range in "$start $end day" "$recent $end 6h" "$recent $end 6h+1"; do
     read -r from to label <<<"$range"
+    if [ "$label" = "6h+1" ]; then
+      "$fill" "$store" "$probes" 1 "$end" > /dev/null
+    fi
     if ! /usr/bin/time -o "$work/time" -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" \
       > "$work/classify.out" 2> "$work/classify.err"; then
       echo "store=$kind probes=$probes window=$label FAILED: $(grep -m1 -A2 "^Error" "$work/classify.err")"

@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 use vigil_collector::classify::ClassifierSettings;
 use vigil_collector::classify::run::classify_window;
+use vigil_collector::store::aggregates;
 use vigil_collector::store::clickhouse::{apply_statements, schema};
 use vigil_collector::store::{AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, TokenHash};
 use vigil_collector::{CollectorConfig, Role, StoreSpec, open_store, register_probe};
@@ -237,6 +238,24 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
         .expect("classifies the reference");
     assert!(!reference_run.events.is_empty(), "the dark probes make an event");
     assert_eq!(cluster_run.events, reference_run.events);
+
+    // What those runs read: the materialised summaries, kept on both shards, equal to the raw fold of the
+    // cluster's rows and of the reference's.
+    let aggregated = aggregates::bucket_summaries(c1.store.as_ref(), from, to, BUCKET)
+        .await
+        .expect("aggregated summaries");
+    let raw = c2.store.bucket_summaries(from, to, BUCKET).await.expect("raw fold");
+    assert!(!raw.is_empty());
+    assert_eq!(aggregated, raw);
+    assert_eq!(
+        aggregated,
+        aggregates::bucket_summaries(reference.as_ref(), from, to, BUCKET)
+            .await
+            .expect("reference summaries")
+    );
+    let kept = "SELECT count() FROM vigil.bucket_summaries_local";
+    let kept = [count_on(&shard1, kept).await, count_on(&shard2, kept).await];
+    assert!(kept.iter().all(|c| *c > 0), "summaries on both shards: {kept:?}");
 
     // A classify-only instance takes no measurements; ingest-only ones do.
     let refused = classify_only
