@@ -24,9 +24,11 @@ for kind in $stores; do
   for range in "$start $end day" "$recent $end 6h" "$recent $end 6h+1"; do
     read -r from to label <<<"$range"
     if [ "$label" = "6h+1" ]; then
+      # Past the change log's re-read margin (3 minutes) since the bulk fill, as in steady operation.
+      sleep 180
       "$fill" "$store" "$probes" 1 "$end" > /dev/null
     fi
-    if ! /usr/bin/time -o "$work/time" -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" \
+    if ! RUST_LOG=info,vigil_collector::store::aggregates=debug /usr/bin/time -o "$work/time" -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" \
       > "$work/classify.out" 2> "$work/classify.err"; then
       echo "store=$kind probes=$probes window=$label FAILED: $(grep -m1 -A2 "^Error" "$work/classify.err")"
       continue
@@ -36,6 +38,9 @@ for kind in $stores; do
       | sort | uniq -c | tr -s ' ' | paste -sd, -)
     read -r secs rss <<<"$out"
     echo "store=$kind probes=$probes window=$label seconds=$secs peak_rss_kib=$rss events=[$summary]"
+    # Where the time went: refresh (changed probe-buckets recomputed), cover (first materialisation), read.
+    grep -ho 'changes=[0-9]* groups=[0-9]*\|stored=[0-9]* retimed=[0-9]* refresh_ms=[0-9]* cover_ms=[0-9]* read_ms=[0-9]*' \
+      "$work/classify.err" | paste -sd' ' - | sed 's/^/  /' || true
   done
 done
 echo "date=$(date -u +%F) machine=$(nproc)cores command='bench/classify_store.sh $probes'"

@@ -21,12 +21,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
-# pyarrow (from PyPI, in a venv under target/) reads the Parquet exports back in the tests: a reader no one here
-# wrote.
+# From PyPI, in a venv under target/: pyarrow reads the Parquet exports back in the tests (a reader no one here
+# wrote), and chDB — the ClickHouse engine of a current release as a library — replays every query the store and
+# the dashboards ran on Debian's ClickHouse 18.16, which must run and answer the same there.
 venv=target/pyarrow-venv
-if ! "$venv/bin/python" -c "import pyarrow.parquet" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pyarrow
+if ! "$venv/bin/python" -c "import pyarrow.parquet, chdb" 2>/dev/null; then
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pyarrow chdb-core==26.9.0
 fi
 export VIGIL_PYTHON=$PWD/$venv/bin/python
 

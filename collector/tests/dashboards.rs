@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde_json::Value;
+use vigil_collector::store::clickhouse::schema;
 use vigil_collector::{CollectorConfig, StoreSpec};
 
 use common::TestCollector;
 use common::clickhouse::ClickHouseServer;
 use common::country;
+use common::current_release;
 use common::prometheus::Prometheus;
 
 /// Grafana's classic dashboard schema version these files are written for.
@@ -357,6 +359,7 @@ async fn every_panel_query_runs_on_real_clickhouse_and_prometheus_and_returns_da
 
     // ClickHouse: every query runs and returns rows.
     let mut failures = Vec::new();
+    let mut ran = Vec::new();
     let mut results: BTreeMap<(String, String, String), Vec<Value>> = BTreeMap::new();
     let all_queries: Vec<Query> = all.iter().flat_map(|(n, d)| queries(n, d)).collect();
     for q in all_queries.iter().filter(|q| q.datasource == CLICKHOUSE_UID) {
@@ -365,6 +368,7 @@ async fn every_panel_query_runs_on_real_clickhouse_and_prometheus_and_returns_da
             .expect("variables for every dashboard")
         {
             let sql = expand_sql(&q.text, &range, vars);
+            ran.push(sql.clone());
             match run_clickhouse(&c.client, &server.url(), database, &sql).await {
                 Ok(rows) if rows.is_empty() => {
                     failures.push(format!("{} {} {vars:?}: no rows\n{sql}", q.dashboard, q.place))
@@ -377,6 +381,9 @@ async fn every_panel_query_runs_on_real_clickhouse_and_prometheus_and_returns_da
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Users run current ClickHouse releases: every panel query answers the same rows on one.
+    let compared = current_release::replay(&server, database, &schema::single_server(), &ran);
+    assert_eq!(compared, ran.len(), "every panel query compared");
     let rows = |dashboard: &str, place: &str, vars: &str| -> &Vec<Value> {
         results
             .iter()

@@ -87,27 +87,6 @@ fn python_csv(text: &str) -> Vec<Vec<String>> {
     serde_json::from_slice(&out.stdout).expect("python's rows as JSON")
 }
 
-/// A Python with pyarrow: `$VIGIL_PYTHON`, else the venv scripts/test.sh makes in `target/pyarrow-venv`.
-fn pyarrow_python() -> std::path::PathBuf {
-    let candidates = [
-        std::env::var_os("VIGIL_PYTHON").map(std::path::PathBuf::from),
-        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyarrow-venv/bin/python")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| {
-            std::process::Command::new(p)
-                .args(["-c", "import pyarrow.parquet"])
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .expect(
-            "a Python with pyarrow reads the Parquet exports: run scripts/test.sh, or `python3 -m venv \
-             target/pyarrow-venv && target/pyarrow-venv/bin/pip install pyarrow`, or set VIGIL_PYTHON",
-        )
-}
-
 /// A Parquet file as pyarrow reads it: column names, their types, and the rows as JSON.
 fn pyarrow_read(bytes: &[u8]) -> serde_json::Value {
     use std::io::Write;
@@ -119,7 +98,7 @@ fn pyarrow_read(bytes: &[u8]) -> serde_json::Value {
         'types': {n: str(t.schema.field(n).type) for n in t.column_names}, \
         'rows': t.to_pylist()}, default=str)); \
         sys.stdout.flush(); os._exit(0)";
-    let mut child = std::process::Command::new(pyarrow_python())
+    let mut child = std::process::Command::new(common::python::with_module("pyarrow.parquet"))
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -20,6 +20,7 @@ use vigil_measurement::signature;
 use vigil_measurement::{Kind, Measurement};
 
 use common::clickhouse::ClickHouseServer;
+use common::current_release;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
@@ -931,7 +932,7 @@ async fn the_embedded_store_conforms() {
 
 #[tokio::test]
 async fn the_clickhouse_store_conforms() {
-    let server = ClickHouseServer::start();
+    let server = ClickHouseServer::start_logging_queries();
     let spec = StoreSpec::ClickHouse {
         url: server.url(),
         database: "conformance".to_owned(),
@@ -939,4 +940,14 @@ async fn the_clickhouse_store_conforms() {
     let store = open_store(&spec).await.expect("opens");
     let twin = open_store(&spec).await.expect("opens a second collector's handle");
     suite(store, twin).await;
+    // What the suite ran on Debian's 18.16 must run, and read the same rows, on a current release.
+    let (setup, queries) = current_release::from_log(&server);
+    assert!(
+        setup.len() >= 10 && queries.len() >= 40,
+        "the suite's queries were logged: {} DDL, {} queries",
+        setup.len(),
+        queries.len()
+    );
+    let compared = current_release::replay(&server, "conformance", &setup, &queries);
+    assert!(compared >= 30, "answers compared: {compared}");
 }

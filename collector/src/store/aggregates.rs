@@ -90,14 +90,26 @@ pub async fn bucket_summaries(
     if whole.is_empty() {
         return store.bucket_summaries(from, to, bucket_secs).await;
     }
+    let began = std::time::Instant::now();
     let mut state = refresh(store, bucket_secs).await?;
+    let refreshed = began.elapsed();
     if whole.start < state.covered_from {
         cover(store, &mut state, whole.clone()).await?;
     }
+    let covered = began.elapsed();
     let stored = store.stored_partials(bucket_secs, whole.clone()).await?;
     let retimed = store
         .placed_partials(bucket_secs, whole.clone(), Placement::Retimed, None)
         .await?;
+    tracing::debug!(
+        bucket_secs,
+        stored = stored.len(),
+        retimed = retimed.len(),
+        refresh_ms = refreshed.as_millis(),
+        cover_ms = (covered - refreshed).as_millis(),
+        read_ms = (began.elapsed() - covered).as_millis(),
+        "bucket summaries read"
+    );
     let mut builder = SummaryBuilder::new(bucket_secs, from, to);
     for ((probe_id, bucket), partial) in stored.into_iter().chain(retimed) {
         builder.merge(&probe_id, bucket, partial);
@@ -137,7 +149,14 @@ pub async fn refresh(store: &dyn Store, bucket_secs: i64) -> Result<AggregateSta
     };
     let changes = store.changes_since(state.cursor).await?;
     if state.covered_from != Bucket::MAX {
-        for (buckets, probes) in recompute_groups(&changes.probe_minutes, bucket_secs, state.covered_from) {
+        let groups = recompute_groups(&changes.probe_minutes, bucket_secs, state.covered_from);
+        tracing::debug!(
+            bucket_secs,
+            changes = changes.probe_minutes.len(),
+            groups = groups.len(),
+            "refreshing bucket summaries"
+        );
+        for (buckets, probes) in groups {
             let partials = store
                 .placed_partials(bucket_secs, buckets, Placement::Synced, Some(&probes))
                 .await?;

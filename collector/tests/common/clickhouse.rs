@@ -13,6 +13,8 @@ pub struct ClickHouseServer {
     /// Its native-protocol port (what other servers of a cluster connect to).
     pub tcp_port: u16,
     cluster: Option<ClusterRole>,
+    /// Every query is written to `system.query_log` (to replay them on another ClickHouse release).
+    log_queries: bool,
     dir: tempfile::TempDir,
 }
 
@@ -54,10 +56,48 @@ impl ClickHouseServer {
             http_port: free_port(),
             tcp_port,
             cluster,
+            log_queries: false,
             dir,
         };
         server.launch();
         server
+    }
+
+    /// Starts a server that logs every query it runs in `system.query_log` ([`Self::logged_queries`]).
+    pub fn start_logging_queries() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = ClickHouseServer {
+            child: None,
+            http_port: free_port(),
+            tcp_port: free_port(),
+            cluster: None,
+            log_queries: true,
+            dir,
+        };
+        server.launch();
+        server
+    }
+
+    /// The distinct texts of the queries that completed, in first-run order (needs
+    /// [`Self::start_logging_queries`]).
+    pub fn logged_queries(&self) -> Vec<String> {
+        assert!(self.log_queries, "the server was not started to log queries");
+        query(self.http_port, "SYSTEM FLUSH LOGS").expect("flushes its logs");
+        let rows = query(
+            self.http_port,
+            "SELECT query FROM system.query_log WHERE type = 2 GROUP BY query ORDER BY min(event_time), query \
+             FORMAT JSONEachRow",
+        )
+        .expect("reads its query log");
+        rows.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|row| row["query"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// A query's answer (the body) in `database`, or the server's error text.
+    pub fn run_in(&self, database: &str, sql: &str) -> Result<String, String> {
+        query_or_error(self.http_port, &format!("/?database={database}"), sql)
     }
 
     fn cluster_config(&self) -> String {
@@ -104,7 +144,7 @@ impl ClickHouseServer {
   <tmp_path>{d}/tmp/</tmp_path>
   <user_files_path>{d}/user_files/</user_files_path>
   <format_schema_path>{d}/format_schemas/</format_schema_path>
-  <users_config>/etc/clickhouse-server/users.xml</users_config>
+  <users_config>{users}</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mlock_executable>false</mlock_executable>
@@ -112,7 +152,15 @@ impl ClickHouseServer {
 </yandex>
 "#,
             http = self.http_port,
+            users = if self.log_queries {
+                self.dir.path().join("users.xml").display().to_string()
+            } else {
+                "/etc/clickhouse-server/users.xml".to_owned()
+            },
         );
+        if self.log_queries {
+            std::fs::write(self.dir.path().join("users.xml"), LOGGING_USERS).expect("users config");
+        }
         std::fs::create_dir_all(self.dir.path().join("log")).expect("log dir");
         let config_path = self.dir.path().join("config.xml");
         std::fs::write(&config_path, config).expect("config");
@@ -211,20 +259,44 @@ impl Drop for ClickHouseServer {
     }
 }
 
+/// The default user on loopback, with every query logged.
+const LOGGING_USERS: &str = r#"<?xml version="1.0"?>
+<yandex>
+  <profiles><default><log_queries>1</log_queries></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+    <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+"#;
+
 /// A query's body over HTTP/1.0, `None` unless the server answered 200.
 fn query(port: u16, sql: &str) -> Option<String> {
+    query_or_error(port, "/", sql).ok()
+}
+
+/// A query's body over HTTP/1.0, or the server's answer when it was not 200.
+fn query_or_error(port: u16, path: &str, sql: &str) -> Result<String, String> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let failed = |e: std::io::Error| e.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(failed)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(failed)?;
     let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{sql}",
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{sql}",
         sql.len()
     );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    let (head, body) = reply.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+    stream.write_all(request.as_bytes()).map_err(failed)?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).map_err(failed)?;
+    let reply = String::from_utf8_lossy(&reply);
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| "no HTTP answer".to_owned())?;
+    if head.starts_with("HTTP/1.0 200") {
+        Ok(body.to_owned())
+    } else {
+        Err(body.trim().to_owned())
+    }
 }
 
 /// Whether the server answers queries.

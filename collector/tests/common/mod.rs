@@ -5,7 +5,9 @@
 
 pub mod clickhouse;
 pub mod country;
+pub mod current_release;
 pub mod prometheus;
+pub mod python;
 pub mod zookeeper;
 
 use std::io::Write;

@@ -2,29 +2,32 @@
 //! summaries computed by the server from the hot columns, and `bucket_summaries` read by the latest version.
 //!
 //! Change positions are microsecond stamps taken by each collector before it inserts a batch's rows, so a
-//! position can become visible after a later one from another collector: a refresh re-reads
-//! [`CHANGE_OVERLAP_US`] before its cursor (recomputing a probe-bucket twice is harmless).
+//! position can become visible after a later one from another collector. A refresh's cursor is the time its read
+//! started, and the next refresh re-reads [`CHANGE_OVERLAP_US`] before it (recomputing a probe-bucket twice is
+//! harmless).
 
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use super::rows::{AggregateStateRow, BucketSummaryRow, ChangeRow, StoredSummaryRow, SummaryRow};
+use super::rows::{AggregateStateRow, BucketSummaryRow, ChangeRow, SummaryRow};
 use super::{ClickHouseStore, quoted_list, tally, with_retry};
 use crate::classify::aggregate::{Partial, Partials};
 use crate::classify::{BlockingMethod, Bucket, BucketSummary, VitalsSummary};
 use crate::store::aggregates::CHANGE_LOG_KEEP_US;
 use crate::store::{AggregateState, Changes, Placement, StoreError};
 
-/// How far (µs) before its cursor a refresh re-reads the change log: longer than an insert can take with its
-/// retries, plus clock skew between collectors.
-pub const CHANGE_OVERLAP_US: i64 = 10 * 60 * 1_000_000;
+/// How far (µs) before its cursor a refresh re-reads the change log. A change is stamped just before its row is
+/// inserted, and the measurements follow; each insert gives up after three attempts of at most 15 s, so a
+/// change's measurements are visible (or refused) within about 95 s of its stamp. Re-reading three minutes covers
+/// that plus clock skew between collectors.
+pub const CHANGE_OVERLAP_US: i64 = 3 * 60 * 1_000_000;
 /// Probe ids per aggregation query.
 const PROBES_PER_QUERY: usize = 2_000;
 /// Days are partitions of the change log.
 const DAY_US: i64 = 86_400_000_000;
 
 /// The aggregate columns of a summary query over rows exposing `effective_ms` and the hot columns, grouped by
-/// probe and bucket.
+/// probe and bucket. Arrays are sorted, so the answer does not depend on the order rows were read in.
 fn summary_select(bucket_ms: i64) -> String {
     let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
     format!(
@@ -33,10 +36,10 @@ fn summary_select(bucket_ms: i64) -> String {
             countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
             countIf({intl_ok}) AS intl_ok,
             countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
-            groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput') AS throughput,
-            groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt') AS rtt,
-            groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
-                AND blocking != '') AS blocked,
+            arraySort(groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput')) AS throughput,
+            arraySort(groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt')) AS rtt,
+            arraySort(groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
+                AND blocking != '')) AS blocked,
             countIf(kind = 'vitals') AS vitals_n,
             argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
                 kind = 'vitals') AS vitals,
@@ -105,7 +108,7 @@ pub(super) fn partials_sql(
                         FROM measurements GLOBAL ANY LEFT JOIN (
                             SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
                             FROM clock_anchors GROUP BY probe_id, boot_id
-                        ) USING (probe_id, boot_id)
+                        ) AS boot_anchor USING (probe_id, boot_id)
                         WHERE {rows}{of_probes}
                     ) WHERE placed AND effective_ms >= {from_ms}{until}
                     LIMIT 1 BY id
@@ -230,6 +233,9 @@ impl ClickHouseStore {
         if let Err(err) = self.prune_changes().await {
             tracing::warn!(error = %err, "could not prune the summary change log");
         }
+        // The cursor is when the previous read started: every change stamped more than the overlap before it
+        // was visible then and has been applied.
+        let read_at = super::now_ms() * 1000;
         let from = cursor.saturating_sub(CHANGE_OVERLAP_US);
         let rows: Vec<ChangeRow> = with_retry("read changes", || {
             self.client
@@ -238,7 +244,7 @@ impl ClickHouseStore {
                 .fetch_all::<ChangeRow>()
         })
         .await?;
-        let next = rows.iter().map(|r| r.seq).max().unwrap_or(cursor).max(cursor);
+        let next = read_at.max(cursor);
         Ok(Changes {
             probe_minutes: rows.into_iter().map(|r| (r.probe_id, r.minute)).collect(),
             next,
@@ -291,6 +297,22 @@ impl ClickHouseStore {
         for ((probe_id, bucket), partial) in partials {
             let s = &partial.summary;
             let (country, asn) = registry.get(probe_id).cloned().unwrap_or_default();
+            let (mut blocked_target, mut blocked_method, mut blocked_fingerprint) =
+                (Vec::new(), Vec::new(), Vec::new());
+            for (target, method) in &s.blocked {
+                let names = s.fingerprints.get(target);
+                // One entry per fingerprint matched, or one with none: what the summary query yields.
+                let fingerprints: Vec<&str> = match names {
+                    Some(set) if !set.is_empty() => set.iter().map(String::as_str).collect(),
+                    _ => vec![""],
+                };
+                for name in fingerprints {
+                    blocked_target.push(target.clone());
+                    blocked_method.push(method.as_str().to_owned());
+                    blocked_fingerprint.push(name.to_owned());
+                }
+            }
+            let vitals = s.vitals.as_ref();
             rows.push(BucketSummaryRow {
                 bucket_secs,
                 bucket: *bucket,
@@ -302,15 +324,19 @@ impl ClickHouseStore {
                 dom_total: s.domestic.total,
                 intl_ok: s.international.ok,
                 intl_total: s.international.total,
-                blocked: u32::try_from(s.blocked.len()).unwrap_or(u32::MAX),
-                has_vitals: u8::from(s.vitals.is_some()),
-                on_battery: u8::from(s.vitals.as_ref().is_some_and(|v| v.on_battery)),
-                gateway: u8::from(s.vitals.as_ref().is_some_and(|v| v.gateway_reachable)),
-                link: u8::from(s.vitals.as_ref().is_some_and(|v| v.link_up)),
-                summary: serde_json::to_string(partial).map_err(|e| StoreError::Corrupt {
-                    context: "bucket_summaries.summary",
-                    detail: e.to_string(),
-                })?,
+                throughput: s.international_throughput.clone(),
+                rtt: s.international_rtt.clone(),
+                blocked_target,
+                blocked_method,
+                blocked_fingerprint,
+                has_vitals: u8::from(vitals.is_some()),
+                v_boot: vitals.map(|v| v.boot_id.clone()).unwrap_or_default(),
+                on_battery: u8::from(vitals.is_some_and(|v| v.on_battery)),
+                gateway: u8::from(vitals.is_some_and(|v| v.gateway_reachable)),
+                link: u8::from(vitals.is_some_and(|v| v.link_up)),
+                last_gasp: u8::from(vitals.is_some_and(|v| v.last_gasp)),
+                vitals_ms: partial.vitals_at.map_or(0, |(ms, _)| ms),
+                vitals_id: partial.vitals_at.map(|(_, id)| id.to_string()).unwrap_or_default(),
             });
         }
         self.insert("bucket_summaries", &rows).await
@@ -321,26 +347,16 @@ impl ClickHouseStore {
         bucket_secs: i64,
         buckets: Range<Bucket>,
     ) -> Result<Partials, StoreError> {
-        let rows: Vec<StoredSummaryRow> = with_retry("read bucket summaries", || {
-            self.client
-                .query(
-                    "SELECT probe_id, bucket, argMax(summary, version) AS summary FROM bucket_summaries \
-                     WHERE bucket_secs = ? AND bucket >= ? AND bucket < ? GROUP BY probe_id, bucket",
-                )
-                .bind(bucket_secs)
-                .bind(buckets.start)
-                .bind(buckets.end)
-                .fetch_all::<StoredSummaryRow>()
-        })
-        .await?;
-        let mut out = Partials::new();
-        for r in rows {
-            let partial: Partial = serde_json::from_str(&r.summary).map_err(|e| StoreError::Corrupt {
-                context: "bucket_summaries.summary",
-                detail: e.to_string(),
-            })?;
-            out.insert((r.probe_id, r.bucket), partial);
-        }
-        Ok(out)
+        // The latest version of each probe-bucket, read in the shape of a summary query's rows.
+        let sql = format!(
+            "SELECT probe_id, bucket, toUInt64(dom_ok), toUInt64(dom_total), toUInt64(intl_ok), toUInt64(intl_total),
+                throughput, rtt, arrayMap((t, m, f) -> tuple(t, m, f), blocked_target, blocked_method,
+                    blocked_fingerprint),
+                toUInt64(has_vitals), tuple(v_boot, on_battery, gateway, link, last_gasp), tuple(vitals_ms, vitals_id)
+             FROM bucket_summaries FINAL
+             WHERE bucket_secs = {bucket_secs} AND bucket >= {} AND bucket < {}",
+            buckets.start, buckets.end
+        );
+        self.partials(&sql).await
     }
 }

@@ -289,7 +289,7 @@ fn measurement_sql(
             FROM measurements GLOBAL ANY LEFT JOIN (
                 SELECT probe_id, boot_id, argMin(wall_ms - mono_ms, mono_ms) AS offset, toUInt8(1) AS anchored
                 FROM clock_anchors GROUP BY probe_id, boot_id
-            ) USING (probe_id, boot_id){where_inner}
+            ) AS boot_anchor USING (probe_id, boot_id){where_inner}
          ){where_outer}{tail}"
     );
     (sql, binds)

@@ -206,20 +206,19 @@ pub struct BucketSummaryRow {
     pub dom_total: u32,
     pub intl_ok: u32,
     pub intl_total: u32,
-    pub blocked: u32,
+    pub throughput: Vec<f64>,
+    pub rtt: Vec<f64>,
+    pub blocked_target: Vec<String>,
+    pub blocked_method: Vec<String>,
+    pub blocked_fingerprint: Vec<String>,
     pub has_vitals: u8,
+    pub v_boot: String,
     pub on_battery: u8,
     pub gateway: u8,
     pub link: u8,
-    pub summary: String,
-}
-
-/// A `bucket_summaries` row as read back.
-#[derive(Debug, Clone, Row, Deserialize)]
-pub struct StoredSummaryRow {
-    pub probe_id: String,
-    pub bucket: i64,
-    pub summary: String,
+    pub last_gasp: u8,
+    pub vitals_ms: i64,
+    pub vitals_id: String,
 }
 
 /// An `aggregate_state` row.

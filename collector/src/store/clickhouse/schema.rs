@@ -136,11 +136,14 @@ const TABLES: &[Table] = &[
     },
     Table {
         // One summary per bucket length, bucket and probe of its synced measurements (the latest version
-        // wins), with the counters dashboards chart as columns beside the full summary (JSON).
+        // wins), every field a column: blocked targets as parallel arrays (target, method, fingerprint), the
+        // vitals with the time and id that decide which vitals win when summaries merge.
         name: "bucket_summaries",
         columns: "bucket_secs Int64, bucket Int64, probe_id String, version UInt64, country String, asn UInt32, \
-                  dom_ok UInt32, dom_total UInt32, intl_ok UInt32, intl_total UInt32, blocked UInt32, \
-                  has_vitals UInt8, on_battery UInt8, gateway UInt8, link UInt8, summary String",
+                  dom_ok UInt32, dom_total UInt32, intl_ok UInt32, intl_total UInt32, throughput Array(Float64), \
+                  rtt Array(Float64), blocked_target Array(String), blocked_method Array(String), \
+                  blocked_fingerprint Array(String), has_vitals UInt8, v_boot String, on_battery UInt8, \
+                  gateway UInt8, link UInt8, last_gasp UInt8, vitals_ms Int64, vitals_id String",
         version: Some("version"),
         partition: Some("intDiv(bucket * bucket_secs, 2592000)"),
         order: "bucket_secs, bucket, probe_id",
