@@ -3,9 +3,10 @@
 # four anchor checks per probe per bucket, through the store's batch writer: examples/fill_store.rs), then runs
 # `vigil-collector classify` over the whole day (the batch re-analysis) and over the last 6 hours (what `serve`
 # re-classifies each minute), each under GNU time: wall seconds and the classifying process's peak RSS (%M).
-# The first run materialises the day's per-bucket summaries from the raw rows; the 6-hour run reads them; then one
-# more bucket of every probe arrives and the 6-hour run again ("6h+1": the refresh recomputes only the changed
-# probe-buckets) — what `serve` does every minute.
+# The first run materialises the day's per-bucket summaries from the raw rows; the 6-hour run reads them (and
+# recomputes the probe-buckets of the fill's last minutes, still inside the change log's re-read margin); after
+# that margin, once more ("6h-settled"); then one more bucket of 10,000 probes arrives and the 6-hour run again
+# ("6h+1": the refresh recomputes only the changed probe-buckets) — what `serve` does every minute.
 #   bench/classify_store.sh [PROBES=10000] [STORES="sqlite clickhouse"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +22,14 @@ recent=$(date -u -d "$end -6 hours" +%FT%TZ)
 for kind in $stores; do
   store=$(open_store "$kind")
   "$fill" "$store" "$probes" 288 "$start"
-  for range in "$start $end day" "$recent $end 6h" "$recent $end 6h+1"; do
+  for range in "$start $end day" "$recent $end 6h" "$recent $end 6h-settled" "$recent $end 6h+1"; do
     read -r from to label <<<"$range"
-    if [ "$label" = "6h+1" ]; then
-      # Past the change log's re-read margin (3 minutes) since the bulk fill, as in steady operation.
+    if [ "$label" = "6h-settled" ]; then
+      # A refresh re-reads the changes of the 3 minutes before the previous one: once that margin has passed
+      # since the bulk fill, a run recomputes the fill's tail one last time.
       sleep 180
+    elif [ "$label" = "6h+1" ]; then
+      # Then one more bucket from 10,000 probes arrives, as it does every bucket in operation.
       "$fill" "$store" "$probes" 1 "$end" > /dev/null
     fi
     if ! RUST_LOG=info,vigil_collector::store::aggregates=debug /usr/bin/time -o "$work/time" -f "%e %M" "$bin" classify --from "$from" --to "$to" --store "$store" \

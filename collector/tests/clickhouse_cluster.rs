@@ -242,15 +242,16 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
 
     // What those runs read: the materialised summaries, kept on both shards, equal to the raw fold of the
     // cluster's rows and of the reference's.
-    let aggregated = aggregates::bucket_summaries(c1.store.as_ref(), from, to, BUCKET)
-        .await
-        .expect("aggregated summaries");
+    let aggregated =
+        aggregates::bucket_summaries(c1.store.as_ref(), from, to, BUCKET, aggregates::Reader::latest(BUCKET))
+            .await
+            .expect("aggregated summaries");
     let raw = c2.store.bucket_summaries(from, to, BUCKET).await.expect("raw fold");
     assert!(!raw.is_empty());
     assert_eq!(aggregated, raw);
     assert_eq!(
         aggregated,
-        aggregates::bucket_summaries(reference.as_ref(), from, to, BUCKET)
+        aggregates::bucket_summaries(reference.as_ref(), from, to, BUCKET, aggregates::Reader::latest(BUCKET))
             .await
             .expect("reference summaries")
     );

@@ -700,7 +700,7 @@ async fn materialised_summaries(store: &dyn Store, twin: &dyn Store) {
             .collect()
     };
     let agree = |from: DateTime<Utc>, to: DateTime<Utc>, what: &'static str| async move {
-        let aggregated = aggregates::bucket_summaries(store, from, to, 60)
+        let aggregated = aggregates::bucket_summaries(store, from, to, 60, aggregates::Reader::latest(60))
             .await
             .expect("aggregated summaries");
         let raw = store.bucket_summaries(from, to, 60).await.expect("raw fold");
@@ -817,6 +817,58 @@ async fn materialised_summaries(store: &dyn Store, twin: &dyn Store) {
         .await
         .expect("writes");
     agree(at(-10 * 60), at(20 * 60), "late data into earlier buckets").await;
+
+    // Longer buckets merge the kept one-minute summaries; a length that is not a multiple folds raw rows.
+    for secs in [120, 300, 90] {
+        let (from, to) = (at(-10 * 60), at(20 * 60));
+        let merged = aggregates::bucket_summaries(store, from, to, secs, aggregates::Reader::latest(60))
+            .await
+            .expect("aggregated summaries");
+        assert_eq!(
+            merged,
+            store.bucket_summaries(from, to, secs).await.expect("raw fold"),
+            "{secs} s buckets"
+        );
+    }
+    for secs in [120, 300, 90] {
+        assert!(
+            store.aggregate_state(secs).await.expect("state").is_none(),
+            "only the base length is materialised, not {secs} s"
+        );
+    }
+
+    // A window far before the kept buckets is folded from raw rows, and the coverage stays where it was.
+    let old = vec![shaped("tcp", intl, &tcp(true, 60.0), at(-3 * 3600), None)];
+    store.write_batches(vec![batch(&q, old)]).await.expect("writes");
+    agree(at(-3 * 3600 - 60), at(-3 * 3600 + 120), "an old window").await;
+    let state = store
+        .aggregate_state(60)
+        .await
+        .expect("state")
+        .expect("a materialisation exists");
+    assert_eq!(
+        state.covered_from,
+        t1.timestamp() / 60 - 10,
+        "not extended back three hours"
+    );
+
+    // A reader that accepts stale summaries does not refresh; one that wants the latest does.
+    let bucket15 = t1.timestamp() / 60 + 15;
+    let fresh_data = vec![shaped("tcp", dom, &tcp(true, 3.0), at(15 * 60 + 20), None)];
+    store.write_batches(vec![batch(&q, fresh_data)]).await.expect("writes");
+    let patient = aggregates::Reader {
+        base_secs: 60,
+        max_staleness_us: 3_600_000_000,
+    };
+    let stale = aggregates::bucket_summaries(store, t1, at(20 * 60), 60, patient)
+        .await
+        .expect("summaries");
+    assert!(
+        !stale.get(&q.probe_id).is_some_and(|b| b.contains_key(&bucket15)),
+        "a reader content with an hour-old refresh did not refresh"
+    );
+    let fresh = agree(t1, at(20 * 60), "after the stale read").await;
+    assert_eq!(fresh[&q.probe_id][&bucket15].domestic.total, 1);
 }
 
 /// Keys round-trip through registration and replacement; a signed batch's exact bytes and signature are kept

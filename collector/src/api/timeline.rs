@@ -44,7 +44,8 @@ pub(super) async fn get_timeline(
         chrono::DateTime::from_timestamp(from, 0).unwrap_or_default(),
         chrono::DateTime::from_timestamp(to, 0).unwrap_or_default(),
     );
-    let (input, _) = load_input(state.store.as_ref(), from_t, to_t, step)
+    let reader = crate::store::aggregates::Reader::public(state.bucket_secs);
+    let (input, _) = load_input(state.store.as_ref(), from_t, to_t, step, reader)
         .await
         .map_err(|e| ApiError::from_store(&e, state.ingest.retry_after_secs))?;
     let filter = TimelineFilter {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::aggregate::bucket_range;
 use super::{ClassifierSettings, DisruptionEvent, ProbeInfo, classify};
+use crate::store::aggregates::Reader;
 use crate::store::{EventQuery, EventSaveSummary, Store, StoreError};
 
 /// How an event changed in a run (what alerts are about).
@@ -103,12 +104,14 @@ pub struct RunReport {
 }
 
 /// The classifier's input for `[from, to)` from the store: the registry and, per probe and bucket, what was
-/// measured (by effective time); returns it with the number of probe-buckets read.
+/// measured (by effective time, through the materialised summaries as `reader` uses them); returns it with the
+/// number of probe-buckets read.
 pub async fn load_input(
     store: &dyn Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     bucket_secs: i64,
+    reader: Reader,
 ) -> Result<(super::ClassifierInput, usize), StoreError> {
     let probes: Vec<ProbeInfo> = store
         .probes()
@@ -125,7 +128,7 @@ pub async fn load_input(
         })
         .collect();
     let bucket_secs = bucket_secs.max(1);
-    let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs).await?;
+    let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs, reader).await?;
     let read = observed.values().map(BTreeMap::len).sum();
     let mut input = super::ClassifierInput {
         bucket_secs,
@@ -162,7 +165,7 @@ pub async fn classify_window(
     let bucket_secs = bucket_secs.max(1);
     let lead = chrono::Duration::seconds(bucket_secs * settings.expect_window);
     let read_from = from - lead;
-    let (input, probe_buckets) = load_input(store, read_from, to, bucket_secs).await?;
+    let (input, probe_buckets) = load_input(store, read_from, to, bucket_secs, Reader::latest(bucket_secs)).await?;
     let start = from.timestamp().div_euclid(bucket_secs) * bucket_secs;
     let mut events: Vec<DisruptionEvent> = classify(&input, settings)
         .into_iter()

@@ -138,6 +138,7 @@ pub async fn load(
             DateTime::from_timestamp(from, 0).unwrap_or_default(),
             DateTime::from_timestamp(to, 0).unwrap_or_default(),
             step,
+            crate::store::aggregates::Reader::public(bucket_secs),
         )
         .await?;
         let settings = ClassifierSettings::default();

@@ -8,8 +8,9 @@
 //! when an earlier anchor arrives, so they are never materialised: they are few, and folded from raw rows on
 //! every read. Partial buckets at the edges of a window not aligned to buckets are folded from raw rows too.
 //!
-//! Coverage: a bucket length's summaries are kept from `covered_from` on. The first read of an earlier bucket
-//! computes it from raw rows once and extends the coverage; a materialisation not refreshed for
+//! Coverage: a bucket length's summaries are kept from `covered_from` on. A read of earlier buckets adjacent to
+//! them computes those from raw rows once and extends the coverage (one far before is folded from raw rows
+//! without being kept); a materialisation not refreshed for
 //! [`STALE_AFTER_US`] starts over (the change log is pruned after [`CHANGE_LOG_KEEP_US`]). The result is the
 //! same as folding the raw rows (`Store::bucket_summaries`): the conformance suite checks it on every backend.
 
@@ -29,6 +30,9 @@ pub const STALE_AFTER_US: i64 = 2 * 86_400 * 1_000_000;
 /// How long (µs) the change log keeps entries; longer than [`STALE_AFTER_US`], so a live cursor never points
 /// into pruned entries.
 pub const CHANGE_LOG_KEEP_US: i64 = 3 * 86_400 * 1_000_000;
+/// How recent (µs) the summaries public readers (the timeline API, the status page) see must be: one refresh per
+/// this long at most, however many requests come.
+pub const PUBLIC_STALENESS_US: i64 = 5_000_000;
 /// Buckets recomputed by one query at most, when late data touches scattered buckets.
 const RECOMPUTE_SPAN: Bucket = 24;
 /// Probes per recompute query at most.
@@ -67,42 +71,80 @@ pub enum Placement {
     Retimed,
 }
 
+/// How a reader uses the materialised summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reader {
+    /// The bucket length summaries are kept at (the collector's `bucket_secs`).
+    pub base_secs: i64,
+    /// The refresh is skipped when the last one is at most this old (µs); 0 reads everything stored so far.
+    pub max_staleness_us: i64,
+}
+
+impl Reader {
+    /// A reader that sees everything stored so far (the classifier).
+    pub fn latest(base_secs: i64) -> Self {
+        Reader {
+            base_secs,
+            max_staleness_us: 0,
+        }
+    }
+
+    /// A public reader: at most [`PUBLIC_STALENESS_US`] behind.
+    pub fn public(base_secs: i64) -> Self {
+        Reader {
+            base_secs,
+            max_staleness_us: PUBLIC_STALENESS_US,
+        }
+    }
+}
+
 /// Microseconds since the epoch, now.
 fn now_us() -> i64 {
     Utc::now().timestamp_micros()
 }
 
-/// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time — from the
-/// materialised summaries, refreshed first; equal to [`Store::bucket_summaries`]'s fold of the raw rows.
+/// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time — equal to
+/// [`Store::bucket_summaries`]'s fold of the raw rows. Summaries are materialised at `base_secs` only (the
+/// collector's bucket length, so readers choosing other lengths cannot make the store keep more): a bucket length
+/// that is a multiple of it merges the base buckets it spans; any other is folded from the raw rows.
 pub async fn bucket_summaries(
     store: &dyn Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     bucket_secs: i64,
+    reader: Reader,
 ) -> Result<Summaries, StoreError> {
-    if bucket_secs < MIN_BUCKET_SECS || to <= from {
+    let base_secs = reader.base_secs;
+    if base_secs < MIN_BUCKET_SECS || bucket_secs % base_secs != 0 || to <= from {
         return store.bucket_summaries(from, to, bucket_secs).await;
     }
-    let bucket_ms = bucket_secs * 1000;
+    let (bucket_ms, per_bucket) = (bucket_secs * 1000, bucket_secs / base_secs);
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
     // Whole buckets inside the window come from the materialisation; partial ones at its edges from raw rows.
     let whole = (from_ms + bucket_ms - 1).div_euclid(bucket_ms)..to_ms.div_euclid(bucket_ms);
     if whole.is_empty() {
         return store.bucket_summaries(from, to, bucket_secs).await;
     }
+    let base = whole.start * per_bucket..whole.end * per_bucket;
     let began = std::time::Instant::now();
-    let mut state = refresh(store, bucket_secs).await?;
+    let mut state = refresh(store, base_secs, reader.max_staleness_us).await?;
     let refreshed = began.elapsed();
-    if whole.start < state.covered_from {
-        cover(store, &mut state, whole.clone()).await?;
+    if base.start < state.covered_from {
+        if state.covered_from != Bucket::MAX && base.end < state.covered_from {
+            // Entirely before the materialised buckets, and not adjacent: materialising would compute every bucket
+            // in between (an old window can be far back), so this read folds the raw rows instead.
+            return store.bucket_summaries(from, to, bucket_secs).await;
+        }
+        cover(store, &mut state, base.clone()).await?;
     }
     let covered = began.elapsed();
-    let stored = store.stored_partials(bucket_secs, whole.clone()).await?;
+    let stored = store.stored_partials(base_secs, base.clone()).await?;
     let retimed = store
-        .placed_partials(bucket_secs, whole.clone(), Placement::Retimed, None)
+        .placed_partials(base_secs, base.clone(), Placement::Retimed, None)
         .await?;
     tracing::debug!(
         bucket_secs,
+        base_secs,
         stored = stored.len(),
         retimed = retimed.len(),
         refresh_ms = refreshed.as_millis(),
@@ -112,7 +154,7 @@ pub async fn bucket_summaries(
     );
     let mut builder = SummaryBuilder::new(bucket_secs, from, to);
     for ((probe_id, bucket), partial) in stored.into_iter().chain(retimed) {
-        builder.merge(&probe_id, bucket, partial);
+        builder.merge(&probe_id, bucket.div_euclid(per_bucket), partial);
     }
     let mut out = builder.finish();
     let at = |bucket: Bucket| DateTime::from_timestamp_millis(bucket * bucket_ms).unwrap_or(from);
@@ -127,8 +169,9 @@ pub async fn bucket_summaries(
 }
 
 /// Applies the changes logged since the state's cursor: every changed, covered probe-bucket is recomputed from
-/// its raw rows. Returns the state after the refresh (saved).
-pub async fn refresh(store: &dyn Store, bucket_secs: i64) -> Result<AggregateState, StoreError> {
+/// its raw rows, unless the last refresh is at most `max_staleness_us` old. Returns the state after the refresh
+/// (saved).
+pub async fn refresh(store: &dyn Store, bucket_secs: i64, max_staleness_us: i64) -> Result<AggregateState, StoreError> {
     let now = now_us();
     let mut state = match store.aggregate_state(bucket_secs).await? {
         Some(state) if now - state.refreshed_us < STALE_AFTER_US => state,
@@ -147,6 +190,10 @@ pub async fn refresh(store: &dyn Store, bucket_secs: i64) -> Result<AggregateSta
             }
         }
     };
+    if state.covered_from != Bucket::MAX && (0..=max_staleness_us).contains(&(now - state.refreshed_us)) {
+        // Refreshed recently enough for this reader: what changed since is applied by the next refresh.
+        return Ok(state);
+    }
     let changes = store.changes_since(state.cursor).await?;
     if state.covered_from != Bucket::MAX {
         let groups = recompute_groups(&changes.probe_minutes, bucket_secs, state.covered_from);
