@@ -654,8 +654,9 @@ async fn bucket_summaries(store: &dyn Store) {
 
 /// The materialised summaries (`store::aggregates`) equal the fold of the raw rows over the same window, however
 /// the data came: before the first read, late into buckets already materialised, retried, written by two
-/// collectors at once, re-timed when its boot's anchor arrived, in buckets before the materialised ones; and
-/// windows not aligned to buckets.
+/// collectors at once, re-timed when its boot's anchor arrived, in buckets before the materialised ones; for
+/// windows not aligned to buckets, far before the kept ones, and longer buckets merged from the kept ones. A reader
+/// that accepts stale summaries is served them without a refresh.
 async fn materialised_summaries(store: &dyn Store, twin: &dyn Store) {
     let t1 = t0() + Duration::days(2);
     let at = |s: i64| t1 + Duration::seconds(s);
