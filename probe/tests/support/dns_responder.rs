@@ -34,9 +34,18 @@ impl Responder {
     /// Starts a responder on 127.0.0.1 serving `table` (names without the final dot).
     pub async fn start(table: HashMap<&'static str, Answer>) -> Self {
         let table = Arc::new(table);
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
-        let addr = udp.local_addr().expect("addr");
-        let tcp = TcpListener::bind(addr).await.expect("bind tcp on the same port");
+        // A free UDP port may be taken for TCP by another test running alongside: try other ports until one is
+        // free for both.
+        let mut attempts = 0;
+        let (udp, tcp, addr) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
+            let addr = udp.local_addr().expect("addr");
+            match TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 50 => attempts += 1,
+                Err(e) => panic!("bind tcp on the same port as udp {addr}: {e}"),
+            }
+        };
         let t = Arc::clone(&table);
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
