@@ -175,9 +175,11 @@ pub trait Store: Send + Sync + 'static {
     /// The latest review of each of these events that has one.
     async fn reviews(&self, ids: &[String]) -> Result<std::collections::HashMap<String, EventReview>, StoreError>;
 
-    /// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time — the
-    /// classifier's and the timeline's input. This default folds the stored measurements a few buckets at a time,
-    /// so memory holds the summaries and one slice; a backend that can aggregate by itself does so instead.
+    /// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time, from the raw
+    /// rows: what the materialised summaries ([`aggregates::bucket_summaries`], the classifier's and the
+    /// timeline's input) must equal, and their fallback for windows they do not keep. This default folds the
+    /// stored measurements a few buckets at a time, so memory holds the summaries and one slice; a backend that
+    /// can aggregate by itself does so instead.
     async fn bucket_summaries(
         &self,
         from: chrono::DateTime<chrono::Utc>,

@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use super::rows::{AggregateStateRow, BucketSummaryRow, ChangeRow, SummaryRow};
-use super::{ClickHouseStore, quoted_list, tally, with_retry};
+use super::{ClickHouseStore, quoted_list, with_retry};
 use crate::classify::aggregate::{Partial, Partials};
-use crate::classify::{BlockingMethod, Bucket, BucketSummary, VitalsSummary};
+use crate::classify::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary};
 use crate::store::aggregates::CHANGE_LOG_KEEP_US;
 use crate::store::{AggregateState, Changes, Placement, StoreError};
 
@@ -54,8 +54,7 @@ const HOT_COLUMNS: &str = "id, probe_id, kind, outcome, target_name, target_scop
 
 /// `YYYY-MM-DD` of a time in ms (for partition pruning on `day`), clamped to ClickHouse's `Date` range.
 fn day_literal(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000).clamp(0, i64::from(u16::MAX));
-    chrono::DateTime::from_timestamp(days * 86_400, 0)
+    chrono::DateTime::from_timestamp(i64::from(super::day_of(ms)) * 86_400, 0)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "1970-01-01".to_owned())
 }
@@ -115,6 +114,14 @@ pub(super) fn partials_sql(
                  ) GROUP BY probe_id, bucket"
             )
         }
+    }
+}
+
+/// Counts from the server as a tally (saturating: a bucket never holds 4 billion checks).
+fn tally(ok: u64, total: u64) -> Tally {
+    Tally {
+        ok: u32::try_from(ok).unwrap_or(u32::MAX),
+        total: u32::try_from(total).unwrap_or(u32::MAX),
     }
 }
 

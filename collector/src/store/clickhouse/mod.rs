@@ -37,7 +37,7 @@ use super::{
     StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
-use crate::classify::{BlockingMethod, DisruptionEvent, Tally};
+use crate::classify::{BlockingMethod, DisruptionEvent};
 
 /// Attempts per operation before a retryable failure is reported.
 const ATTEMPTS: u32 = 3;
@@ -1243,13 +1243,6 @@ fn classify_error(err: clickhouse::error::Error) -> StoreError {
 fn server_code(text: &str) -> Option<u32> {
     let rest = &text[text.find("Code: ")? + 6..];
     rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
-}
-
-fn tally(ok: u64, total: u64) -> Tally {
-    Tally {
-        ok: u32::try_from(ok).unwrap_or(u32::MAX),
-        total: u32::try_from(total).unwrap_or(u32::MAX),
-    }
 }
 
 #[cfg(test)]
