@@ -21,6 +21,14 @@ start_clickhouse() {
   local dir=$1 port
   port=$(free_port)
   mkdir -p "$dir/log"
+  # VIGIL_BENCH_QUERY_LOG=1 keeps every query in system.query_log (with VIGIL_BENCH_KEEP=1, to profile a run).
+  local users=/etc/clickhouse-server/users.xml query_log=
+  if [ -n "${VIGIL_BENCH_QUERY_LOG:-}" ]; then
+    users=$dir/users.xml
+    # The first <default> element is the default profile.
+    sed '0,/<default>/s//<default><log_queries>1<\/log_queries>/' /etc/clickhouse-server/users.xml > "$users"
+    query_log='<query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>500</flush_interval_milliseconds></query_log><part_log><database>system</database><table>part_log</table></part_log>'
+  fi
   cat > "$dir/config.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
@@ -29,7 +37,7 @@ start_clickhouse() {
   <http_port>$port</http_port><tcp_port>$(free_port)</tcp_port><interserver_http_port>$(free_port)</interserver_http_port>
   <path>$dir/data/</path><tmp_path>$dir/tmp/</tmp_path><user_files_path>$dir/user_files/</user_files_path>
   <format_schema_path>$dir/format_schemas/</format_schema_path>
-  <users_config>/etc/clickhouse-server/users.xml</users_config>
+  <users_config>$users</users_config>$query_log
   <default_profile>default</default_profile><default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size><mlock_executable>false</mlock_executable>
 </yandex>

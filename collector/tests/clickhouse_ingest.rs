@@ -55,3 +55,57 @@ async fn acknowledged_only_when_stored_and_503_while_clickhouse_is_down() {
         .expect("counts");
     assert_eq!(stored, 100, "every acknowledged measurement is stored, once");
 }
+
+/// Schema 5 folded the vitals table into `measurements`: a database written by an older collector gains the
+/// uptime column, its stored vitals read their uptime from their bodies, and new vitals carry it.
+#[tokio::test]
+async fn a_database_from_before_schema_5_gains_the_vitals_uptime() {
+    let server = ClickHouseServer::start();
+    let spec = StoreSpec::ClickHouse {
+        url: server.url(),
+        database: "upgrade".to_owned(),
+    };
+    let uptimes = |server: &ClickHouseServer| {
+        server
+            .run_in(
+                "upgrade",
+                "SELECT kind, v_uptime_s FROM measurements ORDER BY kind, reported_ms FORMAT TSV",
+            )
+            .expect("reads uptimes")
+    };
+
+    let old = TestCollector::start_on(CollectorConfig::default(), Some(spec.clone())).await;
+    let (_, token) = old.add_probe("p1").await;
+    let (_, vitals) = common::line("vitals");
+    let (_, tcp) = common::line("tcp");
+    let answer = old
+        .post(Some(&token), None, format!("{vitals}\n{tcp}\n").into_bytes())
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    old.stop().await;
+    // The table as schema 4 had it: no uptime column, the uptime only in the stored body.
+    server
+        .run_in("upgrade", "ALTER TABLE measurements DROP COLUMN v_uptime_s")
+        .expect("drops the column");
+    assert!(
+        server.run_in("upgrade", "SELECT v_uptime_s FROM measurements").is_err(),
+        "the column is gone"
+    );
+
+    let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
+    assert_eq!(
+        uptimes(&server),
+        "tcp\t0\nvitals\t100\n",
+        "stored rows read their uptime from their bodies"
+    );
+    let (_, later) = common::line("vitals");
+    let later = later.replace(r#""uptime_s":100"#, r#""uptime_s":7"#);
+    let answer = new.post(Some(&token), None, format!("{later}\n").into_bytes()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    let after = uptimes(&server);
+    assert_eq!(
+        after, "tcp\t0\nvitals\t100\nvitals\t7\n",
+        "new vitals carry their uptime"
+    );
+    new.stop().await;
+}

@@ -13,7 +13,7 @@ pub mod schema;
 mod aggregates;
 mod rows;
 
-use schema::SCHEMA_VERSION;
+use schema::{SCHEMA_VERSION, UPTIME_COLUMN_FOR_OLD_ROWS};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -27,7 +27,7 @@ use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
 use rows::{
     AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, ReviewRow, RevisionRow, SeenRow,
-    SignedBatchRow, VitalsRow,
+    SignedBatchRow,
 };
 use vigil_measurement::signature::PublicKey;
 
@@ -98,20 +98,25 @@ impl ClickHouseStore {
             });
         }
         // Version 3 added probes' signing keys: a table made by an older binary gains the column.
-        let has_key_column: u64 = with_retry("probes columns", || {
-            client
-                .query(
-                    "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'probes' \
-                     AND name = 'public_key'",
-                )
-                .fetch_one::<u64>()
-        })
-        .await?;
-        if has_key_column == 0 {
+        if !has_column(&client, "probes", "public_key").await? {
             tracing::info!("adding probes.public_key (schema 3)");
             with_retry("add probes.public_key", || {
                 client
                     .query("ALTER TABLE probes ADD COLUMN public_key String DEFAULT ''")
+                    .execute()
+            })
+            .await?;
+        }
+        // Version 5 folded the vitals table into measurements: a table made by an older binary gains the uptime
+        // column, computed from the stored bodies for the rows it already holds (the old `vitals` table is no
+        // longer written).
+        if !has_column(&client, "measurements", "v_uptime_s").await? {
+            tracing::info!("adding measurements.v_uptime_s (schema 5)");
+            with_retry("add measurements.v_uptime_s", || {
+                client
+                    .query(&format!(
+                        "ALTER TABLE measurements ADD COLUMN {UPTIME_COLUMN_FOR_OLD_ROWS}"
+                    ))
                     .execute()
             })
             .await?;
@@ -166,30 +171,32 @@ impl ClickHouseStore {
         }
     }
 
-    /// Ids of `ids` already stored for a probe, looked up through the sorting key.
-    async fn stored_ids(
-        &self,
-        probe: &ProbeRecord,
-        ids: &[String],
-        reported: (i64, i64),
-    ) -> Result<BTreeSet<String>, StoreError> {
+    /// Which of the sent measurements are already stored for the probe that sent them, as (probe id, measurement
+    /// id): one query per chunk of ids for all the call's probes, narrowed by the sorting key (country, ASN,
+    /// probe, time) to the time spans of the batches sent.
+    async fn stored_ids(&self, sent: &[SentMeasurement<'_>]) -> Result<BTreeSet<(String, String)>, StoreError> {
         let mut found = BTreeSet::new();
-        // In chunks: a query is at most 256 KiB on ClickHouse's default settings.
-        for chunk in ids.chunks(ID_LOOKUP_CHUNK) {
+        for chunk in sent.chunks(ID_LOOKUP_CHUNK) {
+            let countries: BTreeSet<&str> = chunk.iter().map(|m| m.probe.profile.country.as_str()).collect();
+            let asns: BTreeSet<u32> = chunk.iter().map(|m| m.probe.profile.asn).collect();
+            let probes: BTreeSet<&str> = chunk.iter().map(|m| m.probe.probe_id.as_str()).collect();
+            let ids: Vec<&str> = chunk.iter().map(|m| m.id.as_str()).collect();
+            // Lists go in as bound arrays the server unpacks: parsing thousands of literals in an `IN (…)` list
+            // costs the server more than the lookup itself.
             let sql = format!(
-                "SELECT id FROM measurements WHERE country = ? AND asn = ? AND probe_id = ? AND reported_ms >= ? \
-                 AND reported_ms <= ? AND id IN ({})",
-                quoted_list(chunk)
+                "SELECT probe_id, id FROM measurements WHERE country IN (SELECT arrayJoin(?)) \
+                 AND asn IN (SELECT toUInt32(arrayJoin(?))) AND probe_id IN (SELECT arrayJoin(?)) AND ({}) \
+                 AND id IN (SELECT arrayJoin(?))",
+                time_spans(chunk.iter().map(|m| (m.batch, m.reported_ms)))
             );
-            let stored: Vec<String> = with_retry("look up ids", || {
+            let stored: Vec<(String, String)> = with_retry("look up ids", || {
                 self.client
                     .query(&sql)
-                    .bind(probe.profile.country.as_str())
-                    .bind(probe.profile.asn)
-                    .bind(probe.probe_id.as_str())
-                    .bind(reported.0)
-                    .bind(reported.1)
-                    .fetch_all::<String>()
+                    .bind(&countries)
+                    .bind(&asns)
+                    .bind(&probes)
+                    .bind(&ids)
+                    .fetch_all::<(String, String)>()
             })
             .await?;
             found.extend(stored);
@@ -483,31 +490,41 @@ impl Store for ClickHouseStore {
     }
 
     async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError> {
-        // Ids already stored, per probe, looked up once per probe for the whole call.
-        let mut per_probe: BTreeMap<&str, (&ProbeRecord, Vec<String>, i64, i64)> = BTreeMap::new();
-        for batch in &batches {
-            let entry = per_probe.entry(batch.probe.probe_id.as_str()).or_insert((
-                &batch.probe,
-                Vec::new(),
-                i64::MAX,
-                i64::MIN,
-            ));
-            for m in &batch.measurements {
-                let reported = m.started_at.timestamp_millis();
-                entry.1.push(m.id.to_string());
-                entry.2 = entry.2.min(reported);
-                entry.3 = entry.3.max(reported);
-            }
-        }
-        let mut stored: BTreeSet<String> = BTreeSet::new();
-        for (probe, ids, low, high) in per_probe.values() {
-            stored.extend(self.stored_ids(probe, ids, (*low, *high)).await?);
-        }
+        let sent: Vec<SentMeasurement<'_>> = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(batch, b)| {
+                b.measurements.iter().map(move |m| SentMeasurement {
+                    batch,
+                    probe: &b.probe,
+                    id: m.id.to_string(),
+                    reported_ms: m.started_at.timestamp_millis(),
+                })
+            })
+            .collect();
+        // Every probe-minute of the call's synced measurements, new or not, is logged before any row is
+        // written: logged changes without rows only cost a recomputation, rows without a logged change would be
+        // missing from the materialised summaries. Logging the duplicates too lets the log run beside the id
+        // lookup, and a retry of a write that failed half-way logs its changes again.
+        let changed: BTreeSet<(String, i64)> = batches
+            .iter()
+            .flat_map(|b| {
+                b.measurements
+                    .iter()
+                    .filter(|m| m.clock.as_ref().is_none_or(|c| c.synced))
+                    .map(|m| {
+                        (
+                            b.probe.probe_id.clone(),
+                            m.started_at.timestamp_millis().div_euclid(60_000),
+                        )
+                    })
+            })
+            .collect();
+        let (mut stored, ()) =
+            futures_util::future::try_join(self.stored_ids(&sent), self.log_changes(changed)).await?;
         let mut outcomes = Vec::with_capacity(batches.len());
         let mut measurements = Vec::new();
-        let mut vitals = Vec::new();
         let mut anchors: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-        let mut changed: BTreeSet<(String, i64)> = BTreeSet::new();
         for batch in &batches {
             let mut outcome = WriteOutcome {
                 accepted: 0,
@@ -515,36 +532,12 @@ impl Store for ClickHouseStore {
             };
             for m in &batch.measurements {
                 let id = m.id.to_string();
-                if !stored.insert(id.clone()) {
+                if !stored.insert((batch.probe.probe_id.clone(), id.clone())) {
                     outcome.duplicates += 1;
                     continue;
                 }
                 outcome.accepted += 1;
                 let row = measurement_row(batch, m, id, self.stamp());
-                if row.clock_synced == 1 {
-                    changed.insert((row.probe_id.clone(), row.reported_ms.div_euclid(60_000)));
-                }
-                if let MeasurementResult::Vitals(v) = &m.result {
-                    vitals.push(VitalsRow {
-                        day: row.day,
-                        id: row.id.clone(),
-                        probe_id: row.probe_id.clone(),
-                        reported_ms: row.reported_ms,
-                        boot_id: v.boot_id.clone(),
-                        uptime_s: v.uptime_s,
-                        ac_online: v.power.ac_online.map(u8::from),
-                        on_battery: v.power.on_battery.map(u8::from),
-                        battery_pct: v.power.battery_pct,
-                        gateway_reachable: u8::from(v.gateway_reachable),
-                        link_up: u8::from(v.link_up),
-                        last_gasp: u8::from(v.last_gasp),
-                        spool_depth: v.spool_depth,
-                        country: row.country.clone(),
-                        asn: row.asn,
-                        region: row.region.clone(),
-                        access: row.access,
-                    });
-                }
                 if let Some(clock) = m.clock.as_ref().filter(|c| c.synced) {
                     let key = (batch.probe.probe_id.clone(), clock.boot_id.clone());
                     let mono = i64::try_from(clock.mono_ms).unwrap_or(i64::MAX);
@@ -580,12 +573,6 @@ impl Store for ClickHouseStore {
                 })
                 .collect()
         };
-        // The change is logged first: logged changes without rows only cost a recomputation, rows without a
-        // logged change would be missing from the materialised summaries.
-        self.log_changes(changed).await?;
-        self.insert("measurements", &measurements).await?;
-        self.insert("vitals", &vitals).await?;
-        self.insert("clock_anchors", &new_anchors).await?;
         let signed: Vec<SignedBatchRow> = batches
             .iter()
             .filter_map(|b| {
@@ -602,7 +589,13 @@ impl Store for ClickHouseStore {
                 })
             })
             .collect();
-        self.insert("signed_batches", &signed).await?;
+        // The tables are written side by side: the call succeeds only once every insert has.
+        futures_util::future::try_join3(
+            self.insert("measurements", &measurements),
+            self.insert("clock_anchors", &new_anchors),
+            self.insert("signed_batches", &signed),
+        )
+        .await?;
         if let Ok(mut known) = self.anchors.lock() {
             for a in &new_anchors {
                 known.insert((a.probe_id.clone(), a.boot_id.clone()), a.mono_ms);
@@ -611,10 +604,11 @@ impl Store for ClickHouseStore {
         let now = now_ms();
         let due: Vec<SeenRow> = match self.seen.lock() {
             Ok(mut seen) => {
-                let due: Vec<String> = per_probe
-                    .keys()
-                    .filter(|p| seen.get(**p).is_none_or(|t| now - t >= SEEN_EVERY_MS))
-                    .map(|p| (*p).to_owned())
+                let probes: BTreeSet<&str> = batches.iter().map(|b| b.probe.probe_id.as_str()).collect();
+                let due: Vec<String> = probes
+                    .into_iter()
+                    .filter(|p| seen.get(*p).is_none_or(|t| now - t >= SEEN_EVERY_MS))
+                    .map(str::to_owned)
                     .collect();
                 due.into_iter()
                     .map(|probe_id| {
@@ -1018,6 +1012,7 @@ fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -
         v_gateway: vitals.is_some_and(|v| v.gateway_reachable).into(),
         v_link: vitals.is_some_and(|v| v.link_up).into(),
         v_last_gasp: vitals.is_some_and(|v| v.last_gasp).into(),
+        v_uptime_s: vitals.map_or(0.0, |v| v.uptime_s),
     }
 }
 
@@ -1157,6 +1152,58 @@ fn event_from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
 }
 
 /// `'a', 'b'` — for values that are ours and contain no quote (UUIDs, event ids), checked all the same.
+/// Whether `table` of the client's database has `column`.
+async fn has_column(client: &Client, table: &str, column: &str) -> Result<bool, StoreError> {
+    let found: u64 = with_retry("table columns", || {
+        client
+            .query("SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?")
+            .bind(table)
+            .bind(column)
+            .fetch_one::<u64>()
+    })
+    .await?;
+    Ok(found > 0)
+}
+
+/// One measurement of a write, as the id lookup needs it.
+struct SentMeasurement<'a> {
+    /// Index of its batch in the write.
+    batch: usize,
+    probe: &'a ProbeRecord,
+    id: String,
+    reported_ms: i64,
+}
+
+/// The time condition of an id lookup: each batch's span of reported times, overlapping spans joined, so the
+/// server reads the granules of those spans only (one batch's span is usually seconds, a whole write's can be
+/// days when a probe uploads what it kept offline).
+fn time_spans(sent: impl Iterator<Item = (usize, i64)>) -> String {
+    let mut per_batch: BTreeMap<usize, (i64, i64)> = BTreeMap::new();
+    for (batch, at) in sent {
+        per_batch
+            .entry(batch)
+            .and_modify(|(low, high)| {
+                *low = (*low).min(at);
+                *high = (*high).max(at);
+            })
+            .or_insert((at, at));
+    }
+    let mut spans: Vec<(i64, i64)> = per_batch.into_values().collect();
+    spans.sort_unstable();
+    let mut joined: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+    for (low, high) in spans {
+        match joined.last_mut() {
+            Some(last) if low <= last.1 => last.1 = last.1.max(high),
+            _ => joined.push((low, high)),
+        }
+    }
+    joined
+        .iter()
+        .map(|(low, high)| format!("reported_ms >= {low} AND reported_ms <= {high}"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
 fn quoted_list(values: &[String]) -> String {
     values
         .iter()
@@ -1265,6 +1312,16 @@ mod tests {
         ));
         assert!(overload.is_retryable());
         assert!(classify_error(clickhouse::error::Error::TimedOut).is_retryable());
+    }
+
+    #[test]
+    fn an_id_lookup_reads_each_batch_span_with_overlaps_joined() {
+        let sent = [(0, 500), (0, 100), (1, 300), (1, 700), (2, 900), (3, 2000), (3, 2000)];
+        assert_eq!(
+            time_spans(sent.into_iter()),
+            "reported_ms >= 100 AND reported_ms <= 700 OR reported_ms >= 900 AND reported_ms <= 900 \
+             OR reported_ms >= 2000 AND reported_ms <= 2000"
+        );
     }
 
     #[test]

@@ -35,28 +35,7 @@ pub struct MeasurementRow {
     pub v_gateway: u8,
     pub v_link: u8,
     pub v_last_gasp: u8,
-}
-
-/// A `vitals` row.
-#[derive(Debug, Clone, Row, Serialize)]
-pub struct VitalsRow {
-    pub day: u16,
-    pub id: String,
-    pub probe_id: String,
-    pub reported_ms: i64,
-    pub boot_id: String,
-    pub uptime_s: f64,
-    pub ac_online: Option<u8>,
-    pub on_battery: Option<u8>,
-    pub battery_pct: Option<f64>,
-    pub gateway_reachable: u8,
-    pub link_up: u8,
-    pub last_gasp: u8,
-    pub spool_depth: u64,
-    pub country: String,
-    pub asn: u32,
-    pub region: Option<String>,
-    pub access: &'static str,
+    pub v_uptime_s: f64,
 }
 
 /// A `clock_anchors` row: a boot's synced reading (the earliest wins: `version` is `u64::MAX - mono_ms`).

@@ -2,19 +2,24 @@
 //! 18.16 (Debian's) and current releases share: no `DateTime64`, `LowCardinality`, `Map`, `Bool`, IP types or TTL;
 //! `Nullable` only outside sorting keys.
 //!
-//! Measurements and vitals are partitioned by the day the probe reported taking them (a retry of a batch has the
-//! same days, so `ReplacingMergeTree` merges its copies) and sorted by country, ASN, probe and time — the order
-//! the classifier and dashboards read in. The fields the classifier aggregates (an anchor's throughput or round
-//! trip, a blocking method and fingerprint, the vitals flags) are columns beside the JSON body, so per-bucket
-//! summaries are computed by ClickHouse without reading bodies. Small mutable tables (probes, events, presence) are versioned
-//! `ReplacingMergeTree`s read with `FINAL`.
+//! Measurements (vitals included) are partitioned by the day the probe reported taking them (a retry of a batch
+//! has the same days, so `ReplacingMergeTree` merges its copies) and sorted by country, ASN, probe and time — the
+//! order the classifier and dashboards read in. The fields the classifier and dashboards aggregate (an anchor's
+//! throughput or round trip, a blocking method and fingerprint, the vitals' flags and uptime) are columns beside the
+//! JSON body, so per-bucket summaries are computed by ClickHouse without reading bodies. Vitals have no table of
+//! their own: a second table would double the inserts and the merges of every write. Small mutable tables (probes,
+//! events, presence) are versioned `ReplacingMergeTree`s read with `FINAL`.
 //!
 //! On a cluster each table is a `Replicated…MergeTree` named `<table>_local` on every server, and `<table>` is a
 //! `Distributed` table over them, sharded so that every version of one key (a probe, an event) lands on the same
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
+
+/// The uptime column as a database made before schema 5 gains it: its rows already stored read their uptime from
+/// the body (vitals bodies hold `"uptime_s":…`; other kinds read 0), rows written since carry it.
+pub const UPTIME_COLUMN_FOR_OLD_ROWS: &str = "v_uptime_s Float64 DEFAULT visitParamExtractFloat(body, 'uptime_s')";
 
 /// One table.
 struct Table {
@@ -44,18 +49,7 @@ const TABLES: &[Table] = &[
                   target_name String, target_scope String, target_list Nullable(String), country String, asn UInt32, \
                   region Nullable(String), access String, body String, metric Nullable(Float64), metric_kind String, \
                   blocking String, fingerprint String, v_boot String, v_on_battery UInt8, v_gateway UInt8, \
-                  v_link UInt8, v_last_gasp UInt8",
-        version: None,
-        partition: Some("day"),
-        order: "country, asn, probe_id, reported_ms, id",
-        shard_by: "cityHash64(probe_id)",
-    },
-    Table {
-        name: "vitals",
-        columns: "day Date, id String, probe_id String, reported_ms Int64, boot_id String, uptime_s Float64, \
-                  ac_online Nullable(UInt8), on_battery Nullable(UInt8), battery_pct Nullable(Float64), \
-                  gateway_reachable UInt8, link_up UInt8, last_gasp UInt8, spool_depth UInt64, country String, \
-                  asn UInt32, region Nullable(String), access String",
+                  v_link UInt8, v_last_gasp UInt8, v_uptime_s Float64",
         version: None,
         partition: Some("day"),
         order: "country, asn, probe_id, reported_ms, id",
