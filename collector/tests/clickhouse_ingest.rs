@@ -109,3 +109,42 @@ async fn a_database_from_before_schema_5_gains_the_vitals_uptime() {
     );
     new.stop().await;
 }
+
+/// A batch sent again while its first copy is being written (a probe that timed out and retried) is stored once
+/// and reported as duplicates, whether the copies share a write or land in consecutive ones — the second looked up
+/// its ids while the first was committing.
+#[tokio::test]
+async fn copies_racing_each_other_are_stored_once() {
+    let server = ClickHouseServer::start();
+    let spec = StoreSpec::ClickHouse {
+        url: server.url(),
+        database: "racing".to_owned(),
+    };
+    let c = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
+    let (_, token) = c.add_probe("p1").await;
+    const ROUNDS: u64 = 20;
+    const COPIES: usize = 3;
+    const LINES: usize = 200;
+    for round in 0..ROUNDS {
+        let (_, body) = batch(LINES);
+        let answers =
+            futures_util::future::join_all((0..COPIES).map(|_| c.post(Some(&token), None, body.clone()))).await;
+        let (mut accepted, mut duplicates) = (0, 0);
+        for answer in &answers {
+            assert_eq!(answer.status, 200, "round {round}: {:?}", answer.json);
+            accepted += answer.json["accepted"].as_u64().unwrap_or_default();
+            duplicates += answer.json["duplicates"].as_u64().unwrap_or_default();
+        }
+        assert_eq!(
+            (accepted, duplicates),
+            (LINES as u64, (LINES * (COPIES - 1)) as u64),
+            "round {round}: each measurement accepted once"
+        );
+    }
+    let rows = server
+        .run_in("racing", "SELECT count(), uniqExact(id) FROM measurements FORMAT TSV")
+        .expect("counts rows");
+    let expected = ROUNDS * LINES as u64;
+    assert_eq!(rows, format!("{expected}\t{expected}\n"), "no row was written twice");
+    c.stop().await;
+}

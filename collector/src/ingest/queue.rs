@@ -3,14 +3,15 @@
 //! Admission is a semaphore taken before the body is even read: at most `max_inflight` batches are being
 //! decoded, queued or written at once, so memory stays bounded and a full collector answers 503 at once rather
 //! than buffering. The writer drains whatever is queued into one store call (group commit: many probes' batches
-//! share one fsync) and answers each batch only after that commit returned.
+//! share one fsync) and answers each batch only after that commit returned. While one group commits, the next is
+//! gathered and prepared (`Store::prepare_write`: ClickHouse looks up which of its ids are stored already).
 
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::store::{IngestBatch, Store, WriteOutcome};
+use crate::store::{IngestBatch, PreparedWrite, Store, StoreError, WriteOutcome};
 
 /// Admission to the queue: hold it from before reading the body until the batch is answered.
 #[derive(Debug)]
@@ -94,66 +95,137 @@ impl IngestQueue {
     }
 }
 
+/// A group of batches written in one store call, and where each batch's answer goes.
+struct Group {
+    batches: Vec<IngestBatch>,
+    replies: Vec<(oneshot::Sender<Result<WriteOutcome, SubmitError>>, Admission)>,
+    measurements: usize,
+}
+
+impl Group {
+    /// `first` and whatever else is queued, up to `max_group` measurements.
+    fn gather(first: Job, receiver: &mut mpsc::Receiver<Job>, max_group: usize) -> Self {
+        let mut group = Group {
+            batches: Vec::new(),
+            replies: Vec::new(),
+            measurements: 0,
+        };
+        group.push(first);
+        while group.measurements < max_group {
+            match receiver.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        group
+    }
+
+    fn push(&mut self, job: Job) {
+        self.measurements += job.batch.measurements.len();
+        self.batches.push(job.batch);
+        self.replies.push((job.reply, job._admission));
+    }
+}
+
 async fn run_writer(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<Job>,
     max_group: usize,
     metrics: Arc<crate::metrics::CollectorMetrics>,
 ) {
-    while let Some(first) = receiver.recv().await {
-        let mut total = first.batch.measurements.len();
-        let mut group = vec![first];
-        while total < max_group {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    total += job.batch.measurements.len();
-                    group.push(job);
-                }
-                Err(_) => break,
+    // The next group, gathered and prepared (ClickHouse: its id lookup) while the one before it commits. A
+    // store with nothing to prepare gets each group gathered when the one before has committed: the largest.
+    let pipelined = store.prepares_writes();
+    let mut next: Option<(Group, Result<PreparedWrite, StoreError>)> = None;
+    loop {
+        let (group, prepared) = match next.take() {
+            Some(ready) => ready,
+            None => {
+                let Some(first) = receiver.recv().await else { break };
+                let group = Group::gather(first, &mut receiver, max_group);
+                let prepared = store.prepare_write(&group.batches).await;
+                (group, prepared)
+            }
+        };
+        let commit = commit_group(store.as_ref(), group, prepared, &metrics);
+        if !pipelined {
+            commit.await;
+            continue;
+        }
+        tokio::pin!(commit);
+        tokio::select! {
+            biased;
+            _ = &mut commit => {}
+            job = receiver.recv() => {
+                let Some(first) = job else {
+                    commit.await;
+                    break;
+                };
+                let group = Group::gather(first, &mut receiver, max_group);
+                let (committed, prepared) = tokio::join!(&mut commit, store.prepare_write(&group.batches));
+                // After a failed write its rows may or may not be stored: look again.
+                let prepared = if committed { prepared } else { store.prepare_write(&group.batches).await };
+                next = Some((group, prepared));
             }
         }
-        let (batches, replies): (Vec<_>, Vec<_>) = group
-            .into_iter()
-            .map(|job| (job.batch, (job.reply, job._admission)))
-            .unzip();
-        let count = batches.len();
-        let writing = std::time::Instant::now();
-        let written = store.write_batches(batches).await;
-        metrics.store_write_seconds.observe(writing.elapsed().as_secs_f64());
-        if written.is_err() {
-            metrics.store_write_errors.inc();
+    }
+}
+
+/// Commits one prepared group and answers each of its batches; says whether the commit succeeded.
+async fn commit_group(
+    store: &dyn Store,
+    group: Group,
+    prepared: Result<PreparedWrite, StoreError>,
+    metrics: &crate::metrics::CollectorMetrics,
+) -> bool {
+    let Group {
+        batches,
+        replies,
+        measurements,
+    } = group;
+    let count = batches.len();
+    let writing = std::time::Instant::now();
+    let written = match prepared {
+        Ok(prepared) => store.write_prepared(batches, prepared).await,
+        Err(err) => Err(err),
+    };
+    metrics.store_write_seconds.observe(writing.elapsed().as_secs_f64());
+    if written.is_err() {
+        metrics.store_write_errors.inc();
+    }
+    match written {
+        Ok(outcomes) if outcomes.len() == count => {
+            tracing::debug!(batches = count, measurements, "group committed");
+            for ((reply, _admission), outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+            true
         }
-        match written {
-            Ok(outcomes) if outcomes.len() == count => {
-                tracing::debug!(batches = count, measurements = total, "group committed");
-                for ((reply, _admission), outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
+        Ok(outcomes) => {
+            tracing::error!(
+                expected = count,
+                got = outcomes.len(),
+                "store returned a wrong number of outcomes"
+            );
+            let err = SubmitError::Store {
+                message: "store returned a wrong number of outcomes".to_owned(),
+                retryable: false,
+            };
+            for (reply, _admission) in replies {
+                let _ = reply.send(Err(err.clone()));
             }
-            Ok(outcomes) => {
-                tracing::error!(
-                    expected = count,
-                    got = outcomes.len(),
-                    "store returned a wrong number of outcomes"
-                );
-                let err = SubmitError::Store {
-                    message: "store returned a wrong number of outcomes".to_owned(),
-                    retryable: false,
-                };
-                for (reply, _admission) in replies {
-                    let _ = reply.send(Err(err.clone()));
-                }
+            false
+        }
+        Err(err) => {
+            tracing::error!(error = %err, batches = count, "group commit failed");
+            let err = SubmitError::Store {
+                message: err.to_string(),
+                retryable: err.is_retryable(),
+            };
+            for (reply, _admission) in replies {
+                let _ = reply.send(Err(err.clone()));
             }
-            Err(err) => {
-                tracing::error!(error = %err, batches = count, "group commit failed");
-                let err = SubmitError::Store {
-                    message: err.to_string(),
-                    retryable: err.is_retryable(),
-                };
-                for (reply, _admission) in replies {
-                    let _ = reply.send(Err(err.clone()));
-                }
-            }
+            false
         }
     }
 }

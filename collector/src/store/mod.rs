@@ -21,9 +21,9 @@ pub use clickhouse::ClickHouseStore;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile,
-    ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent, StoredMeasurement,
-    TimeSource, TokenHash, WriteOutcome,
+    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, PreparedWrite,
+    ProbeProfile, ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent,
+    StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 
 /// A failure of the storage backend.
@@ -137,6 +137,28 @@ pub trait Store: Send + Sync + 'static {
     /// Stores several validated batches in one durable commit; one outcome per batch, in order. A signed
     /// batch's body and signature are stored in the same commit.
     async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Whether [`Store::prepare_write`] does work worth running while the previous write commits.
+    fn prepares_writes(&self) -> bool {
+        false
+    }
+
+    /// The part of a write that may run while the previous write commits (ClickHouse: which of its ids are
+    /// stored already, and the summary change log). Its result goes to [`Store::write_prepared`] once every
+    /// earlier write has returned; after an earlier write failed, prepare again.
+    async fn prepare_write(&self, _batches: &[IngestBatch]) -> Result<PreparedWrite, StoreError> {
+        Ok(PreparedWrite::default())
+    }
+
+    /// Commits batches prepared by [`Store::prepare_write`] while at most the write just before was committing:
+    /// the same guarantees as [`Store::write_batches`].
+    async fn write_prepared(
+        &self,
+        batches: Vec<IngestBatch>,
+        _prepared: PreparedWrite,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        self.write_batches(batches).await
+    }
 
     /// Stored measurements matching `query`, in ingest order.
     async fn measurements(&self, query: MeasurementQuery) -> Result<Vec<StoredMeasurement>, StoreError>;

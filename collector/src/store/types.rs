@@ -168,6 +168,13 @@ pub struct WriteOutcome {
     pub duplicates: u64,
 }
 
+/// What a write found out before it commits ([`super::Store::prepare_write`]): for ClickHouse, which of its
+/// measurements (probe id, measurement id) are already stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreparedWrite {
+    pub(crate) stored: std::collections::BTreeSet<(String, String)>,
+}
+
 /// Which stored measurements to read.
 #[derive(Debug, Clone, Default)]
 pub struct MeasurementQuery {

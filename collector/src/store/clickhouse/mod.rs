@@ -15,7 +15,7 @@ mod rows;
 
 use schema::{SCHEMA_VERSION, UPTIME_COLUMN_FOR_OLD_ROWS};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -32,9 +32,9 @@ use rows::{
 use vigil_measurement::signature::PublicKey;
 
 use super::{
-    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile,
-    ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, Store, StoreError, StoredEvent,
-    StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, PreparedWrite,
+    ProbeProfile, ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, Store, StoreError,
+    StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
 use crate::classify::{BlockingMethod, DisruptionEvent};
@@ -64,6 +64,9 @@ pub struct ClickHouseStore {
     anchors: Mutex<HashMap<(String, String), i64>>,
     /// Last-seen time written per probe.
     seen: Mutex<HashMap<String, i64>>,
+    /// The (probe id, measurement id) pairs the last successful write stored: the next write's lookup may have
+    /// run before they were.
+    last_written: Mutex<HashSet<(String, String)>>,
 }
 
 impl ClickHouseStore {
@@ -147,6 +150,7 @@ impl ClickHouseStore {
             clock: AtomicI64::new(max_seq.max(now_ms() * 1000)),
             anchors: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
+            last_written: Mutex::new(HashSet::new()),
         })
     }
 
@@ -490,6 +494,15 @@ impl Store for ClickHouseStore {
     }
 
     async fn write_batches(&self, batches: Vec<IngestBatch>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let prepared = self.prepare_write(&batches).await?;
+        self.write_prepared(batches, prepared).await
+    }
+
+    fn prepares_writes(&self) -> bool {
+        true
+    }
+
+    async fn prepare_write(&self, batches: &[IngestBatch]) -> Result<PreparedWrite, StoreError> {
         let sent: Vec<SentMeasurement<'_>> = batches
             .iter()
             .enumerate()
@@ -520,8 +533,32 @@ impl Store for ClickHouseStore {
                     })
             })
             .collect();
-        let (mut stored, ()) =
-            futures_util::future::try_join(self.stored_ids(&sent), self.log_changes(changed)).await?;
+        let (stored, ()) = futures_util::future::try_join(self.stored_ids(&sent), self.log_changes(changed)).await?;
+        Ok(PreparedWrite { stored })
+    }
+
+    async fn write_prepared(
+        &self,
+        batches: Vec<IngestBatch>,
+        prepared: PreparedWrite,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        // The lookup may have run while the write before this one committed: what that write stored counts as
+        // stored too.
+        let mut stored = prepared.stored;
+        {
+            let last = self
+                .last_written
+                .lock()
+                .map_err(|_| StoreError::Worker("last-written ids poisoned".into()))?;
+            for b in &batches {
+                for m in &b.measurements {
+                    let key = (b.probe.probe_id.clone(), m.id.to_string());
+                    if last.contains(&key) {
+                        stored.insert(key);
+                    }
+                }
+            }
+        }
         let mut outcomes = Vec::with_capacity(batches.len());
         let mut measurements = Vec::new();
         let mut anchors: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
@@ -596,6 +633,12 @@ impl Store for ClickHouseStore {
             self.insert("signed_batches", &signed),
         )
         .await?;
+        if let Ok(mut last) = self.last_written.lock() {
+            *last = measurements
+                .iter()
+                .map(|m| (m.probe_id.clone(), m.id.clone()))
+                .collect();
+        }
         if let Ok(mut known) = self.anchors.lock() {
             for a in &new_anchors {
                 known.insert((a.probe_id.clone(), a.boot_id.clone()), a.mono_ms);
