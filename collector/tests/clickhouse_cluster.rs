@@ -13,7 +13,9 @@ use vigil_collector::classify::ClassifierSettings;
 use vigil_collector::classify::run::classify_window;
 use vigil_collector::store::aggregates;
 use vigil_collector::store::clickhouse::{apply_statements, schema};
-use vigil_collector::store::{AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, TokenHash};
+use vigil_collector::store::{
+    AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, StoreError, TokenHash,
+};
 use vigil_collector::{CollectorConfig, Role, StoreSpec, open_store, register_probe};
 use vigil_measurement::Measurement;
 
@@ -264,4 +266,15 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
         .post(Some(&tokens[0].1), None, ndjson(&measurements(0, 0, start)))
         .await;
     assert_eq!(refused.status, 404, "a classify-only instance has no ingest route");
+
+    // A cluster from before schema 5 (no uptime column) is not half-upgraded through one server's distributed
+    // table: the collector refuses to start and says what to do.
+    shard1
+        .run_in("vigil", "ALTER TABLE measurements DROP COLUMN v_uptime_s")
+        .expect("drops the column from shard 1's distributed table");
+    match vigil_collector::store::ClickHouseStore::open(&shard1.url(), "vigil").await {
+        Err(StoreError::UpgradeNeeded(why)) => assert!(why.contains("every server"), "{why}"),
+        Err(other) => panic!("wrong refusal: {other}"),
+        Ok(_) => panic!("a cluster without the uptime column was opened"),
+    }
 }

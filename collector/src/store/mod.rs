@@ -60,6 +60,9 @@ pub enum StoreError {
         /// Latest version this binary knows.
         known: i64,
     },
+    /// The store needs a schema change this collector cannot make by itself (a cluster's tables).
+    #[error("the store needs an upgrade first: {0}")]
+    UpgradeNeeded(String),
     /// A stored value could not be read back.
     #[error("corrupt stored value in {context}: {detail}")]
     Corrupt {

@@ -114,6 +114,23 @@ impl ClickHouseStore {
         // column, computed from the stored bodies for the rows it already holds (the old `vitals` table is no
         // longer written).
         if !has_column(&client, "measurements", "v_uptime_s").await? {
+            // On a cluster the ALTER would reach this server's distributed table only: the operator adds the
+            // column on every server first.
+            let engine: String = with_retry("measurements engine", || {
+                client
+                    .query(
+                        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'measurements'",
+                    )
+                    .fetch_one::<String>()
+            })
+            .await?;
+            if engine == "Distributed" {
+                return Err(StoreError::UpgradeNeeded(
+                    "measurements has no v_uptime_s column (schema 5): add it on every server of the cluster, \
+                     see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+                        .into(),
+                ));
+            }
             tracing::info!("adding measurements.v_uptime_s (schema 5)");
             with_retry("add measurements.v_uptime_s", || {
                 client
@@ -188,18 +205,18 @@ impl ClickHouseStore {
             // Lists go in as bound arrays the server unpacks: parsing thousands of literals in an `IN (…)` list
             // costs the server more than the lookup itself.
             let sql = format!(
-                "SELECT probe_id, id FROM measurements WHERE country IN (SELECT arrayJoin(?)) \
-                 AND asn IN (SELECT toUInt32(arrayJoin(?))) AND probe_id IN (SELECT arrayJoin(?)) AND ({}) \
-                 AND id IN (SELECT arrayJoin(?))",
+                "SELECT probe_id, id FROM measurements PREWHERE id IN (SELECT arrayJoin(?)) \
+                 WHERE country IN (SELECT arrayJoin(?)) AND asn IN (SELECT toUInt32(arrayJoin(?))) \
+                 AND probe_id IN (SELECT arrayJoin(?)) AND ({})",
                 time_spans(chunk.iter().map(|m| (m.batch, m.reported_ms)))
             );
             let stored: Vec<(String, String)> = with_retry("look up ids", || {
                 self.client
                     .query(&sql)
+                    .bind(&ids)
                     .bind(&countries)
                     .bind(&asns)
                     .bind(&probes)
-                    .bind(&ids)
                     .fetch_all::<(String, String)>()
             })
             .await?;
