@@ -3,6 +3,7 @@
 # store, then on a ClickHouse server on loopback (Debian's clickhouse-server, started here), in the same run.
 # Prints measurements/s for each store, their ratio, and the collector's peak RSS (VmHWM). Loopback only.
 #   bench/ingest.sh [CLIENTS=4] [BATCHES_PER_CLIENT=50] [LINES=1000] [gzip|none] [STORES="sqlite clickhouse"]
+# ClickHouse wants a journaled filesystem for its files: TMPDIR=$(bench/journaled_tmp.sh) bench/ingest.sh … (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-4}; per_client=${2:-50}; lines=${3:-1000}; encoding=${4:-gzip}; stores=${5:-"sqlite clickhouse"}
