@@ -57,9 +57,10 @@ async fn acknowledged_only_when_stored_and_503_while_clickhouse_is_down() {
 }
 
 /// Schema 5 folded the vitals table into `measurements`: a database written by an older collector gains the
-/// uptime column, its stored vitals read their uptime from their bodies, and new vitals carry it.
+/// uptime column, its stored vitals read their uptime from their bodies, new vitals carry it, and its old vitals
+/// table is set aside for a `vitals` view over measurements.
 #[tokio::test]
-async fn a_database_from_before_schema_5_gains_the_vitals_uptime() {
+async fn a_database_from_before_schema_5_is_upgraded() {
     let server = ClickHouseServer::start();
     let spec = StoreSpec::ClickHouse {
         url: server.url(),
@@ -83,10 +84,17 @@ async fn a_database_from_before_schema_5_gains_the_vitals_uptime() {
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     old.stop().await;
-    // The table as schema 4 had it: no uptime column, the uptime only in the stored body.
+    // The tables as schema 4 had them: no uptime column (the uptime only in the stored body), vitals a table.
     server
         .run_in("upgrade", "ALTER TABLE measurements DROP COLUMN v_uptime_s")
         .expect("drops the column");
+    for sql in [
+        "DROP TABLE vitals",
+        "CREATE TABLE vitals (id String, uptime_s Float64) ENGINE = MergeTree ORDER BY id",
+        "INSERT INTO vitals VALUES ('old', 100)",
+    ] {
+        server.run_in("upgrade", sql).expect("an old vitals table");
+    }
     assert!(
         server.run_in("upgrade", "SELECT v_uptime_s FROM measurements").is_err(),
         "the column is gone"
@@ -106,6 +114,20 @@ async fn a_database_from_before_schema_5_gains_the_vitals_uptime() {
     assert_eq!(
         after, "tcp\t0\nvitals\t100\nvitals\t7\n",
         "new vitals carry their uptime"
+    );
+    assert_eq!(
+        server.run_in("upgrade", "SELECT id, uptime_s FROM vitals_before_schema_5 FORMAT TSV"),
+        Ok("old\t100\n".to_owned()),
+        "the old table is set aside, not dropped"
+    );
+    assert_eq!(
+        server.run_in(
+            "upgrade",
+            "SELECT boot_id, uptime_s, on_battery, gateway_reachable, link_up, last_gasp, spool_depth FROM vitals \
+             ORDER BY reported_ms FORMAT TSV"
+        ),
+        Ok("b1\t100\t0\t1\t1\t0\t0\nb1\t7\t0\t1\t1\t0\t0\n".to_owned()),
+        "vitals is a view over measurements"
     );
     new.stop().await;
 }

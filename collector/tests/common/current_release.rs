@@ -41,7 +41,7 @@ pub fn replay(server: &ClickHouseServer, database: &str, setup: &[String], queri
     let tables: BTreeMap<String, String> = server
         .run_in(
             database,
-            "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name",
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine != 'View' ORDER BY name",
         )
         .expect("lists tables")
         .lines()

@@ -81,7 +81,7 @@ impl ClickHouseStore {
         let create = format!("CREATE DATABASE IF NOT EXISTS {database}");
         with_retry("create database", || root.query(&create).execute()).await?;
         let client = root.clone().with_database(database);
-        for ddl in schema::single_server() {
+        for ddl in schema::single_server_tables() {
             with_retry("create table", || client.query(&ddl).execute()).await?;
         }
         let server_version: String = with_retry("server version", || {
@@ -113,23 +113,18 @@ impl ClickHouseStore {
         // Version 5 folded the vitals table into measurements: a table made by an older binary gains the uptime
         // column, computed from the stored bodies for the rows it already holds (the old `vitals` table is no
         // longer written).
+        // On a cluster an ALTER or RENAME would reach this server's distributed table only: the operator upgrades
+        // every server first (docs/deploy/clickhouse.md, "Upgrading a cluster").
+        let on_cluster = engine_of(&client, "measurements").await?.as_deref() == Some("Distributed");
+        let upgrade_cluster = |what: &str| {
+            StoreError::UpgradeNeeded(format!(
+                "{what} (schema 5): upgrade every server of the cluster first, see docs/deploy/clickhouse.md, \
+                 \"Upgrading a cluster\""
+            ))
+        };
         if !has_column(&client, "measurements", "v_uptime_s").await? {
-            // On a cluster the ALTER would reach this server's distributed table only: the operator adds the
-            // column on every server first.
-            let engine: String = with_retry("measurements engine", || {
-                client
-                    .query(
-                        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'measurements'",
-                    )
-                    .fetch_one::<String>()
-            })
-            .await?;
-            if engine == "Distributed" {
-                return Err(StoreError::UpgradeNeeded(
-                    "measurements has no v_uptime_s column (schema 5): add it on every server of the cluster, \
-                     see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
-                        .into(),
-                ));
+            if on_cluster {
+                return Err(upgrade_cluster("measurements has no v_uptime_s column"));
             }
             tracing::info!("adding measurements.v_uptime_s (schema 5)");
             with_retry("add measurements.v_uptime_s", || {
@@ -140,6 +135,20 @@ impl ClickHouseStore {
                     .execute()
             })
             .await?;
+        }
+        // Schema 5 also made `vitals` a view over measurements: an older database's vitals table is set aside.
+        if let Some(engine) = engine_of(&client, "vitals").await?.filter(|e| e != "View") {
+            if on_cluster {
+                return Err(upgrade_cluster("vitals is still a table"));
+            }
+            tracing::info!(%engine, "renaming the vitals table to vitals_before_schema_5 (schema 5)");
+            with_retry("set the vitals table aside", || {
+                client.query("RENAME TABLE vitals TO vitals_before_schema_5").execute()
+            })
+            .await?;
+        }
+        for ddl in schema::views(None) {
+            with_retry("create view", || client.query(&ddl).execute()).await?;
         }
         if applied < SCHEMA_VERSION {
             let now = now_ms();
@@ -1212,6 +1221,18 @@ fn event_from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
 }
 
 /// `'a', 'b'` — for values that are ours and contain no quote (UUIDs, event ids), checked all the same.
+/// The engine of `table` in the client's database, if it exists.
+async fn engine_of(client: &Client, table: &str) -> Result<Option<String>, StoreError> {
+    let engines: Vec<String> = with_retry("table engine", || {
+        client
+            .query("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = ?")
+            .bind(table)
+            .fetch_all::<String>()
+    })
+    .await?;
+    Ok(engines.into_iter().next())
+}
+
 /// Whether `table` of the client's database has `column`.
 async fn has_column(client: &Client, table: &str, column: &str) -> Result<bool, StoreError> {
     let found: u64 = with_retry("table columns", || {

@@ -7,7 +7,7 @@
 //! order the classifier and dashboards read in. The fields the classifier and dashboards aggregate (an anchor's
 //! throughput or round trip, a blocking method and fingerprint, the vitals' flags and uptime) are columns beside the
 //! JSON body, so per-bucket summaries are computed by ClickHouse without reading bodies. Vitals have no table of
-//! their own: a second table would double the inserts and the merges of every write. Small mutable tables (probes,
+//! their own (a second table would double the inserts and the merges of every write); the `vitals` view shows them. Small mutable tables (probes,
 //! events, presence) are versioned `ReplacingMergeTree`s read with `FINAL`.
 //!
 //! On a cluster each table is a `Replicated…MergeTree` named `<table>_local` on every server, and `<table>` is a
@@ -166,8 +166,38 @@ fn tail(t: &Table) -> String {
     format!("{partition} ORDER BY ({})", t.order)
 }
 
-/// `CREATE TABLE IF NOT EXISTS` statements for one server, in order.
+/// What the `vitals` view shows of each vitals measurement: its flags and uptime from their columns, its spool
+/// depth from the body. Raw rows, like the table it replaced: a copy two collectors raced to store shows until
+/// merged.
+const VITALS_VIEW: &str = "SELECT day, id, probe_id, reported_ms, v_boot AS boot_id, v_uptime_s AS uptime_s, \
+                           v_on_battery AS on_battery, v_gateway AS gateway_reachable, v_link AS link_up, \
+                           v_last_gasp AS last_gasp, visitParamExtractUInt(body, 'spool_depth') AS spool_depth, \
+                           country, asn, region, access FROM {db}measurements WHERE kind = 'vitals'";
+
+/// The statements for one server, in order: tables, then views.
 pub fn single_server() -> Vec<String> {
+    let mut out = single_server_tables();
+    out.extend(views(None));
+    out
+}
+
+/// The views over the tables: on one server, or on every server of `(cluster, database)` over its distributed
+/// tables. Vitals are rows of `measurements` (schema 5), shown as `vitals` for whoever queries by hand.
+pub fn views(cluster: Option<(&str, &str)>) -> Vec<String> {
+    vec![match cluster {
+        None => format!(
+            "CREATE VIEW IF NOT EXISTS vitals AS {}",
+            VITALS_VIEW.replace("{db}", "")
+        ),
+        Some((cluster, database)) => format!(
+            "CREATE VIEW IF NOT EXISTS {database}.vitals ON CLUSTER {cluster} AS {}",
+            VITALS_VIEW.replace("{db}", &format!("{database}."))
+        ),
+    }]
+}
+
+/// `CREATE TABLE IF NOT EXISTS` statements for one server, in order.
+pub fn single_server_tables() -> Vec<String> {
     TABLES
         .iter()
         .map(|t| {
@@ -209,6 +239,7 @@ pub fn cluster(cluster: &str, database: &str) -> Vec<String> {
             shard = t.shard_by
         ));
     }
+    out.extend(views(Some((cluster, database))));
     out
 }
 
@@ -226,7 +257,11 @@ mod tests {
     #[test]
     fn every_table_has_a_local_and_a_distributed_form_on_a_cluster() {
         let ddl = cluster("vigil", "vigil");
-        assert_eq!(ddl.len(), 1 + 2 * TABLES.len());
+        assert_eq!(ddl.len(), 1 + 2 * TABLES.len() + 1);
+        assert!(ddl.iter().any(
+            |s| s.starts_with("CREATE VIEW IF NOT EXISTS vigil.vitals ON CLUSTER vigil AS")
+                && s.contains("FROM vigil.measurements WHERE kind = 'vitals'")
+        ));
         assert!(
             ddl.iter()
                 .any(|s| s.contains("vigil.measurements_local ON CLUSTER vigil")
@@ -238,7 +273,7 @@ mod tests {
             ddl.iter()
                 .any(|s| s.contains("Distributed(vigil, vigil, events_local, cityHash64(id))"))
         );
-        assert_eq!(single_server().len(), TABLES.len());
+        assert_eq!(single_server().len(), TABLES.len() + 1);
         assert!(is_identifier("vigil_1") && !is_identifier("x; DROP") && !is_identifier("1x"));
     }
 }
