@@ -2,7 +2,7 @@
 # built, a work directory removed on exit (kept with VIGIL_BENCH_KEEP=1) with every process started here stopped,
 # Debian's clickhouse-server on a free loopback port, and a collector serving a store with one probe registered.
 
-cargo build --release -q -p vigil-collector --bin vigil-collector --example ingest_load
+[ -n "${VIGIL_BENCH_NO_BUILD:-}" ] || cargo build --release -q -p vigil-collector --bin vigil-collector --example ingest_load
 bin=$PWD/target/release/vigil-collector
 load=$PWD/target/release/examples/ingest_load
 work=$(mktemp -d)

@@ -212,7 +212,7 @@ impl ClickHouseStore {
             let probes: BTreeSet<&str> = chunk.iter().map(|m| m.probe.probe_id.as_str()).collect();
             let ids: Vec<&str> = chunk.iter().map(|m| m.id.as_str()).collect();
             // Lists go in as bound arrays the server unpacks: parsing thousands of literals in an `IN (…)` list
-            // costs the server more than the lookup itself.
+            // costs the server more than the lookup itself. One thread: the lookup reads a few granules.
             let sql = format!(
                 "SELECT probe_id, id FROM measurements PREWHERE id IN (SELECT arrayJoin(?)) \
                  WHERE country IN (SELECT arrayJoin(?)) AND asn IN (SELECT toUInt32(arrayJoin(?))) \
@@ -222,6 +222,7 @@ impl ClickHouseStore {
             let stored: Vec<(String, String)> = with_retry("look up ids", || {
                 self.client
                     .query(&sql)
+                    .with_setting("max_threads", "1")
                     .bind(&ids)
                     .bind(&countries)
                     .bind(&asns)
