@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts (sourced from the repository root): the release collector and load generator
 # built, a work directory removed on exit (kept with VIGIL_BENCH_KEEP=1) with every process started here stopped,
 # Debian's clickhouse-server on a free loopback port, and a collector serving a store with one probe registered.
+# VIGIL_BENCH_NO_BUILD=1 uses the binaries already built (e.g. with symbols, to profile).
 
 [ -n "${VIGIL_BENCH_NO_BUILD:-}" ] || cargo build --release -q -p vigil-collector --bin vigil-collector --example ingest_load
 bin=$PWD/target/release/vigil-collector
