@@ -569,55 +569,48 @@ impl Store for ClickHouseStore {
         batches: Vec<IngestBatch>,
         prepared: PreparedWrite,
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        // The lookup may have run while the write before this one committed: what that write stored counts as
-        // stored too.
         let mut stored = prepared.stored;
-        {
-            let last = self
-                .last_written
-                .lock()
-                .map_err(|_| StoreError::Worker("last-written ids poisoned".into()))?;
-            for b in &batches {
-                for m in &b.measurements {
-                    let key = (b.probe.probe_id.clone(), m.id.to_string());
-                    if last.contains(&key) {
-                        stored.insert(key);
-                    }
-                }
-            }
-        }
         let mut outcomes = Vec::with_capacity(batches.len());
         let mut measurements = Vec::new();
         let mut anchors: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-        for batch in &batches {
-            let mut outcome = WriteOutcome {
-                accepted: 0,
-                duplicates: 0,
-            };
-            for m in &batch.measurements {
-                let id = m.id.to_string();
-                if !stored.insert((batch.probe.probe_id.clone(), id.clone())) {
-                    outcome.duplicates += 1;
-                    continue;
+        {
+            // The lookup may have run while the write before this one committed: what that write stored counts
+            // as stored too.
+            let last_written = self
+                .last_written
+                .lock()
+                .map_err(|_| StoreError::Worker("last-written ids poisoned".into()))?;
+            for batch in &batches {
+                let mut outcome = WriteOutcome {
+                    accepted: 0,
+                    duplicates: 0,
+                };
+                for m in &batch.measurements {
+                    let id = m.id.to_string();
+                    let key = (batch.probe.probe_id.clone(), id.clone());
+                    if last_written.contains(&key) || !stored.insert(key) {
+                        outcome.duplicates += 1;
+                        continue;
+                    }
+                    outcome.accepted += 1;
+                    let row = measurement_row(batch, m, id, self.stamp());
+                    if let Some(clock) = m.clock.as_ref().filter(|c| c.synced) {
+                        let key = (batch.probe.probe_id.clone(), clock.boot_id.clone());
+                        let mono = i64::try_from(clock.mono_ms).unwrap_or(i64::MAX);
+                        let wall = m.started_at.timestamp_millis();
+                        anchors
+                            .entry(key)
+                            .and_modify(|a| {
+                                if mono < a.0 {
+                                    *a = (mono, wall);
+                                }
+                            })
+                            .or_insert((mono, wall));
+                    }
+                    measurements.push(row);
                 }
-                outcome.accepted += 1;
-                let row = measurement_row(batch, m, id, self.stamp());
-                if let Some(clock) = m.clock.as_ref().filter(|c| c.synced) {
-                    let key = (batch.probe.probe_id.clone(), clock.boot_id.clone());
-                    let mono = i64::try_from(clock.mono_ms).unwrap_or(i64::MAX);
-                    let wall = m.started_at.timestamp_millis();
-                    anchors
-                        .entry(key)
-                        .and_modify(|a| {
-                            if mono < a.0 {
-                                *a = (mono, wall);
-                            }
-                        })
-                        .or_insert((mono, wall));
-                }
-                measurements.push(row);
+                outcomes.push(outcome);
             }
-            outcomes.push(outcome);
         }
         // Only anchors earlier than the one already written for their boot.
         let new_anchors: Vec<AnchorRow> = {
@@ -1221,7 +1214,6 @@ fn event_from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
     })
 }
 
-/// `'a', 'b'` — for values that are ours and contain no quote (UUIDs, event ids), checked all the same.
 /// The engine of `table` in the client's database, if it exists.
 async fn engine_of(client: &Client, table: &str) -> Result<Option<String>, StoreError> {
     let engines: Vec<String> = with_retry("table engine", || {
@@ -1286,6 +1278,7 @@ fn time_spans(sent: impl Iterator<Item = (usize, i64)>) -> String {
         .join(" OR ")
 }
 
+/// `'a', 'b'` — for values that are ours and contain no quote (UUIDs, event ids), checked all the same.
 fn quoted_list(values: &[String]) -> String {
     values
         .iter()
