@@ -119,10 +119,7 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
         );
     }
 
-    let on = |s: &ClickHouseServer| StoreSpec::ClickHouse {
-        url: s.url(),
-        database: "vigil".to_owned(),
-    };
+    let on = |s: &ClickHouseServer| s.spec("vigil");
     let ingest = CollectorConfig {
         role: Role::Ingest,
         ..CollectorConfig::default()

@@ -4,8 +4,8 @@
 
 mod common;
 
+use vigil_collector::CollectorConfig;
 use vigil_collector::store::MeasurementQuery;
-use vigil_collector::{CollectorConfig, StoreSpec};
 
 use common::clickhouse::ClickHouseServer;
 use common::{TestCollector, batch};
@@ -13,10 +13,7 @@ use common::{TestCollector, batch};
 #[tokio::test]
 async fn acknowledged_only_when_stored_and_503_while_clickhouse_is_down() {
     let mut server = ClickHouseServer::start();
-    let spec = StoreSpec::ClickHouse {
-        url: server.url(),
-        database: "ingest".to_owned(),
-    };
+    let spec = server.spec("ingest");
     let c = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
     let (_, token) = c.add_probe("p1").await;
 
@@ -62,10 +59,7 @@ async fn acknowledged_only_when_stored_and_503_while_clickhouse_is_down() {
 #[tokio::test]
 async fn a_database_from_before_schema_5_is_upgraded() {
     let server = ClickHouseServer::start();
-    let spec = StoreSpec::ClickHouse {
-        url: server.url(),
-        database: "upgrade".to_owned(),
-    };
+    let spec = server.spec("upgrade");
     let uptimes = |server: &ClickHouseServer| {
         server
             .run_in(
@@ -138,10 +132,7 @@ async fn a_database_from_before_schema_5_is_upgraded() {
 #[tokio::test]
 async fn copies_racing_each_other_are_stored_once() {
     let server = ClickHouseServer::start();
-    let spec = StoreSpec::ClickHouse {
-        url: server.url(),
-        database: "racing".to_owned(),
-    };
+    let spec = server.spec("racing");
     let c = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
     let (_, token) = c.add_probe("p1").await;
     const ROUNDS: u64 = 20;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde_json::Value;
+use vigil_collector::CollectorConfig;
 use vigil_collector::store::clickhouse::schema;
-use vigil_collector::{CollectorConfig, StoreSpec};
 
 use common::TestCollector;
 use common::clickhouse::ClickHouseServer;
@@ -315,10 +315,7 @@ fn num(v: &Value) -> f64 {
 async fn every_panel_query_runs_on_real_clickhouse_and_prometheus_and_returns_data() {
     let server = ClickHouseServer::start();
     let database = "dashboards";
-    let spec = StoreSpec::ClickHouse {
-        url: server.url(),
-        database: database.to_owned(),
-    };
+    let spec = server.spec(database);
     // The server classifies every second with the data's buckets, so the event gauges have series.
     let mut config = CollectorConfig {
         bucket_secs: country::BUCKET as u64,

@@ -123,11 +123,7 @@ async fn exports_from_the_embedded_store() {
 #[tokio::test]
 async fn exports_from_clickhouse() {
     let server = common::clickhouse::ClickHouseServer::start();
-    exports_read_back_anonymised_streamed_and_resumable(Some(StoreSpec::ClickHouse {
-        url: server.url(),
-        database: "export".to_owned(),
-    }))
-    .await;
+    exports_read_back_anonymised_streamed_and_resumable(Some(server.spec("export"))).await;
 }
 
 async fn exports_read_back_anonymised_streamed_and_resumable(store: Option<StoreSpec>) {

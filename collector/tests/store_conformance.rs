@@ -986,10 +986,7 @@ async fn the_embedded_store_conforms() {
 #[tokio::test]
 async fn the_clickhouse_store_conforms() {
     let server = ClickHouseServer::start_logging_queries();
-    let spec = StoreSpec::ClickHouse {
-        url: server.url(),
-        database: "conformance".to_owned(),
-    };
+    let spec = server.spec("conformance");
     let store = open_store(&spec).await.expect("opens");
     let twin = open_store(&spec).await.expect("opens a second collector's handle");
     suite(store, twin).await;

@@ -238,6 +238,14 @@ impl ClickHouseServer {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
+    /// The collector's store address for `database` on this server.
+    pub fn spec(&self, database: &str) -> vigil_collector::StoreSpec {
+        vigil_collector::StoreSpec::ClickHouse {
+            url: self.url(),
+            database: database.to_owned(),
+        }
+    }
+
     /// Stops the server (SIGKILL), keeping its data.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
