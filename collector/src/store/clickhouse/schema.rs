@@ -7,8 +7,8 @@
 //! order the classifier and dashboards read in. The fields the classifier and dashboards aggregate (an anchor's
 //! throughput or round trip, a blocking method and fingerprint, the vitals' flags and uptime) are columns beside the
 //! JSON body, so per-bucket summaries are computed by ClickHouse without reading bodies. Vitals have no table of
-//! their own (a second table would double the inserts and the merges of every write); the `vitals` view shows them. Small mutable tables (probes,
-//! events, presence) are versioned `ReplacingMergeTree`s read with `FINAL`.
+//! their own (a second table would double the inserts and the merges of every write); the `vitals` view shows
+//! them. Small mutable tables (probes, events, presence) are versioned `ReplacingMergeTree`s read with `FINAL`.
 //!
 //! On a cluster each table is a `Replicated…MergeTree` named `<table>_local` on every server, and `<table>` is a
 //! `Distributed` table over them, sharded so that every version of one key (a probe, an event) lands on the same
