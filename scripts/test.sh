@@ -22,19 +22,28 @@ if ((${#missing[@]})); then
 fi
 
 # From PyPI, in a venv under target/: pyarrow reads the Parquet exports back in the tests (a reader no one here
-# wrote), and chDB — the ClickHouse engine of a current release as a library — replays every query the store and
-# the dashboards ran on Debian's ClickHouse 18.16, which must run and answer the same there.
+# wrote), chDB — the ClickHouse engine of a current release as a library — replays every query the store and
+# the dashboards ran on Debian's ClickHouse 18.16, which must run and answer the same there, and feedparser reads
+# the Atom feed as a feed reader would.
 venv=target/pyarrow-venv
-if ! "$venv/bin/python" -c "import pyarrow.parquet, chdb" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import pyarrow.parquet, chdb, feedparser" 2>/dev/null; then
   [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pyarrow chdb-core==26.9.0
+  "$venv/bin/pip" install -q pyarrow chdb-core==26.9.0 feedparser==6.0.*
 fi
 export VIGIL_PYTHON=$PWD/$venv/bin/python
 
+# Every test run's output is kept in target/test-logs/, where scripts/check-required-tests.py reads which tests
+# ran: a test that cannot run here (no root, no ../shared/data) is reported *ignored* with its reason, and under
+# VIGIL_REQUIRE_ALL=1 (CI) fails instead; the check at the end also fails if a test of scripts/required-tests.txt
+# is missing from the logs.
+logs=target/test-logs
+rm -rf "$logs" && mkdir -p "$logs"
+logged() { local name=$1; shift; "$@" 2>&1 | tee "$logs/$name.log"; }
+
 # End-to-end tests in tests/ drive the real binaries: build them first.
 cargo build --workspace --bins --locked
-cargo test --workspace --locked --all-targets
-cargo test --workspace --locked --doc
+logged workspace cargo test --workspace --locked --all-targets
+logged doc cargo test --workspace --locked --doc
 # CI artifacts (the status page's screenshot from headless Chromium).
 echo "artifacts: $PWD/target/artifacts/"
 
@@ -48,9 +57,15 @@ bash ansible/test.sh
 if [ "$(id -u)" -eq 0 ]; then
   # The privacy audit: a probe behind NAT whose public address is echoed back by what it measures; no store,
   # export or API answer may hold that address.
-  cargo test -p vigil-lab --features lab --test privacy_audit --locked
-  cargo test -p vigil-lab --features lab --test lab --locked
+  logged privacy_audit cargo test -p vigil-lab --features lab --test privacy_audit --locked
+  logged lab cargo test -p vigil-lab --features lab --test lab --locked
 else
   echo "SKIPPED: the namespace lab and the privacy audit need root; run them with:"
   echo "  sudo -E cargo test -p vigil-lab --features lab --test privacy_audit --test lab"
+fi
+
+# What did not run, said once at the end; in CI (VIGIL_REQUIRE_ALL=1) every required test must have run and passed.
+grep -h -E "^test .* \.\.\. ignored" "$logs"/*.log | sed 's/^/not run: /' || true
+if [ "${VIGIL_REQUIRE_ALL:-}" = 1 ]; then
+  python3 scripts/check-required-tests.py "$logs"/*.log
 fi

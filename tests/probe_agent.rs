@@ -6,6 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "../collector/tests/common/prometheus.rs"]
+#[allow(dead_code)]
+mod prometheus;
+
 use vigil_collector::store::{MeasurementQuery, Store};
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, ProbeProcess, binary, serve_page, wait_until};
@@ -313,5 +317,57 @@ async fn run_serves_its_metrics_when_asked() {
         value("vigil_probe_uploads_total", "result=\"delivered\"").is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    assert!(probe.terminate(Duration::from_secs(20)));
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_the_probes_metrics_and_sees_its_uploads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("scraped");
+    let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");
+    let config = write_config(dir.path(), &collector.url, &token, page);
+    let listen: std::net::SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let mut probe = ProbeProcess::run_with(&config, &["--metrics-listen", &listen.to_string()]);
+    let prometheus = prometheus::Prometheus::scraping_as(listen, "vigil-probe");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let uploaded = loop {
+        let uploaded = prometheus.value(&client, "vigil_probe_uploaded_records_total").await;
+        if uploaded
+            .as_deref()
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|n| n >= 1.0)
+        {
+            break uploaded;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Prometheus never saw the probe's uploads (last: {uploaded:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        prometheus.value(&client, "up{job=\"vigil-probe\"}").await.as_deref(),
+        Some("1")
+    );
+    // Every series the probe documents is there, typed as Prometheus parsed it (a histogram has its buckets).
+    for expr in [
+        "vigil_probe_spool_depth",
+        "vigil_probe_spool_bytes",
+        "vigil_probe_last_upload_success_timestamp_seconds > 1.7e9",
+        "sum(vigil_probe_uploads_total{result=\"delivered\"})",
+        "sum(vigil_probe_check_outcomes_total{kind=\"http\"})",
+        "sum(vigil_probe_check_seconds_bucket{kind=\"tcp\",le=\"+Inf\"})",
+    ] {
+        assert!(
+            prometheus.value(&client, expr).await.is_some(),
+            "Prometheus has no {expr} (uploaded: {uploaded:?})"
+        );
+    }
     assert!(probe.terminate(Duration::from_secs(20)));
 }

@@ -1,10 +1,10 @@
-//! The HTTP and TCP checks against loopback servers: pages, redirect chains, blockpages (a real published
-//! fingerprint), resets, stalls, refusals and TLS failures.
+//! The HTTP and TCP checks against loopback servers: pages, redirect chains, blockpages, resets, stalls, refusals
+//! and TLS failures. (A page carrying a real published fingerprint is in `inputs_real_files.rs`, with the other
+//! tests that need the shared data.)
 
 mod support;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use vigil_measurement::result::HttpResult;
 use vigil_measurement::{Limits, Measurement, MeasurementResult, Outcome, Scope, Target, validate};
 use vigil_probe::checks::http::{HttpChecker, HttpSettings};
 use vigil_probe::checks::tcp;
-use vigil_probe::fingerprints::{Fingerprints, Location, PatternType};
+use vigil_probe::fingerprints::Fingerprints;
 
 fn target(name: &str) -> Target {
     Target {
@@ -96,38 +96,6 @@ async fn redirects_are_followed_and_recorded() {
         vec![format!("http://{addr}/b"), format!("http://{addr}/final")]
     );
     assert_eq!(r.url, format!("http://{addr}/a"));
-}
-
-#[tokio::test]
-async fn a_page_carrying_a_published_blockpage_fingerprint_is_a_blockpage() {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/blocking-fingerprints");
-    if !data.is_dir() {
-        eprintln!("SKIPPED: no shared fingerprints at {}", data.display());
-        return;
-    }
-    let (fingerprints, _) = Fingerprints::load_dir(&data).expect("loads");
-    let published = fingerprints
-        .all()
-        .find(|f| {
-            f.scope == "nat"
-                && f.location == Location::Body
-                && f.pattern_type == PatternType::Contains
-                && f.name.starts_with("ooni.")
-        })
-        .expect("the published set has national body fingerprints")
-        .clone();
-    let body = format!(
-        "<html><head><title>Blocked</title></head><body>{}</body></html>",
-        published.pattern
-    );
-    let addr = serve(HashMap::from([(
-        "/news".to_owned(),
-        Route::Page(403, vec![], body.into_bytes()),
-    )]))
-    .await;
-    let r = fetch(&checker(fingerprints), &format!("http://{addr}/news")).await;
-    assert_eq!((r.outcome, r.status), (Outcome::Blockpage, Some(403)), "{r:?}");
-    assert_eq!(r.fingerprint.as_deref(), Some(published.name.as_str()));
 }
 
 #[tokio::test]

@@ -1,26 +1,68 @@
-//! Fingerprint and test-list loaders on the real third-party files in `../shared/data` (never committed here).
-//! Each test skips with a message when the files are absent; set `VIGIL_SHARED_DATA` to point elsewhere.
+//! Fingerprint and test-list loaders on the real third-party files in `../shared/data` (never committed here),
+//! and the HTTP check recognising a real published blockpage fingerprint on a loopback server. Set
+//! `VIGIL_SHARED_DATA` to point elsewhere. Without the files each test is reported *ignored* with the reason (a
+//! failure under `VIGIL_REQUIRE_ALL=1`, as in CI): see `support/precondition.rs`.
 
-use std::path::PathBuf;
+mod support;
 
-use vigil_probe::fingerprints::Fingerprints;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Completion, Trial};
+use support::precondition;
+use support::web::{Route, serve};
+use url::Url;
+use vigil_measurement::{Limits, MeasurementResult, Outcome, Scope, Target, validate};
+use vigil_probe::checks::http::{HttpChecker, HttpSettings};
+use vigil_probe::fingerprints::{Fingerprints, Location, PatternType};
 use vigil_probe::test_lists::TestLists;
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: no shared data at {} (set VIGIL_SHARED_DATA)", dir.display());
-        None
-    }
+/// A test body, given the shared data folder.
+type DataTest = fn(&Path);
+
+fn main() {
+    let args = Arguments::from_args();
+    let tests: [(&str, DataTest); 5] = [
+        (
+            "the_published_fingerprints_load_and_match_known_blockpages",
+            the_published_fingerprints_load_and_match_known_blockpages,
+        ),
+        (
+            "false_positive_fingerprints_never_mark_a_page_blocked",
+            false_positive_fingerprints_never_mark_a_page_blocked,
+        ),
+        (
+            "citizen_lab_lists_load_without_duplicates",
+            citizen_lab_lists_load_without_duplicates,
+        ),
+        (
+            "a_file_that_is_not_a_test_list_is_refused",
+            a_file_that_is_not_a_test_list_is_refused,
+        ),
+        (
+            "a_page_carrying_a_published_blockpage_fingerprint_is_a_blockpage",
+            a_page_carrying_a_published_blockpage_fingerprint_is_a_blockpage,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            Trial::ignorable_test(name, move || match precondition::shared_data() {
+                Ok(data) => {
+                    // A panic is the runner's failure, with its message.
+                    test(&data);
+                    Ok(Completion::Completed)
+                }
+                Err(reason) => precondition::unmet(&reason),
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }
 
-#[test]
-fn the_published_fingerprints_load_and_match_known_blockpages() {
-    let Some(data) = shared_data() else { return };
+fn the_published_fingerprints_load_and_match_known_blockpages(data: &Path) {
     let (fingerprints, report) = Fingerprints::load_dir(&data.join("blocking-fingerprints")).expect("loads");
     assert!(report.loaded > 1800, "{report:?}");
     assert!(report.skipped.len() < 20, "{:?}", report.skipped);
@@ -37,9 +79,7 @@ fn the_published_fingerprints_load_and_match_known_blockpages() {
     assert!(fingerprints.match_http([("server", "ECS (dcb/7EA3)")], page).is_none());
 }
 
-#[test]
-fn false_positive_fingerprints_never_mark_a_page_blocked() {
-    let Some(data) = shared_data() else { return };
+fn false_positive_fingerprints_never_mark_a_page_blocked(data: &Path) {
     let (fingerprints, _) = Fingerprints::load_dir(&data.join("blocking-fingerprints")).expect("loads");
     let fp = fingerprints
         .all()
@@ -55,9 +95,7 @@ fn false_positive_fingerprints_never_mark_a_page_blocked() {
     }
 }
 
-#[test]
-fn citizen_lab_lists_load_without_duplicates() {
-    let Some(data) = shared_data() else { return };
+fn citizen_lab_lists_load_without_duplicates(data: &Path) {
     let lists = TestLists::load(&[data.join("test-lists/global.csv"), data.join("test-lists/ir.csv")]).expect("loads");
     assert!(lists.entries.len() > 2000, "{}", lists.entries.len());
     let unique: std::collections::HashSet<_> = lists.entries.iter().map(|e| &e.url).collect();
@@ -71,9 +109,59 @@ fn citizen_lab_lists_load_without_duplicates() {
     assert!(lists.entries.iter().all(|e| matches!(e.url.scheme(), "http" | "https")));
 }
 
-#[test]
-fn a_file_that_is_not_a_test_list_is_refused() {
-    let Some(data) = shared_data() else { return };
+fn a_file_that_is_not_a_test_list_is_refused(data: &Path) {
     let err = TestLists::load(&[data.join("blocking-fingerprints/fingerprints_dns.csv")]).expect_err("not a list");
     assert!(err.to_string().contains("no `url` column"), "{err}");
+}
+
+fn a_page_carrying_a_published_blockpage_fingerprint_is_a_blockpage(data: &Path) {
+    let data: PathBuf = data.join("blocking-fingerprints");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let (fingerprints, _) = Fingerprints::load_dir(&data).expect("loads");
+        let published = fingerprints
+            .all()
+            .find(|f| {
+                f.scope == "nat"
+                    && f.location == Location::Body
+                    && f.pattern_type == PatternType::Contains
+                    && f.name.starts_with("ooni.")
+            })
+            .expect("the published set has national body fingerprints")
+            .clone();
+        let body = format!(
+            "<html><head><title>Blocked</title></head><body>{}</body></html>",
+            published.pattern
+        );
+        let addr = serve(HashMap::from([(
+            "/news".to_owned(),
+            Route::Page(403, vec![], body.into_bytes()),
+        )]))
+        .await;
+        let checker = HttpChecker::new(
+            HttpSettings {
+                connect_timeout: Duration::from_secs(2),
+                timeout: Duration::from_millis(1500),
+            },
+            Arc::new(fingerprints),
+            &[],
+        )
+        .expect("checker");
+        let url = Url::parse(&format!("http://{addr}/news")).expect("url");
+        let target = Target {
+            name: url.to_string(),
+            scope: Scope::International,
+            list: Some("test".to_owned()),
+        };
+        let m = checker.check(&url, target).await;
+        validate(&m, chrono::Utc::now(), &Limits::default()).expect("valid schema 1");
+        let MeasurementResult::Http(r) = &m.result else {
+            panic!("not http: {:?}", m.result)
+        };
+        assert_eq!((r.outcome, r.status), (Outcome::Blockpage, Some(403)), "{r:?}");
+        assert_eq!(r.fingerprint.as_deref(), Some(published.name.as_str()));
+    });
 }

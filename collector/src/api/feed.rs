@@ -1,9 +1,9 @@
 //! `GET /api/v1/events.atom?country=&class=`: the current events as an Atom feed, newest first, for people who
 //! want alerts in a feed reader. An entry's `updated` moves when the event ends, so readers show the change.
 
-use atom_syndication::{Category, Entry, Feed, FixedDateTime, Text};
+use atom_syndication::{Category, Entry, Feed, FixedDateTime, Link, Person, Text};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -101,6 +101,7 @@ fn entry(e: &DisruptionEvent, revisions: u32, review: Option<&EventReview>) -> E
 
 pub(super) async fn get_atom(
     State(state): State<AppState>,
+    uri: Uri,
     Query(params): Query<FeedParams>,
 ) -> Result<Response, ApiError> {
     let country = params.country.map(|c| c.to_ascii_uppercase());
@@ -132,6 +133,20 @@ pub(super) async fn get_atom(
         .max()
         .unwrap_or(0);
     feed.set_updated(time(newest));
+    // RFC 4287 §4.1.1: an author (for the feed, so every entry has one) and a link to the feed itself, relative
+    // to where it was fetched (a reverse proxy may put it under another host name).
+    feed.set_authors(vec![Person {
+        name: "Vigil collector".to_owned(),
+        ..Person::default()
+    }]);
+    feed.set_links(vec![Link {
+        href: uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+        rel: "self".to_owned(),
+        mime_type: Some("application/atom+xml".to_owned()),
+        ..Link::default()
+    }]);
     feed.set_entries(
         events
             .iter()

@@ -1,10 +1,14 @@
 //! A real Prometheus server (Debian's `prometheus`) for tests: a temp config that scrapes one target on loopback
-//! every second, its own temp storage, a free port; killed on drop.
+//! every second, its own temp storage, a free port; killed on drop. Self-contained, so the end-to-end tests in
+//! `tests/` include it too (`#[path]`) to scrape the probe.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
-use super::clickhouse::free_port;
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
 
 /// A running Prometheus; killed on drop.
 pub struct Prometheus {
@@ -17,6 +21,11 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus scraping `target` as job `vigil` every second.
     pub fn scraping(target: SocketAddr) -> Self {
+        Self::scraping_as(target, "vigil")
+    }
+
+    /// Starts Prometheus scraping `target` as job `job` every second.
+    pub fn scraping_as(target: SocketAddr, job: &str) -> Self {
         let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
             .into_iter()
             .find(|p| std::path::Path::new(p).is_file())
@@ -26,7 +35,7 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vigil\n    \
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: {job}\n    \
                  static_configs:\n      - targets: ['{target}']\n"
             ),
         )

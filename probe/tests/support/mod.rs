@@ -4,4 +4,5 @@
 
 pub mod dns_responder;
 pub mod dns_tls;
+pub mod precondition;
 pub mod web;
