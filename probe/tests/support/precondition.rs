@@ -1,7 +1,7 @@
 //! Tests that cannot run everywhere (they need root, or the shared third-party data): when what a test needs is
 //! missing, the runner reports it as *ignored, with the reason* — never as a pass. Under `VIGIL_REQUIRE_ALL=1`
 //! (set by `.ci/run`, which is root and has `../shared`) a missing precondition fails the test instead, and
-//! `scripts/check-required-tests.sh` fails CI if a test listed in `scripts/required-tests.txt` did not run and pass.
+//! `scripts/check-required-tests.py` fails CI if a test listed in `scripts/required-tests.txt` did not run and pass.
 //!
 //! These binaries use libtest-mimic (`harness = false`), whose runner can ignore a test at run time.
 
