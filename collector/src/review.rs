@@ -1,8 +1,11 @@
 //! People's review of the classifier's calls. Calling something a shutdown accuses a government, so a
 //! shutdown is published as one only after a person has read its evidence and confirmed it (CLASSIFICATION.md
-//! §5.5). Until then the API marks it pending, and the public surfaces (status page, Atom feed) call it a
-//! *suspected* shutdown awaiting review; a rejected call is shown as unconfirmed with the reviewer's note. A
-//! review covers the class it judged: a revision that changes the class makes the event pending again.
+//! §5.5). One rule, [`publication`], says how every public channel — the events API, the status page, the Atom
+//! feed and webhooks — names an event: until a person confirms it, a shutdown is a *suspected* shutdown awaiting
+//! review (`publication.status` = `suspected`); a rejected call is shown as rejected with the reviewer's note.
+//! The API's and webhooks' `class` stays the classifier's call (the contract's closed set), beside the
+//! publication that says how to present it. A review covers the class it judged: a revision that changes the
+//! class makes the event pending again.
 
 use std::collections::HashMap;
 
@@ -88,13 +91,36 @@ pub fn view(event: &DisruptionEvent, review: Option<&EventReview>) -> ReviewView
     }
 }
 
-/// The class as public surfaces name it: "shutdown" only once confirmed.
-pub fn public_label(event: &DisruptionEvent, status: ReviewStatus) -> String {
+/// The class as public surfaces name it: "shutdown" only once confirmed (through [`publication`]).
+fn public_label(event: &DisruptionEvent, status: ReviewStatus) -> String {
     let class = event.class.as_str().replace('_', " ");
     match status {
         ReviewStatus::Pending => format!("suspected {class} (awaiting review)"),
         ReviewStatus::Rejected => format!("{class} call rejected on review"),
         ReviewStatus::Confirmed | ReviewStatus::NotRequired => class,
+    }
+}
+
+/// How an event is published: the one rule every public channel follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Publication {
+    /// `published` (no review needed), `suspected` (needs review, not yet reviewed), `confirmed` or `rejected`.
+    pub status: &'static str,
+    /// What to call it in public: "suspected shutdown (awaiting review)", "power outage", …
+    pub label: String,
+}
+
+/// How every public channel (API, status page, feed, webhooks) publishes `event` given its latest review.
+pub fn publication(event: &DisruptionEvent, review: Option<&EventReview>) -> Publication {
+    let status = status(event, review);
+    Publication {
+        status: match status {
+            ReviewStatus::NotRequired => "published",
+            ReviewStatus::Pending => "suspected",
+            ReviewStatus::Confirmed => "confirmed",
+            ReviewStatus::Rejected => "rejected",
+        },
+        label: public_label(event, status),
     }
 }
 
@@ -206,6 +232,22 @@ mod tests {
         let rejected = review("shutdown", ReviewVerdict::Rejected);
         assert_eq!(status(&shutdown, Some(&rejected)), ReviewStatus::Rejected);
         assert_eq!(status(&event(EventClass::PowerOutage), None), ReviewStatus::NotRequired);
+    }
+
+    #[test]
+    fn every_channel_publishes_an_unreviewed_shutdown_as_suspected() {
+        let shutdown = event(EventClass::Shutdown);
+        let pending = publication(&shutdown, None);
+        assert_eq!(
+            (pending.status, pending.label.as_str()),
+            ("suspected", "suspected shutdown (awaiting review)")
+        );
+        let confirmed = publication(&shutdown, Some(&review("shutdown", ReviewVerdict::Confirmed)));
+        assert_eq!((confirmed.status, confirmed.label.as_str()), ("confirmed", "shutdown"));
+        let rejected = publication(&shutdown, Some(&review("shutdown", ReviewVerdict::Rejected)));
+        assert_eq!(rejected.status, "rejected");
+        let outage = publication(&event(EventClass::PowerOutage), None);
+        assert_eq!((outage.status, outage.label.as_str()), ("published", "power outage"));
     }
 
     #[test]

@@ -124,7 +124,7 @@ fn spawn_classifier(
     let window = chrono::Duration::seconds(i64::try_from(config.classifier.window_secs).unwrap_or(i64::MAX / 2));
     let bucket_secs = i64::try_from(config.bucket_secs).unwrap_or(300).max(1);
     let settle = chrono::Duration::seconds(i64::try_from(config.classifier.settle_secs).unwrap_or(0));
-    let notifier = crate::notify::Notifier::start(&config.notify);
+    let notifier = crate::notify::Notifier::start(&config.notify, Arc::clone(&store));
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -133,14 +133,10 @@ fn spawn_classifier(
             ticker.tick().await;
             let to = complete_until(chrono::Utc::now() - settle, bucket_secs);
             let running = std::time::Instant::now();
-            let run =
-                crate::classify::run::classify_window(store.as_ref(), to - window, to, bucket_secs, &settings).await;
+            let run = classify_and_alert(store.as_ref(), &notifier, to - window, to, bucket_secs, &settings).await;
             metrics.classifier_seconds.observe(running.elapsed().as_secs_f64());
             if let Ok(report) = &run {
                 metrics.set_active_events(&report.events);
-            }
-            if let Ok(report) = &run {
-                notifier.send(&report.transitions);
             }
             match run {
                 Ok(report) if report.saved.opened + report.saved.revised + report.saved.retracted > 0 => {
@@ -156,6 +152,23 @@ fn spawn_classifier(
             }
         }
     }))
+}
+
+/// One classifier run: its transitions are queued in the webhook outbox before its events are saved, so a crash
+/// between the two recomputes them (same delivery ids) on the next run rather than losing them.
+async fn classify_and_alert(
+    store: &dyn Store,
+    notifier: &crate::notify::Notifier,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    bucket_secs: i64,
+    settings: &crate::classify::ClassifierSettings,
+) -> Result<crate::classify::run::RunReport, crate::store::StoreError> {
+    let plan = crate::classify::run::plan_window(store, from, to, bucket_secs, settings).await?;
+    if notifier.is_enabled() {
+        notifier.enqueue(&plan.transitions).await?;
+    }
+    crate::classify::run::save_plan(store, plan).await
 }
 
 /// The end of the last complete bucket at `t`.

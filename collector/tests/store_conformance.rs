@@ -960,6 +960,72 @@ async fn signed_batches(store: &dyn Store) {
     assert!(around.iter().any(|b| b.probe_id == "prb-signed0001"));
 }
 
+fn delivery(hook: &str, id: &str, seq: i64) -> vigil_collector::store::OutboxEntry {
+    vigil_collector::store::OutboxEntry {
+        hook: hook.to_owned(),
+        delivery: id.to_owned(),
+        seq,
+        body: format!("{{\"delivery\":\"{id}\"}}"),
+        attempts: 0,
+        next_attempt_ms: 0,
+    }
+}
+
+/// The webhook outbox: queue order per hook, a delivery queued once however often it is pushed (even after it
+/// was delivered), attempts recorded, the bound dropping the oldest.
+async fn webhook_outbox(store: &dyn Store) {
+    let ids =
+        |rows: &[vigil_collector::store::OutboxEntry]| rows.iter().map(|r| r.delivery.clone()).collect::<Vec<_>>();
+    let (a, b) = ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b");
+    let dropped = store
+        .outbox_push(
+            vec![delivery(a, "d2", 20), delivery(a, "d1", 10), delivery(b, "x1", 5)],
+            100,
+        )
+        .await
+        .expect("pushes");
+    assert_eq!(dropped, 0);
+    assert_eq!(ids(&store.outbox_pending(a, 10).await.expect("reads")), ["d1", "d2"]);
+    assert_eq!(ids(&store.outbox_pending(b, 10).await.expect("reads")), ["x1"]);
+    assert_eq!(ids(&store.outbox_pending(a, 1).await.expect("reads")), ["d1"]);
+    // The same transition computed again (a restart between queueing and saving) is not queued twice.
+    store
+        .outbox_push(vec![delivery(a, "d1", 30)], 100)
+        .await
+        .expect("pushes");
+    assert_eq!(ids(&store.outbox_pending(a, 10).await.expect("reads")), ["d1", "d2"]);
+    store
+        .outbox_retry_at(a, "d1", 3, 1_700_000_000_000)
+        .await
+        .expect("records the attempt");
+    let head = store.outbox_pending(a, 1).await.expect("reads").remove(0);
+    assert_eq!((head.attempts, head.next_attempt_ms), (3, 1_700_000_000_000));
+    assert_eq!(head.body, "{\"delivery\":\"d1\"}");
+    store.outbox_finish(a, "d1").await.expect("finishes");
+    assert_eq!(ids(&store.outbox_pending(a, 10).await.expect("reads")), ["d2"]);
+    // Delivered, then computed again: still not queued again.
+    store
+        .outbox_push(vec![delivery(a, "d1", 40)], 100)
+        .await
+        .expect("pushes");
+    assert_eq!(ids(&store.outbox_pending(a, 10).await.expect("reads")), ["d2"]);
+    // Bounded: three more with room for two keeps the newest two.
+    let dropped = store
+        .outbox_push(
+            vec![delivery(a, "d3", 50), delivery(a, "d4", 60), delivery(a, "d5", 70)],
+            2,
+        )
+        .await
+        .expect("pushes");
+    assert_eq!(dropped, 2);
+    assert_eq!(ids(&store.outbox_pending(a, 10).await.expect("reads")), ["d4", "d5"]);
+    assert_eq!(
+        ids(&store.outbox_pending(b, 10).await.expect("reads")),
+        ["x1"],
+        "another hook's queue is its own"
+    );
+}
+
 async fn suite(store: Arc<dyn Store>, twin: Arc<dyn Store>) {
     store.health().await.expect("healthy");
     registry(&*store).await;
@@ -972,6 +1038,7 @@ async fn suite(store: Arc<dyn Store>, twin: Arc<dyn Store>) {
     bucket_summaries(&*store).await;
     materialised_summaries(&*store, &*twin).await;
     signed_batches(&*store).await;
+    webhook_outbox(&*store).await;
 }
 
 #[tokio::test]

@@ -42,6 +42,9 @@ pub struct ApiEvent {
     revisions: u32,
     targets: Vec<BlockedTarget>,
     review: crate::review::ReviewView,
+    /// How to present it (the publication rule shared by every channel): a shutdown nobody has reviewed is
+    /// `suspected`.
+    publication: crate::review::Publication,
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -53,6 +56,7 @@ fn rfc3339(secs: i64) -> String {
 impl ApiEvent {
     /// The API's view of a stored event and its latest review.
     pub fn new(s: StoredEvent, review: Option<&crate::store::EventReview>) -> Self {
+        let publication = crate::review::publication(&s.event, review);
         let review = crate::review::view(&s.event, review);
         let e: DisruptionEvent = s.event;
         ApiEvent {
@@ -70,6 +74,7 @@ impl ApiEvent {
             revisions: s.revisions,
             targets: e.targets,
             review,
+            publication,
         }
     }
 }

@@ -53,7 +53,7 @@ fn entry(e: &DisruptionEvent, revisions: u32, review: Option<&EventReview>) -> E
     entry.set_id(format!("urn:vigil:event:{}", e.id));
     entry.set_title(Text::plain(format!(
         "{}: {}",
-        crate::review::public_label(e, status),
+        crate::review::publication(e, review).label,
         scope_text(e)
     )));
     entry.set_published(Some(time(e.started_at)));

@@ -153,15 +153,31 @@ pub async fn load_input(
     Ok((input, read))
 }
 
-/// Classifies `[from, to)` and saves the events. The window is widened backwards by the classifier's expect
-/// window, so probes that went dark at its start are still expected.
-pub async fn classify_window(
+/// A run's events and transitions, computed and not yet saved: alerts are queued from it before the save, so a
+/// crash between the two re-computes the same transitions (same delivery ids) on the next run.
+#[derive(Debug, Clone)]
+pub struct WindowPlan {
+    /// The first bucket's start of the window that is saved.
+    start: i64,
+    /// The window's end.
+    to: i64,
+    /// The events of the window, with saved identities kept.
+    pub events: Vec<DisruptionEvent>,
+    /// How they differ from what is saved.
+    pub transitions: Vec<Transition>,
+    /// Probe-buckets read.
+    pub probe_buckets: usize,
+}
+
+/// Classifies `[from, to)` without saving. The window is widened backwards by the classifier's expect window, so
+/// probes that went dark at its start are still expected.
+pub async fn plan_window(
     store: &dyn Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     bucket_secs: i64,
     settings: &ClassifierSettings,
-) -> Result<RunReport, StoreError> {
+) -> Result<WindowPlan, StoreError> {
     let bucket_secs = bucket_secs.max(1);
     let lead = chrono::Duration::seconds(bucket_secs * settings.expect_window);
     let read_from = from - lead;
@@ -183,13 +199,36 @@ pub async fn classify_window(
         .collect();
     keep_identities(&mut events, &saved);
     let transitions = transitions(&saved, &events, start);
-    let saved = store.save_events(start, to.timestamp(), events.clone()).await?;
-    Ok(RunReport {
-        transitions,
+    Ok(WindowPlan {
+        start,
+        to: to.timestamp(),
         events,
-        saved,
+        transitions,
         probe_buckets,
     })
+}
+
+/// Saves a plan's events with revisions.
+pub async fn save_plan(store: &dyn Store, plan: WindowPlan) -> Result<RunReport, StoreError> {
+    let saved = store.save_events(plan.start, plan.to, plan.events.clone()).await?;
+    Ok(RunReport {
+        transitions: plan.transitions,
+        events: plan.events,
+        saved,
+        probe_buckets: plan.probe_buckets,
+    })
+}
+
+/// Classifies `[from, to)` and saves the events ([`plan_window`], then [`save_plan`]).
+pub async fn classify_window(
+    store: &dyn Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket_secs: i64,
+    settings: &ClassifierSettings,
+) -> Result<RunReport, StoreError> {
+    let plan = plan_window(store, from, to, bucket_secs, settings).await?;
+    save_plan(store, plan).await
 }
 
 /// Keeps an event's identity when late data moves its edges: a new event overlapping a saved one of the same

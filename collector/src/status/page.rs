@@ -51,7 +51,7 @@ fn event_rows(events: &[StoredEvent], reviews: &HashMap<String, EventReview>, no
             @let status = review::status(e, review);
             tr.event data-class=(e.class.as_str()) data-review=(status.as_str()) id=(format!("event-{}", e.id)) {
                 td {
-                    span.class-badge.(e.class.as_str()).(status.as_str()) { (review::public_label(e, status)) }
+                    span.class-badge.(e.class.as_str()).(status.as_str()) { (review::publication(e, review).label) }
                     @if let (ReviewStatus::Confirmed | ReviewStatus::Rejected, Some(r)) = (status, review) {
                         div.review {
                             (r.verdict.as_str()) " by " (r.reviewer)

@@ -21,9 +21,9 @@ pub use clickhouse::ClickHouseStore;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, PreparedWrite,
-    ProbeProfile, ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent,
-    StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, OutboxEntry,
+    PreparedWrite, ProbeProfile, ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody,
+    StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
 };
 
 /// A failure of the storage backend.
@@ -199,6 +199,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest review of each of these events that has one.
     async fn reviews(&self, ids: &[String]) -> Result<std::collections::HashMap<String, EventReview>, StoreError>;
+
+    /// Queues webhook deliveries, durably. A delivery already queued, delivered or dropped (same hook and id) is
+    /// not queued again. When a hook's queue would hold more than `max_per_hook`, its oldest deliveries are
+    /// dropped; returns how many were.
+    async fn outbox_push(&self, entries: Vec<OutboxEntry>, max_per_hook: usize) -> Result<usize, StoreError>;
+
+    /// The first `limit` deliveries still queued for `hook`, in queue order.
+    async fn outbox_pending(&self, hook: &str, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Records a failed attempt of a queued delivery and when to try it next.
+    async fn outbox_retry_at(
+        &self,
+        hook: &str,
+        delivery: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a delivery off the queue (delivered, or given up); its id stays known, so it is not queued again.
+    async fn outbox_finish(&self, hook: &str, delivery: &str) -> Result<(), StoreError>;
 
     /// Per probe and bucket of `bucket_secs`, what was measured in `[from, to)` by effective time, from the raw
     /// rows: what the materialised summaries ([`aggregates::bucket_summaries`], the classifier's and the

@@ -258,6 +258,24 @@ pub struct EventReview {
     pub reviewed_ms: i64,
 }
 
+/// One webhook delivery waiting in the outbox (`webhook_outbox`): kept in the store until the receiver answers
+/// 2xx, so a restart loses no alert (at least once; the receiver drops a repeat by `delivery`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The webhook's URL (each webhook has its own queue, delivered in order).
+    pub hook: String,
+    /// The stable delivery id (`X-Vigil-Delivery`): the same transition always has the same id.
+    pub delivery: String,
+    /// Order within the hook's queue (epoch microseconds when queued, then the transition's place in its run).
+    pub seq: i64,
+    /// The JSON body to POST.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not before this time (epoch milliseconds): the backoff after a failed attempt.
+    pub next_attempt_ms: i64,
+}
+
 /// What a reviewer decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReviewVerdict {

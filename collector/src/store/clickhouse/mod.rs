@@ -11,6 +11,7 @@
 pub mod schema;
 
 mod aggregates;
+mod outbox;
 mod rows;
 
 use schema::{SCHEMA_VERSION, UPTIME_COLUMN_FOR_OLD_ROWS};
@@ -962,6 +963,28 @@ impl Store for ClickHouseStore {
             }
         }
         Ok(out)
+    }
+
+    async fn outbox_push(&self, entries: Vec<super::OutboxEntry>, max_per_hook: usize) -> Result<usize, StoreError> {
+        self.outbox_push_of(entries, max_per_hook).await
+    }
+
+    async fn outbox_pending(&self, hook: &str, limit: usize) -> Result<Vec<super::OutboxEntry>, StoreError> {
+        self.outbox_pending_of(hook, limit).await
+    }
+
+    async fn outbox_retry_at(
+        &self,
+        hook: &str,
+        delivery: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.outbox_retry_at_of(hook, delivery, attempts, next_attempt_ms).await
+    }
+
+    async fn outbox_finish(&self, hook: &str, delivery: &str) -> Result<(), StoreError> {
+        self.outbox_finish_of(hook, delivery).await
     }
 
     async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<super::AggregateState>, StoreError> {

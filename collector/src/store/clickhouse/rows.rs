@@ -125,6 +125,19 @@ pub struct ReviewRow {
     pub note: String,
 }
 
+/// A `webhook_outbox` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub hook: String,
+    pub delivery: String,
+    pub seq: i64,
+    pub body: String,
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+    pub state: String,
+    pub version: u64,
+}
+
 /// A `presence` row.
 #[derive(Debug, Clone, Row, Serialize, Deserialize)]
 pub struct PresenceRow {

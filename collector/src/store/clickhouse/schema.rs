@@ -152,6 +152,17 @@ const TABLES: &[Table] = &[
         shard_by: "bucket_secs",
     },
     Table {
+        // The webhook outbox (see `notify`): one row per hook and delivery, the latest version wins; a finished
+        // delivery keeps a row (state 'done' or 'dropped', body emptied) so it is never queued twice.
+        name: "webhook_outbox",
+        columns: "hook String, delivery String, seq Int64, body String, attempts UInt32, next_attempt_ms Int64, \
+                  state String, version UInt64",
+        version: Some("version"),
+        partition: None,
+        order: "hook, delivery",
+        shard_by: "cityHash64(hook)",
+    },
+    Table {
         name: "presence",
         columns: "source String, probe_id String, connected_ms Int64, disconnected_ms Nullable(Int64), version UInt64",
         version: Some("version"),

@@ -7,6 +7,7 @@
 
 mod aggregates;
 mod events;
+mod outbox;
 mod read;
 mod schema;
 mod time;
@@ -291,6 +292,34 @@ impl Store for SqliteStore {
     ) -> Result<std::collections::HashMap<String, crate::store::EventReview>, StoreError> {
         let ids = ids.to_vec();
         with_conn(&self.reader, move |conn| events::reviews(conn, &ids)).await
+    }
+
+    async fn outbox_push(&self, entries: Vec<super::OutboxEntry>, max_per_hook: usize) -> Result<usize, StoreError> {
+        with_conn(&self.writer, move |conn| outbox::push(conn, &entries, max_per_hook)).await
+    }
+
+    async fn outbox_pending(&self, hook: &str, limit: usize) -> Result<Vec<super::OutboxEntry>, StoreError> {
+        let hook = hook.to_owned();
+        with_conn(&self.writer, move |conn| outbox::pending(conn, &hook, limit)).await
+    }
+
+    async fn outbox_retry_at(
+        &self,
+        hook: &str,
+        delivery: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (hook, delivery) = (hook.to_owned(), delivery.to_owned());
+        with_conn(&self.writer, move |conn| {
+            outbox::retry_at(conn, &hook, &delivery, attempts, next_attempt_ms)
+        })
+        .await
+    }
+
+    async fn outbox_finish(&self, hook: &str, delivery: &str) -> Result<(), StoreError> {
+        let (hook, delivery) = (hook.to_owned(), delivery.to_owned());
+        with_conn(&self.writer, move |conn| outbox::finish(conn, &hook, &delivery)).await
     }
 
     async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<super::AggregateState>, StoreError> {

@@ -160,6 +160,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX measurements_retimed ON measurements(started_at_ms) WHERE time_source = 'retimed';
     "#,
+    // 7: the webhook outbox (see `notify`): deliveries wait here until the receiver answers 2xx. A finished
+    // delivery keeps its row (state 'done' or 'dropped', body emptied) so the same transition is never queued
+    // twice.
+    r#"
+    CREATE TABLE webhook_outbox (
+        seq             INTEGER NOT NULL,
+        hook            TEXT NOT NULL,
+        delivery        TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        PRIMARY KEY (hook, delivery)
+    ) WITHOUT ROWID;
+    CREATE INDEX webhook_outbox_queue ON webhook_outbox(hook, seq) WHERE state = 'pending';
+    "#,
 ];
 
 /// The schema version this binary writes.
