@@ -21,10 +21,11 @@ list=$(realpath "${VIGIL_LIST:-probe/lists/sample.csv}")
 data=$(realpath -m vigil-data)
 store="sqlite:$data/vigil.db"
 
-echo "== building (release)"
-cargo build --release -q --bins -p vigil-collector -p vigil-probe
+echo "== building (release; the probe as volunteers get it, the size-optimised probe-release profile)"
+cargo build --release -q --bins -p vigil-collector
+cargo build --profile probe-release -q -p vigil-probe
 collector=target/release/vigil-collector
-probe=target/release/vigil-probe
+probe=target/probe-release/vigil-probe
 mkdir -p "$data"
 
 if [ ! -f "$data/probe.toml" ]; then

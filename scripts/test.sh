@@ -48,8 +48,9 @@ logged doc cargo test --workspace --locked --doc
 echo "artifacts: $PWD/target/artifacts/"
 
 # The deployment (ansible/): lint, syntax, and — as root — a real apply of both playbooks onto this machine
-# against a collector on loopback (needs the release binaries).
+# against a collector on loopback (needs the release binaries, and the probe as volunteers get it: probe-release).
 cargo build --workspace --release --bins --locked
+cargo build --profile probe-release -p vigil-probe --locked
 bash ansible/test.sh
 
 # The end-to-end lab (tests/): a simulated country in network namespaces, driving the release binaries through

@@ -2,6 +2,7 @@
 //! that goes away and comes back, fallback URLs, and a revoked token.
 
 use std::path::Path;
+use std::time::Duration;
 
 use uuid::Uuid;
 use vigil_collector::store::MeasurementQuery;
@@ -227,7 +228,7 @@ async fn fallback_urls_are_tried_in_order_when_the_collector_cannot_be_reached()
 }
 
 #[tokio::test]
-async fn a_revoked_token_stops_uploads_and_keeps_the_spool() {
+async fn a_revoked_token_keeps_the_spool_and_is_asked_again_after_a_long_backoff() {
     let dir = tempfile::tempdir().expect("temp dir");
     let collector = CollectorProcess::start(dir.path(), 0);
     let (probe_id, token) = collector.add_probe("p1");
@@ -235,14 +236,46 @@ async fn a_revoked_token_stops_uploads_and_keeps_the_spool() {
     let spool = spool_in(dir.path());
     spool_measurements(&spool, 5);
     let mut uploader = Uploader::new(&probe_config(dir.path(), &collector.url, &token, &[])).expect("uploader");
-    let outcome = uploader.upload_once(&spool).await.expect("round");
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        // Every round asks the collector again (no permanent stop), and deletes nothing.
+        let outcome = uploader.upload_once(&spool).await.expect("round");
+        assert!(
+            matches!(&outcome, RoundOutcome::Unauthorized { reason } if reason.contains("revoked")),
+            "{outcome:?}"
+        );
+        waits.push(uploader.wait_after(&outcome));
+        assert_eq!(depth(&spool), 5);
+    }
+    // A refused token is fixed by a person: the waits start at a minute and double.
+    assert!(waits[0] >= Duration::from_secs(60), "{waits:?}");
     assert!(
-        matches!(&outcome, RoundOutcome::Unauthorized { reason } if reason.contains("revoked")),
-        "{outcome:?}"
+        waits[1] >= Duration::from_secs(120) && waits[2] >= Duration::from_secs(240),
+        "{waits:?}"
     );
-    assert!(uploader.stopped().is_some());
-    // Stopped for good: later rounds do not touch the network or the spool.
-    let again = uploader.upload_once(&spool).await.expect("round");
-    assert!(matches!(again, RoundOutcome::Unauthorized { .. }));
-    assert_eq!(depth(&spool), 5);
+}
+
+#[tokio::test]
+async fn a_url_that_refuses_the_token_does_not_stop_delivery_through_the_next() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The first URL is a collector that does not know this probe (401 unknown token); the fallback does.
+    for sub in ["stranger", "home"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("dir");
+    }
+    let stranger = CollectorProcess::start(&dir.path().join("stranger"), 0);
+    let home = CollectorProcess::start(&dir.path().join("home"), 0);
+    let (_, token) = home.add_probe("p1");
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 7);
+    let mut uploader = Uploader::new(&probe_config(
+        dir.path(),
+        &stranger.url,
+        &token,
+        std::slice::from_ref(&home.url),
+    ))
+    .expect("uploader");
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
+    assert_eq!(summary.records, 7, "{last:?}");
+    assert_eq!(stored(&home.store, &ids).await, 7);
+    assert_eq!(depth(&spool), 0);
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use vigil_probe::config::{ConfigError, ProbeConfig};
-use vigil_probe::spool::{Spool, SpoolOptions};
+use vigil_probe::spool::Spool;
 
 /// Vigil measurement probe.
 #[derive(Debug, Parser)]
@@ -245,11 +245,6 @@ fn lenient_config(config: &std::path::Path) -> Result<ProbeConfig> {
 /// The spool named by a configuration (without requiring the rest of it to be valid).
 fn open_spool(config: &std::path::Path) -> Result<Spool> {
     let config = lenient_config(config)?;
-    Spool::open(
-        &config.probe.state_dir,
-        SpoolOptions {
-            max_bytes: config.spool_max_bytes(),
-        },
-    )
-    .with_context(|| format!("opening the spool in {}", config.probe.state_dir.display()))
+    Spool::open(&config.probe.state_dir, config.spool_options())
+        .with_context(|| format!("opening the spool in {}", config.probe.state_dir.display()))
 }

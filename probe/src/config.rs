@@ -95,6 +95,9 @@ pub struct ProbeSection {
     pub daily_budget_mb: u64,
     /// Bound on the spool's stored bytes, megabytes.
     pub spool_max_mb: u64,
+    /// Bound on `quarantine.ndjson` (records the collector refused), kilobytes; rotated once to
+    /// `quarantine.ndjson.1` past it.
+    pub quarantine_max_kb: u64,
     /// Checks running at once.
     pub concurrency: usize,
     /// Prefixes of the probe's own network, for marking trace hops as local (besides private ranges).
@@ -111,6 +114,7 @@ impl Default for ProbeSection {
             list_cycle_secs: 3600,
             daily_budget_mb: 50,
             spool_max_mb: 128,
+            quarantine_max_kb: crate::spool::DEFAULT_QUARANTINE_MAX_BYTES / 1024,
             concurrency: 16,
             local_prefixes: Vec::new(),
             private_hops_are_local: true,
@@ -389,6 +393,9 @@ impl ProbeConfig {
         if p.spool_max_mb == 0 {
             add("probe.spool_max_mb".into(), "must be at least 1");
         }
+        if p.quarantine_max_kb == 0 {
+            add("probe.quarantine_max_kb".into(), "must be at least 1");
+        }
         if p.concurrency == 0 || p.concurrency > 256 {
             add("probe.concurrency".into(), "must be between 1 and 256");
         }
@@ -444,6 +451,14 @@ impl ProbeConfig {
     /// The spool's byte bound.
     pub fn spool_max_bytes(&self) -> u64 {
         self.probe.spool_max_mb.saturating_mul(1 << 20)
+    }
+
+    /// The spool's options from the configuration.
+    pub fn spool_options(&self) -> crate::spool::SpoolOptions {
+        crate::spool::SpoolOptions {
+            max_bytes: self.spool_max_bytes(),
+            quarantine_max_bytes: self.probe.quarantine_max_kb.saturating_mul(1 << 10),
+        }
     }
 }
 

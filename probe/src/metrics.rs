@@ -24,6 +24,12 @@ pub struct ProbeMetrics {
     pub check_seconds: HistogramVec,
     /// Check outcomes by kind and outcome.
     pub check_outcomes: IntCounterVec,
+    /// 1 while every collector URL refuses the probe's token (uploads back off and retry), else 0.
+    pub upload_auth_refused: IntGauge,
+    /// Records the collector refused and the spool moved to the quarantine file (ever).
+    pub quarantined: IntGauge,
+    /// Bytes in the quarantine files (bounded: rotated once past `quarantine_max_kb`).
+    pub quarantine_bytes: IntGauge,
 }
 
 /// A metric could not be registered (duplicate names: a programming error).
@@ -53,6 +59,15 @@ impl ProbeMetrics {
                 Opts::new("check_outcomes_total", "Check outcomes by kind and outcome."),
                 &["kind", "outcome"],
             )?,
+            upload_auth_refused: IntGauge::new(
+                "upload_auth_refused",
+                "1 while every collector URL refuses the probe's token (uploads back off and retry).",
+            )?,
+            quarantined: IntGauge::new(
+                "quarantined_records",
+                "Records the collector refused, moved to the quarantine file (ever).",
+            )?,
+            quarantine_bytes: IntGauge::new("quarantine_bytes", "Bytes in the quarantine files.")?,
             registry,
         };
         m.registry.register(Box::new(m.spool_depth.clone()))?;
@@ -62,6 +77,9 @@ impl ProbeMetrics {
         m.registry.register(Box::new(m.last_upload_success.clone()))?;
         m.registry.register(Box::new(m.check_seconds.clone()))?;
         m.registry.register(Box::new(m.check_outcomes.clone()))?;
+        m.registry.register(Box::new(m.upload_auth_refused.clone()))?;
+        m.registry.register(Box::new(m.quarantined.clone()))?;
+        m.registry.register(Box::new(m.quarantine_bytes.clone()))?;
         Ok(m)
     }
 

@@ -46,6 +46,7 @@ fn eviction_drops_list_results_first_and_vitals_last() {
         dir.path(),
         SpoolOptions {
             max_bytes: line_len * 10,
+            ..SpoolOptions::default()
         },
     )
     .expect("opens");
@@ -170,6 +171,43 @@ fn a_torn_wal_tail_loses_only_the_unfinished_commit() {
     let lines = all_lines(&spool);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(spool.stats().expect("stats").salvaged, 0);
+}
+
+#[test]
+fn the_quarantine_file_is_rotated_at_its_bound_and_counted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut spool = Spool::open(
+        dir.path(),
+        SpoolOptions {
+            quarantine_max_bytes: 2_000,
+            ..SpoolOptions::default()
+        },
+    )
+    .expect("opens");
+    let batch = records(RecordClass::List, 40, "refused");
+    spool.append(&batch).expect("append");
+    for record in spool.next_batch(40, usize::MAX).expect("batch") {
+        assert!(spool.quarantine(record.seq, "line 1: refused").expect("quarantine"));
+    }
+    let current = std::fs::metadata(dir.path().join("quarantine.ndjson"))
+        .expect("current")
+        .len();
+    let rotated = std::fs::metadata(dir.path().join("quarantine.ndjson.1"))
+        .expect("rotated")
+        .len();
+    assert!(current <= 2_000 && rotated <= 2_000, "{current} {rotated}");
+    let stats = spool.stats().expect("stats");
+    assert_eq!(stats.quarantined, 40);
+    assert!(stats.quarantine_rotated >= 3, "{stats:?}");
+    assert_eq!(stats.quarantine_bytes, current + rotated);
+    // Every line of both files is a whole quarantine entry.
+    for name in ["quarantine.ndjson", "quarantine.ndjson.1"] {
+        let text = std::fs::read_to_string(dir.path().join(name)).expect("reads");
+        for l in text.lines() {
+            let entry: serde_json::Value = serde_json::from_str(l).expect("a whole JSON entry");
+            assert!(entry["line"].as_str().is_some_and(|s| s.contains("refused")), "{entry}");
+        }
+    }
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::checks::trace::{self, TraceProtocol, TraceSettings};
 use crate::config::ProbeConfig;
 use crate::fingerprints::Fingerprints;
 use crate::net::{PacketMode, detect_packet_mode};
-use crate::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolError, SpoolOptions};
+use crate::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolError};
 use crate::test_lists::TestLists;
 use crate::upload::{RoundOutcome, UploadError, Uploader};
 use crate::vitals::{self, VitalsExtras};
@@ -342,12 +342,7 @@ pub async fn run(
     metrics: Option<crate::metrics::ProbeMetrics>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), AgentError> {
-    let spool = SharedSpool::new(Spool::open(
-        &config.probe.state_dir,
-        SpoolOptions {
-            max_bytes: config.spool_max_bytes(),
-        },
-    )?);
+    let spool = SharedSpool::new(Spool::open(&config.probe.state_dir, config.spool_options())?);
     let uploader = Uploader::new(&config)?;
     let mut budget = DataBudget::open(
         &config.probe.state_dir,
@@ -413,14 +408,14 @@ pub async fn run(
         }
     };
     tokio::pin!(shutdown, uploads, measuring);
-    let mut uploads_stopped = false;
+    let mut uploads_ended = false;
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             () = &mut measuring => break,
-            () = &mut uploads, if !uploads_stopped => {
-                uploads_stopped = true;
-                tracing::error!("uploads stopped for good (token refused); measuring continues into the spool");
+            () = &mut uploads, if !uploads_ended => {
+                uploads_ended = true;
+                tracing::error!("the upload task ended early; measuring continues into the spool");
             }
         }
     }
@@ -428,7 +423,7 @@ pub async fn run(
     let depth = spool.with(|s| s.depth()).unwrap_or(0);
     let gasp = checks.vitals(depth, true).await;
     spool_results(&spool, RecordClass::Vitals, vec![gasp], &wake);
-    if !uploads_stopped {
+    if !uploads_ended {
         tracing::info!("stopping: measuring has ended; last gasp spooled; one last upload (at most 10 s)");
         finishing.store(true, Ordering::SeqCst);
         wake.notify_one();
@@ -442,8 +437,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Drains the spool whenever woken; backs off while the collector is unreachable. Returns when the token is
-/// refused, or, once `finishing` is set, when the spool is empty or the collector unreachable.
+/// Drains the spool whenever woken; backs off while the collector is unreachable or refuses the token (and says
+/// why in the log and the `upload_auth_refused` gauge). Returns, once `finishing` is set, when the spool is empty,
+/// the collector unreachable or the token refused.
 async fn upload_loop(
     mut uploader: Uploader,
     spool: SharedSpool,
@@ -473,6 +469,17 @@ async fn upload_loop(
                         RoundOutcome::Unauthorized { .. } => m.uploads.with_label_values(&["unauthorized"]).inc(),
                         _ => {}
                     }
+                    if summary.batches > 0 {
+                        m.upload_auth_refused.set(0);
+                    }
+                    if matches!(last, RoundOutcome::Unauthorized { .. }) {
+                        m.upload_auth_refused.set(1);
+                    }
+                    if let Ok(stats) = spool.with(|s| s.stats()) {
+                        m.quarantined.set(i64::try_from(stats.quarantined).unwrap_or(i64::MAX));
+                        m.quarantine_bytes
+                            .set(i64::try_from(stats.quarantine_bytes).unwrap_or(i64::MAX));
+                    }
                 }
                 last
             }
@@ -486,8 +493,15 @@ async fn upload_loop(
         };
         let wait = uploader.wait_after(&outcome);
         match &outcome {
-            RoundOutcome::Unauthorized { .. } => return,
             _ if finishing.load(Ordering::SeqCst) => return,
+            RoundOutcome::Unauthorized { reason } => {
+                tracing::error!(%reason, wait_secs = wait.as_secs(), "the collector refuses this probe's token; \
+                    measurements stay spooled; asking again after the wait");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = wake.notified(), if finishing.load(Ordering::SeqCst) => {}
+                }
+            }
             RoundOutcome::Failed { error, .. } => {
                 tracing::warn!(%error, wait_secs = wait.as_secs(), "collector not reachable; measurements stay spooled");
                 tokio::select! {

@@ -47,6 +47,8 @@ use record::checksum;
 const DB_FILE: &str = "spool.db";
 const LOCK_FILE: &str = "spool.lock";
 const QUARANTINE_FILE: &str = "quarantine.ndjson";
+/// Where a full quarantine file goes (the one before it is deleted).
+const QUARANTINE_ROTATED: &str = "quarantine.ndjson.1";
 const DAMAGED_SUFFIX: &str = ".damaged";
 
 const SCHEMA: &str = r#"
@@ -66,18 +68,34 @@ CREATE TABLE IF NOT EXISTS counters (
 "#;
 
 /// Cumulative counters kept in the spool itself.
-const COUNTERS: [&str; 4] = ["corrupt_skipped", "evicted", "quarantined", "salvaged"];
+const COUNTERS: [&str; 5] = [
+    "corrupt_skipped",
+    "evicted",
+    "quarantined",
+    "salvaged",
+    "quarantine_rotated",
+];
 
 /// How big the spool may grow.
 #[derive(Debug, Clone, Copy)]
 pub struct SpoolOptions {
     /// Bound on the stored line bytes (the file is somewhat larger: indexes and pages).
     pub max_bytes: u64,
+    /// Bound on `quarantine.ndjson`: past it the file is rotated to `quarantine.ndjson.1` (the previous one is
+    /// deleted), so the quarantine never holds more than twice this.
+    pub quarantine_max_bytes: u64,
 }
+
+/// The default bound on the quarantine file: records refused by the collector are rare (a bug, a schema
+/// mismatch); 4 MiB keeps thousands for an operator to read without filling a Pi's card.
+pub const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 4 << 20;
 
 impl Default for SpoolOptions {
     fn default() -> Self {
-        SpoolOptions { max_bytes: 128 << 20 }
+        SpoolOptions {
+            max_bytes: 128 << 20,
+            quarantine_max_bytes: DEFAULT_QUARANTINE_MAX_BYTES,
+        }
     }
 }
 
@@ -113,6 +131,10 @@ pub struct SpoolStats {
     pub quarantined: u64,
     /// Times a damaged spool file was moved aside and salvaged (ever).
     pub salvaged: u64,
+    /// Times the quarantine file was full and rotated (ever).
+    pub quarantine_rotated: u64,
+    /// Bytes in the quarantine files (current and rotated).
+    pub quarantine_bytes: u64,
 }
 
 /// A spool shared by the checks (appending) and the uploader (taking and acknowledging). Each operation holds
@@ -308,17 +330,30 @@ impl Spool {
             "reason": reason,
             "line": line,
         });
+        let entry = format!("{entry}\n");
+        let held = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let rotate = held > 0 && held + entry.len() as u64 > self.options.quarantine_max_bytes;
+        if rotate {
+            let rotated = self.dir.join(QUARANTINE_ROTATED);
+            std::fs::rename(&path, &rotated)
+                .map_err(|e| SpoolError::io(format!("rotating {} to {}", path.display(), rotated.display()), e))?;
+            tracing::warn!(file = %path.display(), max_bytes = self.options.quarantine_max_bytes,
+                "quarantine file full: rotated (the older rotated file is gone)");
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| SpoolError::io(format!("opening {}", path.display()), e))?;
-        writeln!(file, "{entry}")
+        file.write_all(entry.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| SpoolError::io(format!("writing {}", path.display()), e))?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM records WHERE seq = ?1", params![seq])?;
         bump(&tx, "quarantined", 1)?;
+        if rotate {
+            bump(&tx, "quarantine_rotated", 1)?;
+        }
         tx.commit()?;
         self.bytes = self.bytes.saturating_sub(u64::try_from(size).unwrap_or(0));
         tracing::warn!(seq, %reason, file = %path.display(), "the collector refused a spooled record; quarantined it");
@@ -352,6 +387,12 @@ impl Spool {
         stats.evicted = counter(&self.conn, "evicted")?;
         stats.quarantined = counter(&self.conn, "quarantined")?;
         stats.salvaged = counter(&self.conn, "salvaged")?;
+        stats.quarantine_rotated = counter(&self.conn, "quarantine_rotated")?;
+        stats.quarantine_bytes = [QUARANTINE_FILE, QUARANTINE_ROTATED]
+            .iter()
+            .filter_map(|name| std::fs::metadata(self.dir.join(name)).ok())
+            .map(|m| m.len())
+            .sum();
         Ok(stats)
     }
 

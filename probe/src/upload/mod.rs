@@ -9,7 +9,7 @@
 //! | `200` | acknowledge (delete) the batch |
 //! | `400` naming line N | move that one record to the quarantine file with the reason; the rest go next round |
 //! | `413` | halve the batch size and try again; a single record too large is quarantined |
-//! | `401` | stop uploading and say so loudly: the token is unknown or revoked (measuring goes on) |
+//! | `401`, `403` | try the next URL (a relay may know the token when one endpoint does not); refused by every URL: say so loudly, back off (1 min doubling to 1 h) and try again — measuring goes on, nothing is deleted, and uploads resume by themselves when the collector accepts the token again |
 //! | `422` naming an address | the collector sees the probe connect from it: remember it, withhold it, resend |
 //! | `429`, `503` | wait at least `Retry-After` |
 //! | anything else, or no answer | back off (exponential, full jitter) and try again |
@@ -57,9 +57,10 @@ pub enum RoundOutcome {
     /// The collector saw the probe connect from an address the batch carried; it is withheld from now on and
     /// the batch goes again.
     LearntOwnAddress,
-    /// The token is unknown or revoked: uploading has stopped.
+    /// Every URL refused the token (unknown or revoked): the spool is kept, and the uploader backs off before it
+    /// asks again.
     Unauthorized {
-        /// The collector's reason.
+        /// The collector's reason (per URL).
         reason: String,
     },
     /// Could not deliver; try again later.
@@ -131,7 +132,8 @@ pub struct Uploader {
     max_records: usize,
     max_bytes: usize,
     backoff: Backoff,
-    stopped: Option<String>,
+    /// The backoff while the token is refused: long, since only an operator fixes it.
+    auth_backoff: Backoff,
 }
 
 impl Uploader {
@@ -163,20 +165,12 @@ impl Uploader {
                 Duration::from_secs(1),
                 Duration::from_secs(config.upload.max_backoff_secs),
             ),
-            stopped: None,
+            auth_backoff: Backoff::new(Duration::from_secs(60), Duration::from_secs(3600)),
         })
-    }
-
-    /// Why uploading stopped for good (a refused token), if it did.
-    pub fn stopped(&self) -> Option<&str> {
-        self.stopped.as_deref()
     }
 
     /// One round: one batch, one answer, one action.
     pub async fn upload_once(&mut self, spool: &SharedSpool) -> Result<RoundOutcome, UploadError> {
-        if let Some(reason) = &self.stopped {
-            return Ok(RoundOutcome::Unauthorized { reason: reason.clone() });
-        }
         let batch = spool.with(|s| s.next_batch(self.max_records, self.max_bytes))?;
         if batch.is_empty() {
             return Ok(RoundOutcome::Empty);
@@ -189,6 +183,7 @@ impl Uploader {
         );
         let signature = self.key.sign(&body);
         let mut errors = Vec::new();
+        let mut refusals = Vec::new();
         for endpoint in &self.endpoints {
             let sent = self
                 .client
@@ -212,7 +207,25 @@ impl Uploader {
                 errors.push(format!("{}: HTTP {status}", endpoint.host_str().unwrap_or("?")));
                 continue;
             }
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+                let reason = answer["error"].as_str().unwrap_or("no reason given");
+                refusals.push(format!(
+                    "{}: HTTP {status}: {reason}",
+                    endpoint.host_str().unwrap_or("?")
+                ));
+                continue;
+            }
             return self.act(spool, &batch, response).await;
+        }
+        if !refusals.is_empty() {
+            let reason = refusals.join("; ");
+            tracing::error!(
+                %reason,
+                "THE COLLECTOR REFUSED THIS PROBE'S TOKEN: measurements stay in the spool and uploads are retried with \
+                 backoff. Ask the operator to check the probe's registration (a new token goes in probe.toml)."
+            );
+            return Ok(RoundOutcome::Unauthorized { reason });
         }
         Ok(RoundOutcome::Failed {
             error: errors.join("; "),
@@ -241,9 +254,15 @@ impl Uploader {
     pub fn wait_after(&mut self, outcome: &RoundOutcome) -> Duration {
         match outcome {
             RoundOutcome::Failed { retry_after, .. } => self.backoff.fail(*retry_after),
-            RoundOutcome::Unauthorized { .. } | RoundOutcome::Empty => Duration::ZERO,
+            RoundOutcome::Unauthorized { .. } => {
+                // Not jittered down to nothing: a refused token is fixed by a person, not by asking again soon.
+                let floor = self.auth_backoff.bound();
+                self.auth_backoff.fail(Some(floor))
+            }
+            RoundOutcome::Empty => Duration::ZERO,
             _ => {
                 self.backoff.succeed();
+                self.auth_backoff.succeed();
                 Duration::ZERO
             }
         }
@@ -308,15 +327,6 @@ impl Uploader {
             }
             StatusCode::UNPROCESSABLE_ENTITY if answer["code"] == "probe_address_in_batch" => {
                 self.own_address_refused(spool, batch, &answer, reason)
-            }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                tracing::error!(
-                    %reason,
-                    "THE COLLECTOR REFUSED THIS PROBE'S TOKEN: uploads are stopped; measurements stay in the spool. \
-                     Ask the operator for a new token and restart the probe."
-                );
-                self.stopped = Some(reason.clone());
-                Ok(RoundOutcome::Unauthorized { reason })
             }
             other => Ok(RoundOutcome::Failed {
                 error: format!("HTTP {other}: {reason}"),
