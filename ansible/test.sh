@@ -57,6 +57,7 @@ cleanup() {
     [ -e "$backup/$f" ] && cp -p "$backup/$f" "$( [ "$f" = prometheus ] && echo /etc/default/prometheus || echo /etc/prometheus/prometheus.yml)"
   done
   rm -f /etc/clickhouse-server/config.d/vigil-listen.xml /etc/clickhouse-server/users.d/vigil.xml
+  rmdir /etc/clickhouse-server/config.d /etc/clickhouse-server/users.d 2>/dev/null || true
   rm -rf /etc/grafana/provisioning/datasources/vigil.yaml /etc/grafana/provisioning/dashboards/vigil.yaml /var/lib/grafana/dashboards/vigil
   if [ -n "$grafana_group_made" ]; then rm -rf /etc/grafana /var/lib/grafana; groupdel grafana 2>/dev/null || true; fi
   for account in vigil-probe vigil-collector; do
@@ -251,7 +252,7 @@ for role in clickhouse prometheus grafana vigil_collector; do
 done
 
 echo "== ClickHouse as the role configured it: its ports, the collector's schema, a read-only reader"
-runuser -u clickhouse -- /usr/bin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml > "$work/clickhouse.log" 2>&1 &
+runuser -u clickhouse -- /usr/sbin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml > "$work/clickhouse.log" 2>&1 &
 stack_pids+=($!)
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$ch_http/ping" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$ch_http/ping" >/dev/null || { echo "ClickHouse does not answer on the role's port $ch_http"; tail -20 "$work/clickhouse.log"; exit 1; } >&2

@@ -19,8 +19,10 @@ fill=$PWD/target/release/examples/fill_store
 start=$(date -u -d "$(date -u +%F) -2 days" +%FT00:00:00Z)
 end=$(date -u -d "$start +1 day" +%FT%TZ)
 recent=$(date -u -d "$end -6 hours" +%FT%TZ)
+declare -A store_of
 for kind in $stores; do
   store=$(open_store "$kind")
+  store_of[$kind]=$store
   "$fill" "$store" "$probes" 288 "$start"
   for range in "$start $end day" "$recent $end 6h" "$recent $end 6h-settled" "$recent $end 6h+1"; do
     read -r from to label <<<"$range"
@@ -47,4 +49,10 @@ for kind in $stores; do
       "$work/classify.err" | paste -sd' ' - | sed 's/^/  /' || true
   done
 done
+# The yardstick, measured in the same run on the same cores: read the figures above against what the machine's
+# parts do on their own now (bench/common.sh `yardstick`; BENCHMARKS.md records both).
+for kind in $stores; do
+  echo "yardstick store=$kind raw_rows_per_s=$(yardstick "$kind" "${store_of[$kind]}")"
+done
+echo "yardstick parse_validate_lines_per_s_one_core=$(yardstick parse)"
 echo "date=$(date -u +%F) machine=$(nproc)cores command='bench/classify_store.sh $probes'"

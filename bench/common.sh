@@ -3,9 +3,11 @@
 # Debian's clickhouse-server on a free loopback port, and a collector serving a store with one probe registered.
 # VIGIL_BENCH_NO_BUILD=1 uses the binaries already built (e.g. with symbols, to profile).
 
-[ -n "${VIGIL_BENCH_NO_BUILD:-}" ] || cargo build --release -q -p vigil-collector --bin vigil-collector --example ingest_load
+[ -n "${VIGIL_BENCH_NO_BUILD:-}" ] || cargo build --release -q -p vigil-collector --bin vigil-collector --example ingest_load \
+  --example yardstick
 bin=$PWD/target/release/vigil-collector
 load=$PWD/target/release/examples/ingest_load
+yardstick=$PWD/target/release/examples/yardstick
 work=$(mktemp -d)
 chmod 755 "$work"   # the clickhouse user must reach its directory inside
 pids=()
@@ -63,6 +65,20 @@ open_store() {
     *) echo "unknown store $1" >&2; exit 2 ;;
   esac
 }
+
+# yardstick KIND STORE: the raw rate of the store under the collector, measured now on these cores (rows/s): SQLite
+# in 1,000-row WAL transactions with synchronous=FULL beside the store's file, ClickHouse in 100,000-row RowBinary
+# inserts into the same server. `yardstick parse` is NDJSON parse + validate on one core (lines/s).
+yardstick() {
+  case $1 in
+    sqlite) "$yardstick" sqlite "$work" | sed -n 's/^sqlite_raw_rows_per_s=//p' ;;
+    clickhouse) "$yardstick" clickhouse "$(sed 's|^clickhouse://\([^/]*\)/.*|http://\1|' <<<"$2")" | sed -n 's/^clickhouse_raw_rows_per_s=//p' ;;
+    parse) "$yardstick" parse | sed -n 's/^parse_validate_lines_per_s=//p' ;;
+  esac
+}
+
+# ratio A B: A/B to two places.
+ratio() { python3 -c "print(round($1/$2, 2))"; }
 
 # serve_store KIND STORE: registers a probe and starts a collector on STORE; sets token, url and pid.
 serve_store() {

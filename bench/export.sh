@@ -11,8 +11,10 @@ per_client=$((rows / 8 / 1000))
 
 source bench/common.sh   # bin, load, work, cleanup, open_store, serve_store
 
+declare -A store_of
 for kind in $stores; do
   store=$(open_store "$kind")
+  store_of[$kind]=$store
   serve_store "$kind" "$store"
   "$load" "$url" "$token" 8 "$per_client" 1000 gzip > /dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -24,4 +26,10 @@ for kind in $stores; do
     echo "store=$kind format=$format rows=$exported seconds=$secs rows_per_s=$(python3 -c "print(round($exported/$secs))") peak_rss_kib=$rss"
   done
 done
+# The yardstick, measured in the same run on the same cores: read the figures above against what the machine's
+# parts do on their own now (bench/common.sh `yardstick`; BENCHMARKS.md records both).
+for kind in $stores; do
+  echo "yardstick store=$kind raw_rows_per_s=$(yardstick "$kind" "${store_of[$kind]}")"
+done
+echo "yardstick parse_validate_lines_per_s_one_core=$(yardstick parse)"
 echo "date=$(date -u +%F) machine=$(nproc)cores command='bench/export.sh $rows'"
