@@ -51,11 +51,14 @@ mkdir -p "$backup"
 for f in /etc/prometheus/prometheus.yml /etc/default/prometheus; do [ -e "$f" ] && cp -p "$f" "$backup/$(basename "$f")"; done
 grafana_group_made=""
 cleanup() {
-  [ -n "$collector_pid" ] && kill "$collector_pid" 2>/dev/null && wait "$collector_pid" 2>/dev/null
-  for pid in "${stack_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-  for f in prometheus.yml prometheus; do
-    [ -e "$backup/$f" ] && cp -p "$backup/$f" "$( [ "$f" = prometheus ] && echo /etc/default/prometheus || echo /etc/prometheus/prometheus.yml)"
-  done
+  if [ -n "$collector_pid" ]; then kill "$collector_pid" 2>/dev/null || true; wait "$collector_pid" 2>/dev/null || true; fi
+  # Under errexit: every command here must not fail, or the rest of the cleanup is skipped.
+  if [ -n "${ch_http:-}" ]; then
+    curl -s "http://127.0.0.1:$ch_http/" --data-binary 'DROP DATABASE IF EXISTS vigil' >/dev/null 2>&1 || true
+  fi
+  for pid in "${stack_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  if [ -e "$backup/prometheus.yml" ]; then cp -p "$backup/prometheus.yml" /etc/prometheus/prometheus.yml; fi
+  if [ -e "$backup/prometheus" ]; then cp -p "$backup/prometheus" /etc/default/prometheus; fi
   rm -f /etc/clickhouse-server/config.d/vigil-listen.xml /etc/clickhouse-server/users.d/vigil.xml
   rmdir /etc/clickhouse-server/config.d /etc/clickhouse-server/users.d 2>/dev/null || true
   rm -rf /etc/grafana/provisioning/datasources/vigil.yaml /etc/grafana/provisioning/dashboards/vigil.yaml /var/lib/grafana/dashboards/vigil
@@ -264,12 +267,14 @@ curl -sf "http://127.0.0.1:$port2/healthz" >/dev/null || { echo "the collector o
 reader() { curl -s -o "$work/reader.out" -w '%{http_code}' "http://127.0.0.1:$ch_http/?user=vigil_reader&password=$reader_password" --data-binary "$1"; }
 [ "$(reader 'SELECT count() FROM vigil.measurements')" = 200 ] || { echo "Grafana's reader cannot read: $(cat "$work/reader.out")" >&2; exit 1; }
 [ "$(reader 'INSERT INTO vigil.vigil_schema VALUES (99, 0)')" != 200 ] || { echo "Grafana's reader could write" >&2; exit 1; }
+[ "$(reader 'DROP TABLE vigil.vigil_schema')" != 200 ] || { echo "Grafana's reader could drop a table" >&2; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ch_http/?user=vigil_reader&password=wrong" --data-binary 'SELECT 1')" != 200 ] \
   || { echo "the reader account took a wrong password" >&2; exit 1; }
 
 echo "== Prometheus as the role configured it scrapes the collector"
 # shellcheck disable=SC1091
 . /etc/default/prometheus
+chmod 755 "$work"   # the prometheus user must reach its data directory inside
 mkdir -p "$work/prometheus-data" && chown prometheus "$work/prometheus-data"
 # shellcheck disable=SC2086
 runuser -u prometheus -- /usr/bin/prometheus --config.file=/etc/prometheus/prometheus.yml $ARGS \
@@ -278,7 +283,7 @@ stack_pids+=($!)
 scraped=""
 for _ in $(seq 150); do
   if curl -sf "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=up{job="vigil"}' \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; sys.exit(0 if r and r[0]["value"][1]=="1" else 1)'; then
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; sys.exit(0 if r and r[0]["value"][1]=="1" else 1)' 2>/dev/null; then
     scraped=yes; break
   fi
   sleep 0.2
