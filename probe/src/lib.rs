@@ -21,6 +21,7 @@ pub mod budget;
 pub mod checks;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod fingerprints;
 pub mod metrics;
 pub mod net;
@@ -31,6 +32,7 @@ pub mod spool;
 mod sys;
 pub mod test_lists;
 pub mod tls;
+pub mod traffic;
 pub mod upload;
 pub mod vitals;
 

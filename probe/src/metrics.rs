@@ -30,6 +30,8 @@ pub struct ProbeMetrics {
     pub quarantined: IntGauge,
     /// Bytes in the quarantine files (bounded: rotated once past `quarantine_max_kb`).
     pub quarantine_bytes: IntGauge,
+    /// Bytes on the wire today, as the data budget counts them.
+    pub budget_spent: IntGauge,
 }
 
 /// A metric could not be registered (duplicate names: a programming error).
@@ -68,6 +70,10 @@ impl ProbeMetrics {
                 "Records the collector refused, moved to the quarantine file (ever).",
             )?,
             quarantine_bytes: IntGauge::new("quarantine_bytes", "Bytes in the quarantine files.")?,
+            budget_spent: IntGauge::new(
+                "budget_spent_bytes",
+                "Bytes on the wire today (UTC), as the data budget counts them.",
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.spool_depth.clone()))?;
@@ -80,6 +86,7 @@ impl ProbeMetrics {
         m.registry.register(Box::new(m.upload_auth_refused.clone()))?;
         m.registry.register(Box::new(m.quarantined.clone()))?;
         m.registry.register(Box::new(m.quarantine_bytes.clone()))?;
+        m.registry.register(Box::new(m.budget_spent.clone()))?;
         Ok(m)
     }
 

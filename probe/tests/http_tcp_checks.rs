@@ -186,3 +186,120 @@ async fn tcp_connect_is_ok_to_an_open_port_and_refused_at_a_closed_one() {
     let m = tcp::check(closed.ip(), closed.port(), Duration::from_secs(2), target("closed")).await;
     assert_eq!(m.result.outcome(), Outcome::Refused);
 }
+
+/// An HTTPS server on loopback (a self-signed `localhost` certificate) answering every request with `body`.
+async fn serve_tls(cert: &support::dns_tls::TestCert, body: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let acceptor = cert.acceptor(&[b"http/1.1"]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), Arc::clone(&body));
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(&body).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+fn tls_checker(cert: &support::dns_tls::TestCert) -> HttpChecker {
+    HttpChecker::new(
+        HttpSettings {
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+        },
+        Arc::new(Fingerprints::builtin()),
+        std::slice::from_ref(&cert.der),
+    )
+    .expect("checker")
+}
+
+#[tokio::test]
+async fn an_https_page_is_fetched_over_tls_and_every_byte_is_counted() {
+    let cert = support::dns_tls::TestCert::localhost();
+    let body = b"<html><head><title>Secure</title></head><body>hello</body></html>".to_vec();
+    let addr = serve_tls(&cert, body.clone()).await;
+    let meter = vigil_probe::traffic::CheckMeter::new();
+    let url = Url::parse(&format!("https://localhost:{}/", addr.port())).expect("url");
+    let m = tls_checker(&cert)
+        .check_metered(&url, target(url.as_str()), &meter)
+        .await;
+    let r = http(&m);
+    assert_eq!((r.outcome, r.status), (Outcome::Ok, Some(200)), "{r:?}");
+    assert_eq!(r.title.as_deref(), Some("Secure"));
+    assert_eq!(r.tls_version.as_deref(), Some("TLSv1.3"));
+    // The handshake (certificates included) and the records count, not only the body.
+    assert!(
+        meter.bytes() > body.len() as u64 + cert.der.len() as u64,
+        "{} bytes counted",
+        meter.bytes()
+    );
+}
+
+#[tokio::test]
+async fn a_huge_page_stops_the_fetch_at_its_byte_cap() {
+    use vigil_probe::checks::http::{BODY_CAP, FETCH_CAP, READ_SLACK};
+    let cert = support::dns_tls::TestCert::localhost();
+    let addr = serve_tls(&cert, vec![b'x'; 4 << 20]).await;
+    let meter = vigil_probe::traffic::CheckMeter::new();
+    let url = Url::parse(&format!("https://localhost:{}/big", addr.port())).expect("url");
+    let r = http(
+        &tls_checker(&cert)
+            .check_metered(&url, target(url.as_str()), &meter)
+            .await,
+    );
+    assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    assert!(r.body_length.is_some_and(|n| n <= BODY_CAP as u64), "{r:?}");
+    assert!(
+        meter.bytes() <= FETCH_CAP + READ_SLACK,
+        "{} bytes on the wire for one fetch",
+        meter.bytes()
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_chain_with_heavy_bodies_stays_within_one_fetch_cap() {
+    use vigil_probe::checks::http::{FETCH_CAP, READ_SLACK};
+    let heavy = vec![b'r'; 300 << 10];
+    let mut routes = HashMap::new();
+    for i in 0..8 {
+        routes.insert(
+            format!("/hop{i}"),
+            Route::Page(302, vec![("Location", format!("/hop{}", i + 1))], heavy.clone()),
+        );
+    }
+    routes.insert("/hop8".to_owned(), page("<title>end</title>"));
+    let addr = serve(routes).await;
+    let meter = vigil_probe::traffic::CheckMeter::new();
+    let url = Url::parse(&format!("http://{addr}/hop0")).expect("url");
+    let _ = http(
+        &checker(Fingerprints::builtin())
+            .check_metered(&url, target(url.as_str()), &meter)
+            .await,
+    );
+    assert!(
+        meter.bytes() <= FETCH_CAP + READ_SLACK,
+        "{} bytes on the wire over the chain",
+        meter.bytes()
+    );
+}

@@ -111,7 +111,10 @@ proptest! {
     #[test]
     fn spool_behaves_like_its_model(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let options = SpoolOptions { max_bytes: MAX_BYTES };
+        let options = SpoolOptions {
+            max_bytes: MAX_BYTES,
+            ..SpoolOptions::default()
+        };
         let mut spool = Spool::open(dir.path(), options).expect("opens");
         let mut model = Model::default();
         let mut made = 0i64;

@@ -9,7 +9,7 @@
 mod targets;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -59,10 +59,10 @@ pub struct Checks {
     vitals_seq: std::sync::atomic::AtomicU64,
 }
 
-/// Estimated bytes of one DNS exchange, for the data budget.
-const DNS_BYTES: u64 = 200;
-/// Estimated bytes of request and headers of one HTTP exchange, besides the body.
-const HTTP_OVERHEAD_BYTES: u64 = 1500;
+/// What one test-list URL may use on the wire, reserved against the data budget before it starts: its HTTP
+/// fetch at its cap (and one read past it), and its DNS check — A and AAAA of every resolver, a DoT or DoH
+/// handshake (certificates) each, well within 64 KiB.
+pub const LIST_URL_CAP: u64 = crate::checks::http::FETCH_CAP + crate::checks::http::READ_SLACK + (64 << 10);
 
 impl Checks {
     /// Builds resolvers, the HTTP checker, fingerprints and test lists; returns warnings for what is missing.
@@ -270,14 +270,26 @@ impl Checks {
         }
     }
 
-    /// One pass over the test lists, `concurrency` URLs at a time, stopping when the budget is spent. Results
-    /// are handed to `sink` as each URL finishes.
+    /// One pass over the test lists, `concurrency` URLs at a time. A URL starts only when the budget has room for
+    /// it and every URL in flight at [`LIST_URL_CAP`]; the pass ends at the first URL that does not fit. Results
+    /// are handed to `sink` as each URL finishes, and the budget is saved as it is spent.
     pub async fn list_pass(&self, budget: &mut DataBudget, mut sink: impl FnMut(Vec<Measurement>)) -> ListPassSummary {
         let mut summary = ListPassSummary::default();
-        // Once the budget is spent no new URL starts; the few already in flight finish and are kept.
-        let spent = AtomicBool::new(budget.exhausted());
+        let budget = std::sync::Mutex::new(budget);
+        let in_flight = AtomicU64::new(0);
+        let stopped = AtomicBool::new(false);
+        let admit = || {
+            let mut budget = budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let fits = budget.can_start(LIST_URL_CAP, in_flight.load(Ordering::SeqCst));
+            if fits {
+                in_flight.fetch_add(1, Ordering::SeqCst);
+            } else {
+                stopped.store(true, Ordering::SeqCst);
+            }
+            fits
+        };
         let mut work = futures_util::stream::iter(self.lists.entries.iter())
-            .take_while(|_| std::future::ready(!spent.load(Ordering::SeqCst)))
+            .take_while(|_| std::future::ready(admit()))
             .map(|entry| async move {
                 let target = Target {
                     name: entry.url.to_string(),
@@ -293,14 +305,15 @@ impl Checks {
             })
             .buffer_unordered(self.config.probe.concurrency.max(1));
         while let Some(results) = work.next().await {
+            in_flight.fetch_sub(1, Ordering::SeqCst);
             summary.urls += 1;
-            budget.spend(estimated_bytes(&results));
             sink(results);
-            if budget.exhausted() {
-                spent.store(true, Ordering::SeqCst);
+            let mut budget = budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(err) = budget.save_if_due() {
+                tracing::warn!(error = %err, "could not save the data budget");
             }
         }
-        summary.budget_exhausted = spent.load(Ordering::SeqCst);
+        summary.budget_exhausted = stopped.load(Ordering::SeqCst);
         summary
     }
 }
@@ -310,19 +323,8 @@ impl Checks {
 pub struct ListPassSummary {
     /// URLs checked.
     pub urls: usize,
-    /// Whether the pass stopped because the day's budget was spent.
+    /// Whether the pass stopped because the day's budget had no room for the next URL.
     pub budget_exhausted: bool,
-}
-
-/// Bytes a URL's checks used, estimated from what was read.
-fn estimated_bytes(results: &[Measurement]) -> u64 {
-    results
-        .iter()
-        .map(|m| match &m.result {
-            vigil_measurement::MeasurementResult::Http(h) => HTTP_OVERHEAD_BYTES + h.body_length.unwrap_or(0),
-            _ => DNS_BYTES,
-        })
-        .sum()
 }
 
 /// `vigil-probe once`: one anchor cycle and one list pass (within the daily budget, counted in memory).
@@ -401,6 +403,13 @@ pub async fn run(
                 }
             }
             spool_results(&spool, RecordClass::Anchor, results, &wake);
+            // Anchors, vitals and uploads spend the budget too (they never pause): saved as spent.
+            if let Err(err) = budget.save_if_due() {
+                tracing::warn!(error = %err, "could not save the data budget");
+            }
+            if let Some(m) = &metrics {
+                m.budget_spent.set(i64::try_from(budget.spent()).unwrap_or(i64::MAX));
+            }
             if last_list.is_none_or(|t| t.elapsed() >= list_cycle) && checks.list_len() > 0 {
                 last_list = Some(Instant::now());
                 run_list_pass(&checks, &mut budget, &spool, &wake).await;
@@ -515,10 +524,11 @@ async fn upload_loop(
 }
 
 async fn run_list_pass(checks: &Checks, budget: &mut DataBudget, spool: &SharedSpool, wake: &Notify) {
-    if budget.exhausted() {
+    if !budget.can_start(LIST_URL_CAP, 0) {
         tracing::info!(
             spent = budget.spent(),
-            "daily data budget spent: test lists pause until tomorrow (UTC)"
+            limit = budget.limit(),
+            "daily data budget spent: test lists pause until tomorrow (UTC); vitals and anchors go on"
         );
         return;
     }

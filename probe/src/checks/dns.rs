@@ -16,12 +16,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hickory_resolver::Resolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
+
+/// A resolver whose sockets count their bytes.
+type CountedResolver = Resolver<super::counted_dns::CountingRuntime>;
 use url::Url;
 use vigil_measurement::result::{DnsAnswer, DnsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
@@ -75,7 +77,7 @@ pub enum DnsSetupError {
 struct NamedResolver {
     label: String,
     control: bool,
-    resolver: Result<TokioResolver, String>,
+    resolver: Result<CountedResolver, String>,
     /// Where a connection-oriented resolver listens, to diagnose "no connections" failures.
     endpoint: Option<Endpoint>,
 }
@@ -405,7 +407,7 @@ fn rcode_name(code: ResponseCode) -> String {
     }
 }
 
-fn build_resolver(address: &str, settings: &DnsSettings) -> Result<TokioResolver, DnsSetupError> {
+fn build_resolver(address: &str, settings: &DnsSettings) -> Result<CountedResolver, DnsSetupError> {
     let bad = |reason: &str| DnsSetupError::Address {
         address: address.to_owned(),
         reason: reason.to_owned(),
@@ -446,7 +448,7 @@ fn build_resolver(address: &str, settings: &DnsSettings) -> Result<TokioResolver
     opts.try_tcp_on_error = false;
     opts.ndots = 0;
     let tls = crate::tls::client_config_with(&settings.extra_roots).map_err(|e| bad(&format!("TLS setup: {e}")))?;
-    Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+    Resolver::builder_with_config(config, super::counted_dns::CountingRuntime::default())
         .with_options(opts)
         .with_tls_config(tls)
         .build()

@@ -2,21 +2,35 @@
 //! set of headers, and body length, SHA-256 and `<title>` of at most 512 KiB of body. Every response in the
 //! chain is matched against the blocking fingerprints (blockpages often arrive as a redirect). Failures are
 //! classified by stage (`dns`, `connect`, `tls`, `request`, `response`) into the closed outcome set.
+//!
+//! The fetch is HTTP/1.1 over hyper on connections the check makes itself — name lookup, TCP connect, TLS
+//! (rustls) — each wrapped in a [`Counted`] stream, so every byte of it (handshakes, redirects, bodies) is
+//! counted for the data budget, and a fetch stops reading once it has used [`FETCH_CAP`] bytes on the wire.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::redirect::Policy;
+use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
-use url::Url;
+use url::{Position, Url};
 use vigil_measurement::result::HttpResult;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::envelope;
 use crate::fingerprints::Fingerprints;
+use crate::traffic::CheckMeter;
 
 /// Most body bytes read per response.
 pub const BODY_CAP: usize = 512 << 10;
+/// Most bytes on the wire one fetch may use, redirects included: the body cap of one response and 128 KiB for
+/// handshakes, headers and the bodies of redirects. A fetch stops reading when it reaches this; it can pass it by
+/// at most one read (a TLS record, [`READ_SLACK`]).
+pub const FETCH_CAP: u64 = (BODY_CAP as u64) + (128 << 10);
+/// How far one read can carry a fetch past [`FETCH_CAP`]: one TLS record and its segments' headers.
+pub const READ_SLACK: u64 = 20 << 10;
+/// The User-Agent the check sends: a common browser's, so sites and censors treat it as they treat people.
+const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 10;
 /// Response headers recorded (lower-case); all headers are still matched against fingerprints.
@@ -40,10 +54,11 @@ pub struct HttpSettings {
     pub timeout: Duration,
 }
 
-/// A reusable HTTP checker (one connection pool, one TLS configuration).
+/// A reusable HTTP checker (one TLS configuration; a new connection per request, so each fetch sees the
+/// network as it is now).
 #[derive(Clone)]
 pub struct HttpChecker {
-    client: reqwest::Client,
+    tls: tokio_rustls::TlsConnector,
     settings: HttpSettings,
     fingerprints: Arc<Fingerprints>,
 }
@@ -60,19 +75,10 @@ impl HttpChecker {
         fingerprints: Arc<Fingerprints>,
         extra_roots: &[Vec<u8>],
     ) -> Result<Self, HttpSetupError> {
-        let tls = crate::tls::client_config_with(extra_roots).map_err(|e| HttpSetupError(e.to_string()))?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .pool_max_idle_per_host(0)
-            .no_proxy()
-            .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-            .build()
-            .map_err(|e| HttpSetupError(e.to_string()))?;
+        let mut tls = crate::tls::client_config_with(extra_roots).map_err(|e| HttpSetupError(e.to_string()))?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(HttpChecker {
-            client,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             settings,
             fingerprints,
         })
@@ -80,28 +86,76 @@ impl HttpChecker {
 
     /// Fetches `url`; never fails (a failure is the result).
     pub async fn check(&self, url: &Url, target: Target) -> Measurement {
+        self.check_metered(url, target, &CheckMeter::new()).await
+    }
+
+    /// Fetches `url`, counting its bytes on the wire into `meter` (and the process's total).
+    pub async fn check_metered(&self, url: &Url, target: Target, meter: &CheckMeter) -> Measurement {
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
-        let result = match tokio::time::timeout(self.settings.timeout, self.fetch(url)).await {
+        let result = match tokio::time::timeout(self.settings.timeout, self.fetch(url, meter)).await {
             Ok(result) => result,
             Err(_) => failure(url, Outcome::Timeout, "response", None),
         };
         envelope(target, started_at, clock.elapsed(), MeasurementResult::Http(result))
     }
 
-    async fn fetch(&self, first: &Url) -> HttpResult {
+    /// Looks the host up, connects (TLS for https) and sends one GET; the response's body is still to be read.
+    async fn request(&self, url: &Url, meter: &CheckMeter) -> Result<Exchange, FetchError> {
+        let connection = crate::connect::open(url, &self.tls, self.settings.connect_timeout, Some(meter))
+            .await
+            .map_err(|e| FetchError::connect(&e))?;
+        let (io, addr, tls_version) = (connection.io, connection.peer, connection.tls_version);
+        // Reads of at most 16 KiB, so no read carries the fetch far past its cap (hyper's buffer would grow).
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .read_buf_exact_size(Some(16 << 10))
+            .handshake::<_, http_body_util::Empty<bytes::Bytes>>(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| FetchError::hyper("request", &e))?;
+        let connection = AbortOnDrop(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        let request = hyper::Request::get(&url[Position::BeforePath..Position::AfterQuery])
+            .header(hyper::header::HOST, host)
+            .header(hyper::header::USER_AGENT, USER_AGENT)
+            .header(hyper::header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header(hyper::header::CONNECTION, "close")
+            .body(http_body_util::Empty::new())
+            .map_err(|e| FetchError::new(Outcome::Error, "request", Some(e.to_string())))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| FetchError::hyper("request", &e))?;
+        Ok(Exchange {
+            response,
+            server_ip: addr.ip(),
+            tls_version,
+            _connection: connection,
+        })
+    }
+
+    async fn fetch(&self, first: &Url, meter: &CheckMeter) -> HttpResult {
         let mut url = first.clone();
         let mut redirects = Vec::new();
         loop {
-            let response = match self.client.get(url.clone()).send().await {
-                Ok(r) => r,
+            let exchange = match self.request(&url, meter).await {
+                Ok(e) => e,
                 Err(err) => {
-                    let (outcome, stage, detail) = classify(&err);
-                    let mut result = failure(first, outcome, stage, detail);
+                    let mut result = failure(first, err.outcome, err.stage, err.detail);
                     result.redirects = redirects;
                     return result;
                 }
             };
+            let Exchange {
+                response,
+                server_ip,
+                tls_version,
+                _connection,
+            } = exchange;
             let status = response.status();
             let headers: Vec<(String, String)> = response
                 .headers()
@@ -113,15 +167,14 @@ impl HttpChecker {
                     )
                 })
                 .collect();
-            let server_ip = response.remote_addr().map(|a| a.ip());
             let location = status
                 .is_redirection()
-                .then(|| response.headers().get(reqwest::header::LOCATION))
+                .then(|| response.headers().get(hyper::header::LOCATION))
                 .flatten()
                 .and_then(|v| v.to_str().ok())
                 .and_then(|loc| url.join(loc).ok());
             let read_started = Instant::now();
-            let body = read_body(response).await;
+            let body = read_body(response.into_body(), meter).await;
             let read_secs = read_started.elapsed().as_secs_f64();
             let (body, body_error) = match body {
                 Ok(b) => (b, None),
@@ -131,7 +184,9 @@ impl HttpChecker {
                 .fingerprints
                 .match_http(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), &body)
                 .map(|f| f.name.clone());
-            let next = location.filter(|_| fingerprint.is_none() && redirects.len() < MAX_REDIRECTS);
+            // A redirect is followed only while the fetch has bytes left under its cap.
+            let next = location
+                .filter(|_| fingerprint.is_none() && redirects.len() < MAX_REDIRECTS && meter.bytes() < FETCH_CAP);
             if let Some(next) = next {
                 redirects.push(next.to_string());
                 url = next;
@@ -147,7 +202,8 @@ impl HttpChecker {
                 .take(16)
                 .map(|(k, v)| (k.clone(), v.chars().take(512).collect()))
                 .collect();
-            result.server_ip = server_ip;
+            result.server_ip = Some(server_ip);
+            result.tls_version = tls_version;
             result.body_length = Some(body.len() as u64);
             result.body_sha256 = Some(hex_lower(&Sha256::digest(&body)));
             result.title = page_title(&body);
@@ -167,30 +223,131 @@ impl HttpChecker {
     }
 }
 
-/// Reads at most [`BODY_CAP`] bytes of body.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, (Outcome, Option<String>)> {
-    let mut body = Vec::new();
-    while body.len() < BODY_CAP {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = BODY_CAP - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+/// Reads at most [`BODY_CAP`] bytes of body, and nothing once the fetch has used [`FETCH_CAP`] on the wire.
+async fn read_body(mut body: hyper::body::Incoming, meter: &CheckMeter) -> Result<Vec<u8>, (Outcome, Option<String>)> {
+    let mut out = Vec::new();
+    while out.len() < BODY_CAP && meter.bytes() < FETCH_CAP {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(chunk) = frame.into_data() {
+                    let room = BODY_CAP - out.len();
+                    out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
             }
-            Ok(None) => break,
-            Err(err) => {
-                let (outcome, _, detail) = classify(&err);
+            None => break,
+            Some(Err(err)) => {
+                let err = FetchError::hyper("response", &err);
                 return Err((
-                    if outcome == Outcome::Error {
+                    if err.outcome == Outcome::Error {
                         Outcome::HttpError
                     } else {
-                        outcome
+                        err.outcome
                     },
-                    detail,
+                    err.detail,
                 ));
             }
         }
     }
-    Ok(body)
+    Ok(out)
+}
+
+/// A response whose body is still to be read, and the connection it came on.
+struct Exchange {
+    response: hyper::Response<hyper::body::Incoming>,
+    server_ip: IpAddr,
+    tls_version: Option<String>,
+    _connection: AbortOnDrop,
+}
+
+/// The task driving a connection, stopped when the fetch is done with it (a capped body is not read to its end).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why a fetch produced no response, and at which stage.
+#[derive(Debug)]
+struct FetchError {
+    outcome: Outcome,
+    stage: &'static str,
+    detail: Option<String>,
+}
+
+impl FetchError {
+    fn new(outcome: Outcome, stage: &'static str, detail: Option<String>) -> Self {
+        FetchError { outcome, stage, detail }
+    }
+
+    /// A socket error at `stage`, by its kind.
+    fn io(stage: &'static str, err: &std::io::Error) -> Self {
+        let outcome = io_outcome(err.kind());
+        let detail = matches!(outcome, Outcome::Error | Outcome::HttpError).then(|| super::error_detail(err));
+        FetchError::new(outcome, stage, detail)
+    }
+
+    /// A connection that could not be opened, by its stage.
+    fn connect(err: &crate::connect::ConnectError) -> Self {
+        use crate::connect::ConnectError;
+        match err {
+            ConnectError::Unusable(why) => FetchError::new(Outcome::Error, "request", Some(why.clone())),
+            ConnectError::Lookup(e) => FetchError::new(Outcome::Nxdomain, "dns", Some(super::error_detail(e))),
+            ConnectError::NoAddress => FetchError::new(Outcome::Nxdomain, "dns", Some("no address".to_owned())),
+            ConnectError::Connect(e) => FetchError::io("connect", e),
+            ConnectError::Tls(e) => FetchError::tls(e),
+            ConnectError::Timeout(stage) => FetchError::new(Outcome::Timeout, stage, None),
+        }
+    }
+
+    /// A failed TLS handshake: a TLS error when rustls refused it, else what the socket saw (a reset, a timeout).
+    fn tls(err: &std::io::Error) -> Self {
+        let refused_by_rustls = err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
+        if refused_by_rustls || err.kind() == std::io::ErrorKind::UnexpectedEof {
+            FetchError::new(Outcome::TlsError, "tls", Some(super::error_detail(err)))
+        } else {
+            let mut e = FetchError::io("tls", err);
+            if e.outcome == Outcome::Error {
+                e.outcome = Outcome::TlsError;
+            }
+            e
+        }
+    }
+
+    /// An HTTP exchange error: the socket's error when there is one in its causes, else an HTTP error.
+    fn hyper(stage: &'static str, err: &hyper::Error) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = source {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                let kind = io.kind();
+                if kind != std::io::ErrorKind::Other {
+                    return FetchError::io(stage, io);
+                }
+            }
+            source = e.source();
+        }
+        let outcome = if err.is_timeout() {
+            Outcome::Timeout
+        } else {
+            Outcome::HttpError
+        };
+        FetchError::new(outcome, stage, Some(super::error_detail(err)))
+    }
+}
+
+/// The outcome of a socket error's kind.
+fn io_outcome(kind: std::io::ErrorKind) -> Outcome {
+    use std::io::ErrorKind;
+    match kind {
+        ErrorKind::TimedOut => Outcome::Timeout,
+        ErrorKind::ConnectionRefused => Outcome::Refused,
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => Outcome::Reset,
+        ErrorKind::HostUnreachable => Outcome::Unreachable,
+        ErrorKind::NetworkUnreachable => Outcome::NoRoute,
+        ErrorKind::UnexpectedEof => Outcome::HttpError,
+        _ => Outcome::Error,
+    }
 }
 
 /// A result for a fetch that produced no response.
@@ -211,66 +368,6 @@ fn failure(url: &Url, outcome: Outcome, stage: &str, detail: Option<String>) -> 
         throughput_bps: None,
         error_detail: detail,
     }
-}
-
-/// Outcome, stage and (for `error`) detail of a failed request, read from the error's cause chain.
-fn classify(err: &reqwest::Error) -> (Outcome, &'static str, Option<String>) {
-    let mut io_kind = None;
-    let mut tls = false;
-    let mut dns = false;
-    let mut source: Option<&dyn std::error::Error> = Some(err);
-    while let Some(e) = source {
-        // io::Error hides a wrapped error from source(): descend through get_ref() by hand.
-        let mut io = e.downcast_ref::<std::io::Error>();
-        while let Some(err) = io {
-            if err.kind() != std::io::ErrorKind::Other {
-                io_kind = io_kind.or(Some(err.kind()));
-            }
-            let inner = err.get_ref();
-            tls |= inner.is_some_and(|i| i.is::<rustls::Error>());
-            io = inner.and_then(|i| i.downcast_ref::<std::io::Error>());
-        }
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            tls = true;
-        }
-        let text = e.to_string();
-        if text.contains("dns error") || text.contains("failed to lookup address") {
-            dns = true;
-        }
-        source = e.source();
-    }
-    let stage = if dns {
-        "dns"
-    } else if tls {
-        "tls"
-    } else if err.is_connect() {
-        "connect"
-    } else if err.is_body() || err.is_decode() {
-        "response"
-    } else {
-        "request"
-    };
-    use std::io::ErrorKind;
-    let outcome = if err.is_timeout() || io_kind == Some(ErrorKind::TimedOut) {
-        Outcome::Timeout
-    } else if dns {
-        Outcome::Nxdomain
-    } else if tls {
-        Outcome::TlsError
-    } else {
-        match io_kind {
-            Some(ErrorKind::ConnectionRefused) => Outcome::Refused,
-            Some(ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe) => Outcome::Reset,
-            Some(ErrorKind::HostUnreachable) => Outcome::Unreachable,
-            Some(ErrorKind::NetworkUnreachable) => Outcome::NoRoute,
-            Some(ErrorKind::UnexpectedEof) => Outcome::HttpError,
-            _ if err.is_request() || err.is_body() || err.is_decode() => Outcome::HttpError,
-            _ => Outcome::Error,
-        }
-    };
-    let detail =
-        matches!(outcome, Outcome::Error | Outcome::TlsError | Outcome::HttpError).then(|| super::error_detail(err));
-    (outcome, stage, detail)
 }
 
 /// The text of the first `<title>` element, whitespace collapsed, at most 256 characters.

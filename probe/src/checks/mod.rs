@@ -3,6 +3,7 @@
 //! envelope by [`envelope`].
 
 pub mod address;
+mod counted_dns;
 pub mod dns;
 pub mod http;
 pub mod icmp;

@@ -15,6 +15,8 @@ pub async fn check(ip: IpAddr, port: u16, timeout: Duration, target: Target) -> 
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
     let attempt = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(SocketAddr::new(ip, port))).await;
+    // No payload: the handshake and close are the check's bytes (a refused or lost SYN counts the same, erring high).
+    crate::traffic::count_wire(crate::traffic::CONNECTION_OVERHEAD);
     let elapsed = clock.elapsed();
     let (outcome, error_detail) = match attempt {
         Err(_) => (Outcome::Timeout, None),

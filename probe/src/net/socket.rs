@@ -54,7 +54,9 @@ impl RawSocket {
 
 impl PacketSocket for RawSocket {
     fn send_to(&self, message: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        self.socket.send_to(message, SocketAddrV4::new(dst, 0)).map(|_| ())
+        let sent = self.socket.send_to(message, SocketAddrV4::new(dst, 0))?;
+        crate::traffic::count_wire(sent as u64 + crate::traffic::IP_HEADER);
+        Ok(())
     }
 
     fn recv(&self, timeout: Duration) -> io::Result<Option<Received>> {
@@ -62,6 +64,8 @@ impl PacketSocket for RawSocket {
         let Some((n, from)) = recv_within(&self.socket, &mut buf, timeout)? else {
             return Ok(None);
         };
+        // A raw socket sees every packet of its protocol, the probe's or not: counting them all errs high.
+        crate::traffic::count_wire(n as u64);
         let IpAddr::V4(from) = from.ip() else { return Ok(None) };
         Ok(ipv4::split(&buf[..n]).map(|(header, payload)| Received {
             from,
@@ -96,7 +100,9 @@ impl DgramIcmpSocket {
 
 impl PacketSocket for DgramIcmpSocket {
     fn send_to(&self, message: &[u8], _dst: Ipv4Addr) -> io::Result<()> {
-        self.socket.send(message).map(|_| ())
+        let sent = self.socket.send(message)?;
+        crate::traffic::count_wire(sent as u64 + crate::traffic::IP_HEADER);
+        Ok(())
     }
 
     fn recv(&self, timeout: Duration) -> io::Result<Option<Received>> {
@@ -104,6 +110,7 @@ impl PacketSocket for DgramIcmpSocket {
         let Some((n, _)) = recv_within(&self.socket, &mut buf, timeout)? else {
             return Ok(None);
         };
+        crate::traffic::count_wire(n as u64 + crate::traffic::IP_HEADER);
         Ok(Some(Received {
             from: self.peer,
             ip: None,

@@ -15,14 +15,16 @@
 //! | anything else, or no answer | back off (exponential, full jitter) and try again |
 
 mod backoff;
+mod transport;
 
 use std::io::Write;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use hyper::StatusCode;
 use url::Url;
 
 pub use backoff::Backoff;
+use transport::{Answer, CollectorClient};
 
 use crate::config::ProbeConfig;
 use crate::spool::{SharedSpool, SpoolError, SpooledRecord};
@@ -92,9 +94,6 @@ pub enum UploadError {
     /// The TLS configuration could not be built.
     #[error("TLS setup failed: {0}")]
     Tls(#[from] crate::tls::CollectorTlsError),
-    /// The HTTP client could not be built.
-    #[error("HTTP client setup failed: {0}")]
-    Client(#[from] reqwest::Error),
     /// A collector URL is unusable.
     #[error("collector URL `{url}`: {reason}")]
     Url {
@@ -124,7 +123,7 @@ pub struct DrainSummary {
 
 /// Sends spooled batches to the collector.
 pub struct Uploader {
-    client: reqwest::Client,
+    client: CollectorClient,
     endpoints: Vec<Url>,
     token: String,
     key: crate::signing::ProbeKey,
@@ -143,16 +142,11 @@ impl Uploader {
         for base in std::iter::once(&config.collector.url).chain(&config.collector.fallback_urls) {
             endpoints.push(measurements_url(base)?);
         }
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::tls::collector_client_config(
-                config.collector.ca_file.as_deref(),
-                &config.collector.cert_sha256,
-            )?)
-            .connect_timeout(Duration::from_secs_f64(config.timeouts.connect_secs))
-            .timeout(Duration::from_secs_f64(config.timeouts.upload_secs))
-            .user_agent(concat!("vigil-probe/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .build()?;
+        let client = CollectorClient::new(
+            crate::tls::collector_client_config(config.collector.ca_file.as_deref(), &config.collector.cert_sha256)?,
+            Duration::from_secs_f64(config.timeouts.connect_secs),
+            Duration::from_secs_f64(config.timeouts.upload_secs),
+        );
         Ok(Uploader {
             client,
             endpoints,
@@ -184,32 +178,28 @@ impl Uploader {
         let signature = self.key.sign(&body);
         let mut errors = Vec::new();
         let mut refusals = Vec::new();
+        let bearer = format!("Bearer {}", self.token);
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "gzip"),
+            (vigil_measurement::signature::SIGNATURE_HEADER, signature.as_str()),
+        ];
         for endpoint in &self.endpoints {
-            let sent = self
-                .client
-                .post(endpoint.clone())
-                .bearer_auth(&self.token)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
-                .header(reqwest::header::CONTENT_ENCODING, "gzip")
-                .header(vigil_measurement::signature::SIGNATURE_HEADER, signature.as_str())
-                .body(body.clone())
-                .send()
-                .await;
-            let response = match sent {
+            let response = match self.client.post(endpoint, &headers, body.clone()).await {
                 Ok(r) => r,
                 Err(err) => {
-                    errors.push(format!("{}: {}", endpoint.host_str().unwrap_or("?"), describe(&err)));
+                    errors.push(format!("{}: {err}", endpoint.host_str().unwrap_or("?")));
                     continue;
                 }
             };
-            let status = response.status();
+            let status = response.status;
             if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
                 errors.push(format!("{}: HTTP {status}", endpoint.host_str().unwrap_or("?")));
                 continue;
             }
             if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
-                let reason = answer["error"].as_str().unwrap_or("no reason given");
+                let reason = response.json["error"].as_str().unwrap_or("no reason given");
                 refusals.push(format!(
                     "{}: HTTP {status}: {reason}",
                     endpoint.host_str().unwrap_or("?")
@@ -272,16 +262,13 @@ impl Uploader {
         &mut self,
         spool: &SharedSpool,
         batch: &[SpooledRecord],
-        response: reqwest::Response,
+        response: Answer,
     ) -> Result<RoundOutcome, UploadError> {
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        let Answer {
+            status,
+            retry_after,
+            json: answer,
+        } = response;
         let reason = answer["error"].as_str().unwrap_or("no reason given").to_owned();
         match status {
             StatusCode::OK => {
@@ -407,25 +394,6 @@ fn gzip_ndjson<L: AsRef<str>>(lines: impl Iterator<Item = L>) -> Vec<u8> {
         let _ = encoder.write_all(b"\n");
     }
     encoder.finish().unwrap_or_default()
-}
-
-/// A transport error in a few words, without addresses.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
-    let mut innermost = None;
-    while let Some(s) = source {
-        innermost = Some(s.to_string());
-        source = s.source();
-    }
-    let detail = innermost.unwrap_or_default();
-    vigil_measurement::scrub_ip_addresses(&format!("{kind}: {detail}")).into_owned()
 }
 
 #[cfg(test)]

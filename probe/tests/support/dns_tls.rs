@@ -31,7 +31,8 @@ impl TestCert {
         }
     }
 
-    fn acceptor(&self, alpn: &[&[u8]]) -> TlsAcceptor {
+    /// A TLS acceptor presenting this certificate and offering `alpn`.
+    pub fn acceptor(&self, alpn: &[&[u8]]) -> TlsAcceptor {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
