@@ -371,3 +371,127 @@ async fn prometheus_scrapes_the_probes_metrics_and_sees_its_uploads() {
     }
     assert!(probe.terminate(Duration::from_secs(20)));
 }
+
+/// What a counting web server on loopback has served: bytes read and written on its sockets, and when each
+/// request came.
+#[derive(Default)]
+struct Served {
+    bytes: u64,
+    requests: Vec<std::time::Instant>,
+}
+
+/// A web server on loopback answering every GET with `body_len` bytes, counting every byte it reads and writes.
+async fn counting_server(body_len: usize) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Served>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let served = std::sync::Arc::new(std::sync::Mutex::new(Served::default()));
+    let record = std::sync::Arc::clone(&served);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let record = std::sync::Arc::clone(&record);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                record.lock().expect("lock").requests.push(std::time::Instant::now());
+                let mut reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n"
+                )
+                .into_bytes();
+                reply.extend(std::iter::repeat_n(b'v', body_len));
+                let mut written = 0;
+                for piece in reply.chunks(16 << 10) {
+                    if stream.write_all(piece).await.is_err() {
+                        break;
+                    }
+                    written += piece.len();
+                }
+                record.lock().expect("lock").bytes += (head.len() + written) as u64;
+            });
+        }
+    });
+    (addr, served)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_budget_counts_real_bytes_and_stops_test_lists_within_one_check_of_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("metered");
+    // The test list: 40 pages of 200 KiB (8 MB in all) against a budget of 1 MB a day.
+    let (lists, list_served) = counting_server(200 << 10).await;
+    let (anchor, anchor_served) = counting_server(2 << 10).await;
+    let list = dir.path().join("list.csv");
+    let mut rows = String::from("url,category_code,category_description,date_added,source,notes\n");
+    for i in 0..40 {
+        rows.push_str(&format!("http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"));
+    }
+    std::fs::write(&list, rows).expect("list");
+    let state = dir.path().join("state");
+    let config = dir.path().join("probe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\n[probe]\nstate_dir = \"{state}\"\ncycle_secs = 5\n\
+             list_cycle_secs = 5\ndaily_budget_mb = 1\n[[anchors]]\ntarget = \"http://{anchor}/\"\nscope = \"international\"\n\
+             [lists]\nfiles = [\"{list}\"]\n[vitals]\npower_supply_dir = \"{power}\"\n[dns]\ninclude_system = false\n\
+             [timeouts]\nconnect_secs = 2.0\nhttp_secs = 5.0\nupload_secs = 5.0\n",
+            url = collector.url,
+            state = state.display(),
+            list = list.display(),
+            power = dir.path().join("power").display(),
+        ),
+    )
+    .expect("config");
+    let mut probe = ProbeProcess::run(&config);
+    // The lists stop for the day once the budget has no room for one more URL at its cap.
+    assert!(
+        wait_until(Duration::from_secs(90), || probe.logged("daily data budget spent") > 0),
+        "the lists never paused; list server served {} bytes",
+        list_served.lock().expect("lock").bytes
+    );
+    let (list_bytes, list_requests) = {
+        let s = list_served.lock().expect("lock");
+        (s.bytes, s.requests.len())
+    };
+    assert!(list_requests >= 1, "no list URL ran at all");
+    let one_check = vigil_probe::agent::LIST_URL_CAP;
+    assert!(
+        list_bytes <= (1 << 20) + one_check,
+        "the lists took {list_bytes} bytes against a budget of 1 MiB (+ one check's cap, {one_check})"
+    );
+    // The budget is saved as it is spent, and counts at least what the servers sent and received.
+    let saved = || -> u64 {
+        std::fs::read(state.join("budget.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["bytes"].as_u64())
+            .unwrap_or(0)
+    };
+    let anchors_then = anchor_served.lock().expect("lock").requests.len();
+    assert!(
+        wait_until(Duration::from_secs(30), || saved() >= list_bytes
+            && anchor_served.lock().expect("lock").requests.len() >= anchors_then + 3),
+        "budget.json holds {} bytes for {list_bytes} served to the lists; anchors {} → {}",
+        saved(),
+        anchors_then,
+        anchor_served.lock().expect("lock").requests.len()
+    );
+    // Anchors went on; the lists did not come back.
+    assert_eq!(list_served.lock().expect("lock").requests.len(), list_requests);
+    assert!(probe.terminate(Duration::from_secs(20)));
+    // A restart does not reset the day: the lists stay paused.
+    let mut again = ProbeProcess::run(&config);
+    assert!(
+        wait_until(Duration::from_secs(30), || again.logged("daily data budget spent") > 0),
+        "after a restart the lists did not stay paused"
+    );
+    assert_eq!(list_served.lock().expect("lock").requests.len(), list_requests);
+    assert!(again.terminate(Duration::from_secs(20)));
+}
