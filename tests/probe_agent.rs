@@ -363,6 +363,11 @@ async fn prometheus_scrapes_the_probes_metrics_and_sees_its_uploads() {
         "sum(vigil_probe_uploads_total{result=\"delivered\"})",
         "sum(vigil_probe_check_outcomes_total{kind=\"http\"})",
         "sum(vigil_probe_check_seconds_bucket{kind=\"tcp\",le=\"+Inf\"})",
+        // The collector takes the token: not refused. Nothing quarantined. The budget counts the anchors' bytes.
+        "vigil_probe_upload_auth_refused == 0",
+        "vigil_probe_quarantined_records == 0",
+        "vigil_probe_quarantine_bytes == 0",
+        "vigil_probe_budget_spent_bytes > 0",
     ] {
         assert!(
             prometheus.value(&client, expr).await.is_some(),
@@ -430,7 +435,9 @@ async fn the_data_budget_counts_real_bytes_and_stops_test_lists_within_one_check
     let list = dir.path().join("list.csv");
     let mut rows = String::from("url,category_code,category_description,date_added,source,notes\n");
     for i in 0..40 {
-        rows.push_str(&format!("http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"));
+        rows.push_str(&format!(
+            "http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"
+        ));
     }
     std::fs::write(&list, rows).expect("list");
     let state = dir.path().join("state");
