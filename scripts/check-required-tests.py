@@ -13,7 +13,9 @@ from pathlib import Path
 
 REQUIRED = Path(__file__).with_name("required-tests.txt")
 RUNNING = re.compile(r"^\s*Running (?:\S+/)?([A-Za-z0-9_]+)\.rs \(")
-RESULT = re.compile(r"^test (\S+)\s+\.\.\. (.*)$")
+RESULT = re.compile(r"^test (\S+)\s+\.\.\. ?(.*)$")
+# A runner that lets its tests print (the lab) writes "test NAME ... ", the test's output, then the outcome alone.
+OUTCOME = re.compile(r"^(ok|FAILED|ignored\b.*)$")
 
 
 def required(text):
@@ -32,14 +34,25 @@ def outcomes(log):
     """{(binary, test): outcome} from cargo test output; the last word for a test wins."""
     seen = {}
     binary = None
+    pending = None
     for line in log.splitlines():
         m = RUNNING.match(line)
         if m:
-            binary = m.group(1)
+            binary, pending = m.group(1), None
             continue
         m = RESULT.match(line.strip())
         if m and binary:
-            seen[(binary, m.group(1))] = m.group(2).strip()
+            outcome = m.group(2).strip()
+            if outcome:
+                seen[(binary, m.group(1))] = outcome
+                pending = None
+            else:
+                pending = m.group(1)
+            continue
+        m = OUTCOME.match(line.strip())
+        if m and binary and pending:
+            seen[(binary, pending)] = m.group(1)
+            pending = None
     return seen
 
 
@@ -55,7 +68,7 @@ def problems(required_tests, seen):
 
 
 def self_test():
-    listed = required("a t_ok root\na t_ignored root\nb t_failed shared\nb t_missing shared\n")
+    listed = required("a t_ok root\na t_ignored root\nb t_failed shared\nb t_missing shared\nd t_told root\n")
     log = "\n".join([
         "     Running tests/a.rs (target/debug/deps/a-0123)",
         "test t_ok             ... ok",  # libtest-mimic pads names
@@ -64,16 +77,24 @@ def self_test():
         "test t_failed ... FAILED",
         "     Running tests/c.rs (target/debug/deps/c-89ab)",
         "test t_missing ... ok",  # the right name under another binary does not count
+        "     Running d.rs (target/debug/deps/d-cdef)",
+        "test t_told        ... ",  # a runner that lets the test print: its outcome comes alone, later
+        "t_told: what the test printed",
+        "ok",
     ])
     found = problems(listed, outcomes(log))
     expected = ["a::t_ignored", "b::t_failed", "b::t_missing"]
     if [p.split(" ")[0].rstrip(":") for p in found] != expected:
         print(f"check-required-tests self-test FAILED: found {found}", file=sys.stderr)
         return 1
-    if problems(listed[:1], outcomes(log)):
+    if problems([listed[0], listed[4]], outcomes(log)):
         print("check-required-tests self-test FAILED: a passing test was refused", file=sys.stderr)
         return 1
-    print("check-required-tests self-test: an ignored, a failed and a missing test are each refused")
+    if not problems(listed[4:], outcomes(log.replace("\nok", "\nFAILED"))):
+        print("check-required-tests self-test FAILED: a test whose outcome came alone failed unseen", file=sys.stderr)
+        return 1
+    print("check-required-tests self-test: an ignored, a failed and a missing test are each refused; an outcome on a "
+          "line of its own is read")
     return 0
 
 
