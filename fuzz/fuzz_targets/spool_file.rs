@@ -12,7 +12,13 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(dir.path().join("spool.db"), data).is_err() {
         return;
     }
-    if let Ok(mut spool) = Spool::open(dir.path(), SpoolOptions { max_bytes: 1 << 20 }) {
+    if let Ok(mut spool) = Spool::open(
+        dir.path(),
+        SpoolOptions {
+            max_bytes: 1 << 20,
+            ..SpoolOptions::default()
+        },
+    ) {
         let _ = spool.stats();
         let _ = spool.next_batch(100, 1 << 20);
     }
