@@ -75,6 +75,7 @@ fn main() {
         buckets: start..start + buckets,
         probes,
         observed,
+        presence: BTreeMap::new(),
     };
     println!("input built in {:.2} s", built.elapsed().as_secs_f64());
     let settings = ClassifierSettings::default();

@@ -128,7 +128,12 @@ enum ImportCommand {
     RipeAtlasConnections {
         /// The log file.
         file: PathBuf,
-        /// CSV of `prb_id,country[,region]` placing Atlas probes (unplaced ones get country ZZ).
+        /// RIPE Atlas's probe archive for the day (the public daily JSON of probes: `id`, `asn_v4`, `asn_v6`,
+        /// `country_code`, …), placing each probe in its country.
+        #[arg(long)]
+        probe_archive: Option<PathBuf>,
+        /// CSV of `prb_id,country[,region]` placing Atlas probes (over the archive where both name one).
+        /// Probes placed by neither get country ZZ, which is no country.
         #[arg(long)]
         probe_countries: Option<PathBuf>,
     },
@@ -341,32 +346,41 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Import(ImportCommand::RipeAtlasConnections { file, probe_countries }) => {
+        Command::Import(ImportCommand::RipeAtlasConnections {
+            file,
+            probe_archive,
+            probe_countries,
+        }) => {
+            use vigil_collector::import::ripe_atlas;
             let json = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let mut places = std::collections::BTreeMap::new();
-            if let Some(map) = probe_countries {
-                let text = std::fs::read_to_string(&map).with_context(|| format!("reading {}", map.display()))?;
-                for (n, line) in text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with("prb_id"))
-                {
-                    let f: Vec<&str> = line.split(',').map(str::trim).collect();
-                    let prb: u64 = f[0]
-                        .parse()
-                        .with_context(|| format!("{}: line {}: bad prb_id", map.display(), n + 1))?;
-                    let cc = f.get(1).map(|c| c.to_ascii_uppercase()).unwrap_or_default();
-                    if cc.len() != 2 {
-                        bail!("{}: line {}: country must be two letters", map.display(), n + 1);
-                    }
-                    places.insert(prb, (cc, f.get(2).filter(|r| !r.is_empty()).map(|r| (*r).to_owned())));
-                }
+            if let Some(path) = probe_archive {
+                let archive = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let (found, unplaced) =
+                    ripe_atlas::parse_probe_archive(&archive).with_context(|| format!("reading {}", path.display()))?;
+                eprintln!(
+                    "probe archive: {} probes placed, {unplaced} without a country",
+                    found.len()
+                );
+                places.extend(found);
+            }
+            if let Some(path) = probe_countries {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                places.extend(
+                    ripe_atlas::parse_probe_countries(&text).with_context(|| format!("reading {}", path.display()))?,
+                );
             }
             let store = open_store(&config.store).await.context("opening the store")?;
-            let report = vigil_collector::import::ripe_atlas::import(store.as_ref(), &json, &places).await?;
+            let report = ripe_atlas::import(store.as_ref(), &json, &places).await?;
             println!(
-                "imported {} connection events ({} skipped): {} new pseudo-probes, {} presence sessions",
-                report.events, report.skipped, report.new_probes, report.sessions
+                "imported {} connection events ({} skipped): {} new pseudo-probes, {} re-placed, {} without a \
+                 country (ZZ), {} presence sessions",
+                report.events,
+                report.skipped,
+                report.new_probes,
+                report.updated_probes,
+                report.unplaced,
+                report.sessions
             );
         }
         Command::Export(args) => {

@@ -385,30 +385,96 @@ async fn reviews(store: &dyn Store) {
 }
 
 async fn presence(store: &dyn Store) {
+    use vigil_collector::store::{PresenceLog, PresenceSession, PresenceSpan};
     let base = t0().timestamp_millis();
     // Pseudo-probes are registered before their sessions are recorded (the importer does so).
     register(store, "atlas-1", 6).await;
     register(store, "atlas-2", 7).await;
+    let span = PresenceSpan {
+        source: "ripe-atlas".to_owned(),
+        from_ms: base,
+        to_ms: base + 10_000,
+    };
+    let session = |probe: &str, from: i64, to: Option<i64>, controller: Option<&str>| PresenceSession {
+        probe_id: probe.to_owned(),
+        connected_ms: from,
+        disconnected_ms: to,
+        controller: controller.map(str::to_owned),
+    };
     let written = store
         .save_presence(
-            "ripe-atlas",
+            span.clone(),
             vec![
-                ("atlas-1".to_owned(), base, None),
-                ("atlas-2".to_owned(), base, Some(base + 1000)),
+                session("atlas-1", base, None, None),
+                session("atlas-2", base, Some(base + 1000), Some("ctr-ams01")),
             ],
         )
         .await
         .expect("saves");
     assert_eq!(written, 2);
-    // The open session closes.
+    // The open session closes; the same span saved again is kept once.
     store
-        .save_presence("ripe-atlas", vec![("atlas-1".to_owned(), base, Some(base + 5000))])
+        .save_presence(
+            span.clone(),
+            vec![session("atlas-1", base, Some(base + 5000), Some("ctr-nue02"))],
+        )
         .await
         .expect("saves");
-    let mut got = store.presence(base + 2000, base + 3000).await.expect("reads");
-    got.sort();
-    assert_eq!(got, vec![("atlas-1".to_owned(), base, Some(base + 5000))]);
-    assert_eq!(store.presence(base + 6000, base + 7000).await.expect("reads"), vec![]);
+    let got = store.presence(base + 2000, base + 3000).await.expect("reads");
+    assert_eq!(
+        got,
+        PresenceLog {
+            spans: vec![span.clone()],
+            sessions: vec![session("atlas-1", base, Some(base + 5000), Some("ctr-nue02"))],
+        }
+    );
+    let got = store.presence(base, base + 3000).await.expect("reads");
+    assert_eq!(got.sessions.len(), 2);
+    assert_eq!(got.sessions[1].controller.as_deref(), Some("ctr-ams01"));
+    assert_eq!(
+        store.presence(base + 6000, base + 7000).await.expect("reads"),
+        PresenceLog {
+            spans: vec![span],
+            sessions: vec![],
+        },
+        "the span covers the time; no session is in it"
+    );
+    assert_eq!(
+        store.presence(base + 20_000, base + 30_000).await.expect("reads"),
+        PresenceLog::default(),
+        "outside every span nothing is known"
+    );
+    // A later import places a pseudo-probe: its profile is replaced, its token kept.
+    let mut profile = store
+        .probes()
+        .await
+        .expect("probes")
+        .into_iter()
+        .find(|p| p.probe_id == "atlas-1")
+        .expect("registered")
+        .profile;
+    profile.country = "NL".to_owned();
+    profile.asn = 3333;
+    assert!(
+        store
+            .update_probe_profile("atlas-1", profile.clone())
+            .await
+            .expect("updates")
+    );
+    let after = store
+        .probes()
+        .await
+        .expect("probes")
+        .into_iter()
+        .find(|p| p.probe_id == "atlas-1")
+        .expect("registered");
+    assert_eq!(after.profile, profile);
+    assert!(
+        !store
+            .update_probe_profile("atlas-none", profile)
+            .await
+            .expect("answers")
+    );
 }
 
 /// A measurement with an explicit target and result (JSON), started at `at`, with an optional clock reading.

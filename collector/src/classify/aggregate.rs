@@ -221,6 +221,7 @@ pub fn build_input<'a>(
         buckets: bucket_range(bucket_secs, from, to),
         probes,
         observed: builder.finish(),
+        presence: BTreeMap::new(),
     }
 }
 

@@ -165,4 +165,7 @@ pub struct ClassifierInput {
     pub probes: Vec<ProbeInfo>,
     /// Per probe id, per bucket: what it measured. Missing buckets are silence.
     pub observed: BTreeMap<String, BTreeMap<Bucket, BucketSummary>>,
+    /// Presence-only probes (third-party connection logs), by probe id: their state in each bucket of the
+    /// window. A probe listed here is judged by its presence alone.
+    pub presence: BTreeMap<String, super::presence::ProbePresence>,
 }

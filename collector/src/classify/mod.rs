@@ -17,6 +17,8 @@ pub mod aggregate;
 pub mod attribute;
 pub mod event;
 pub mod input;
+mod platform;
+pub mod presence;
 pub mod run;
 pub mod state;
 pub mod stats;
@@ -29,6 +31,7 @@ use sha2::{Digest, Sha256};
 use attribute::{Feature, decide};
 pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 pub use input::{BlockingMethod, Bucket, BucketSummary, ClassifierInput, ProbeInfo, Tally, VitalsSummary, median};
+use presence::PresenceState;
 pub use state::{ProbeState, bucket_state};
 
 use crate::store::AccessType;
@@ -63,16 +66,36 @@ struct Timeline<'a> {
     probe: &'a ProbeInfo,
     states: Vec<ProbeState>,
     expected: Vec<bool>,
+    /// Judged by a third-party connection log alone: no vitals, no paths.
+    presence_only: bool,
 }
+
+/// The country of probes whose country is not known — ISO 3166's user-assigned "unknown", which the RIPE Atlas
+/// import gives probes it cannot place. It is no country: never tested or reported as one.
+pub const UNPLACED_COUNTRY: &str = "ZZ";
 
 /// Classifies a window.
 pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<DisruptionEvent> {
     let n = usize::try_from(input.buckets.end - input.buckets.start).unwrap_or(0);
     let empty = BTreeMap::new();
-    let timelines: Vec<Timeline<'_>> = input
+    let mut timelines: Vec<Timeline<'_>> = input
         .probes
         .iter()
         .map(|probe| {
+            if let Some(presence) = input.presence.get(&probe.probe_id) {
+                let at = |t: usize| presence.states.get(t).copied().unwrap_or(PresenceState::Unknown);
+                return Timeline {
+                    probe,
+                    states: (0..n)
+                        .map(|t| match at(t) {
+                            PresenceState::Present => ProbeState::Online,
+                            PresenceState::Away | PresenceState::Unknown => ProbeState::Silent,
+                        })
+                        .collect(),
+                    expected: (0..n).map(|t| at(t) != PresenceState::Unknown).collect(),
+                    presence_only: true,
+                };
+            }
             let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
             let states = probe_states(observed, input.buckets.clone());
             let expected = expected_buckets(&states, input, probe.last_seen, settings);
@@ -80,13 +103,34 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
                 probe,
                 states,
                 expected,
+                presence_only: false,
             }
         })
         .collect();
-
+    // A platform's own fault (many presence-only probes leaving one of its servers at once) explains those
+    // probes' absence: it is reported as such and kept out of the outage tests.
+    let platform = platform::faults(&timelines, input, settings);
+    for fault in &platform {
+        for &p in &fault.participants {
+            for t in fault.start..fault.end {
+                timelines[p].expected[t] = false;
+            }
+        }
+    }
     let mut events = Vec::new();
     let mut covered: BTreeSet<(String, usize)> = BTreeSet::new();
-    let episodes = correlated_episodes(&timelines, n, settings);
+    for fault in &platform {
+        for &p in &fault.participants {
+            for t in fault.start..fault.end {
+                covered.insert((timelines[p].probe.probe_id.clone(), t));
+            }
+        }
+        events.push(platform::event(fault, &timelines, input));
+    }
+    let episodes: Vec<Episode> = correlated_episodes(&timelines, n, settings)
+        .into_iter()
+        .filter(|e| is_burst_if_presence_only(e, &timelines))
+        .collect();
     let (collector_side, episodes) = split_collector_side(episodes, &timelines);
     if let Some(e) = collector_side {
         for p in &e.participants {
@@ -169,68 +213,221 @@ struct Episode {
 
 fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &ClassifierSettings) -> Vec<Episode> {
     let countries: BTreeSet<&str> = timelines.iter().map(|t| t.probe.country.as_str()).collect();
-    let mut episodes = Vec::new();
     // Running baselines: (down, observed) per probe, over expected buckets so far outside correlated outages.
     let mut record = vec![(0u32, 0u32); timelines.len()];
-    let mut fired: BTreeMap<&str, Vec<BTreeSet<usize>>> =
-        countries.iter().map(|c| (*c, vec![BTreeSet::new(); n])).collect();
+    // Per country and bucket: the probes down in each scope whose test fired.
+    let mut fired: BTreeMap<&str, Vec<Vec<BTreeSet<usize>>>> =
+        countries.iter().map(|c| (*c, vec![Vec::new(); n])).collect();
     for t in 0..n {
+        // Every scope of every country that can be tested in this bucket (two expected probes at least).
+        let mut tests: Vec<(&str, Vec<usize>)> = Vec::new();
         for country in &countries {
             let members: Vec<usize> = (0..timelines.len())
                 .filter(|&i| timelines[i].probe.country == *country && timelines[i].expected[t])
+                .filter(|&i| !away_alone(timelines, i, t, &fired))
                 .collect();
-            for scope in scopes_of(&members, timelines) {
-                let p: Vec<f64> = scope
-                    .iter()
-                    .map(|&i| stats::baseline(record[i].0, record[i].1))
-                    .collect();
-                let down: Vec<usize> = scope
-                    .iter()
-                    .copied()
-                    .filter(|&i| timelines[i].states[t].is_down())
-                    .collect();
-                if down.len() >= 2
-                    && stats::tail_at_least(&p, down.len()) < settings.alpha
-                    && let Some(set) = fired.get_mut(country)
-                {
-                    set[t].extend(down);
-                }
+            tests.extend(
+                scopes_of(country, &members, timelines)
+                    .into_iter()
+                    .filter(|scope| scope.len() >= min_scope(scope, timelines))
+                    .map(|scope| (*country, scope)),
+            );
+        }
+        // One bucket's tests are one family: `alpha` bounds the chance that any of them fires by chance
+        // (Bonferroni). A handful of scopes, as in a small deployment, changes little; the thousands of networks
+        // of a RIPE Atlas day would otherwise give false outages every day (EVALUATION.md).
+        let level = settings.alpha / tests.len().max(1) as f64;
+        for (country, scope) in tests {
+            let down: Vec<usize> = scope
+                .iter()
+                .copied()
+                .filter(|&i| timelines[i].states[t].is_down())
+                .collect();
+            if down.len() < 2 {
+                continue;
+            }
+            let p: Vec<f64> = scope
+                .iter()
+                .map(|&i| stats::baseline(record[i].0, record[i].1))
+                .collect();
+            if stats::tail_at_least(&p, down.len()) < level
+                && let Some(per_bucket) = fired.get_mut(country)
+            {
+                per_bucket[t].push(down.into_iter().collect());
             }
         }
         // Baselines count buckets outside correlated outages only (CLASSIFICATION.md §5.2): a long outage must
         // not make failure look normal and end its own event early.
         for (i, tl) in timelines.iter().enumerate() {
-            let in_outage = fired.get(tl.probe.country.as_str()).is_some_and(|f| f[t].contains(&i));
+            let in_outage = fired
+                .get(tl.probe.country.as_str())
+                .is_some_and(|f| f[t].iter().any(|set| set.contains(&i)));
             if tl.expected[t] && !in_outage {
                 record[i].1 += 1;
                 record[i].0 += u32::from(tl.states[t].is_down());
             }
         }
     }
+    let mut episodes = Vec::new();
     for (country, per_bucket) in fired {
-        let mut t = 0;
-        while t < n {
-            if per_bucket[t].is_empty() {
-                t += 1;
-                continue;
-            }
-            let start = t;
-            let mut participants = BTreeSet::new();
-            while t < n && !per_bucket[t].is_empty() {
-                participants.extend(per_bucket[t].iter().copied());
-                t += 1;
-            }
+        for chain in chains(&per_bucket) {
             let episode = Episode {
                 country: country.to_owned(),
-                start,
-                end: t,
-                participants,
+                start: chain.start,
+                end: chain.start + chain.sets.len(),
+                participants: chain.sets.iter().flatten().copied().collect(),
                 shared: BTreeSet::new(),
             };
-            episodes.extend(split_independent(episode, &per_bucket, timelines, settings));
+            episodes.extend(split_independent(episode, &chain, timelines, settings));
         }
     }
     episodes
+}
+
+/// A presence-only probe that was already away in the bucket before, outside any outage then: its absence is
+/// its own (a probe unplugged, retired, or away for hours), and presence says nothing more about it. Such a probe
+/// is left out of the tests until it returns, as Disco counts only disconnections inside a burst; otherwise
+/// every probe gone for the day would stay "down" in its network's count, and a few of them with a chance
+/// coincidence would make an outage of nothing (EVALUATION.md). Vigil's own probes keep being counted: their
+/// evidence tells more than presence.
+fn away_alone(
+    timelines: &[Timeline<'_>],
+    i: usize,
+    t: usize,
+    fired: &BTreeMap<&str, Vec<Vec<BTreeSet<usize>>>>,
+) -> bool {
+    let tl = &timelines[i];
+    let Some(before) = t.checked_sub(1) else {
+        return false;
+    };
+    tl.presence_only
+        && tl.states[t].is_down()
+        && tl.expected[before]
+        && tl.states[before].is_down()
+        && !fired
+            .get(tl.probe.country.as_str())
+            .is_some_and(|f| f[before].iter().any(|set| set.contains(&i)))
+}
+
+/// Fewest expected probes a scope needs to be tested: two, or ten when all of them are presence-only —
+/// Disco's `minimumProbesInUnit=10` (InternetHealthReport/disco, `conf/discoLive.conf`) for the same RIPE Atlas
+/// signal, where a few probes of one network leaving together is the platform's daily churn (EVALUATION.md).
+fn min_scope(scope: &[usize], timelines: &[Timeline<'_>]) -> usize {
+    if scope.iter().all(|&i| timelines[i].presence_only) {
+        PRESENCE_MIN_PROBES
+    } else {
+        2
+    }
+}
+
+/// See [`min_scope`].
+const PRESENCE_MIN_PROBES: usize = 10;
+
+/// Presence alone shows an outage only as a burst — a scope's probes leaving together, as Disco defines its
+/// events (Shah et al., TMA 2017): at least half of an episode's presence-only probes must go away within
+/// [`presence::SUSTAINED_BUCKETS`] buckets of its first. Absences that pile up one by one over hours are the
+/// platform's churn (or probes retiring), which the level test alone would call an outage once enough of them
+/// coincide. Episodes with any probe of Vigil's own are judged on their evidence as before.
+fn is_burst_if_presence_only(e: &Episode, timelines: &[Timeline<'_>]) -> bool {
+    if !e.participants.iter().all(|&p| timelines[p].presence_only) {
+        return true;
+    }
+    // Probes already away before the episode (a probe gone for hours) left with no burst.
+    let onsets: Vec<usize> = e
+        .participants
+        .iter()
+        .filter(|&&p| !down_before(e, p, timelines))
+        .filter_map(|&p| {
+            let tl = &timelines[p];
+            (e.start..e.end).find(|&t| tl.states[t].is_down())
+        })
+        .collect();
+    let Some(&first) = onsets.iter().min() else {
+        return false;
+    };
+    let window = usize::try_from(presence::SUSTAINED_BUCKETS).unwrap_or(2);
+    let together = onsets.iter().filter(|&&t| t <= first + window).count();
+    2 * together >= onsets.len()
+}
+
+/// One outage's probes down in each of its consecutive buckets, from `start` on.
+#[derive(Debug, Clone, Default)]
+struct Chain {
+    start: usize,
+    sets: Vec<BTreeSet<usize>>,
+}
+
+impl Chain {
+    /// The probes down at bucket `t` (none outside the chain).
+    fn at(&self, t: usize) -> Option<&BTreeSet<usize>> {
+        t.checked_sub(self.start).and_then(|i| self.sets.get(i))
+    }
+}
+
+/// Groups one country's firing scopes into outages: in each bucket the scopes whose down probes overlap are one
+/// outage (a network and the region it fails in), and an outage goes on into the next bucket while the two share
+/// a probe. Unrelated networks failing at the same time in one country stay apart; a country-wide cut, whose
+/// country scope holds every probe down, is one.
+fn chains(per_bucket: &[Vec<BTreeSet<usize>>]) -> Vec<Chain> {
+    let mut done: Vec<Chain> = Vec::new();
+    // Chains whose last bucket is the one before `t`, and those already carried into `t`.
+    let mut open: Vec<Chain> = Vec::new();
+    for (t, sets) in per_bucket.iter().enumerate() {
+        let mut clusters: Vec<BTreeSet<usize>> = Vec::new();
+        for set in sets {
+            let mut merged = set.clone();
+            clusters.retain(|c| {
+                let apart = c.is_disjoint(&merged);
+                if !apart {
+                    merged.extend(c.iter().copied());
+                }
+                apart
+            });
+            clusters.push(merged);
+        }
+        let mut carried: Vec<Chain> = Vec::new();
+        for cluster in clusters {
+            let mut chain = Chain {
+                start: t,
+                sets: vec![cluster],
+            };
+            let touches = |c: &Chain, chain: &Chain| {
+                t.checked_sub(1)
+                    .and_then(|before| c.at(before))
+                    .is_some_and(|set| chain.sets.last().is_some_and(|now| !set.is_disjoint(now)))
+            };
+            for pool in [&mut open, &mut carried] {
+                let mut i = 0;
+                while i < pool.len() {
+                    if touches(&pool[i], &chain) {
+                        chain = merge_chains(chain, pool.remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            carried.push(chain);
+        }
+        done.append(&mut open);
+        open = carried;
+    }
+    done.extend(open);
+    done.sort_by_key(|c| c.start);
+    done
+}
+
+/// Two chains as one, bucket by bucket.
+fn merge_chains(a: Chain, b: Chain) -> Chain {
+    let start = a.start.min(b.start);
+    let end = (a.start + a.sets.len()).max(b.start + b.sets.len());
+    let sets = (start..end)
+        .map(|t| {
+            let mut set = a.at(t).cloned().unwrap_or_default();
+            set.extend(b.at(t).into_iter().flatten().copied());
+            set
+        })
+        .collect();
+    Chain { start, sets }
 }
 
 /// Splits an episode that is really several independent outages at once — each a scope (an ASN, a region, an
@@ -239,10 +436,12 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
 /// both. An episode that covers most of the country, or that no two such scopes explain, stays whole.
 fn split_independent(
     e: Episode,
-    fired: &[BTreeSet<usize>],
+    chain: &Chain,
     timelines: &[Timeline<'_>],
     settings: &ClassifierSettings,
 ) -> Vec<Episode> {
+    let empty = BTreeSet::new();
+    let fired = |t: usize| chain.at(t).unwrap_or(&empty);
     let in_country: Vec<usize> = (0..timelines.len())
         .filter(|&i| timelines[i].probe.country == e.country && (e.start..e.end).any(|t| timelines[i].expected[t]))
         .collect();
@@ -283,14 +482,14 @@ fn split_independent(
         let timing = if own.is_empty() { group } else { &own };
         let mut t = e.start;
         while t < e.end {
-            if fired[t].is_disjoint(timing) {
+            if fired(t).is_disjoint(timing) {
                 t += 1;
                 continue;
             }
             let start = t;
             let mut participants = BTreeSet::new();
-            while t < e.end && !fired[t].is_disjoint(timing) {
-                participants.extend(fired[t].intersection(group).copied());
+            while t < e.end && !fired(t).is_disjoint(timing) {
+                participants.extend(fired(t).intersection(group).copied());
                 t += 1;
             }
             if participants.len() >= 2 {
@@ -308,8 +507,17 @@ fn split_independent(
     if parts.is_empty() { vec![e] } else { parts }
 }
 
-/// The country's members, then its members by ASN, region and access type.
-fn scopes_of(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
+/// The country's members, then its members by ASN, region and access type. Probes of no known country form no
+/// country scope, and their regions and access types mean nothing across countries: only their networks are
+/// tested.
+fn scopes_of(country: &str, members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
+    if country == UNPLACED_COUNTRY {
+        let mut by: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for &i in members {
+            by.entry(timelines[i].probe.asn).or_default().push(i);
+        }
+        return by.into_values().collect();
+    }
     let mut scopes = vec![members.to_vec()];
     scopes.extend(sub_scopes(members, timelines));
     scopes
@@ -330,11 +538,14 @@ fn sub_scopes(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> 
 }
 
 /// Episodes in two or more countries at once, all of whose probes are silent (not isolated: silent), are the
-/// collector's side; they are merged into one event.
+/// collector's side; they are merged into one event. Presence-only probes never count here: their silence is
+/// the platform's to explain, with evidence about the platform ([`platform`]).
 fn split_collector_side(episodes: Vec<Episode>, timelines: &[Timeline<'_>]) -> (Option<Episode>, Vec<Episode>) {
     let all_silent = |e: &Episode| {
         e.participants.iter().all(|&p| {
-            (e.start..e.end).all(|t| timelines[p].states[t] == ProbeState::Silent || !timelines[p].states[t].is_down())
+            !timelines[p].presence_only
+                && (e.start..e.end)
+                    .all(|t| timelines[p].states[t] == ProbeState::Silent || !timelines[p].states[t].is_down())
         })
     };
     let silent: Vec<&Episode> = episodes.iter().filter(|e| all_silent(e)).collect();
@@ -438,11 +649,17 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
         })
         .collect();
     let need = (e.participants.len() as f64 * settings.cover_share).ceil() as usize;
+    let placed = e.country != UNPLACED_COUNTRY;
     let mut best: Option<(usize, EventScope, Vec<usize>)> = None;
+    // Probes of no known country: the network holding most of the episode's probes, whatever its share.
+    let mut most: Option<(usize, EventScope, Vec<usize>)> = None;
     let mut consider = |scope: EventScope, members: Vec<usize>| {
         let covered = e.participants.iter().filter(|p| members.contains(p)).count();
+        if !placed && scope.level == "asn" && most.as_ref().is_none_or(|(n, _, _)| covered > *n) {
+            most = Some((covered, scope.clone(), members.clone()));
+        }
         if covered >= need
-            && members.len() < in_country.len()
+            && (members.len() < in_country.len() || (!placed && scope.level == "asn"))
             && best.as_ref().is_none_or(|(n, _, _)| members.len() < *n)
         {
             best = Some((members.len(), scope, members));
@@ -501,7 +718,7 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
             members,
         );
     }
-    match best {
+    match best.or(most) {
         Some((_, scope, members)) => (scope, members),
         None => (
             EventScope {
@@ -533,8 +750,18 @@ fn outage_event(
     } else {
         ConfidenceLevel::High
     };
-    let decision = decide(&features, max_level);
-    let start = bucket_time(input, e.start);
+    let presence_only = e.participants.iter().all(|&p| timelines[p].presence_only);
+    let mut decision = decide(&features, max_level);
+    // Presence alone says nothing of power or paths: never more than a low-confidence shutdown or blackout.
+    if presence_only
+        && matches!(decision.class, EventClass::Shutdown | EventClass::PowerOutage)
+        && decision.level > ConfidenceLevel::Low
+    {
+        decision.level = ConfidenceLevel::Low;
+        decision.confidence = decision.confidence.min(0.45);
+    }
+    let (start_bucket, end_bucket) = edges(e, timelines);
+    let start = bucket_time(input, start_bucket);
     let key = [
         scope.level.as_str(),
         scope.country.as_deref().unwrap_or(""),
@@ -548,7 +775,7 @@ fn outage_event(
         class: decision.class,
         scope,
         started_at: start,
-        ended_at: end_time(input, e.end, window_len(input)),
+        ended_at: end_bucket.and_then(|t| end_time(input, t, window_len(input))),
         confidence: decision.confidence,
         confidence_level: decision.level,
         affected_probes: e.participants.iter().filter(|p| members.contains(p)).count(),
@@ -557,6 +784,56 @@ fn outage_event(
         scores: decision.scores,
         targets: Vec::new(),
     }
+}
+
+/// Whether probe `p` was already down in the bucket before episode `e` began.
+fn down_before(e: &Episode, p: usize, timelines: &[Timeline<'_>]) -> bool {
+    e.start
+        .checked_sub(1)
+        .is_some_and(|b| timelines[p].expected[b] && timelines[p].states[b].is_down())
+}
+
+/// When an outage began and ended, as its probes saw it (CLASSIFICATION.md §5.3, as Disco does): the median
+/// bucket in which its probes went down and the median bucket in which they came back; `None` for an end while
+/// the median probe is still down at the window's end. Probes already down before the episode began (a probe
+/// dead for hours, caught up in a network's outage) say nothing of its timing and are left out when others
+/// remain.
+fn edges(e: &Episode, timelines: &[Timeline<'_>]) -> (usize, Option<usize>) {
+    let mut timing: Vec<usize> = e
+        .participants
+        .iter()
+        .copied()
+        .filter(|&p| !down_before(e, p, timelines))
+        .collect();
+    if timing.is_empty() {
+        timing = e.participants.iter().copied().collect();
+    }
+    let mut onsets: Vec<usize> = timing
+        .iter()
+        .filter_map(|&p| (e.start..e.end).find(|&t| timelines[p].states[t].is_down()))
+        .collect();
+    // A return is the first bucket up after the probe's last bucket down within the episode.
+    let mut returns: Vec<Option<usize>> = timing
+        .iter()
+        .map(|&p| {
+            let tl = &timelines[p];
+            let last_down = (e.start..e.end).rev().find(|&t| tl.states[t].is_down())?;
+            (last_down + 1..tl.states.len()).find(|&t| tl.expected[t] && !tl.states[t].is_down())
+        })
+        .collect();
+    onsets.sort_unstable();
+    // `None` (not back) sorts after every return.
+    returns.sort_by_key(|r| r.unwrap_or(usize::MAX));
+    let start = onsets
+        .get(onsets.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(e.start);
+    let end = returns
+        .get(returns.len() / 2)
+        .copied()
+        .unwrap_or(Some(e.end))
+        .map(|t| t.max(start + 1));
+    (start, end)
 }
 
 /// The features of an outage, family by family, each with its points for (shutdown, power, network failure).
@@ -574,6 +851,18 @@ fn features(
     let mut participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
     if participants.iter().filter(|p| !e.shared.contains(p)).count() >= 2 {
         participants.retain(|p| !e.shared.contains(p));
+    }
+    if participants.iter().all(|&p| timelines[p].presence_only) {
+        out.push(Feature {
+            family: "presence",
+            text: format!(
+                "presence only: no device or path evidence ({} probes of a third-party platform disconnected from it \
+                 together and stayed away)",
+                participants.len()
+            ),
+            points: [0, 0, 0],
+            inside_cut: false,
+        });
     }
     let scope_name = match scope.level.as_str() {
         "asn" => format!("AS{}", scope.asn.unwrap_or(0)),
@@ -857,6 +1146,32 @@ fn probe_faults(
                 continue;
             }
             let started = bucket_time(input, start);
+            // A third-party probe's absence says nothing of the device: low confidence, and only once it lasts
+            // beyond the platform's churn.
+            let (confidence, text) = if tl.presence_only {
+                (
+                    (0.3, ConfidenceLevel::Low),
+                    format!(
+                        "one probe was away from its platform for {} buckets while {peers_up} peers in {} stayed \
+                         connected (presence only: no device evidence)",
+                        t - start,
+                        tl.probe.country
+                    ),
+                )
+            } else {
+                (
+                    (0.8, ConfidenceLevel::High),
+                    format!(
+                        "one probe was {} for {} buckets while {peers_up} peers in {} kept working",
+                        tl.states[start].as_str(),
+                        t - start,
+                        tl.probe.country
+                    ),
+                )
+            };
+            if tl.presence_only && t - start < PRESENCE_FAULT_BUCKETS {
+                continue;
+            }
             out.push(ruled_event(
                 EventClass::ProbeFault,
                 EventScope {
@@ -868,16 +1183,11 @@ fn probe_faults(
                 },
                 started,
                 end_time(input, t, n),
-                (0.8, ConfidenceLevel::High),
+                confidence,
                 (1, 1),
                 Evidence {
                     family: "scope".to_owned(),
-                    text: format!(
-                        "one probe was {} for {} buckets while {peers_up} peers in {} kept working",
-                        tl.states[start].as_str(),
-                        t - start,
-                        tl.probe.country
-                    ),
+                    text,
                     points: 4,
                 },
                 Vec::new(),
@@ -886,6 +1196,11 @@ fn probe_faults(
     }
     out
 }
+
+/// Buckets a presence-only probe must stay away to be reported on its own: twelve (an hour at the default five
+/// minutes). Shorter absences are the platform's churn: on the RIPE Atlas dev days 90 % of absences end within
+/// about 20 minutes (EVALUATION.md), and each probe has several a day.
+const PRESENCE_FAULT_BUCKETS: usize = 12;
 
 /// Where and how one target was seen blocked in one network.
 #[derive(Debug, Default)]

@@ -130,26 +130,17 @@ pub async fn load_input(
     let bucket_secs = bucket_secs.max(1);
     let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs, reader).await?;
     let read = observed.values().map(BTreeMap::len).sum();
-    let mut input = super::ClassifierInput {
+    let buckets = bucket_range(bucket_secs, from, to);
+    // Pseudo-probes (RIPE Atlas): judged by their presence alone, and only where their log covers the window.
+    let log = store.presence(from.timestamp_millis(), to.timestamp_millis()).await?;
+    let presence = super::presence::presence_states(&log, buckets.clone(), bucket_secs);
+    let input = super::ClassifierInput {
         bucket_secs,
-        buckets: bucket_range(bucket_secs, from, to),
+        buckets,
         probes,
         observed,
+        presence,
     };
-    // Pseudo-probes (RIPE Atlas): a bucket with the probe connected counts as reporting, nothing more.
-    for (probe, connected_ms, disconnected_ms) in store.presence(from.timestamp_millis(), to.timestamp_millis()).await?
-    {
-        let first = (connected_ms / 1000)
-            .div_euclid(input.bucket_secs)
-            .max(input.buckets.start);
-        let last = disconnected_ms
-            .map_or(input.buckets.end, |d| (d / 1000).div_euclid(input.bucket_secs))
-            .min(input.buckets.end);
-        let per = input.observed.entry(probe).or_default();
-        for b in first..last {
-            per.entry(b).or_default();
-        }
-    }
     Ok((input, read))
 }
 

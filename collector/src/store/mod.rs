@@ -22,8 +22,9 @@ pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
     AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, OutboxEntry,
-    PreparedWrite, ProbeProfile, ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody,
-    StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    PreparedWrite, PresenceLog, PresenceSession, PresenceSpan, ProbeProfile, ProbeRecord, ReviewVerdict,
+    SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent, StoredMeasurement, TimeSource, TokenHash,
+    WriteOutcome,
 };
 
 /// A failure of the storage backend.
@@ -124,6 +125,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every registered probe, revoked ones included, ordered by id.
     async fn probes(&self) -> Result<Vec<ProbeRecord>, StoreError>;
 
+    /// Replaces a probe's profile (name, country, ASN, region, access, UPS) — a pseudo-probe placed by a later
+    /// import; its token, key and history stay. `false` when no such probe exists.
+    async fn update_probe_profile(&self, probe_id: &str, profile: ProbeProfile) -> Result<bool, StoreError>;
+
     /// Revokes a probe's token; returns whether a live probe of that id existed.
     async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError>;
 
@@ -182,13 +187,13 @@ pub trait Store: Send + Sync + 'static {
     /// Current (not retracted) events matching `query`, by start time.
     async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
 
-    /// Records presence sessions of pseudo-probes `(probe id, connected ms, disconnected ms)`; a session
-    /// already stored is updated (an open session may have closed since). Returns the sessions written.
-    async fn save_presence(&self, source: &str, sessions: Vec<(String, i64, Option<i64>)>)
-    -> Result<usize, StoreError>;
+    /// Records a connection log of pseudo-probes: the span it covers and its sessions; a session already stored
+    /// (same probe and start) is updated (an open session may have closed since), a span already stored is kept
+    /// once. Returns the sessions written.
+    async fn save_presence(&self, span: PresenceSpan, sessions: Vec<PresenceSession>) -> Result<usize, StoreError>;
 
-    /// Presence sessions overlapping `[from_ms, to_ms)`.
-    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Option<i64>)>, StoreError>;
+    /// The spans and sessions of presence logs overlapping `[from_ms, to_ms)`.
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<PresenceLog, StoreError>;
 
     /// Every revision of one event, oldest first.
     async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError>;

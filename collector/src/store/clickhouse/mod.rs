@@ -27,8 +27,8 @@ use clickhouse::Client;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
 use rows::{
-    AnchorRow, EventRow, MeasurementRow, PresenceRow, ProbeRow, ReadRow, ReviewRow, RevisionRow, SeenRow,
-    SignedBatchRow,
+    AnchorRow, EventRow, MeasurementRow, PresenceRow, PresenceSpanRow, ProbeRow, ReadRow, ReviewRow, RevisionRow,
+    SeenRow, SignedBatchRow,
 };
 use vigil_measurement::signature::PublicKey;
 
@@ -133,6 +133,34 @@ impl ClickHouseStore {
                     .query(&format!(
                         "ALTER TABLE measurements ADD COLUMN {UPTIME_COLUMN_FOR_OLD_ROWS}"
                     ))
+                    .execute()
+            })
+            .await?;
+        }
+        // Version 6 records the controller each presence session ended on; the spans table is created above.
+        if !has_column(&client, "presence", "controller").await? {
+            if on_cluster {
+                return Err(StoreError::UpgradeNeeded(
+                    "presence has no controller column (schema 6): upgrade every server of the cluster first, see \
+                     docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+                        .to_owned(),
+                ));
+            }
+            tracing::info!("adding presence.controller (schema 6)");
+            with_retry("add presence.controller", || {
+                client
+                    .query("ALTER TABLE presence ADD COLUMN controller String DEFAULT ''")
+                    .execute()
+            })
+            .await?;
+            // Logs imported before keep the span their sessions show.
+            with_retry("presence spans of older imports", || {
+                client
+                    .query(
+                        "INSERT INTO presence_spans (source, from_ms, to_ms) \
+                         SELECT source, min(connected_ms), max(ifNull(disconnected_ms, connected_ms)) + 1 \
+                         FROM presence FINAL GROUP BY source",
+                    )
                     .execute()
             })
             .await?;
@@ -465,6 +493,26 @@ impl Store for ClickHouseStore {
                 probe_record(r, last)
             })
             .collect()
+    }
+
+    async fn update_probe_profile(
+        &self,
+        probe_id: &str,
+        profile: crate::store::ProbeProfile,
+    ) -> Result<bool, StoreError> {
+        let rows = self.probe_rows("WHERE probe_id = ?", Some(probe_id)).await?;
+        let Some(mut row) = rows.into_iter().next() else {
+            return Ok(false);
+        };
+        row.version = u64::try_from(self.stamp()).unwrap_or(0);
+        row.name = profile.name;
+        row.country = profile.country;
+        row.asn = profile.asn;
+        row.region = profile.region;
+        row.access = profile.access.as_str().to_owned();
+        row.ups = u8::from(profile.ups);
+        self.insert("probes", &[row]).await?;
+        Ok(true)
     }
 
     async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError> {
@@ -844,24 +892,55 @@ impl Store for ClickHouseStore {
 
     async fn save_presence(
         &self,
-        source: &str,
-        sessions: Vec<(String, i64, Option<i64>)>,
+        span: crate::store::PresenceSpan,
+        sessions: Vec<crate::store::PresenceSession>,
     ) -> Result<usize, StoreError> {
+        let version = u64::try_from(self.stamp()).unwrap_or(0);
         let rows: Vec<PresenceRow> = sessions
-            .iter()
-            .map(|(probe_id, connected_ms, disconnected_ms)| PresenceRow {
-                source: source.to_owned(),
-                probe_id: probe_id.clone(),
-                connected_ms: *connected_ms,
-                disconnected_ms: *disconnected_ms,
-                version: u64::try_from(self.stamp()).unwrap_or(0),
+            .into_iter()
+            .map(|s| PresenceRow {
+                source: span.source.clone(),
+                probe_id: s.probe_id,
+                connected_ms: s.connected_ms,
+                disconnected_ms: s.disconnected_ms,
+                version,
+                controller: s.controller.unwrap_or_default(),
             })
             .collect();
         self.insert("presence", &rows).await?;
+        // A span is stored once: a re-import of the same log finds it there.
+        let known: u64 = with_retry("presence span", || {
+            self.client
+                .query("SELECT count() FROM presence_spans WHERE source = ? AND from_ms = ? AND to_ms = ?")
+                .bind(span.source.as_str())
+                .bind(span.from_ms)
+                .bind(span.to_ms)
+                .fetch_one::<u64>()
+        })
+        .await?;
+        if known == 0 {
+            let row = PresenceSpanRow {
+                source: span.source,
+                from_ms: span.from_ms,
+                to_ms: span.to_ms,
+            };
+            self.insert("presence_spans", &[row]).await?;
+        }
         Ok(rows.len())
     }
 
-    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Option<i64>)>, StoreError> {
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<crate::store::PresenceLog, StoreError> {
+        let spans: Vec<PresenceSpanRow> = with_retry("read presence spans", || {
+            self.client
+                .query(
+                    "SELECT ?fields FROM presence_spans WHERE from_ms < ? AND to_ms > ? \
+                     ORDER BY from_ms, source",
+                )
+                .bind(to_ms)
+                .bind(from_ms)
+                .fetch_all::<PresenceSpanRow>()
+        })
+        .await?;
         let rows: Vec<PresenceRow> = with_retry("read presence", || {
             self.client
                 .query(
@@ -874,10 +953,27 @@ impl Store for ClickHouseStore {
                 .fetch_all::<PresenceRow>()
         })
         .await?;
-        Ok(rows
+        let mut spans: Vec<crate::store::PresenceSpan> = spans
             .into_iter()
-            .map(|r| (r.probe_id, r.connected_ms, r.disconnected_ms))
-            .collect())
+            .map(|r| crate::store::PresenceSpan {
+                source: r.source,
+                from_ms: r.from_ms,
+                to_ms: r.to_ms,
+            })
+            .collect();
+        spans.dedup();
+        Ok(crate::store::PresenceLog {
+            spans,
+            sessions: rows
+                .into_iter()
+                .map(|r| crate::store::PresenceSession {
+                    probe_id: r.probe_id,
+                    connected_ms: r.connected_ms,
+                    disconnected_ms: r.disconnected_ms,
+                    controller: (!r.controller.is_empty()).then_some(r.controller),
+                })
+                .collect(),
+        })
     }
 
     async fn bucket_summaries(

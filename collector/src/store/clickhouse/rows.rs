@@ -146,6 +146,15 @@ pub struct PresenceRow {
     pub connected_ms: i64,
     pub disconnected_ms: Option<i64>,
     pub version: u64,
+    pub controller: String,
+}
+
+/// A `presence_spans` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct PresenceSpanRow {
+    pub source: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
 }
 
 /// A measurement read back, with its effective time resolved against the clock anchors.

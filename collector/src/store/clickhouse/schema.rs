@@ -15,7 +15,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The uptime column as a database made before schema 5 gains it: its rows already stored read their uptime from
 /// the body (vitals bodies hold `"uptime_s":…`; other kinds read 0), rows written since carry it.
@@ -164,11 +164,21 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "presence",
-        columns: "source String, probe_id String, connected_ms Int64, disconnected_ms Nullable(Int64), version UInt64",
+        columns: "source String, probe_id String, connected_ms Int64, disconnected_ms Nullable(Int64), version UInt64, \
+                  controller String DEFAULT ''",
         version: Some("version"),
         partition: None,
         order: "probe_id, connected_ms",
         shard_by: "cityHash64(probe_id)",
+    },
+    Table {
+        // What each connection log covers (schema 6): outside it a pseudo-probe is unknown, not away.
+        name: "presence_spans",
+        columns: "source String, from_ms Int64, to_ms Int64",
+        version: None,
+        partition: None,
+        order: "source, from_ms, to_ms",
+        shard_by: "cityHash64(source)",
     },
 ];
 

@@ -177,6 +177,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn update_probe_profile(&self, probe_id: &str, profile: super::ProbeProfile) -> Result<bool, StoreError> {
+        let probe_id = probe_id.to_owned();
+        with_conn(&self.writer, move |conn| {
+            let changed = conn.execute(
+                "UPDATE probes SET name = ?1, country = ?2, asn = ?3, region = ?4, access = ?5, ups = ?6
+                 WHERE probe_id = ?7",
+                params![
+                    profile.name,
+                    profile.country,
+                    profile.asn,
+                    profile.region,
+                    profile.access.as_str(),
+                    profile.ups,
+                    probe_id
+                ],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn revoke_probe(&self, probe_id: &str) -> Result<bool, StoreError> {
         let probe_id = probe_id.to_owned();
         with_conn(&self.writer, move |conn| {
@@ -244,19 +265,30 @@ impl Store for SqliteStore {
 
     async fn save_presence(
         &self,
-        source: &str,
-        sessions: Vec<(String, i64, Option<i64>)>,
+        span: super::PresenceSpan,
+        sessions: Vec<super::PresenceSession>,
     ) -> Result<usize, StoreError> {
-        let source = source.to_owned();
         with_conn(&self.writer, move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO presence_spans (source, from_ms, to_ms) VALUES (?1, ?2, ?3)",
+                params![span.source, span.from_ms, span.to_ms],
+            )?;
             {
                 let mut upsert = tx.prepare_cached(
-                    "INSERT INTO presence_sessions (probe_id, connected_ms, disconnected_ms, source) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (probe_id, connected_ms) DO UPDATE SET disconnected_ms = excluded.disconnected_ms",
+                    "INSERT INTO presence_sessions (probe_id, connected_ms, disconnected_ms, source, controller)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (probe_id, connected_ms) DO UPDATE SET disconnected_ms = excluded.disconnected_ms,
+                         controller = COALESCE(excluded.controller, controller)",
                 )?;
-                for (probe, connected, disconnected) in &sessions {
-                    upsert.execute(params![probe, connected, disconnected, source])?;
+                for s in &sessions {
+                    upsert.execute(params![
+                        s.probe_id,
+                        s.connected_ms,
+                        s.disconnected_ms,
+                        span.source,
+                        s.controller
+                    ])?;
                 }
             }
             tx.commit()?;
@@ -265,14 +297,37 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Option<i64>)>, StoreError> {
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<super::PresenceLog, StoreError> {
         with_conn(&self.reader, move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT probe_id, connected_ms, disconnected_ms FROM presence_sessions
-                 WHERE connected_ms < ?2 AND COALESCE(disconnected_ms, 9223372036854775807) > ?1",
+            let mut spans = conn.prepare_cached(
+                "SELECT source, from_ms, to_ms FROM presence_spans WHERE from_ms < ?2 AND to_ms > ?1
+                 ORDER BY from_ms, source",
             )?;
-            let rows = stmt.query_map(params![from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let spans = spans
+                .query_map(params![from_ms, to_ms], |r| {
+                    Ok(super::PresenceSpan {
+                        source: r.get(0)?,
+                        from_ms: r.get(1)?,
+                        to_ms: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut sessions = conn.prepare_cached(
+                "SELECT probe_id, connected_ms, disconnected_ms, controller FROM presence_sessions
+                 WHERE connected_ms < ?2 AND COALESCE(disconnected_ms, 9223372036854775807) > ?1
+                 ORDER BY probe_id, connected_ms",
+            )?;
+            let sessions = sessions
+                .query_map(params![from_ms, to_ms], |r| {
+                    Ok(super::PresenceSession {
+                        probe_id: r.get(0)?,
+                        connected_ms: r.get(1)?,
+                        disconnected_ms: r.get(2)?,
+                        controller: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(super::PresenceLog { spans, sessions })
         })
         .await
     }

@@ -176,6 +176,20 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX webhook_outbox_queue ON webhook_outbox(hook, seq) WHERE state = 'pending';
     "#,
+    // 8: what a connection log covers (outside it a pseudo-probe is unknown, not away) and the controller each
+    // session ended on. Logs imported before keep the span their sessions show.
+    r#"
+    CREATE TABLE presence_spans (
+        source  TEXT NOT NULL,
+        from_ms INTEGER NOT NULL,
+        to_ms   INTEGER NOT NULL,
+        PRIMARY KEY (source, from_ms, to_ms)
+    ) WITHOUT ROWID;
+    ALTER TABLE presence_sessions ADD COLUMN controller TEXT;
+    INSERT INTO presence_spans (source, from_ms, to_ms)
+        SELECT source, MIN(connected_ms), MAX(COALESCE(disconnected_ms, connected_ms)) + 1
+        FROM presence_sessions GROUP BY source;
+    "#,
 ];
 
 /// The schema version this binary writes.
