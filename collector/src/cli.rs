@@ -38,6 +38,9 @@ enum Command {
     /// Register, list and revoke probes.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Replay third-party data into the store and judge the classifier's events on it.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Export measurements, vitals or events for research (CSV or JSON Lines), anonymised, streamed page by
     /// page; resume a large export with `--after` the last row's `seq`.
     Export(ExportArgs),
@@ -119,6 +122,26 @@ enum Command {
         /// Why, in a sentence (shown publicly).
         #[arg(long, default_value = "")]
         note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Import one day's RIPE Atlas connection log into the store (use a fresh one), classify the span it covers,
+    /// and print its events against the log's bursts (≥ 10 probes of one ASN leaving together) and Disco's
+    /// detections.
+    RipeAtlas {
+        /// The log file.
+        file: PathBuf,
+        /// RIPE Atlas's probe archive for the day.
+        #[arg(long)]
+        probe_archive: Option<PathBuf>,
+        /// Disco's top events (`id|start|end|set([…])|[streams]|[levels]`).
+        #[arg(long)]
+        disco: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -382,6 +405,45 @@ pub async fn run(cli: Cli) -> Result<()> {
                 report.unplaced,
                 report.sessions
             );
+        }
+        Command::Eval(EvalCommand::RipeAtlas {
+            file,
+            probe_archive,
+            disco,
+            json,
+        }) => {
+            use vigil_collector::import::{replay, ripe_atlas};
+            let log = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let places = match probe_archive {
+                Some(path) => {
+                    let archive = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    ripe_atlas::parse_probe_archive(&archive)
+                        .with_context(|| format!("reading {}", path.display()))?
+                        .0
+                }
+                None => std::collections::BTreeMap::new(),
+            };
+            let disco = match disco {
+                Some(path) => replay::parse_disco_events(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => Vec::new(),
+            };
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let report = replay::replay_day(
+                store.as_ref(),
+                &log,
+                &places,
+                &disco,
+                i64::try_from(config.bucket_secs).unwrap_or(300),
+                &vigil_collector::classify::ClassifierSettings::default(),
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
         }
         Command::Export(args) => {
             use tokio::io::AsyncWriteExt;

@@ -129,11 +129,17 @@ pub async fn load_input(
         .collect();
     let bucket_secs = bucket_secs.max(1);
     let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs, reader).await?;
-    let read = observed.values().map(BTreeMap::len).sum();
+    let read: usize = observed.values().map(BTreeMap::len).sum();
     let buckets = bucket_range(bucket_secs, from, to);
     // Pseudo-probes (RIPE Atlas): judged by their presence alone, and only where their log covers the window.
     let log = store.presence(from.timestamp_millis(), to.timestamp_millis()).await?;
     let presence = super::presence::presence_states(&log, buckets.clone(), bucket_secs);
+    // A presence-only probe's known buckets are read too.
+    let read = read
+        + presence
+            .values()
+            .map(|p| p.states.iter().filter(|s| **s != super::presence::PresenceState::Unknown).count())
+            .sum::<usize>();
     let input = super::ClassifierInput {
         bucket_secs,
         buckets,
