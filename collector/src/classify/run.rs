@@ -138,7 +138,12 @@ pub async fn load_input(
     let read = read
         + presence
             .values()
-            .map(|p| p.states.iter().filter(|s| **s != super::presence::PresenceState::Unknown).count())
+            .map(|p| {
+                p.states
+                    .iter()
+                    .filter(|s| **s != super::presence::PresenceState::Unknown)
+                    .count()
+            })
             .sum::<usize>();
     let input = super::ClassifierInput {
         bucket_secs,

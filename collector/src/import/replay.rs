@@ -98,7 +98,10 @@ pub fn reference_bursts(events: &[ConnectionEvent], bucket_secs: i64) -> Vec<Ref
             let end = backs.get(backs.len() / 2).copied().filter(|b| *b != i64::MAX);
             out.push(ReferenceBurst {
                 asn,
-                start: lefts.get(lefts.len().saturating_sub(1) / 2).copied().unwrap_or(list[i].0),
+                start: lefts
+                    .get(lefts.len().saturating_sub(1) / 2)
+                    .copied()
+                    .unwrap_or(list[i].0),
                 end,
                 probes: probes.len(),
                 stayed: stayed.len(),
@@ -284,9 +287,9 @@ pub async fn replay_day(
         .iter()
         .filter(|b| !b.outage)
         .filter(|b| {
-            judged.iter().any(|j| {
-                j.burst.as_ref() == Some(*b) && j.event.confidence_level > ConfidenceLevel::Low
-            })
+            judged
+                .iter()
+                .any(|j| j.burst.as_ref() == Some(*b) && j.event.confidence_level > ConfidenceLevel::Low)
         })
         .cloned()
         .collect();
@@ -380,7 +383,11 @@ impl std::fmt::Display for ReplayReport {
                     hhmm(b.start),
                     b.stayed,
                     b.end.map_or_else(|| "after the log".to_owned(), hhmm),
-                    if j.timed { " — start and end within one bucket" } else { " — timing off" }
+                    if j.timed {
+                        " — start and end within one bucket"
+                    } else {
+                        " — timing off"
+                    }
                 ),
                 Some(b) => format!(
                     "brief reconnect burst: {} probes left at {}, {} stayed ≥ 2 buckets",
@@ -411,7 +418,10 @@ impl std::fmt::Display for ReplayReport {
                 e.probes_in_scope
             )?;
         }
-        writeln!(f, "bursts in the log (≥ {BURST_PROBES} probes of one ASN leaving within two buckets):")?;
+        writeln!(
+            f,
+            "bursts in the log (≥ {BURST_PROBES} probes of one ASN leaving within two buckets):"
+        )?;
         for (b, id) in &self.bursts {
             writeln!(
                 f,
@@ -506,7 +516,10 @@ mod tests {
             "0|1475493935.0|1475499110.0|set([18790, 18727, 6089])|['38229']|['1']\n5|1418472330.0|1418475394.0|set([14419])|['BJ', 'pid-3']|['1']\nbad line",
         );
         assert_eq!(d.len(), 2);
-        assert_eq!((d[0].start, d[0].probes, d[0].streams.clone()), (1475493935, 3, vec!["38229".to_owned()]));
+        assert_eq!(
+            (d[0].start, d[0].probes, d[0].streams.clone()),
+            (1475493935, 3, vec!["38229".to_owned()])
+        );
         assert_eq!(d[1].streams, ["BJ", "pid-3"]);
     }
 }
