@@ -323,6 +323,7 @@ pub async fn import(
         ..ImportReport::default()
     };
     let mut rows = Vec::new();
+    let mut fresh = Vec::new();
     for (prb, presence) in sessions(&events, &span) {
         let id = probe_id(prb);
         let place = places.get(&prb);
@@ -340,16 +341,13 @@ pub async fn import(
                 // A pseudo-probe never uploads: its token is random and thrown away.
                 let unusable = crate::token::new_token()
                     .map_err(|e| ImportError::Store(crate::store::StoreError::Worker(e.to_string())))?;
-                store
-                    .register_probe(crate::store::NewProbe {
-                        probe_id: id.clone(),
-                        profile,
-                        token_hash: crate::token::hash_token(&unusable),
-                        public_key: None,
-                        created_at: chrono::Utc::now(),
-                    })
-                    .await?;
-                report.new_probes += 1;
+                fresh.push(crate::store::NewProbe {
+                    probe_id: id.clone(),
+                    profile,
+                    token_hash: crate::token::hash_token(&unusable),
+                    public_key: None,
+                    created_at: chrono::Utc::now(),
+                });
             }
             // A later import with an archive places a probe an earlier one could not (or that moved).
             Some(old)
@@ -362,6 +360,7 @@ pub async fn import(
         }
         rows.extend(presence.sessions);
     }
+    report.new_probes = store.register_probes(fresh).await?;
     report.sessions = store.save_presence(span, rows).await?;
     Ok(report)
 }

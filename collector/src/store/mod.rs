@@ -119,6 +119,10 @@ pub trait Store: Send + Sync + 'static {
     /// Registers a probe. The token itself is never passed in, only its hash.
     async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError>;
 
+    /// Registers many probes at once (an import's pseudo-probes): all of them, or none and an error when one
+    /// conflicts. Returns how many were registered.
+    async fn register_probes(&self, probes: Vec<NewProbe>) -> Result<usize, StoreError>;
+
     /// The probe a token hash belongs to, revoked or not.
     async fn probe_by_token(&self, token: TokenHash) -> Result<Option<ProbeRecord>, StoreError>;
 

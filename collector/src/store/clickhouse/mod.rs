@@ -431,6 +431,52 @@ impl Store for ClickHouseStore {
             .map(drop)
     }
 
+    async fn register_probes(&self, probes: Vec<NewProbe>) -> Result<usize, StoreError> {
+        // One conflict check and one insert for all of them (an import registers thousands).
+        if probes.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = probes.iter().map(|p| p.probe_id.clone()).collect();
+        let hashes: Vec<String> = probes.iter().map(|p| hex::encode(p.token_hash.0)).collect();
+        let unique_ids: std::collections::BTreeSet<&String> = ids.iter().collect();
+        let unique_hashes: std::collections::BTreeSet<&String> = hashes.iter().collect();
+        if unique_ids.len() < ids.len() || unique_hashes.len() < hashes.len() {
+            return Err(StoreError::Conflict("a probe id or token appears twice".to_owned()));
+        }
+        let clash: u64 = with_retry("probe conflict", || {
+            self.client
+                .query("SELECT count() FROM probes FINAL WHERE has(?, probe_id) OR has(?, token_hash)")
+                .bind(ids.as_slice())
+                .bind(hashes.as_slice())
+                .fetch_one::<u64>()
+        })
+        .await?;
+        if clash > 0 {
+            return Err(StoreError::Conflict("a probe id or its token exists".to_owned()));
+        }
+        let version = u64::try_from(self.stamp()).unwrap_or(0);
+        let rows: Vec<ProbeRow> = probes
+            .into_iter()
+            .zip(hashes)
+            .map(|(probe, hash)| ProbeRow {
+                probe_id: probe.probe_id,
+                version,
+                name: probe.profile.name,
+                country: probe.profile.country,
+                asn: probe.profile.asn,
+                region: probe.profile.region,
+                access: probe.profile.access.as_str().to_owned(),
+                ups: u8::from(probe.profile.ups),
+                token_hash: hash,
+                created_ms: probe.created_at.timestamp_millis(),
+                revoked_ms: None,
+                public_key: probe.public_key.map(|k| hex::encode(k.0)).unwrap_or_default(),
+            })
+            .collect();
+        self.insert("probes", &rows).await?;
+        Ok(rows.len())
+    }
+
     async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError> {
         let hash = hex::encode(probe.token_hash.0);
         let clash: u64 = with_retry("probe conflict", || {

@@ -114,6 +114,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn register_probes(&self, probes: Vec<NewProbe>) -> Result<usize, StoreError> {
+        with_conn(&self.writer, move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash, created_at_ms,
+                        public_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for probe in &probes {
+                    let inserted = insert.execute(params![
+                        probe.probe_id,
+                        probe.profile.name,
+                        probe.profile.country,
+                        probe.profile.asn,
+                        probe.profile.region,
+                        probe.profile.access.as_str(),
+                        probe.profile.ups,
+                        probe.token_hash.0.as_slice(),
+                        to_ms(probe.created_at),
+                        probe.public_key.map(|k| k.0.to_vec()),
+                    ]);
+                    match inserted {
+                        // Nothing of the call is kept: the transaction rolls back when dropped.
+                        Err(rusqlite::Error::SqliteFailure(err, _)) if err.code == ErrorCode::ConstraintViolation => {
+                            return Err(StoreError::Conflict(format!(
+                                "probe id {} or its token exists",
+                                probe.probe_id
+                            )));
+                        }
+                        other => other?,
+                    };
+                }
+            }
+            tx.commit()?;
+            Ok(probes.len())
+        })
+        .await
+    }
+
     async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError> {
         with_conn(&self.writer, move |conn| {
             let inserted = conn.execute(
