@@ -149,7 +149,7 @@ pub fn parse_disco_events(text: &str) -> Vec<DiscoEvent> {
                 start: time(f[1])?,
                 end: time(f[2])?,
                 streams,
-                probes: f[3].matches(|c: char| c == ',').count() + 1,
+                probes: f[3].matches(',').count() + 1,
             })
         })
         .collect()

@@ -121,7 +121,7 @@ pub fn parse(json: &[u8]) -> Result<(Vec<ConnectionEvent>, usize), AtlasError> {
     }
     let mut sorted: Vec<ConnectionEvent> = events.into_iter().collect();
     // At one instant a disconnect sorts before a connect: a probe that reconnects within the second was away.
-    sorted.sort_by(|a, b| (a.timestamp, a.prb_id, a.connect).cmp(&(b.timestamp, b.prb_id, b.connect)));
+    sorted.sort_by_key(|e| (e.timestamp, e.prb_id, e.connect));
     Ok((sorted, skipped))
 }
 
