@@ -76,34 +76,17 @@ pub const UNPLACED_COUNTRY: &str = "ZZ";
 
 /// Classifies a window.
 pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<DisruptionEvent> {
-    let n = usize::try_from(input.buckets.end - input.buckets.start).unwrap_or(0);
-    let empty = BTreeMap::new();
+    let n = window_len(input);
     let mut timelines: Vec<Timeline<'_>> = input
         .probes
         .iter()
         .map(|probe| {
-            if let Some(presence) = input.presence.get(&probe.probe_id) {
-                let at = |t: usize| presence.states.get(t).copied().unwrap_or(PresenceState::Unknown);
-                return Timeline {
-                    probe,
-                    states: (0..n)
-                        .map(|t| match at(t) {
-                            PresenceState::Present => ProbeState::Online,
-                            PresenceState::Away | PresenceState::Unknown => ProbeState::Silent,
-                        })
-                        .collect(),
-                    expected: (0..n).map(|t| at(t) != PresenceState::Unknown).collect(),
-                    presence_only: true,
-                };
-            }
-            let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
-            let states = probe_states(observed, input.buckets.clone());
-            let expected = expected_buckets(&states, input, probe.last_seen, settings);
+            let (states, expected, presence_only) = probe_timeline(probe, input, settings);
             Timeline {
                 probe,
                 states,
                 expected,
-                presence_only: false,
+                presence_only,
             }
         })
         .collect();
@@ -153,6 +136,32 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
     events.extend(throttling(&timelines, input));
     events.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     events
+}
+
+/// A probe's state and whether it was expected, in each bucket of the window, and whether it is judged by
+/// presence alone (a third-party connection log: away is silent, present is online, unknown is not expected).
+pub(crate) fn probe_timeline(
+    probe: &ProbeInfo,
+    input: &ClassifierInput,
+    settings: &ClassifierSettings,
+) -> (Vec<ProbeState>, Vec<bool>, bool) {
+    let n = window_len(input);
+    if let Some(presence) = input.presence.get(&probe.probe_id) {
+        let at = |t: usize| presence.states.get(t).copied().unwrap_or(PresenceState::Unknown);
+        let states = (0..n)
+            .map(|t| match at(t) {
+                PresenceState::Present => ProbeState::Online,
+                PresenceState::Away | PresenceState::Unknown => ProbeState::Silent,
+            })
+            .collect();
+        let expected = (0..n).map(|t| at(t) != PresenceState::Unknown).collect();
+        return (states, expected, true);
+    }
+    let empty = BTreeMap::new();
+    let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
+    let states = probe_states(observed, input.buckets.clone());
+    let expected = expected_buckets(&states, input, probe.last_seen, settings);
+    (states, expected, false)
 }
 
 /// A probe's state in each bucket of `buckets`, each judged against the boot id it reported before.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::input::{ClassifierInput, Tally};
 use super::state::ProbeState;
-use super::{ClassifierSettings, expected_buckets, probe_states};
+use super::{ClassifierSettings, probe_timeline};
 
 /// One bucket of the series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,8 +68,7 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, settings: &Cla
         .filter(|p| filter.country.as_ref().is_none_or(|c| *c == p.country) && filter.asn.is_none_or(|a| a == p.asn))
     {
         let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
-        let states = probe_states(observed, input.buckets.clone());
-        let expected_in = expected_buckets(&states, input, probe.last_seen, settings);
+        let (states, expected_in, _) = probe_timeline(probe, input, settings);
         for (i, b) in input.buckets.clone().enumerate() {
             let summary = observed.get(&b);
             let state = states[i];
