@@ -258,3 +258,70 @@ async fn an_archive_import_places_probes_an_earlier_import_left_unplaced() {
     );
     c.stop().await;
 }
+
+/// Five networks of 20 probes in one country, each probe leaving now and then on its own (churn); then either
+/// 15 probes of one network leave together, or every network's probes do.
+fn country_log(t0: DateTime<Utc>, all_networks: bool) -> (Log, BTreeMap<u64, ProbePlace>) {
+    let mut log = Log { entries: Vec::new() };
+    let mut places = BTreeMap::new();
+    for n in 0..5u64 {
+        let asn = (64800 + n).to_string();
+        for j in 0..20u64 {
+            let prb = 4000 + n * 100 + j;
+            places.insert(prb, place("NL"));
+            log.event("connect", prb, &asn, "ctr-a", t0);
+            // Churn: one 15-minute absence per probe, spread over the whole log (the burst's time included).
+            let own = 5.0 + ((n * 20 + j) as f64 * 2.47) % 240.0;
+            log.event("disconnect", prb, &asn, "ctr-b", at(t0, own));
+            log.event("connect", prb, &asn, "ctr-b", at(t0, own + 15.0));
+            if (all_networks || n == 0) && j < 15 {
+                log.event(
+                    "disconnect",
+                    prb,
+                    &asn,
+                    &format!("ctr-{}", j % 5),
+                    at(t0, 200.0 + j as f64 / 10.0),
+                );
+                log.event("connect", prb, &asn, "ctr-c", at(t0, 225.0 + j as f64 / 10.0));
+            }
+        }
+    }
+    log.event("disconnect", 4000, "64800", "ctr-a", at(t0, 259.0));
+    (log, places)
+}
+
+#[tokio::test]
+async fn one_networks_outage_in_a_country_stays_that_networks_and_every_networks_is_the_countrys() {
+    for all_networks in [false, true] {
+        let c = TestCollector::start().await;
+        let t0 = t0();
+        let (log, places) = country_log(t0, all_networks);
+        import(c.store.as_ref(), &log.json(), &places).await.expect("imports");
+        let run = classify_window(
+            c.store.as_ref(),
+            t0,
+            t0 + Duration::minutes(260),
+            5 * MIN,
+            &ClassifierSettings::default(),
+        )
+        .await
+        .expect("classifies");
+        let outages: Vec<_> = run.events.iter().filter(|e| e.scope.level != "probe").collect();
+        assert_eq!(outages.len(), 1, "all networks: {all_networks}: {outages:#?}");
+        let e = outages[0];
+        if all_networks {
+            assert_eq!(
+                (e.scope.level.as_str(), e.scope.country.as_deref()),
+                ("country", Some("NL")),
+                "{e:#?}"
+            );
+            // 75 left together; a probe already away on its own then is not counted in.
+            assert!((70..=80).contains(&e.affected_probes), "{e:#?}");
+        } else {
+            assert_eq!((e.scope.level.as_str(), e.scope.asn), ("asn", Some(64800)), "{e:#?}");
+            assert_eq!(e.affected_probes, 15, "{e:#?}");
+        }
+        assert_eq!(e.started_at, (t0 + Duration::minutes(200)).timestamp(), "{e:#?}");
+        c.stop().await;
+    }
+}

@@ -30,10 +30,14 @@ type DataTest = fn(&Path);
 
 fn main() {
     let args = Arguments::from_args();
-    let tests: [(&str, DataTest); 2] = [
+    let tests: [(&str, DataTest); 3] = [
         (
             "a_slice_of_a_real_day_is_read_as_presence_not_silence",
             a_slice_of_a_real_day_is_read_as_presence_not_silence,
+        ),
+        (
+            "a_new_user_imports_with_the_probe_archive_classifies_and_lists_events",
+            a_new_user_imports_with_the_probe_archive_classifies_and_lists_events,
         ),
         (
             "the_dev_days_give_their_asn_outages_and_nothing_country_wide_on_both_stores",
@@ -146,6 +150,76 @@ fn a_slice_of_a_real_day_is_read_as_presence_not_silence(dir: &Path) {
             );
         }
     });
+}
+
+/// The journey through the binary: `import ripe-atlas-connections FILE --probe-archive ARCHIVE`,
+/// `classify --from --to`, `events --json`, on the slice of 2016-04-29 with an archive in RIPE's format (written
+/// here: the real archive is not in the shared data) placing AS38229's probes and one in fifty of the others in
+/// BD, the rest in NL.
+fn a_new_user_imports_with_the_probe_archive_classifies_and_lists_events(dir: &Path) {
+    let log = std::fs::read(dir.join("connections-2016-04-29.json")).expect("the 2016-04-29 log");
+    let (from, to) = (utc("2016-04-29T06:00:00Z"), utc("2016-04-29T11:00:00Z"));
+    let part = slice(&log, from.timestamp(), to.timestamp());
+    let (events, _) = vigil_collector::import::ripe_atlas::parse(&part).expect("parses");
+    let asn_of: BTreeMap<u64, u32> = events.iter().filter_map(|e| Some((e.prb_id, e.asn?))).collect();
+    let archive = serde_json::json!({
+        "objects": asn_of.iter().map(|(id, asn)| serde_json::json!({
+            "id": id, "asn_v4": asn, "asn_v6": null, "country_code": if *asn == 38229 || id % 50 == 0 { "BD" } else { "NL" },
+            "status": 1, "status_name": "Connected", "address_v4": "192.0.2.1", "prefix_v4": "192.0.2.0/24",
+            "latitude": 52.35, "longitude": 4.95, "is_anchor": false, "is_public": true
+        })).collect::<Vec<_>>()
+    });
+    let temp = tempfile::tempdir().expect("temp dir");
+    let (log_path, archive_path) = (temp.path().join("log.json"), temp.path().join("archive.json"));
+    std::fs::write(&log_path, &part).expect("writes");
+    std::fs::write(&archive_path, archive.to_string()).expect("writes");
+    let store = format!("sqlite:{}", temp.path().join("vigil.db").display());
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil-collector"))
+            .args(args)
+            .args(["--store", &store])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let imported = run(&[
+        "import",
+        "ripe-atlas-connections",
+        log_path.to_str().expect("path"),
+        "--probe-archive",
+        archive_path.to_str().expect("path"),
+    ]);
+    assert!(imported.contains(" 0 without a country"), "{imported}");
+    let classified = run(&[
+        "classify",
+        "--from",
+        "2016-04-29T06:00:00Z",
+        "--to",
+        "2016-04-29T11:00:00Z",
+    ]);
+    assert!(!classified.contains("classified 0 probe-buckets"), "{classified}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&run(&["events", "--json"])).expect("JSON events");
+    let wide: Vec<&serde_json::Value> = listed.iter().filter(|e| e["scope"]["level"] != "probe").collect();
+    let as38229: Vec<&&serde_json::Value> = wide.iter().filter(|e| e["scope"]["asn"] == 38229).collect();
+    assert_eq!(as38229.len(), 1, "{wide:#?}");
+    assert_eq!(as38229[0]["scope"]["level"], "asn");
+    assert_eq!(as38229[0]["scope"]["country"], "BD", "placed by the archive");
+    assert!(
+        wide.iter().all(|e| e["scope"]["level"] == "asn"),
+        "no country-wide event in the Netherlands' ~{} probes: {wide:#?}",
+        asn_of.len()
+    );
+    let text = serde_json::to_string(&listed).expect("serialises");
+    assert!(
+        !text.contains("192.0.2.1") && !text.contains("52.35"),
+        "nothing of the archive's addresses or positions"
+    );
 }
 
 /// What the replay must show of each development day: the outages named (ASN, start bucket), and the brief

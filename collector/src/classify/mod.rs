@@ -229,40 +229,70 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
         countries.iter().map(|c| (*c, vec![Vec::new(); n])).collect();
     for t in 0..n {
         // Every scope of every country that can be tested in this bucket (two expected probes at least).
-        let mut tests: Vec<(&str, Vec<usize>)> = Vec::new();
+        // Per country: its members (tested as the country when placed) and its sub-scopes.
+        let mut plans: Vec<(&str, Option<Vec<usize>>, Vec<Vec<usize>>)> = Vec::new();
         for country in &countries {
             let members: Vec<usize> = (0..timelines.len())
                 .filter(|&i| timelines[i].probe.country == *country && timelines[i].expected[t])
                 .filter(|&i| !away_alone(timelines, i, t, &fired))
                 .collect();
-            tests.extend(
-                scopes_of(country, &members, timelines)
-                    .into_iter()
-                    .filter(|scope| scope.len() >= min_scope(scope, timelines))
-                    .map(|scope| (*country, scope)),
-            );
+            let testable = |scope: &Vec<usize>| scope.len() >= min_scope(scope, timelines);
+            let whole = (*country != UNPLACED_COUNTRY && testable(&members)).then(|| members.clone());
+            let parts = if *country == UNPLACED_COUNTRY {
+                networks_of(&members, timelines)
+            } else {
+                sub_scopes(&members, timelines)
+            };
+            plans.push((*country, whole, parts.into_iter().filter(testable).collect()));
         }
         // One bucket's tests are one family: `alpha` bounds the chance that any of them fires by chance
         // (Bonferroni). A handful of scopes, as in a small deployment, changes little; the thousands of networks
         // of a RIPE Atlas day would otherwise give false outages every day (EVALUATION.md).
-        let level = settings.alpha / tests.len().max(1) as f64;
-        for (country, scope) in tests {
-            let down: Vec<usize> = scope
+        let tests: usize = plans
+            .iter()
+            .map(|(_, whole, parts)| usize::from(whole.is_some()) + parts.len())
+            .sum();
+        let level = settings.alpha / tests.max(1) as f64;
+        let down_in = |scope: &[usize]| -> Vec<usize> {
+            scope
                 .iter()
                 .copied()
                 .filter(|&i| timelines[i].states[t].is_down())
-                .collect();
-            if down.len() < 2 {
-                continue;
-            }
+                .collect()
+        };
+        let significant = |scope: &[usize], down: usize| {
             let p: Vec<f64> = scope
                 .iter()
                 .map(|&i| stats::baseline(record[i].0, record[i].1))
                 .collect();
-            if stats::tail_at_least(&p, down.len()) < level
-                && let Some(per_bucket) = fired.get_mut(country)
-            {
-                per_bucket[t].push(down.into_iter().collect());
+            down >= 2 && stats::tail_at_least(&p, down) < level
+        };
+        for (country, whole, parts) in plans {
+            let mut sets: Vec<BTreeSet<usize>> = Vec::new();
+            let mut explained: BTreeSet<usize> = BTreeSet::new();
+            for scope in &parts {
+                let down = down_in(scope);
+                if significant(scope, down.len()) {
+                    explained.extend(scope.iter().copied());
+                    sets.push(down.into_iter().collect());
+                }
+            }
+            // The country as a whole: an outage of its own only beyond what its failing networks, regions and
+            // access types explain — else one big network's outage plus the country's usual churn would read as
+            // country-wide — or when those failing scopes make up most of it (a cut of every network or region).
+            if let Some(members) = whole {
+                let down = down_in(&members);
+                let residual: Vec<usize> = members.iter().copied().filter(|i| !explained.contains(i)).collect();
+                let residual_down = down_in(&residual).len();
+                let most = explained.len() as f64 >= settings.cover_share * members.len() as f64;
+                if significant(&members, down.len())
+                    && (explained.is_empty() || most || significant(&residual, residual_down))
+                {
+                    sets.push(down.into_iter().collect());
+                }
+            }
+            if let Some(per_bucket) = fired.get_mut(country) {
+                per_bucket[t].extend(sets);
             }
         }
         // Baselines count buckets outside correlated outages only (CLASSIFICATION.md §5.2): a long outage must
@@ -516,20 +546,14 @@ fn split_independent(
     if parts.is_empty() { vec![e] } else { parts }
 }
 
-/// The country's members, then its members by ASN, region and access type. Probes of no known country form no
-/// country scope, and their regions and access types mean nothing across countries: only their networks are
-/// tested.
-fn scopes_of(country: &str, members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
-    if country == UNPLACED_COUNTRY {
-        let mut by: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for &i in members {
-            by.entry(timelines[i].probe.asn).or_default().push(i);
-        }
-        return by.into_values().collect();
+/// The scopes tested for probes of no known country: their networks only. They form no country scope, and their
+/// regions and access types mean nothing across countries.
+fn networks_of(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
+    let mut by: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for &i in members {
+        by.entry(timelines[i].probe.asn).or_default().push(i);
     }
-    let mut scopes = vec![members.to_vec()];
-    scopes.extend(sub_scopes(members, timelines));
-    scopes
+    by.into_values().collect()
 }
 
 /// `members` grouped by ASN, region and access type, leaving out a group that is all of them.
@@ -659,6 +683,13 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
         .collect();
     let need = (e.participants.len() as f64 * settings.cover_share).ceil() as usize;
     let placed = e.country != UNPLACED_COUNTRY;
+    // A country whose probes are all in one network: an outage of them is that network's, the narrower claim —
+    // its probes cannot tell the country from the network.
+    let single_network = in_country.iter().all(|&i| {
+        in_country
+            .first()
+            .is_some_and(|&f| timelines[i].probe.asn == timelines[f].probe.asn)
+    });
     let mut best: Option<(usize, EventScope, Vec<usize>)> = None;
     // Probes of no known country: the network holding most of the episode's probes, whatever its share.
     let mut most: Option<(usize, EventScope, Vec<usize>)> = None;
@@ -668,7 +699,7 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
             most = Some((covered, scope.clone(), members.clone()));
         }
         if covered >= need
-            && (members.len() < in_country.len() || (!placed && scope.level == "asn"))
+            && (members.len() < in_country.len() || (scope.level == "asn" && (!placed || single_network)))
             && best.as_ref().is_none_or(|(n, _, _)| members.len() < *n)
         {
             best = Some((members.len(), scope, members));
