@@ -230,7 +230,7 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
     for t in 0..n {
         // Every scope of every country that can be tested in this bucket (two expected probes at least).
         // Per country: its members (tested as the country when placed) and its sub-scopes.
-        let mut plans: Vec<(&str, Option<Vec<usize>>, Vec<Vec<usize>>)> = Vec::new();
+        let mut plans: Vec<CountryTests<'_>> = Vec::new();
         for country in &countries {
             let members: Vec<usize> = (0..timelines.len())
                 .filter(|&i| timelines[i].probe.country == *country && timelines[i].expected[t])
@@ -388,6 +388,9 @@ fn is_burst_if_presence_only(e: &Episode, timelines: &[Timeline<'_>]) -> bool {
     let together = onsets.iter().filter(|&&t| t <= first + window).count();
     2 * together >= onsets.len()
 }
+
+/// One country's tests in a bucket: the country, its members when it is tested as a whole, and its sub-scopes.
+type CountryTests<'a> = (&'a str, Option<Vec<usize>>, Vec<Vec<usize>>);
 
 /// One outage's probes down in each of its consecutive buckets, from `start` on.
 #[derive(Debug, Clone, Default)]
