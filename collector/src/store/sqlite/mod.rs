@@ -100,6 +100,32 @@ where
     .map_err(|e| StoreError::Worker(e.to_string()))?
 }
 
+/// A new probe's row.
+const INSERT_PROBE: &str = "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash,
+    created_at_ms, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// Inserts a new probe; a probe id or token already stored is a conflict.
+fn insert_probe(insert: &mut rusqlite::CachedStatement<'_>, probe: &NewProbe) -> Result<(), StoreError> {
+    let inserted = insert.execute(params![
+        probe.probe_id,
+        probe.profile.name,
+        probe.profile.country,
+        probe.profile.asn,
+        probe.profile.region,
+        probe.profile.access.as_str(),
+        probe.profile.ups,
+        probe.token_hash.0.as_slice(),
+        to_ms(probe.created_at),
+        probe.public_key.map(|k| k.0.to_vec()),
+    ]);
+    match inserted {
+        Err(rusqlite::Error::SqliteFailure(err, _)) if err.code == ErrorCode::ConstraintViolation => Err(
+            StoreError::Conflict(format!("probe id {} or its token exists", probe.probe_id)),
+        ),
+        other => other.map(|_| ()).map_err(StoreError::from),
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn describe(&self) -> String {
@@ -118,34 +144,9 @@ impl Store for SqliteStore {
         with_conn(&self.writer, move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash, created_at_ms,
-                        public_key)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?;
+                let mut insert = tx.prepare_cached(INSERT_PROBE)?;
                 for probe in &probes {
-                    let inserted = insert.execute(params![
-                        probe.probe_id,
-                        probe.profile.name,
-                        probe.profile.country,
-                        probe.profile.asn,
-                        probe.profile.region,
-                        probe.profile.access.as_str(),
-                        probe.profile.ups,
-                        probe.token_hash.0.as_slice(),
-                        to_ms(probe.created_at),
-                        probe.public_key.map(|k| k.0.to_vec()),
-                    ]);
-                    match inserted {
-                        // Nothing of the call is kept: the transaction rolls back when dropped.
-                        Err(rusqlite::Error::SqliteFailure(err, _)) if err.code == ErrorCode::ConstraintViolation => {
-                            return Err(StoreError::Conflict(format!(
-                                "probe id {} or its token exists",
-                                probe.probe_id
-                            )));
-                        }
-                        other => other?,
-                    };
+                    insert_probe(&mut insert, probe)?;
                 }
             }
             tx.commit()?;
@@ -156,32 +157,7 @@ impl Store for SqliteStore {
 
     async fn register_probe(&self, probe: NewProbe) -> Result<ProbeRecord, StoreError> {
         with_conn(&self.writer, move |conn| {
-            let inserted = conn.execute(
-                "INSERT INTO probes (probe_id, name, country, asn, region, access, ups, token_hash, created_at_ms,
-                    public_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    probe.probe_id,
-                    probe.profile.name,
-                    probe.profile.country,
-                    probe.profile.asn,
-                    probe.profile.region,
-                    probe.profile.access.as_str(),
-                    probe.profile.ups,
-                    probe.token_hash.0.as_slice(),
-                    to_ms(probe.created_at),
-                    probe.public_key.map(|k| k.0.to_vec()),
-                ],
-            );
-            match inserted {
-                Err(rusqlite::Error::SqliteFailure(err, _)) if err.code == ErrorCode::ConstraintViolation => {
-                    return Err(StoreError::Conflict(format!(
-                        "probe id {} or its token exists",
-                        probe.probe_id
-                    )));
-                }
-                other => other?,
-            };
+            insert_probe(&mut conn.prepare_cached(INSERT_PROBE)?, &probe)?;
             Ok(ProbeRecord {
                 probe_id: probe.probe_id,
                 profile: probe.profile,
