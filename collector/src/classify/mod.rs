@@ -92,23 +92,17 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
         .collect();
     // A platform's own fault (many presence-only probes leaving one of its servers at once) explains those
     // probes' absence: it is reported as such and kept out of the outage tests.
-    let platform = platform::faults(&timelines, input, settings);
-    for fault in &platform {
-        for &p in &fault.participants {
-            for t in fault.start..fault.end {
-                timelines[p].expected[t] = false;
-            }
-        }
-    }
+    // Each event is made before its probes are masked, so that it counts them among the probes in scope.
     let mut events = Vec::new();
     let mut covered: BTreeSet<(String, usize)> = BTreeSet::new();
-    for fault in &platform {
+    for fault in platform::faults(&timelines, input, settings) {
+        events.push(platform::event(&fault, &timelines, input));
         for &p in &fault.participants {
             for t in fault.start..fault.end {
                 covered.insert((timelines[p].probe.probe_id.clone(), t));
+                timelines[p].expected[t] = false;
             }
         }
-        events.push(platform::event(fault, &timelines, input));
     }
     let episodes: Vec<Episode> = correlated_episodes(&timelines, n, settings)
         .into_iter()
@@ -228,8 +222,8 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
     let mut fired: BTreeMap<&str, Vec<Vec<BTreeSet<usize>>>> =
         countries.iter().map(|c| (*c, vec![Vec::new(); n])).collect();
     for t in 0..n {
-        // Every scope of every country that can be tested in this bucket (two expected probes at least).
-        // Per country: its members (tested as the country when placed) and its sub-scopes.
+        // Per country: its members (tested as the country when placed) and its sub-scopes, each with enough
+        // expected probes to be tested (`min_scope`).
         let mut plans: Vec<CountryTests<'_>> = Vec::new();
         for country in &countries {
             let members: Vec<usize> = (0..timelines.len())
@@ -372,15 +366,13 @@ fn is_burst_if_presence_only(e: &Episode, timelines: &[Timeline<'_>]) -> bool {
         return true;
     }
     // Probes already away before the episode (a probe gone for hours) left with no burst.
-    let onsets: Vec<usize> = e
+    let fresh: Vec<usize> = e
         .participants
         .iter()
-        .filter(|&&p| !down_before(e, p, timelines))
-        .filter_map(|&p| {
-            let tl = &timelines[p];
-            (e.start..e.end).find(|&t| tl.states[t].is_down())
-        })
+        .copied()
+        .filter(|&p| !down_before(e, p, timelines))
         .collect();
+    let onsets = onsets(e, &fresh, timelines);
     let Some(&first) = onsets.iter().min() else {
         return false;
     };
@@ -836,6 +828,14 @@ fn down_before(e: &Episode, p: usize, timelines: &[Timeline<'_>]) -> bool {
         .is_some_and(|b| timelines[p].expected[b] && timelines[p].states[b].is_down())
 }
 
+/// The first bucket of episode `e` in which each of `probes` was down.
+fn onsets(e: &Episode, probes: &[usize], timelines: &[Timeline<'_>]) -> Vec<usize> {
+    probes
+        .iter()
+        .filter_map(|&p| (e.start..e.end).find(|&t| timelines[p].states[t].is_down()))
+        .collect()
+}
+
 /// When an outage began and ended, as its probes saw it (CLASSIFICATION.md §5.3, as Disco does): the median
 /// bucket in which its probes went down and the median bucket in which they came back; `None` for an end while
 /// the median probe is still down at the window's end. Probes already down before the episode began (a probe
@@ -851,10 +851,7 @@ fn edges(e: &Episode, timelines: &[Timeline<'_>]) -> (usize, Option<usize>) {
     if timing.is_empty() {
         timing = e.participants.iter().copied().collect();
     }
-    let mut onsets: Vec<usize> = timing
-        .iter()
-        .filter_map(|&p| (e.start..e.end).find(|&t| timelines[p].states[t].is_down()))
-        .collect();
+    let mut onsets = onsets(e, &timing, timelines);
     // A return is the first bucket up after the probe's last bucket down within the episode.
     let mut returns: Vec<Option<usize>> = timing
         .iter()
