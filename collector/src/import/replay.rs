@@ -218,8 +218,8 @@ pub async fn replay_day(
     settings: &ClassifierSettings,
 ) -> Result<ReplayReport, ReplayError> {
     let bucket_secs = bucket_secs.max(1);
-    let (events, _) = ripe_atlas::parse(log).map_err(ImportError::from)?;
-    let report = ripe_atlas::import(store, log, places).await?;
+    let (events, skipped) = ripe_atlas::parse(log).map_err(ImportError::from)?;
+    let report = ripe_atlas::import_events(store, &events, skipped, places).await?;
     let first = events.iter().map(|e| e.timestamp).min().unwrap_or(0);
     let last = events.iter().map(|e| e.timestamp).max().unwrap_or(0);
     let from_s = first.div_euclid(bucket_secs) * bucket_secs;

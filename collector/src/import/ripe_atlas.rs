@@ -310,7 +310,17 @@ pub async fn import(
     places: &BTreeMap<u64, ProbePlace>,
 ) -> Result<ImportReport, ImportError> {
     let (events, skipped) = parse(json)?;
-    let span = span_of(&events).ok_or(AtlasError::Empty)?;
+    import_events(store, &events, skipped, places).await
+}
+
+/// [`import`] of a log already parsed (`skipped` entries of it were not connection events).
+pub async fn import_events(
+    store: &dyn crate::store::Store,
+    events: &[ConnectionEvent],
+    skipped: usize,
+    places: &BTreeMap<u64, ProbePlace>,
+) -> Result<ImportReport, ImportError> {
+    let span = span_of(events).ok_or(AtlasError::Empty)?;
     let known: BTreeMap<String, crate::store::ProbeRecord> = store
         .probes()
         .await?
@@ -324,7 +334,7 @@ pub async fn import(
     };
     let mut rows = Vec::new();
     let mut fresh = Vec::new();
-    for (prb, presence) in sessions(&events, &span) {
+    for (prb, presence) in sessions(events, &span) {
         let id = probe_id(prb);
         let place = places.get(&prb);
         let profile = crate::store::ProbeProfile {
