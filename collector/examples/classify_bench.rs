@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use vigil_collector::classify::{
-    BucketSummary, ClassifierInput, ClassifierSettings, ProbeInfo, Tally, VitalsSummary, classify,
-};
-use vigil_collector::store::AccessType;
+use vigil_collector::classify::{ClassifierInput, ClassifierSettings, ProbeInfo, classify};
+use vigil_collector::model::AccessType;
+use vigil_collector::model::{BucketSummary, Tally, VitalsSummary};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vigil_collector::api::PublicProbe;
-use vigil_collector::store::{AccessType, ProbeProfile, SignedBatchQuery};
+use vigil_collector::model::{AccessType, ProbeProfile};
+use vigil_collector::store::SignedBatchQuery;
 use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe_with_key, review, serve};
 use vigil_measurement::signature::PublicKey;
 
@@ -526,7 +527,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 bail!("--to must be after --from");
             }
             let store = open_store(&config.store).await.context("opening the store")?;
-            let report = vigil_collector::classify::run::classify_window(
+            let report = vigil_collector::analysis::classify_window(
                 store.as_ref(),
                 from,
                 to,

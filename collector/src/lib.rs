@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
 pub mod api;
 pub mod classify;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod export;
 pub mod import;
 pub mod ingest;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod registry;
 pub mod review;

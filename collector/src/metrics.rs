@@ -153,7 +153,7 @@ impl CollectorMetrics {
     }
 
     /// Sets the ongoing-event gauges from a classification run.
-    pub fn set_active_events(&self, events: &[crate::classify::DisruptionEvent]) {
+    pub fn set_active_events(&self, events: &[crate::model::DisruptionEvent]) {
         self.active_events.reset();
         for e in events.iter().filter(|e| e.ended_at.is_none()) {
             self.active_events

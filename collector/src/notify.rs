@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use crate::classify::run::Transition;
+use crate::analysis::Transition;
 use crate::store::{OutboxEntry, Store, StoreError};
 
 /// `[[notify.webhook]]`: where to POST transitions, and which.

@@ -3,7 +3,8 @@
 use chrono::Utc;
 use vigil_measurement::signature::PublicKey;
 
-use crate::store::{NewProbe, ProbeProfile, ProbeRecord, Store, StoreError};
+use crate::model::{ProbeProfile, ProbeRecord};
+use crate::store::{NewProbe, Store, StoreError};
 use crate::token::{RandomnessError, hash_token, new_probe_id, new_token};
 
 /// A registration that failed.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::classify::{DisruptionEvent, EventClass};
+use crate::model::{DisruptionEvent, EventClass};
 use crate::store::{EventReview, ReviewVerdict, Store, StoreError, StoredEvent};
 
 /// Longest review note accepted, in characters.
@@ -188,7 +188,7 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::{ConfidenceLevel, EventScope};
+    use crate::model::{ConfidenceLevel, EventScope};
 
     fn event(class: EventClass) -> DisruptionEvent {
         DisruptionEvent {

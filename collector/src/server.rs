@@ -163,12 +163,12 @@ async fn classify_and_alert(
     to: chrono::DateTime<chrono::Utc>,
     bucket_secs: i64,
     settings: &crate::classify::ClassifierSettings,
-) -> Result<crate::classify::run::RunReport, crate::store::StoreError> {
-    let plan = crate::classify::run::plan_window(store, from, to, bucket_secs, settings).await?;
+) -> Result<crate::analysis::RunReport, crate::store::StoreError> {
+    let plan = crate::analysis::plan_window(store, from, to, bucket_secs, settings).await?;
     if notifier.is_enabled() {
         notifier.enqueue(&plan.transitions).await?;
     }
-    crate::classify::run::save_plan(store, plan).await
+    crate::analysis::save_plan(store, plan).await
 }
 
 /// The end of the last complete bucket at `t`.

@@ -4,11 +4,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use uuid::Uuid;
-use vigil_collector::classify::aggregate::{Placed, build_input};
-use vigil_collector::classify::{
-    ClassifierSettings, ConfidenceLevel, DisruptionEvent, EventClass, ProbeInfo, classify,
-};
-use vigil_collector::store::AccessType;
+use vigil_collector::classify::{ClassifierSettings, ProbeInfo, build_input, classify};
+use vigil_collector::model::AccessType;
+use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass};
+use vigil_collector::model::Placed;
 use vigil_measurement::result::{DnsResult, Power, TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 

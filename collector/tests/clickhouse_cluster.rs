@@ -9,13 +9,12 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
+use vigil_collector::analysis::classify_window;
 use vigil_collector::classify::ClassifierSettings;
-use vigil_collector::classify::run::classify_window;
+use vigil_collector::model::{AccessType, ProbeProfile};
 use vigil_collector::store::aggregates;
 use vigil_collector::store::clickhouse::{apply_statements, schema};
-use vigil_collector::store::{
-    AccessType, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, StoreError, TokenHash,
-};
+use vigil_collector::store::{IngestBatch, MeasurementQuery, NewProbe, StoreError, TokenHash};
 use vigil_collector::{CollectorConfig, Role, StoreSpec, open_store, register_probe};
 use vigil_measurement::Measurement;
 

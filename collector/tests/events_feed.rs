@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Utc;
-use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
+use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 
 use common::TestCollector;
 
@@ -209,7 +209,7 @@ async fn flaky_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Strin
 
 #[tokio::test]
 async fn each_transition_reaches_the_webhook_once_in_order_despite_a_failed_first_try() {
-    use vigil_collector::classify::run::transitions;
+    use vigil_collector::analysis::transitions;
     use vigil_collector::notify::{Notifier, NotifyConfig, WebhookConfig};
     let (url, accepted) = flaky_receiver().await;
     let hook = |url: &str, classes: Vec<String>| WebhookConfig {

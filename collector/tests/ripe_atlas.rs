@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use common::TestCollector;
-use vigil_collector::classify::run::classify_window;
-use vigil_collector::classify::{ClassifierSettings, ConfidenceLevel, EventClass};
+use vigil_collector::analysis::classify_window;
+use vigil_collector::classify::ClassifierSettings;
 use vigil_collector::import::ripe_atlas::{ProbePlace, import};
+use vigil_collector::model::{ConfidenceLevel, EventClass};
 
 const MIN: i64 = 60;
 

@@ -17,10 +17,11 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use common::clickhouse::ClickHouseServer;
 use libtest_mimic::{Arguments, Completion, Trial};
-use vigil_collector::classify::run::classify_window;
-use vigil_collector::classify::{ClassifierSettings, ConfidenceLevel, DisruptionEvent, UNPLACED_COUNTRY};
+use vigil_collector::analysis::classify_window;
+use vigil_collector::classify::{ClassifierSettings, UNPLACED_COUNTRY};
 use vigil_collector::import::replay::{ReplayReport, replay_day};
 use vigil_collector::import::ripe_atlas::import;
+use vigil_collector::model::{ConfidenceLevel, DisruptionEvent};
 use vigil_collector::{Store, StoreSpec, open_store};
 
 const BUCKET: i64 = 300;
@@ -351,7 +352,7 @@ fn judge(day: &Day, report: &ReplayReport) {
         assert!(
             !matches!(
                 j.event.class,
-                vigil_collector::classify::EventClass::Shutdown | vigil_collector::classify::EventClass::PowerOutage
+                vigil_collector::model::EventClass::Shutdown | vigil_collector::model::EventClass::PowerOutage
             ) || j.event.confidence_level == ConfidenceLevel::Low,
             "{}: presence is never a confident shutdown or blackout\n{table}",
             day.file

@@ -5,8 +5,9 @@
 mod common;
 
 use common::{Answer, TestCollector, batch, gzip, quiet_config};
+use vigil_collector::model::{AccessType, ProbeProfile};
 use vigil_collector::register_probe_with_key;
-use vigil_collector::store::{AccessType, ProbeProfile, SignedBatchQuery};
+use vigil_collector::store::SignedBatchQuery;
 use vigil_measurement::signature::{self, PublicKey};
 
 const SECRET: [u8; 32] = [21; 32];

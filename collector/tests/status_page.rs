@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestCollector;
-use vigil_collector::store::{AccessType, ProbeProfile};
+use vigil_collector::model::{AccessType, ProbeProfile};
 use vigil_collector::{CollectorConfig, register_probe};
 
 fn chromium() -> &'static str {

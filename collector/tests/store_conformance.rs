@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
-use vigil_collector::classify::aggregate::{Placed, Summaries, SummaryBuilder};
-use vigil_collector::classify::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::model::{AccessType, ProbeProfile, ProbeRecord};
+use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::model::{Placed, Summaries, SummaryBuilder};
 use vigil_collector::store::aggregates;
 use vigil_collector::store::{
-    AccessType, EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ProbeProfile, ProbeRecord,
-    ReviewVerdict, SignedBatchQuery, SignedBody, TimeSource, TokenHash,
+    EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ReviewVerdict, SignedBatchQuery, SignedBody,
+    TimeSource, TokenHash,
 };
 use vigil_collector::{Store, StoreSpec, open_store};
 use vigil_measurement::signature;
@@ -385,7 +386,7 @@ async fn reviews(store: &dyn Store) {
 }
 
 async fn presence(store: &dyn Store) {
-    use vigil_collector::store::{PresenceLog, PresenceSession, PresenceSpan};
+    use vigil_collector::model::{PresenceLog, PresenceSession, PresenceSpan};
     let base = t0().timestamp_millis();
     // Pseudo-probes are registered before their sessions are recorded (the importer does so).
     register(store, "atlas-1", 6).await;

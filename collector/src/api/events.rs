@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::classify::{BlockedTarget, DisruptionEvent, EventScope, Evidence};
+use crate::model::{BlockedTarget, DisruptionEvent, EventScope, Evidence};
 use crate::store::{EventQuery, StoredEvent};
 
 /// Query parameters.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::classify::DisruptionEvent;
+use crate::model::DisruptionEvent;
 use crate::store::{EventQuery, EventReview};
 
 /// Entries in the feed at most.

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use vigil_measurement::signature::{PublicKey, SIGNATURE_HEADER};
 
 use crate::ingest::{ContentEncoding, client_address, decode_body, line_mentioning, parse_batch, parse_signed_batch};
-use crate::store::{IngestBatch, ProbeRecord, SignedBody, WriteOutcome};
+use crate::model::ProbeRecord;
+use crate::store::{IngestBatch, SignedBody, WriteOutcome};
 use crate::token::hash_token;
 
 /// Media types accepted for a batch.

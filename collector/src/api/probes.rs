@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::ProbeRecord;
+use crate::model::ProbeRecord;
 
 /// One probe as the public sees it.
 #[derive(Debug, Serialize)]

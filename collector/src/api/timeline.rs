@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::events::parse_time;
+use crate::analysis::load_input;
 use crate::classify::ClassifierSettings;
-use crate::classify::run::load_input;
 use crate::classify::timeline::{TimelineFilter, TimelinePoint, timeline};
 
 /// Most buckets one request may ask for.

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::event::{ConfidenceLevel, EventClass, Evidence};
+use crate::model::{ConfidenceLevel, EventClass, Evidence};
 
 /// The classes a correlated outage is scored for.
 const CLASSES: [EventClass; 3] = [

@@ -13,13 +13,10 @@
 //! 5. the rest are attributed by evidence families ([`attribute`]);
 //! 6. separately: censorship (a target blocked on ≥ 2 online probes of one ASN), and single-probe faults.
 
-pub mod aggregate;
 pub mod attribute;
-pub mod event;
 pub mod input;
 mod platform;
 pub mod presence;
-pub mod run;
 pub mod state;
 pub mod stats;
 pub mod timeline;
@@ -29,12 +26,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use attribute::{Feature, decide};
-pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
-pub use input::{BlockingMethod, Bucket, BucketSummary, ClassifierInput, ProbeInfo, Tally, VitalsSummary, median};
+pub use input::{ClassifierInput, ProbeInfo, build_input};
 use presence::PresenceState;
 pub use state::{ProbeState, bucket_state};
 
-use crate::store::AccessType;
+use crate::model::{
+    AccessType, BlockedTarget, BlockingMethod, Bucket, BucketSummary, ConfidenceLevel, DisruptionEvent, EventClass,
+    EventScope, Evidence, Tally, VitalsSummary, median,
+};
 
 /// Tunables of a run.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::event::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 use super::{ClassifierInput, ClassifierSettings, Timeline, bucket_time, end_time, ruled_event, stats, window_len};
+use crate::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 
 /// Fewest probes leaving one controller in one bucket for a platform fault: ten, the size of the smallest
 /// network outage the RIPE Atlas replay must find (EVALUATION.md), so that a controller fault is held to the

@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::input::Bucket;
-use crate::store::PresenceLog;
+use crate::model::Bucket;
+use crate::model::PresenceLog;
 
 /// How long an absence must last, in buckets, to count: two buckets (ten minutes at the default five) — the
 /// issue's "stays away ≥ 2 buckets", and about twice the dev days' median absence of five minutes.
@@ -68,7 +68,7 @@ pub fn presence_states(log: &PresenceLog, buckets: Range<Bucket>, bucket_secs: i
     let n = usize::try_from(buckets.end - buckets.start).unwrap_or(0);
     let blocks = coverage(log);
     let block_of = |t: i64| blocks.iter().copied().find(|(a, b)| *a <= t && t < *b);
-    let mut by_probe: BTreeMap<&str, Vec<&crate::store::PresenceSession>> = BTreeMap::new();
+    let mut by_probe: BTreeMap<&str, Vec<&crate::model::PresenceSession>> = BTreeMap::new();
     for s in &log.sessions {
         by_probe.entry(s.probe_id.as_str()).or_default().push(s);
     }
@@ -139,7 +139,7 @@ pub fn presence_states(log: &PresenceLog, buckets: Range<Bucket>, bucket_secs: i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{PresenceSession, PresenceSpan};
+    use crate::model::{PresenceSession, PresenceSpan};
 
     const MIN: i64 = 60_000;
 

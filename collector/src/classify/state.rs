@@ -1,6 +1,6 @@
 //! The state of one probe in one bucket, from what it measured then (and its boot id before).
 
-use super::input::BucketSummary;
+use crate::model::BucketSummary;
 
 /// A probe's state in a bucket (DESIGN.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,7 +82,7 @@ pub fn bucket_state(summary: Option<&BucketSummary>, previous_boot: Option<&str>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::input::{Tally, VitalsSummary};
+    use crate::model::{Tally, VitalsSummary};
 
     fn summary(domestic: (u32, u32), international: (u32, u32), gateway: bool, boot: &str) -> BucketSummary {
         BucketSummary {

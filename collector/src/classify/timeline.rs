@@ -4,9 +4,10 @@
 
 use serde::Serialize;
 
-use super::input::{ClassifierInput, Tally};
+use super::input::ClassifierInput;
 use super::state::ProbeState;
 use super::{ClassifierSettings, probe_timeline};
+use crate::model::Tally;
 
 /// One bucket of the series.
 #[derive(Debug, Clone, PartialEq, Serialize)]

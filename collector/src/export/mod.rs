@@ -19,7 +19,8 @@ use vigil_measurement::Kind;
 pub use rows::{Dataset, Format};
 use rows::{Row, event_row, measurement_row, vitals_row};
 
-use crate::store::{EventQuery, MeasurementQuery, ProbeRecord, Store, StoreError};
+use crate::model::ProbeRecord;
+use crate::store::{EventQuery, MeasurementQuery, Store, StoreError};
 
 /// Rows read from the store at a time: the export's memory bound.
 pub const PAGE_ROWS: usize = 5_000;
@@ -287,7 +288,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccessType, ProbeProfile};
+    use crate::model::{AccessType, ProbeProfile};
 
     fn probe(id: &str, region: Option<&str>) -> ProbeRecord {
         ProbeRecord {

@@ -260,7 +260,7 @@ fn epoch(secs: Option<i64>) -> Value {
 }
 
 /// An event row, with its revision history (class, confidence, end and size of each revision).
-pub fn event_row(e: &StoredEvent, history: &[crate::classify::DisruptionEvent]) -> Row {
+pub fn event_row(e: &StoredEvent, history: &[crate::model::DisruptionEvent]) -> Row {
     let ev = &e.event;
     let history: Vec<Value> = history
         .iter()

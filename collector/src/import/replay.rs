@@ -14,8 +14,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 use super::ripe_atlas::{self, ConnectionEvent, ImportError, ProbePlace};
-use crate::classify::run::classify_window;
-use crate::classify::{ClassifierSettings, ConfidenceLevel, DisruptionEvent};
+use crate::analysis::classify_window;
+use crate::classify::ClassifierSettings;
+use crate::model::{ConfidenceLevel, DisruptionEvent};
 use crate::store::{Store, StoreError};
 
 /// Fewest probes of one ASN leaving together for a burst.

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::store::{PresenceSession, PresenceSpan};
+use crate::model::{PresenceSession, PresenceSpan};
 
 /// The `source` of presence rows imported from RIPE Atlas.
 pub const SOURCE: &str = "ripe-atlas";
@@ -321,7 +321,7 @@ pub async fn import_events(
     places: &BTreeMap<u64, ProbePlace>,
 ) -> Result<ImportReport, ImportError> {
     let span = span_of(events).ok_or(AtlasError::Empty)?;
-    let known: BTreeMap<String, crate::store::ProbeRecord> = store
+    let known: BTreeMap<String, crate::model::ProbeRecord> = store
         .probes()
         .await?
         .into_iter()
@@ -337,12 +337,12 @@ pub async fn import_events(
     for (prb, presence) in sessions(events, &span) {
         let id = probe_id(prb);
         let place = places.get(&prb);
-        let profile = crate::store::ProbeProfile {
+        let profile = crate::model::ProbeProfile {
             name: format!("RIPE Atlas probe {prb}"),
             country: place.map_or_else(|| "ZZ".to_owned(), |p| p.country.clone()),
             asn: presence.asn.or(place.and_then(|p| p.asn)).unwrap_or(0),
             region: place.and_then(|p| p.region.clone()),
-            access: crate::store::AccessType::Fixed,
+            access: crate::model::AccessType::Fixed,
             ups: false,
         };
         report.unplaced += usize::from(place.is_none());

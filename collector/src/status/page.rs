@@ -10,7 +10,7 @@ use super::view::{CountryView, StatusView};
 use std::collections::HashMap;
 
 use crate::api::PublicProbe;
-use crate::classify::EventScope;
+use crate::model::EventScope;
 use crate::review::{self, ReviewStatus};
 use crate::store::{EventReview, StoredEvent};
 

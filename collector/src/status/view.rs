@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::analysis::load_input;
 use crate::api::{PublicProbe, public_list};
 use crate::classify::ClassifierSettings;
-use crate::classify::run::load_input;
 use crate::classify::timeline::{TimelineFilter, TimelinePoint, timeline};
 use crate::store::{EventQuery, Store, StoreError, StoredEvent};
 

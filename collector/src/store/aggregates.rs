@@ -20,8 +20,8 @@ use std::ops::Range;
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
-use crate::classify::Bucket;
-use crate::classify::aggregate::{Summaries, SummaryBuilder};
+use crate::model::Bucket;
+use crate::model::{Summaries, SummaryBuilder};
 
 /// Shortest bucket length that is materialised (shorter ones are folded from raw rows on every read).
 pub const MIN_BUCKET_SECS: i64 = 60;

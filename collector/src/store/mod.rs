@@ -21,10 +21,13 @@ pub use clickhouse::ClickHouseStore;
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, OutboxEntry,
-    PreparedWrite, PresenceLog, PresenceSession, PresenceSpan, ProbeProfile, ProbeRecord, ReviewVerdict,
-    SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent, StoredMeasurement, TimeSource, TokenHash,
-    WriteOutcome,
+    EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, OutboxEntry, PreparedWrite,
+    ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, StoredEvent, StoredMeasurement, TimeSource,
+    TokenHash, WriteOutcome,
+};
+
+use crate::model::{
+    Bucket, DisruptionEvent, Partials, PresenceLog, PresenceSession, PresenceSpan, ProbeProfile, ProbeRecord, Summaries,
 };
 
 /// A failure of the storage backend.
@@ -185,7 +188,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         from: i64,
         to: i64,
-        events: Vec<crate::classify::DisruptionEvent>,
+        events: Vec<DisruptionEvent>,
     ) -> Result<EventSaveSummary, StoreError>;
 
     /// Current (not retracted) events matching `query`, by start time.
@@ -200,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
     async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<PresenceLog, StoreError>;
 
     /// Every revision of one event, oldest first.
-    async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError>;
+    async fn event_revisions(&self, id: &str) -> Result<Vec<DisruptionEvent>, StoreError>;
 
     /// Records a review of an event (every review is kept; the latest counts). `false` when no such event
     /// exists, nothing stored.
@@ -239,8 +242,8 @@ pub trait Store: Send + Sync + 'static {
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
         bucket_secs: i64,
-    ) -> Result<crate::classify::aggregate::Summaries, StoreError> {
-        use crate::classify::aggregate::{Placed, SummaryBuilder};
+    ) -> Result<Summaries, StoreError> {
+        use crate::model::{Placed, SummaryBuilder};
         let mut builder = SummaryBuilder::new(bucket_secs, from, to);
         let slice = chrono::Duration::seconds((bucket_secs.max(1) * 4).max(60));
         let mut start = from;
@@ -286,26 +289,18 @@ pub trait Store: Send + Sync + 'static {
     async fn placed_partials(
         &self,
         bucket_secs: i64,
-        buckets: std::ops::Range<crate::classify::Bucket>,
+        buckets: std::ops::Range<Bucket>,
         placement: Placement,
         probes: Option<&[String]>,
-    ) -> Result<crate::classify::aggregate::Partials, StoreError>;
+    ) -> Result<Partials, StoreError>;
 
     /// Materialises partial summaries computed at `version` (µs, taken before their rows were read); a stored
     /// summary of a later version is kept.
-    async fn save_partials(
-        &self,
-        bucket_secs: i64,
-        version: i64,
-        partials: &crate::classify::aggregate::Partials,
-    ) -> Result<(), StoreError>;
+    async fn save_partials(&self, bucket_secs: i64, version: i64, partials: &Partials) -> Result<(), StoreError>;
 
     /// The materialised partial summaries of `buckets`.
-    async fn stored_partials(
-        &self,
-        bucket_secs: i64,
-        buckets: std::ops::Range<crate::classify::Bucket>,
-    ) -> Result<crate::classify::aggregate::Partials, StoreError>;
+    async fn stored_partials(&self, bucket_secs: i64, buckets: std::ops::Range<Bucket>)
+    -> Result<Partials, StoreError>;
 }
 
 /// Opens (creating on first use) the store an address names.

@@ -1,43 +1,12 @@
 //! Values that cross the [`super::Store`] boundary.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 use vigil_measurement::signature::PublicKey;
 use vigil_measurement::{Kind, Measurement, Outcome};
 
-/// How a probe reaches the internet; shapes what an outage on it means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessType {
-    /// A fixed line (DSL, fibre, cable).
-    Fixed,
-    /// A mobile network.
-    Mobile,
-    /// A satellite link.
-    Satellite,
-}
-
-impl AccessType {
-    /// The stable text form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessType::Fixed => "fixed",
-            AccessType::Mobile => "mobile",
-            AccessType::Satellite => "satellite",
-        }
-    }
-
-    /// Reads the stable text form.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "fixed" => Some(AccessType::Fixed),
-            "mobile" => Some(AccessType::Mobile),
-            "satellite" => Some(AccessType::Satellite),
-            _ => None,
-        }
-    }
-}
+use crate::model::{DisruptionEvent, ProbeProfile, ProbeRecord};
 
 /// SHA-256 of a probe token. Tokens carry 256 random bits, so a fast hash is enough to make a leaked store
 /// useless for impersonation.
@@ -48,23 +17,6 @@ impl std::fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
     }
-}
-
-/// What describes a probe: who labels it and where it sits. Given at registration, copied onto every row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProbeProfile {
-    /// Operator's label (private: never in public views).
-    pub name: String,
-    /// ISO 3166-1 alpha-2 country.
-    pub country: String,
-    /// Autonomous system the probe sits in.
-    pub asn: u32,
-    /// Region within the country, if given.
-    pub region: Option<String>,
-    /// Access type.
-    pub access: AccessType,
-    /// Whether the probe runs on a UPS (power loss does not silence it at once).
-    pub ups: bool,
 }
 
 /// A probe to register.
@@ -80,31 +32,6 @@ pub struct NewProbe {
     pub public_key: Option<PublicKey>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
-}
-
-/// A registered probe as the store knows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProbeRecord {
-    /// Pseudonymous public id.
-    pub probe_id: String,
-    /// Label and placement.
-    #[serde(flatten)]
-    pub profile: ProbeProfile,
-    /// Registration time.
-    pub created_at: DateTime<Utc>,
-    /// When the token was revoked, if it was.
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Last accepted upload.
-    pub last_seen: Option<DateTime<Utc>>,
-    /// The batch-signing key, when one is registered.
-    pub public_key: Option<PublicKey>,
-}
-
-impl ProbeRecord {
-    /// Whether the probe's token still works.
-    pub fn is_active(&self) -> bool {
-        self.revoked_at.is_none()
-    }
 }
 
 /// One accepted batch from one authenticated probe, validated and ready to store.
@@ -308,7 +235,7 @@ impl ReviewVerdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     /// The event now.
-    pub event: crate::classify::DisruptionEvent,
+    pub event: DisruptionEvent,
     /// Revisions so far (1 for an event never revised).
     pub revisions: u32,
 }
@@ -322,40 +249,4 @@ pub struct EventSaveSummary {
     pub revised: usize,
     /// Events of the window the run no longer found.
     pub retracted: usize,
-}
-
-/// One period a third-party pseudo-probe (a RIPE Atlas probe) was connected to its platform, as its connection
-/// log shows it. Outside the log's [`PresenceSpan`] nothing is known of it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PresenceSession {
-    /// The pseudo-probe.
-    pub probe_id: String,
-    /// Connected at (ms): the span's start when the log opens with the probe already connected.
-    pub connected_ms: i64,
-    /// Disconnected at (ms); `None` while still connected at the end of the log.
-    pub disconnected_ms: Option<i64>,
-    /// The platform's server (RIPE Atlas controller) the probe was connected to when the session ended, if
-    /// the log names it: a burst of disconnections from one controller is the platform's fault.
-    pub controller: Option<String>,
-}
-
-/// The time a third-party connection log covers: inside it a pseudo-probe not connected was away; outside it,
-/// unknown.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PresenceSpan {
-    /// Where the log came from (`ripe-atlas`).
-    pub source: String,
-    /// First covered instant (ms).
-    pub from_ms: i64,
-    /// One past the last covered instant (ms).
-    pub to_ms: i64,
-}
-
-/// The presence logs overlapping a window: the spans they cover and the sessions in them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PresenceLog {
-    /// Spans overlapping the window.
-    pub spans: Vec<PresenceSpan>,
-    /// Sessions overlapping the window.
-    pub sessions: Vec<PresenceSession>,
 }

@@ -11,8 +11,8 @@ use std::ops::Range;
 
 use super::rows::{AggregateStateRow, BucketSummaryRow, ChangeRow, SummaryRow};
 use super::{ClickHouseStore, quoted_list, with_retry};
-use crate::classify::aggregate::{Partial, Partials};
-use crate::classify::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary};
+use crate::model::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary};
+use crate::model::{Partial, Partials};
 use crate::store::aggregates::CHANGE_LOG_KEEP_US;
 use crate::store::{AggregateState, Changes, Placement, StoreError};
 
@@ -146,7 +146,7 @@ pub(super) fn partial_of(r: SummaryRow) -> Result<((String, Bucket), Partial), S
             summary.note_blocked(&target, method, Some(&fingerprint));
         }
     }
-    crate::classify::aggregate::normalize(&mut summary);
+    crate::model::normalize(&mut summary);
     let vitals_at = if r.vitals_n > 0 {
         let id = uuid::Uuid::parse_str(&r.vitals_at.1).map_err(|e| StoreError::Corrupt {
             context: "measurements.id",

@@ -33,12 +33,13 @@ use rows::{
 use vigil_measurement::signature::PublicKey;
 
 use super::{
-    AccessType, EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, PreparedWrite,
-    ProbeProfile, ProbeRecord, ReviewVerdict, SignedBatchQuery, SignedBatchRecord, SignedBody, Store, StoreError,
-    StoredEvent, StoredMeasurement, TimeSource, TokenHash, WriteOutcome,
+    EventQuery, EventReview, EventSaveSummary, IngestBatch, MeasurementQuery, NewProbe, PreparedWrite, ReviewVerdict,
+    SignedBatchQuery, SignedBatchRecord, SignedBody, Store, StoreError, StoredEvent, StoredMeasurement, TimeSource,
+    TokenHash, WriteOutcome,
 };
-use crate::classify::aggregate::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
-use crate::classify::{BlockingMethod, DisruptionEvent};
+use crate::model::{AccessType, ProbeProfile, ProbeRecord};
+use crate::model::{AnchorMetric, Summaries, anchor_metric, blocking_method, fingerprint};
+use crate::model::{BlockingMethod, DisruptionEvent};
 
 /// Attempts per operation before a retryable failure is reported.
 const ATTEMPTS: u32 = 3;
@@ -544,7 +545,7 @@ impl Store for ClickHouseStore {
     async fn update_probe_profile(
         &self,
         probe_id: &str,
-        profile: crate::store::ProbeProfile,
+        profile: crate::model::ProbeProfile,
     ) -> Result<bool, StoreError> {
         let rows = self.probe_rows("WHERE probe_id = ?", Some(probe_id)).await?;
         let Some(mut row) = rows.into_iter().next() else {
@@ -938,8 +939,8 @@ impl Store for ClickHouseStore {
 
     async fn save_presence(
         &self,
-        span: crate::store::PresenceSpan,
-        sessions: Vec<crate::store::PresenceSession>,
+        span: crate::model::PresenceSpan,
+        sessions: Vec<crate::model::PresenceSession>,
     ) -> Result<usize, StoreError> {
         let version = u64::try_from(self.stamp()).unwrap_or(0);
         let rows: Vec<PresenceRow> = sessions
@@ -975,7 +976,7 @@ impl Store for ClickHouseStore {
         Ok(rows.len())
     }
 
-    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<crate::store::PresenceLog, StoreError> {
+    async fn presence(&self, from_ms: i64, to_ms: i64) -> Result<crate::model::PresenceLog, StoreError> {
         let spans: Vec<PresenceSpanRow> = with_retry("read presence spans", || {
             self.client
                 .query(
@@ -999,20 +1000,20 @@ impl Store for ClickHouseStore {
                 .fetch_all::<PresenceRow>()
         })
         .await?;
-        let mut spans: Vec<crate::store::PresenceSpan> = spans
+        let mut spans: Vec<crate::model::PresenceSpan> = spans
             .into_iter()
-            .map(|r| crate::store::PresenceSpan {
+            .map(|r| crate::model::PresenceSpan {
                 source: r.source,
                 from_ms: r.from_ms,
                 to_ms: r.to_ms,
             })
             .collect();
         spans.dedup();
-        Ok(crate::store::PresenceLog {
+        Ok(crate::model::PresenceLog {
             spans,
             sessions: rows
                 .into_iter()
-                .map(|r| crate::store::PresenceSession {
+                .map(|r| crate::model::PresenceSession {
                     probe_id: r.probe_id,
                     connected_ms: r.connected_ms,
                     disconnected_ms: r.disconnected_ms,
@@ -1148,10 +1149,10 @@ impl Store for ClickHouseStore {
     async fn placed_partials(
         &self,
         bucket_secs: i64,
-        buckets: std::ops::Range<crate::classify::Bucket>,
+        buckets: std::ops::Range<crate::model::Bucket>,
         placement: super::Placement,
         probes: Option<&[String]>,
-    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+    ) -> Result<crate::model::Partials, StoreError> {
         self.placed_partials_of(bucket_secs, buckets, placement, probes).await
     }
 
@@ -1159,7 +1160,7 @@ impl Store for ClickHouseStore {
         &self,
         bucket_secs: i64,
         version: i64,
-        partials: &crate::classify::aggregate::Partials,
+        partials: &crate::model::Partials,
     ) -> Result<(), StoreError> {
         self.save_partials_of(bucket_secs, version, partials).await
     }
@@ -1167,8 +1168,8 @@ impl Store for ClickHouseStore {
     async fn stored_partials(
         &self,
         bucket_secs: i64,
-        buckets: std::ops::Range<crate::classify::Bucket>,
-    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+        buckets: std::ops::Range<crate::model::Bucket>,
+    ) -> Result<crate::model::Partials, StoreError> {
         self.stored_partials_of(bucket_secs, buckets).await
     }
 }

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use vigil_measurement::Measurement;
 
 use super::time::from_ms;
-use crate::classify::Bucket;
-use crate::classify::aggregate::{Partial, Partials, Placed, SummaryBuilder};
+use crate::model::Bucket;
+use crate::model::{Partial, Partials, Placed, SummaryBuilder};
 use crate::store::{AggregateState, Changes, Placement, StoreError};
 
 /// Probe ids per query (SQLite binds at most a few thousand values on older builds).

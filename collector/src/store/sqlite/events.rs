@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::classify::DisruptionEvent;
+use crate::model::DisruptionEvent;
 use crate::store::{EventQuery, EventReview, EventSaveSummary, ReviewVerdict, StoreError, StoredEvent};
 
 fn to_json(event: &DisruptionEvent) -> Result<String, StoreError> {

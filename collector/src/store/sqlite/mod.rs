@@ -24,9 +24,10 @@ use self::read::{PROBE_COLUMNS, probe_from_row};
 use self::time::to_ms;
 use super::WriteOutcome;
 use super::{
-    IngestBatch, MeasurementQuery, NewProbe, ProbeRecord, SignedBatchQuery, SignedBatchRecord, Store, StoreError,
-    StoredMeasurement, TokenHash,
+    IngestBatch, MeasurementQuery, NewProbe, SignedBatchQuery, SignedBatchRecord, Store, StoreError, StoredMeasurement,
+    TokenHash,
 };
+use crate::model::ProbeRecord;
 use vigil_measurement::signature::PublicKey;
 
 /// The embedded SQLite store.
@@ -264,7 +265,7 @@ impl Store for SqliteStore {
         &self,
         from: i64,
         to: i64,
-        events: Vec<crate::classify::DisruptionEvent>,
+        events: Vec<crate::model::DisruptionEvent>,
     ) -> Result<crate::store::EventSaveSummary, StoreError> {
         with_conn(&self.writer, move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -348,7 +349,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn event_revisions(&self, id: &str) -> Result<Vec<crate::classify::DisruptionEvent>, StoreError> {
+    async fn event_revisions(&self, id: &str) -> Result<Vec<crate::model::DisruptionEvent>, StoreError> {
         let id = id.to_owned();
         with_conn(&self.reader, move |conn| events::revisions(conn, &id)).await
     }
@@ -412,10 +413,10 @@ impl Store for SqliteStore {
     async fn placed_partials(
         &self,
         bucket_secs: i64,
-        buckets: std::ops::Range<crate::classify::Bucket>,
+        buckets: std::ops::Range<crate::model::Bucket>,
         placement: super::Placement,
         probes: Option<&[String]>,
-    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+    ) -> Result<crate::model::Partials, StoreError> {
         let probes = probes.map(<[String]>::to_vec);
         with_conn(&self.reader, move |conn| {
             aggregates::placed_partials(conn, bucket_secs, buckets, placement, probes.as_deref())
@@ -427,7 +428,7 @@ impl Store for SqliteStore {
         &self,
         bucket_secs: i64,
         version: i64,
-        partials: &crate::classify::aggregate::Partials,
+        partials: &crate::model::Partials,
     ) -> Result<(), StoreError> {
         if partials.is_empty() {
             return Ok(());
@@ -442,8 +443,8 @@ impl Store for SqliteStore {
     async fn stored_partials(
         &self,
         bucket_secs: i64,
-        buckets: std::ops::Range<crate::classify::Bucket>,
-    ) -> Result<crate::classify::aggregate::Partials, StoreError> {
+        buckets: std::ops::Range<crate::model::Bucket>,
+    ) -> Result<crate::model::Partials, StoreError> {
         with_conn(&self.reader, move |conn| {
             aggregates::stored_partials(conn, bucket_secs, buckets)
         })

@@ -6,9 +6,9 @@ use vigil_measurement::signature::PublicKey;
 use vigil_measurement::{Measurement, Outcome};
 
 use super::time::{from_ms, to_ms};
+use crate::model::{AccessType, ProbeProfile, ProbeRecord};
 use crate::store::{
-    AccessType, MeasurementQuery, ProbeProfile, ProbeRecord, SignedBatchQuery, SignedBatchRecord, SignedBody,
-    StoreError, StoredMeasurement, TimeSource,
+    MeasurementQuery, SignedBatchQuery, SignedBatchRecord, SignedBody, StoreError, StoredMeasurement, TimeSource,
 };
 
 /// Columns [`probe_from_row`] reads, in order.

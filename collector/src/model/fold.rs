@@ -1,4 +1,4 @@
-//! From stored measurements to the classifier's input: each measurement placed in the bucket of its effective
+//! From stored measurements to bucket summaries: each measurement placed in the bucket of its effective
 //! start time (re-timed ones included), whatever order it arrived in. Ties are broken by time and id, never by
 //! arrival, so the input — and the events — depend only on the measurements.
 //!
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Scope};
 
-use super::input::{BlockingMethod, Bucket, BucketSummary, ClassifierInput, ProbeInfo, VitalsSummary};
+use super::summary::{BlockingMethod, Bucket, BucketSummary, VitalsSummary};
 
 /// One measurement with its probe and effective start time.
 #[derive(Debug, Clone, Copy)]
@@ -202,27 +202,6 @@ impl SummaryBuilder {
 pub fn normalize(s: &mut BucketSummary) {
     s.international_throughput.sort_by(f64::total_cmp);
     s.international_rtt.sort_by(f64::total_cmp);
-}
-
-/// Builds the input for buckets `[from, to)` of `bucket_secs` seconds.
-pub fn build_input<'a>(
-    probes: Vec<ProbeInfo>,
-    placed: impl IntoIterator<Item = Placed<'a>>,
-    bucket_secs: i64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> ClassifierInput {
-    let mut builder = SummaryBuilder::new(bucket_secs, from, to);
-    for p in placed {
-        builder.add(p);
-    }
-    ClassifierInput {
-        bucket_secs: bucket_secs.max(1),
-        buckets: bucket_range(bucket_secs, from, to),
-        probes,
-        observed: builder.finish(),
-        presence: BTreeMap::new(),
-    }
 }
 
 /// What an anchor's sample measures.

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use std::collections::BTreeMap;
 
-use super::aggregate::bucket_range;
-use super::{ClassifierSettings, DisruptionEvent, ProbeInfo, classify};
+use crate::classify::{ClassifierSettings, ProbeInfo, classify};
+use crate::model::{DisruptionEvent, bucket_range};
 use crate::store::aggregates::Reader;
 use crate::store::{EventQuery, EventSaveSummary, Store, StoreError};
 
@@ -112,7 +112,7 @@ pub async fn load_input(
     to: DateTime<Utc>,
     bucket_secs: i64,
     reader: Reader,
-) -> Result<(super::ClassifierInput, usize), StoreError> {
+) -> Result<(crate::classify::ClassifierInput, usize), StoreError> {
     let probes: Vec<ProbeInfo> = store
         .probes()
         .await?
@@ -133,7 +133,7 @@ pub async fn load_input(
     let buckets = bucket_range(bucket_secs, from, to);
     // Pseudo-probes (RIPE Atlas): judged by their presence alone, and only where their log covers the window.
     let log = store.presence(from.timestamp_millis(), to.timestamp_millis()).await?;
-    let presence = super::presence::presence_states(&log, buckets.clone(), bucket_secs);
+    let presence = crate::classify::presence::presence_states(&log, buckets.clone(), bucket_secs);
     // A presence-only probe's known buckets are read too.
     let read = read
         + presence
@@ -141,11 +141,11 @@ pub async fn load_input(
             .map(|p| {
                 p.states
                     .iter()
-                    .filter(|s| **s != super::presence::PresenceState::Unknown)
+                    .filter(|s| **s != crate::classify::presence::PresenceState::Unknown)
                     .count()
             })
             .sum::<usize>();
-    let input = super::ClassifierInput {
+    let input = crate::classify::ClassifierInput {
         bucket_secs,
         buckets,
         probes,
@@ -262,7 +262,7 @@ pub fn keep_identities(events: &mut [DisruptionEvent], saved: &[DisruptionEvent]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::{ConfidenceLevel, EventClass, EventScope};
+    use crate::model::{ConfidenceLevel, EventClass, EventScope};
 
     fn event(id: &str, class: EventClass, start: i64, end: Option<i64>) -> DisruptionEvent {
         DisruptionEvent {

@@ -1,0 +1,19 @@
+//! Values shared by every part of the collector, with no I/O: probes and where they sit, time buckets and what a
+//! probe measured in each, the fold from measurements to those summaries, presence logs, and the disruption
+//! events the classifier outputs. Everything else (`classify`, `store`, `ingest`, the HTTP layers) depends on
+//! this module; it depends on nothing of the collector.
+
+mod event;
+mod fold;
+mod presence;
+mod probe;
+mod summary;
+
+pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
+pub use fold::{
+    ANCHOR_LIST, AnchorMetric, Partial, Partials, Placed, Summaries, SummaryBuilder, VitalsStamp, anchor_metric,
+    blocking_method, bucket_range, fingerprint, normalize,
+};
+pub use presence::{PresenceLog, PresenceSession, PresenceSpan};
+pub use probe::{AccessType, ProbeProfile, ProbeRecord};
+pub use summary::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary, median};
