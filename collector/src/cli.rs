@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use vigil_collector::api::PublicProbe;
+use vigil_collector::model::PublicProbe;
 use vigil_collector::model::{AccessType, ProbeProfile};
 use vigil_collector::store::SignedBatchQuery;
 use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe_with_key, review, serve};

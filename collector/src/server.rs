@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::api::{AppState, router};
+use crate::api::AppState;
 use crate::config::CollectorConfig;
-use crate::ingest::{BatchLimits, IngestQueue};
+use crate::ingest::{IngestPipeline, IngestQueue};
 use crate::store::Store;
 
 /// The server stopped with an error.
@@ -67,23 +67,24 @@ pub async fn serve(
             }
         })
     };
+    let ingest = Arc::new(ingest.clone());
     let state = AppState {
-        limits,
+        pipeline: IngestPipeline::new(
+            Arc::clone(&store),
+            queue,
+            Arc::clone(&ingest),
+            limits,
+            Arc::clone(&metrics),
+        ),
         metrics: Arc::clone(&metrics),
         bucket_secs: i64::try_from(config.bucket_secs).unwrap_or(300),
         store,
-        queue,
-        ingest: Arc::new(ingest.clone()),
-        batch_limits: BatchLimits {
-            max_line_bytes: ingest.max_line_bytes,
-            max_lines: ingest.max_lines,
-            measurement: vigil_measurement::Limits {
-                max_future_secs: ingest.max_future_secs,
-                ..vigil_measurement::Limits::default()
-            },
-        },
+        ingest,
     };
-    let app = router(state, config.role.ingests());
+    // The API and the status page share one state; neither mounts the other.
+    let app = crate::api::routes(config.role.ingests())
+        .merge(crate::status::routes())
+        .with_state(state);
     let classifier = if config.role.classifies() {
         spawn_classifier(Arc::clone(&store_for_classifier), config, metrics)
     } else {

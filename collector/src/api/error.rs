@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::ingest::{BatchError, BodyError, SubmitError};
+use crate::ingest::{BatchError, BodyError, Exceeded, IngestError, SubmitError};
 use crate::store::StoreError;
 
 /// An error answer.
@@ -148,6 +148,53 @@ impl ApiError {
                 retry_after_secs,
             ),
         }
+    }
+}
+
+impl ApiError {
+    /// A refused upload: its status, stable code and reason.
+    pub fn from_ingest(err: IngestError, retry_after_secs: u64) -> Self {
+        match err {
+            IngestError::BadHeader(_) => Self::new(StatusCode::BAD_REQUEST, "bad_header", err.to_string()),
+            IngestError::Unauthorized(reason) => Self::unauthorized(reason),
+            IngestError::SignatureRequired(reason) => Self::new(StatusCode::UNAUTHORIZED, "signature_required", reason),
+            IngestError::BadSignature(reason) => Self::new(StatusCode::UNAUTHORIZED, "bad_signature", reason),
+            IngestError::Quota(exceeded) => too_many(exceeded),
+            IngestError::Overloaded => Self::unavailable("overloaded", err.to_string(), retry_after_secs),
+            IngestError::UnsupportedMediaType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                err.to_string(),
+            ),
+            IngestError::BodyTimeout(_) => Self::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", err.to_string()),
+            IngestError::BodyTooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", err.to_string()),
+            IngestError::BodyRead(_) => Self::new(StatusCode::BAD_REQUEST, "body_read_failed", err.to_string()),
+            IngestError::Body(e) => e.into(),
+            IngestError::Batch(e) => e.into(),
+            IngestError::OwnAddress { line, address } => Self::own_address_in_batch(line, address),
+            IngestError::Store(e) => Self::from_store(&e, retry_after_secs),
+            IngestError::Submit(e) => Self::from_submit(e, retry_after_secs),
+            IngestError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string()),
+        }
+    }
+}
+
+/// The answer to a probe over its quota: 429 and when to come back (its spool keeps the data).
+fn too_many(exceeded: Exceeded) -> ApiError {
+    let seconds = |wait: std::time::Duration| wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    match exceeded {
+        Exceeded::Batches { wait } => {
+            ApiError::rate_limited("too many batches from this probe this minute", seconds(wait))
+        }
+        Exceeded::Measurements { wait } => ApiError::rate_limited(
+            "too many measurements from this probe this minute; nothing was stored",
+            seconds(wait),
+        ),
+        Exceeded::BatchLargerThanQuota { quota } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_over_quota",
+            format!("the batch holds more measurements than the {quota} a probe may send in a minute"),
+        ),
     }
 }
 

@@ -49,7 +49,7 @@ pub struct ApiEvent {
 
 fn rfc3339(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0)
-        .map(crate::api::probes::rfc3339)
+        .map(crate::model::rfc3339)
         .unwrap_or_default()
 }
 

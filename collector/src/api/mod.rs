@@ -19,10 +19,9 @@ use serde_json::json;
 
 pub use error::ApiError;
 pub use events::{ApiEvent, with_reviews};
-pub use probes::{MIN_REGION_PROBES, PublicProbe, public_list};
 
 use crate::config::IngestConfig;
-use crate::ingest::{BatchLimits, IngestQueue};
+use crate::ingest::IngestPipeline;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -30,22 +29,18 @@ use crate::store::Store;
 pub struct AppState {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The ingest queue in front of the store.
-    pub queue: IngestQueue,
+    /// The ingest path (`POST /api/v1/measurements`).
+    pub pipeline: IngestPipeline,
     /// Ingest limits.
     pub ingest: Arc<IngestConfig>,
-    /// Batch parsing limits derived from `ingest`.
-    pub batch_limits: BatchLimits,
     /// The classifier's bucket length, seconds (the timeline's default step).
     pub bucket_secs: i64,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::CollectorMetrics>,
-    /// Per-probe rate limits.
-    pub limits: Arc<crate::ingest::ProbeLimits>,
 }
 
-/// The API's routes; `ingest` mounts `POST /api/v1/measurements`.
-pub fn router(state: AppState, ingest: bool) -> Router {
+/// The API's routes; `ingest` mounts `POST /api/v1/measurements`. The server adds the state.
+pub fn routes(ingest: bool) -> Router<AppState> {
     let mut routes = Router::new();
     if ingest {
         routes = routes.route("/api/v1/measurements", post(measurements::post_measurements));
@@ -56,12 +51,8 @@ pub fn router(state: AppState, ingest: bool) -> Router {
         .route("/api/v1/timeline", get(timeline::get_timeline))
         .route("/api/v1/export", get(export::get_export))
         .route("/api/v1/events.atom", get(feed::get_atom))
-        .route("/", get(crate::status::status_page))
-        .route("/static/status.css", get(crate::status::style))
-        .route("/static/status.js", get(crate::status::script))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(state)
 }
 
 /// `GET /metrics`: the Prometheus text format. Probes reporting are counted from the registry at scrape time.

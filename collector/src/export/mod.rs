@@ -11,7 +11,7 @@
 mod parquet;
 mod rows;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use vigil_measurement::Kind;
@@ -19,7 +19,7 @@ use vigil_measurement::Kind;
 pub use rows::{Dataset, Format};
 use rows::{Row, event_row, measurement_row, vitals_row};
 
-use crate::model::ProbeRecord;
+use crate::model::{ProbeRecord, public_regions};
 use crate::store::{EventQuery, MeasurementQuery, Store, StoreError};
 
 /// Rows read from the store at a time: the export's memory bound.
@@ -70,7 +70,7 @@ impl Default for ExportRequest {
             outcome: None,
             class: None,
             after: None,
-            min_region_probes: crate::api::MIN_REGION_PROBES,
+            min_region_probes: crate::model::MIN_REGION_PROBES,
             page_rows: PAGE_ROWS,
         }
     }
@@ -138,7 +138,7 @@ pub struct ExportSummary {
 
 /// A probe as exports show it.
 #[derive(Debug, Clone)]
-pub(crate) struct PublicProbe {
+pub(crate) struct ExportedProbe {
     pub country: String,
     pub asn: u32,
     /// `None` when coarsened.
@@ -146,36 +146,15 @@ pub(crate) struct PublicProbe {
     pub access: &'static str,
 }
 
-/// Each probe's region as public views show it: `None` when fewer than `k` probes share the region.
-pub(crate) fn public_regions(probes: &[ProbeRecord], k: usize) -> HashMap<String, Option<String>> {
-    let mut per_region: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for p in probes {
-        if let Some(r) = &p.profile.region {
-            *per_region.entry((p.profile.country.as_str(), r.as_str())).or_default() += 1;
-        }
-    }
-    probes
-        .iter()
-        .map(|p| {
-            let region = p.profile.region.clone().filter(|r| {
-                per_region
-                    .get(&(p.profile.country.as_str(), r.as_str()))
-                    .is_some_and(|n| *n >= k)
-            });
-            (p.probe_id.clone(), region)
-        })
-        .collect()
-}
-
 /// The registry as exports show it: regions shared by fewer than `k` probes are dropped.
-fn public_probes(probes: &[ProbeRecord], k: usize) -> HashMap<String, PublicProbe> {
+fn public_probes(probes: &[ProbeRecord], k: usize) -> HashMap<String, ExportedProbe> {
     let mut regions = public_regions(probes, k);
     probes
         .iter()
         .map(|p| {
             (
                 p.probe_id.clone(),
-                PublicProbe {
+                ExportedProbe {
                     country: p.profile.country.clone(),
                     asn: p.profile.asn,
                     region: regions.remove(&p.probe_id).flatten(),
@@ -187,7 +166,7 @@ fn public_probes(probes: &[ProbeRecord], k: usize) -> HashMap<String, PublicProb
 }
 
 impl ExportRequest {
-    fn probe_matches(&self, p: &PublicProbe) -> bool {
+    fn probe_matches(&self, p: &ExportedProbe) -> bool {
         self.country.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(&p.country))
             && self.asn.is_none_or(|a| a == p.asn)
             // On the exported (coarsened) region: filtering on a hidden region would reveal who is there.

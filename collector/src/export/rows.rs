@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::PublicProbe;
+use super::ExportedProbe;
 use crate::store::{StoredEvent, StoredMeasurement};
 
 /// What is exported.
@@ -196,7 +196,7 @@ fn source(m: &StoredMeasurement) -> Value {
 
 /// The columns both measurement and vitals rows start with: the row's cursor and id, and the probe's public
 /// profile.
-fn measured_by(m: &StoredMeasurement, probe: &PublicProbe) -> Vec<Value> {
+fn measured_by(m: &StoredMeasurement, probe: &ExportedProbe) -> Vec<Value> {
     vec![
         json!(m.seq),
         json!(m.measurement.id.to_string()),
@@ -209,7 +209,7 @@ fn measured_by(m: &StoredMeasurement, probe: &PublicProbe) -> Vec<Value> {
 }
 
 /// A measurement row.
-pub fn measurement_row(m: &StoredMeasurement, probe: &PublicProbe) -> Row {
+pub fn measurement_row(m: &StoredMeasurement, probe: &ExportedProbe) -> Row {
     let result = serde_json::to_value(&m.measurement.result).unwrap_or(Value::Null);
     let mut values = measured_by(m, probe);
     values.extend([
@@ -231,7 +231,7 @@ pub fn measurement_row(m: &StoredMeasurement, probe: &PublicProbe) -> Row {
 }
 
 /// A vitals row (`None` for other kinds).
-pub fn vitals_row(m: &StoredMeasurement, probe: &PublicProbe) -> Option<Row> {
+pub fn vitals_row(m: &StoredMeasurement, probe: &ExportedProbe) -> Option<Row> {
     let vigil_measurement::MeasurementResult::Vitals(v) = &m.measurement.result else {
         return None;
     };

@@ -1,17 +1,20 @@
 //! Ingest: from an HTTP body to durably stored measurements.
 //!
-//! `body` decodes (bounded decompression), `batch` parses and validates all-or-nothing, `client_address` keeps
-//! the address a probe connects from out of storage, `queue` admits a bounded
-//! number of batches and commits them in groups through the store, `limits` holds each probe to its quotas.
+//! `pipeline` runs one upload through every step below and says why it refused one; `body` decodes (bounded
+//! decompression), `batch` parses and validates all-or-nothing, `client_address` keeps the address a probe
+//! connects from out of storage, `queue` admits a bounded number of batches and commits them in groups through
+//! the store, `limits` holds each probe to its quotas.
 
 mod batch;
 mod body;
 mod client_address;
 mod limits;
+mod pipeline;
 mod queue;
 
 pub use batch::{BatchError, BatchLimits, parse_batch, parse_signed_batch};
 pub use body::{BodyError, ContentEncoding, decode_body};
 pub use client_address::{client_address, line_mentioning};
 pub use limits::{Exceeded, ProbeLimits};
+pub use pipeline::{IngestError, IngestPipeline};
 pub use queue::{IngestQueue, QueueFull, SubmitError};

@@ -1,12 +1,13 @@
 //! Values shared by every part of the collector, with no I/O: probes and where they sit, time buckets and what a
-//! probe measured in each, the fold from measurements to those summaries, presence logs, and the disruption
-//! events the classifier outputs. Everything else (`classify`, `store`, `ingest`, the HTTP layers) depends on
-//! this module; it depends on nothing of the collector.
+//! probe measured in each, the fold from measurements to those summaries, presence logs, the disruption events
+//! the classifier outputs, and what the public may see of a probe. Everything else (`classify`, `store`,
+//! `ingest`, the HTTP layers) depends on this module; it depends on nothing of the collector.
 
 mod event;
 mod fold;
 mod presence;
 mod probe;
+mod public_view;
 mod summary;
 
 pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
@@ -16,4 +17,5 @@ pub use fold::{
 };
 pub use presence::{PresenceLog, PresenceSession, PresenceSpan};
 pub use probe::{AccessType, ProbeProfile, ProbeRecord};
+pub use public_view::{MIN_REGION_PROBES, PublicProbe, public_list, public_regions, rfc3339};
 pub use summary::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary, median};

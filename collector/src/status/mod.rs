@@ -7,9 +7,11 @@ mod chart;
 mod page;
 mod view;
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 pub use view::StatusParams;
 
@@ -32,8 +34,16 @@ fn with_headers(mut response: Response, content_type: &'static str, cache: &'sta
     response
 }
 
+/// The page and its two static files; the server adds the state.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/static/status.css", get(style))
+        .route("/static/status.js", get(script))
+}
+
 /// `GET /?hours=&country=`: the page.
-pub async fn status_page(State(state): State<AppState>, Query(params): Query<StatusParams>) -> Response {
+async fn status_page(State(state): State<AppState>, Query(params): Query<StatusParams>) -> Response {
     match view::load(state.store.as_ref(), &params, state.bucket_secs, chrono::Utc::now()).await {
         Ok(view) => with_headers(
             page::render(&view).into_string().into_response(),
@@ -45,11 +55,11 @@ pub async fn status_page(State(state): State<AppState>, Query(params): Query<Sta
 }
 
 /// `GET /static/status.css`.
-pub async fn style() -> Response {
+async fn style() -> Response {
     with_headers(STYLE.into_response(), "text/css; charset=utf-8", "max-age=3600")
 }
 
 /// `GET /static/status.js`.
-pub async fn script() -> Response {
+async fn script() -> Response {
     with_headers(SCRIPT.into_response(), "text/javascript; charset=utf-8", "max-age=3600")
 }

@@ -9,8 +9,8 @@ use super::chart;
 use super::view::{CountryView, StatusView};
 use std::collections::HashMap;
 
-use crate::api::PublicProbe;
 use crate::model::EventScope;
+use crate::model::PublicProbe;
 use crate::review::{self, ReviewStatus};
 use crate::store::{EventReview, StoredEvent};
 

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::analysis::load_input;
-use crate::api::{PublicProbe, public_list};
 use crate::classify::ClassifierSettings;
 use crate::classify::timeline::{TimelineFilter, TimelinePoint, timeline};
+use crate::model::{PublicProbe, public_list};
 use crate::store::{EventQuery, Store, StoreError, StoredEvent};
 
 /// Most points one chart draws; longer windows use wider buckets.
