@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vigil_collector::model::PublicProbe;
 use vigil_collector::model::{AccessType, ProbeProfile};
+use vigil_collector::registry::{KeyChange, set_key};
 use vigil_collector::store::SignedBatchQuery;
 use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe_with_key, review, serve};
 use vigil_measurement::signature::PublicKey;
@@ -564,22 +565,20 @@ pub async fn run(cli: Cli) -> Result<()> {
                 })
                 .await?;
             let reviews = review::latest_reviews(store.as_ref(), &events).await?;
-            let events: Vec<_> = events
-                .into_iter()
-                .filter(|e| {
-                    !pending_review
-                        || review::status(&e.event, reviews.get(&e.event.id)) == review::ReviewStatus::Pending
-                })
-                .collect();
+            let events = if pending_review {
+                review::pending_only(events, &reviews)
+            } else {
+                events
+            };
             if json {
-                let api: Vec<vigil_collector::api::ApiEvent> = events
+                let published: Vec<review::PublishedEvent> = events
                     .into_iter()
                     .map(|e| {
                         let r = reviews.get(&e.event.id);
-                        vigil_collector::api::ApiEvent::new(e, r)
+                        review::PublishedEvent::new(e, r)
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&api)?);
+                println!("{}", serde_json::to_string_pretty(&published)?);
             } else {
                 print_events(&events, &reviews);
             }
@@ -620,20 +619,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         }) => {
             let key = PublicKey::parse(&public_key)?;
             let store = open_store(&config.store).await.context("opening the store")?;
-            let probes = store.probes().await?;
-            let Some(probe) = probes.iter().find(|p| p.probe_id == probe_id) else {
-                bail!("no probe with id {probe_id}");
-            };
-            match probe.public_key {
-                Some(old) if old == key => {
-                    println!("{probe_id} already has this key");
-                    return Ok(());
+            match set_key(store.as_ref(), &probe_id, key, replace).await? {
+                KeyChange::Unchanged => println!("{probe_id} already has this key"),
+                KeyChange::Recorded => {
+                    println!("{probe_id}: key {key} recorded; its uploads must be signed with it from now on")
                 }
-                Some(old) if !replace => bail!("{probe_id} already has key {old}; pass --replace to change it"),
-                _ => {}
             }
-            store.set_probe_key(&probe_id, key).await?;
-            println!("{probe_id}: key {key} recorded; its uploads must be signed with it from now on");
         }
         Command::Verify { from, to, probe, json } => {
             let store = open_store(&config.store).await.context("opening the store")?;

@@ -22,9 +22,58 @@ pub enum RegistryError {
     /// No randomness for the token.
     #[error(transparent)]
     Randomness(#[from] RandomnessError),
+    /// No probe has this id.
+    #[error("no probe with id {0}")]
+    UnknownProbe(String),
+    /// The probe has another key already and replacing it was not asked for.
+    #[error("{probe_id} already has key {key}; pass --replace to change it")]
+    HasOtherKey {
+        /// The probe.
+        probe_id: String,
+        /// The key it has.
+        key: PublicKey,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What [`set_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChange {
+    /// The probe had this key already: nothing changed.
+    Unchanged,
+    /// The key is recorded (the probe had none, or another that `replace` allowed to go).
+    Recorded,
+}
+
+/// Records a probe's batch-signing key. A probe's key is never replaced silently: one that has another key keeps
+/// it unless `replace` says so (a stolen admin shell should not quietly re-key a probe).
+pub async fn set_key(
+    store: &dyn Store,
+    probe_id: &str,
+    key: PublicKey,
+    replace: bool,
+) -> Result<KeyChange, RegistryError> {
+    let probes = store.probes().await?;
+    let probe = probes
+        .iter()
+        .find(|p| p.probe_id == probe_id)
+        .ok_or_else(|| RegistryError::UnknownProbe(probe_id.to_owned()))?;
+    match probe.public_key {
+        Some(old) if old == key => return Ok(KeyChange::Unchanged),
+        Some(old) if !replace => {
+            return Err(RegistryError::HasOtherKey {
+                probe_id: probe_id.to_owned(),
+                key: old,
+            });
+        }
+        _ => {}
+    }
+    if !store.set_probe_key(probe_id, key).await? {
+        return Err(RegistryError::UnknownProbe(probe_id.to_owned()));
+    }
+    Ok(KeyChange::Recorded)
 }
 
 /// A registered probe and its token, which exists only here: the store keeps its hash.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::model::{DisruptionEvent, EventClass};
+use crate::model::{BlockedTarget, DisruptionEvent, EventClass, EventScope, Evidence};
 use crate::store::{EventReview, ReviewVerdict, Store, StoreError, StoredEvent};
 
 /// Longest review note accepted, in characters.
@@ -183,6 +183,81 @@ pub async fn record(
     } else {
         Err(ReviewError::UnknownEvent(event_id.to_owned()))
     }
+}
+
+/// One event as every public channel serves it (the events API, `vigil-collector events --json`): RFC 3339
+/// times, its revision count, its review and how to present it.
+#[derive(Debug, Serialize)]
+pub struct PublishedEvent {
+    id: String,
+    class: &'static str,
+    scope: EventScope,
+    started_at: String,
+    ended_at: Option<String>,
+    confidence: f64,
+    confidence_level: String,
+    affected_probes: usize,
+    probes_in_scope: usize,
+    evidence: Vec<Evidence>,
+    scores: std::collections::BTreeMap<String, i32>,
+    revisions: u32,
+    targets: Vec<BlockedTarget>,
+    review: ReviewView,
+    /// How to present it (the publication rule shared by every channel): a shutdown nobody has reviewed is
+    /// `suspected`.
+    publication: Publication,
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(crate::model::rfc3339)
+        .unwrap_or_default()
+}
+
+impl PublishedEvent {
+    /// The published view of a stored event and its latest review.
+    pub fn new(s: StoredEvent, review: Option<&EventReview>) -> Self {
+        let publication = publication(&s.event, review);
+        let review = view(&s.event, review);
+        let e: DisruptionEvent = s.event;
+        PublishedEvent {
+            id: e.id,
+            class: e.class.as_str(),
+            scope: e.scope,
+            started_at: rfc3339(e.started_at),
+            ended_at: e.ended_at.map(rfc3339),
+            confidence: e.confidence,
+            confidence_level: format!("{:?}", e.confidence_level).to_lowercase(),
+            affected_probes: e.affected_probes,
+            probes_in_scope: e.probes_in_scope,
+            evidence: e.evidence,
+            scores: e.scores,
+            revisions: s.revisions,
+            targets: e.targets,
+            review,
+            publication,
+        }
+    }
+}
+
+/// Events with their reviews, as published.
+pub async fn published(store: &dyn Store, events: Vec<StoredEvent>) -> Result<Vec<PublishedEvent>, StoreError> {
+    let reviews = latest_reviews(store, &events).await?;
+    Ok(events
+        .into_iter()
+        .map(|e| {
+            let review = reviews.get(&e.event.id);
+            PublishedEvent::new(e, review)
+        })
+        .collect())
+}
+
+/// Only the events whose class awaits a review.
+pub fn pending_only(events: Vec<StoredEvent>, reviews: &HashMap<String, EventReview>) -> Vec<StoredEvent> {
+    events
+        .into_iter()
+        .filter(|e| status(&e.event, reviews.get(&e.event.id)) == ReviewStatus::Pending)
+        .collect()
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use error::ApiError;
-pub use events::{ApiEvent, with_reviews};
 
 use crate::config::IngestConfig;
 use crate::ingest::IngestPipeline;

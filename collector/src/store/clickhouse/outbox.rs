@@ -2,9 +2,12 @@
 //! delivery. Only the classifying instance delivers (`--role classify`), so the read-then-write of a row's next
 //! version has a single writer.
 
+use async_trait::async_trait;
+
 use super::rows::OutboxRow;
 use super::{ClickHouseStore, quoted_list, with_retry};
-use crate::store::{OutboxEntry, StoreError};
+
+use crate::store::{OutboxEntry, OutboxStore, StoreError};
 
 /// Deliveries per id lookup.
 const LOOKUP_CHUNK: usize = 1_000;
@@ -133,5 +136,34 @@ impl ClickHouseStore {
             self.outbox_next_version(row, "done").await?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for ClickHouseStore {
+    async fn outbox_push(
+        &self,
+        entries: Vec<crate::store::OutboxEntry>,
+        max_per_hook: usize,
+    ) -> Result<usize, StoreError> {
+        self.outbox_push_of(entries, max_per_hook).await
+    }
+
+    async fn outbox_pending(&self, hook: &str, limit: usize) -> Result<Vec<crate::store::OutboxEntry>, StoreError> {
+        self.outbox_pending_of(hook, limit).await
+    }
+
+    async fn outbox_retry_at(
+        &self,
+        hook: &str,
+        delivery: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.outbox_retry_at_of(hook, delivery, attempts, next_attempt_ms).await
+    }
+
+    async fn outbox_finish(&self, hook: &str, delivery: &str) -> Result<(), StoreError> {
+        self.outbox_finish_of(hook, delivery).await
     }
 }

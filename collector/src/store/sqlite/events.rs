@@ -1,9 +1,13 @@
 //! Events and their revisions in the embedded store.
 
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::time::to_ms;
+use super::{SqliteStore, with_conn};
+
 use crate::model::DisruptionEvent;
-use crate::store::{EventQuery, EventReview, EventSaveSummary, ReviewVerdict, StoreError, StoredEvent};
+use crate::store::{EventQuery, EventReview, EventSaveSummary, EventStore, ReviewVerdict, StoreError, StoredEvent};
 
 fn to_json(event: &DisruptionEvent) -> Result<String, StoreError> {
     serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
@@ -205,4 +209,43 @@ pub(super) fn reviews(
         }
     }
     Ok(out)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn save_events(
+        &self,
+        from: i64,
+        to: i64,
+        events: Vec<crate::model::DisruptionEvent>,
+    ) -> Result<crate::store::EventSaveSummary, StoreError> {
+        with_conn(&self.writer, move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let summary = self::save(&tx, from, to, &events, to_ms(chrono::Utc::now()))?;
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn events(&self, query: crate::store::EventQuery) -> Result<Vec<crate::store::StoredEvent>, StoreError> {
+        with_conn(&self.reader, move |conn| self::query(conn, &query)).await
+    }
+
+    async fn event_revisions(&self, id: &str) -> Result<Vec<crate::model::DisruptionEvent>, StoreError> {
+        let id = id.to_owned();
+        with_conn(&self.reader, move |conn| self::revisions(conn, &id)).await
+    }
+
+    async fn save_review(&self, review: crate::store::EventReview) -> Result<bool, StoreError> {
+        with_conn(&self.writer, move |conn| self::save_review(conn, &review)).await
+    }
+
+    async fn reviews(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, crate::store::EventReview>, StoreError> {
+        let ids = ids.to_vec();
+        with_conn(&self.reader, move |conn| self::reviews(conn, &ids)).await
+    }
 }

@@ -1,9 +1,12 @@
 //! The webhook outbox on the embedded store: one row per (hook, delivery); pending rows are the queue, finished
 //! ones stay (body emptied) so a transition computed again after a restart is not delivered twice by the queue.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
-use crate::store::{OutboxEntry, StoreError};
+use super::{SqliteStore, with_conn};
+
+use crate::store::{OutboxEntry, OutboxStore, StoreError};
 
 /// Queues `entries` (skipping those already known), then drops each touched hook's oldest pending rows beyond
 /// `max_per_hook`; returns how many were dropped. One transaction.
@@ -83,4 +86,39 @@ pub(super) fn finish(conn: &Connection, hook: &str, delivery: &str) -> Result<()
         params![hook, delivery],
     )?;
     Ok(())
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn outbox_push(
+        &self,
+        entries: Vec<crate::store::OutboxEntry>,
+        max_per_hook: usize,
+    ) -> Result<usize, StoreError> {
+        with_conn(&self.writer, move |conn| self::push(conn, &entries, max_per_hook)).await
+    }
+
+    async fn outbox_pending(&self, hook: &str, limit: usize) -> Result<Vec<crate::store::OutboxEntry>, StoreError> {
+        let hook = hook.to_owned();
+        with_conn(&self.writer, move |conn| self::pending(conn, &hook, limit)).await
+    }
+
+    async fn outbox_retry_at(
+        &self,
+        hook: &str,
+        delivery: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (hook, delivery) = (hook.to_owned(), delivery.to_owned());
+        with_conn(&self.writer, move |conn| {
+            self::retry_at(conn, &hook, &delivery, attempts, next_attempt_ms)
+        })
+        .await
+    }
+
+    async fn outbox_finish(&self, hook: &str, delivery: &str) -> Result<(), StoreError> {
+        let (hook, delivery) = (hook.to_owned(), delivery.to_owned());
+        with_conn(&self.writer, move |conn| self::finish(conn, &hook, &delivery)).await
+    }
 }

@@ -9,12 +9,14 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use async_trait::async_trait;
+
 use super::rows::{AggregateStateRow, BucketSummaryRow, ChangeRow, SummaryRow};
 use super::{ClickHouseStore, quoted_list, with_retry};
-use crate::model::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary};
-use crate::model::{Partial, Partials};
+
+use crate::model::{BlockingMethod, Bucket, BucketSummary, Partial, Partials, Summaries, Tally, VitalsSummary};
 use crate::store::aggregates::CHANGE_LOG_KEEP_US;
-use crate::store::{AggregateState, Changes, Placement, StoreError};
+use crate::store::{AggregateState, Changes, Placement, StoreError, SummaryStore};
 
 /// How far (µs) before its cursor a refresh re-reads the change log. A change is stamped just before its row is
 /// inserted, and the measurements follow; each insert gives up after three attempts of at most 15 s, so a
@@ -367,3 +369,76 @@ impl ClickHouseStore {
         self.partials(&sql).await
     }
 }
+
+#[async_trait]
+impl SummaryStore for ClickHouseStore {
+    async fn bucket_summaries(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        bucket_secs: i64,
+    ) -> Result<Summaries, StoreError> {
+        // A long window is aggregated a slice of whole buckets at a time, so each query stays well inside the
+        // request timeout however long the window (a day at 10,000 probes is 14 M rows); slices never split a
+        // bucket, so their summaries are disjoint and merge by insertion.
+        let bucket_ms = bucket_secs.max(1) * 1000;
+        let slice_ms = (SUMMARY_SLICE_MS / bucket_ms).max(1) * bucket_ms;
+        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        let mut out = Summaries::new();
+        let mut start = from_ms;
+        while start < to_ms {
+            let end = ((start.div_euclid(bucket_ms) * bucket_ms) + slice_ms).min(to_ms);
+            for (probe, buckets) in self.bucket_summaries_between(start, end, bucket_ms).await? {
+                out.entry(probe).or_default().extend(buckets);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<crate::store::AggregateState>, StoreError> {
+        self.aggregate_state_of(bucket_secs).await
+    }
+
+    async fn save_aggregate_state(&self, state: crate::store::AggregateState) -> Result<(), StoreError> {
+        self.save_aggregate_state_of(state).await
+    }
+
+    async fn change_head(&self) -> Result<i64, StoreError> {
+        self.change_head_of().await
+    }
+
+    async fn changes_since(&self, cursor: i64) -> Result<crate::store::Changes, StoreError> {
+        self.changes_since_of(cursor).await
+    }
+
+    async fn placed_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::model::Bucket>,
+        placement: crate::store::Placement,
+        probes: Option<&[String]>,
+    ) -> Result<crate::model::Partials, StoreError> {
+        self.placed_partials_of(bucket_secs, buckets, placement, probes).await
+    }
+
+    async fn save_partials(
+        &self,
+        bucket_secs: i64,
+        version: i64,
+        partials: &crate::model::Partials,
+    ) -> Result<(), StoreError> {
+        self.save_partials_of(bucket_secs, version, partials).await
+    }
+
+    async fn stored_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::model::Bucket>,
+    ) -> Result<crate::model::Partials, StoreError> {
+        self.stored_partials_of(bucket_secs, buckets).await
+    }
+}
+
+/// Window of measurements aggregated by one bucket-summary query (rounded down to whole buckets).
+const SUMMARY_SLICE_MS: i64 = 2 * 3600 * 1000;

@@ -3,14 +3,16 @@
 
 use std::ops::Range;
 
+use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use vigil_measurement::Measurement;
 
 use super::time::from_ms;
-use crate::model::Bucket;
-use crate::model::{Partial, Partials, Placed, SummaryBuilder};
-use crate::store::{AggregateState, Changes, Placement, StoreError};
+use super::{SqliteStore, with_conn};
+
+use crate::model::{Bucket, Partial, Partials, Placed, SummaryBuilder};
+use crate::store::{AggregateState, Changes, Placement, StoreError, SummaryStore};
 
 /// Probe ids per query (SQLite binds at most a few thousand values on older builds).
 const PROBES_PER_QUERY: usize = 500;
@@ -172,4 +174,70 @@ pub(super) fn stored_partials(
         out.insert((row.get(0)?, row.get(1)?), partial);
     }
     Ok(out)
+}
+
+#[async_trait]
+impl SummaryStore for SqliteStore {
+    async fn bucket_summaries(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        bucket_secs: i64,
+    ) -> Result<crate::model::Summaries, StoreError> {
+        crate::store::fold_raw_rows(self, from, to, bucket_secs).await
+    }
+
+    async fn aggregate_state(&self, bucket_secs: i64) -> Result<Option<crate::store::AggregateState>, StoreError> {
+        with_conn(&self.reader, move |conn| state(conn, bucket_secs)).await
+    }
+
+    async fn save_aggregate_state(&self, state: crate::store::AggregateState) -> Result<(), StoreError> {
+        with_conn(&self.writer, move |conn| save_state(conn, &state)).await
+    }
+
+    async fn change_head(&self) -> Result<i64, StoreError> {
+        with_conn(&self.reader, |conn| head(conn)).await
+    }
+
+    async fn changes_since(&self, cursor: i64) -> Result<crate::store::Changes, StoreError> {
+        with_conn(&self.reader, move |conn| changes_since(conn, cursor)).await
+    }
+
+    async fn placed_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::model::Bucket>,
+        placement: crate::store::Placement,
+        probes: Option<&[String]>,
+    ) -> Result<crate::model::Partials, StoreError> {
+        let probes = probes.map(<[String]>::to_vec);
+        with_conn(&self.reader, move |conn| {
+            placed_partials(conn, bucket_secs, buckets, placement, probes.as_deref())
+        })
+        .await
+    }
+
+    async fn save_partials(
+        &self,
+        bucket_secs: i64,
+        version: i64,
+        partials: &crate::model::Partials,
+    ) -> Result<(), StoreError> {
+        if partials.is_empty() {
+            return Ok(());
+        }
+        let partials = partials.clone();
+        with_conn(&self.writer, move |conn| {
+            save_partials(conn, bucket_secs, version, &partials)
+        })
+        .await
+    }
+
+    async fn stored_partials(
+        &self,
+        bucket_secs: i64,
+        buckets: std::ops::Range<crate::model::Bucket>,
+    ) -> Result<crate::model::Partials, StoreError> {
+        with_conn(&self.reader, move |conn| stored_partials(conn, bucket_secs, buckets)).await
+    }
 }
