@@ -10,7 +10,7 @@ use std::time::Duration;
 #[allow(dead_code)]
 mod prometheus;
 
-use vigil_collector::store::{MeasurementQuery, Store};
+use vigil_collector::{MeasurementQuery, Store};
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, ProbeProcess, binary, serve_page, wait_until};
 use vigil_measurement::result::VitalsResult;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use uuid::Uuid;
-use vigil_collector::store::MeasurementQuery;
+use vigil_collector::MeasurementQuery;
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, tcp_line, vitals_line};
 use vigil_probe::config::ProbeConfig;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, wait_until};
 

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use vigil_collector::classify::{ClassifierInput, ClassifierSettings, ProbeInfo, classify};
-use vigil_collector::model::AccessType;
-use vigil_collector::model::{BucketSummary, Tally, VitalsSummary};
+use vigil_collector::AccessType;
+use vigil_collector::{BucketSummary, Tally, VitalsSummary};
+use vigil_collector::{ClassifierInput, ClassifierSettings, ProbeInfo, classify};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
-use vigil_collector::model::{AccessType, ProbeProfile};
-use vigil_collector::store::IngestBatch;
+use vigil_collector::IngestBatch;
+use vigil_collector::{AccessType, ProbeProfile};
 use vigil_collector::{StoreSpec, open_store, register_probe};
 use vigil_measurement::result::{Power, TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};

@@ -15,7 +15,7 @@ mod lines;
 
 use std::time::Instant;
 
-use vigil_collector::ingest::{BatchLimits, parse_batch};
+use vigil_collector::{BatchLimits, parse_batch};
 
 /// Lines per generated batch (the benchmark's batch size).
 const BATCH_LINES: usize = 1_000;

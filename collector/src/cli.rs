@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use vigil_collector::model::PublicProbe;
-use vigil_collector::model::{AccessType, ProbeProfile};
-use vigil_collector::registry::{KeyChange, set_key};
-use vigil_collector::store::SignedBatchQuery;
-use vigil_collector::{CollectorConfig, StoreSpec, open_store, register_probe_with_key, review, serve};
+use vigil_collector::PublicProbe;
+use vigil_collector::SignedBatchQuery;
+use vigil_collector::{AccessType, ProbeProfile};
+use vigil_collector::{
+    CollectorConfig, PublishedEvent, StoreSpec, latest_reviews, open_store, pending_only, record_review,
+    register_probe_with_key, review_status, serve,
+};
+use vigil_collector::{KeyChange, set_key};
 use vigil_measurement::signature::PublicKey;
 
 /// Vigil collector: ingest, storage and analysis of probe measurements.
@@ -35,7 +38,7 @@ enum Command {
         listen: Option<SocketAddr>,
         /// What this instance does: all (default), ingest (no classifier) or classify (no ingest).
         #[arg(long, value_enum)]
-        role: Option<vigil_collector::config::Role>,
+        role: Option<vigil_collector::Role>,
     },
     /// Register, list and revoke probes.
     #[command(subcommand)]
@@ -197,10 +200,10 @@ enum ProbeCommand {
 struct ExportArgs {
     /// measurements, vitals or events.
     #[arg(long, value_enum, default_value = "measurements")]
-    dataset: vigil_collector::export::Dataset,
+    dataset: vigil_collector::Dataset,
     /// csv, jsonl or parquet.
     #[arg(long, value_enum, default_value = "jsonl")]
-    format: vigil_collector::export::Format,
+    format: vigil_collector::Format,
     /// Start (RFC 3339), by when measurements were taken.
     #[arg(long)]
     from: Option<chrono::DateTime<chrono::Utc>>,
@@ -376,7 +379,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             probe_archive,
             probe_countries,
         }) => {
-            use vigil_collector::import::ripe_atlas;
+            use vigil_collector::ripe_atlas;
             let json = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let mut places = std::collections::BTreeMap::new();
             if let Some(path) = probe_archive {
@@ -414,7 +417,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             disco,
             json,
         }) => {
-            use vigil_collector::import::{replay, ripe_atlas};
+            use vigil_collector::{replay, ripe_atlas};
             let log = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let places = match probe_archive {
                 Some(path) => {
@@ -438,7 +441,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 &places,
                 &disco,
                 i64::try_from(config.bucket_secs).unwrap_or(300),
-                &vigil_collector::classify::ClassifierSettings::default(),
+                &vigil_collector::ClassifierSettings::default(),
             )
             .await?;
             if json {
@@ -458,7 +461,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 ),
                 None => None,
             };
-            let request = vigil_collector::export::ExportRequest {
+            let request = vigil_collector::ExportRequest {
                 dataset: args.dataset,
                 format: args.format,
                 from: args.from,
@@ -483,7 +486,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => Box::new(tokio::io::stdout()),
             };
             let out = std::sync::Arc::new(tokio::sync::Mutex::new(out));
-            let summary = vigil_collector::export::export(store.as_ref(), &request, |chunk| {
+            let summary = vigil_collector::export(store.as_ref(), &request, |chunk| {
                 let out = std::sync::Arc::clone(&out);
                 async move { out.lock().await.write_all(&chunk).await.map_err(|e| e.to_string()) }
             })
@@ -495,7 +498,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Schema { cluster, apply } => {
-            use vigil_collector::store::clickhouse::{apply_statements, schema};
+            use vigil_collector::{apply_clickhouse_statements as apply_statements, clickhouse_schema as schema};
             let (url, database) = match &config.store {
                 StoreSpec::ClickHouse { url, database } => (Some(url.clone()), database.clone()),
                 StoreSpec::Sqlite(_) => (None, "vigil".to_owned()),
@@ -528,12 +531,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 bail!("--to must be after --from");
             }
             let store = open_store(&config.store).await.context("opening the store")?;
-            let report = vigil_collector::analysis::classify_window(
+            let report = vigil_collector::classify_window(
                 store.as_ref(),
                 from,
                 to,
                 i64::try_from(config.bucket_secs).unwrap_or(300),
-                &vigil_collector::classify::ClassifierSettings::default(),
+                &vigil_collector::ClassifierSettings::default(),
             )
             .await?;
             println!(
@@ -556,7 +559,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let store = open_store(&config.store).await.context("opening the store")?;
             let events = store
-                .events(vigil_collector::store::EventQuery {
+                .events(vigil_collector::EventQuery {
                     from: from.map(|t| t.timestamp()),
                     to: to.map(|t| t.timestamp()),
                     country: country.map(|c| c.to_ascii_uppercase()),
@@ -564,18 +567,18 @@ pub async fn run(cli: Cli) -> Result<()> {
                     class,
                 })
                 .await?;
-            let reviews = review::latest_reviews(store.as_ref(), &events).await?;
+            let reviews = latest_reviews(store.as_ref(), &events).await?;
             let events = if pending_review {
-                review::pending_only(events, &reviews)
+                pending_only(events, &reviews)
             } else {
                 events
             };
             if json {
-                let published: Vec<review::PublishedEvent> = events
+                let published: Vec<PublishedEvent> = events
                     .into_iter()
                     .map(|e| {
                         let r = reviews.get(&e.event.id);
-                        review::PublishedEvent::new(e, r)
+                        PublishedEvent::new(e, r)
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&published)?);
@@ -592,11 +595,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let store = open_store(&config.store).await.context("opening the store")?;
             let verdict = if confirm {
-                vigil_collector::store::ReviewVerdict::Confirmed
+                vigil_collector::ReviewVerdict::Confirmed
             } else {
-                vigil_collector::store::ReviewVerdict::Rejected
+                vigil_collector::ReviewVerdict::Rejected
             };
-            let saved = review::record(store.as_ref(), &event_id, verdict, &by, &note).await?;
+            let saved = record_review(store.as_ref(), &event_id, verdict, &by, &note).await?;
             println!(
                 "{} {}: {} by {}",
                 saved.verdict.as_str(),
@@ -628,7 +631,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { from, to, probe, json } => {
             let store = open_store(&config.store).await.context("opening the store")?;
-            let report = vigil_collector::verify::verify(
+            let report = vigil_collector::verify(
                 store.as_ref(),
                 SignedBatchQuery {
                     probe_id: probe,
@@ -670,8 +673,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 /// The events as a readable table, each with its evidence underneath.
 fn print_events(
-    events: &[vigil_collector::store::StoredEvent],
-    reviews: &std::collections::HashMap<String, vigil_collector::store::EventReview>,
+    events: &[vigil_collector::StoredEvent],
+    reviews: &std::collections::HashMap<String, vigil_collector::EventReview>,
 ) {
     let time = |secs: i64| {
         chrono::DateTime::from_timestamp(secs, 0)
@@ -714,7 +717,7 @@ fn print_events(
             e.ended_at.map(time).unwrap_or_else(|| "ongoing".to_owned()),
             format!("{}/{}", e.affected_probes, e.probes_in_scope),
             s.revisions,
-            review::status(e, reviews.get(&e.id)).as_str()
+            review_status(e, reviews.get(&e.id)).as_str()
         );
         for ev in &e.evidence {
             println!("    [{}] {} ({:+})", ev.family, ev.text, ev.points);

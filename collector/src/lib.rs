@@ -1,10 +1,9 @@
-//! The Vigil collector: authenticated ingest of probe measurements, durable storage, and the public API.
+//! The Vigil collector: authenticated ingest of probe measurements, durable storage, the disruption classifier,
+//! and the public API.
 //!
-//! Layout: [`store`] (one trait, a backend per module), [`ingest`] (body → validated batch → group commit),
-//! [`classify`] (the disruption classifier), [`import`] (third-party vantage), [`api`] (HTTP routes),
-//! [`metrics`] (Prometheus), [`server`] (wiring and lifecycle), [`registry`] and [`token`] (probe credentials),
-//! [`verify`] (re-checking stored signed batches),
-//! [`config`].
+//! Every module is private; this root is the public API. Arrows run one way (ARCHITECTURE.md has the picture):
+//! `model` (shared values, no I/O) ← `classify` (pure) ← `analysis` (runs over a `store`); `ingest` (body →
+//! durable write) and the HTTP layers (`api`, `status`, wired by `server`) sit on top.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,27 +15,62 @@
 //! # Ok(()) }
 //! ```
 
-pub mod analysis;
-pub mod api;
-pub mod classify;
-pub mod config;
-pub mod connections;
-pub mod export;
-pub mod import;
-pub mod ingest;
-pub mod metrics;
-pub mod model;
-pub mod notify;
-pub mod registry;
-pub mod review;
-pub mod server;
-pub mod status;
-pub mod store;
-pub mod tls;
-pub mod token;
-pub mod verify;
+mod analysis;
+mod api;
+mod classify;
+mod config;
+mod connections;
+mod export;
+mod import;
+mod ingest;
+mod metrics;
+mod model;
+mod notify;
+mod registry;
+mod review;
+mod server;
+mod status;
+mod store;
+mod tls;
+mod token;
+mod verify;
 
-pub use config::{ClassifierConfig, CollectorConfig, ConfigError, IngestConfig, Role};
-pub use registry::{IssuedProbe, RegistryError, register_probe, register_probe_with_key};
+// Values shared by everyone: probes, buckets and their summaries, presence, events, the public view.
+pub use model::{
+    AccessType, BlockedTarget, BlockingMethod, Bucket, BucketSummary, ConfidenceLevel, DisruptionEvent, EventClass,
+    EventScope, Evidence, MIN_REGION_PROBES, Partial, Partials, Placed, PresenceLog, PresenceSession, PresenceSpan,
+    ProbeProfile, ProbeRecord, PublicProbe, Summaries, SummaryBuilder, Tally, VitalsSummary,
+};
+
+// The classifier (pure) and its runs over a store.
+pub use analysis::{Change, RunReport, Transition, classify_window, transitions};
+pub use classify::{ClassifierInput, ClassifierSettings, ProbeInfo, UNPLACED_COUNTRY, build_input, classify};
+
+// Storage: one trait per concern, gathered in `Store`; the materialised summaries; ClickHouse administration.
+pub use store::clickhouse::{apply_statements as apply_clickhouse_statements, schema as clickhouse_schema};
+pub use store::{
+    ClickHouseStore, EventQuery, EventReview, EventSaveSummary, EventStore, IngestBatch, MeasurementQuery,
+    MeasurementStore, NewProbe, OutboxEntry, OutboxStore, PresenceStore, ProbeRegistry, ReviewVerdict,
+    SignedBatchQuery, SignedBatchRecord, SignedBody, SqliteStore, Store, StoreError, StoreSpec, StoredEvent,
+    StoredMeasurement, SummaryStore, TimeSource, TokenHash, WriteOutcome, aggregates, open_store,
+};
+
+// Ingest: parsing and decoding a batch (the fuzz targets drive these directly).
+pub use ingest::{BatchError, BatchLimits, BodyError, ContentEncoding, decode_body, parse_batch, parse_signed_batch};
+
+// Third-party vantage: RIPE Atlas connection logs, and their replay against Disco's detections.
+pub use import::{replay, ripe_atlas};
+
+// Probe credentials, reviews, exports, alerts, verification.
+pub use export::{Dataset, ExportError, ExportRequest, ExportSummary, Format, export};
+pub use notify::{Notifier, NotifyConfig, WebhookConfig};
+pub use registry::{IssuedProbe, KeyChange, RegistryError, register_probe, register_probe_with_key, set_key};
+pub use review::{
+    MAX_NOTE_CHARS, Publication, PublishedEvent, ReviewError, ReviewStatus, ReviewView, latest_reviews, pending_only,
+    publication, published, record as record_review, requires_review, status as review_status,
+};
+pub use verify::{Finding, Report as VerifyReport, verify};
+
+// Configuration and the server.
+pub use config::{ClassifierConfig, CollectorConfig, ConfigError, IngestConfig, MetricsConfig, Role, ServerConfig};
 pub use server::{ServeError, serve};
-pub use store::{Store, StoreError, StoreSpec, open_store};

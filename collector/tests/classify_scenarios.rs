@@ -4,10 +4,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use uuid::Uuid;
-use vigil_collector::classify::{ClassifierSettings, ProbeInfo, build_input, classify};
-use vigil_collector::model::AccessType;
-use vigil_collector::model::Placed;
-use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass};
+use vigil_collector::AccessType;
+use vigil_collector::Placed;
+use vigil_collector::{ClassifierSettings, ProbeInfo, build_input, classify};
+use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass};
 use vigil_measurement::result::{DnsResult, Power, TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 

@@ -6,10 +6,10 @@ mod common;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use common::TestCollector;
-use vigil_collector::analysis::classify_window;
-use vigil_collector::classify::ClassifierSettings;
-use vigil_collector::model::{AccessType, ProbeProfile};
+use vigil_collector::ClassifierSettings;
+use vigil_collector::classify_window;
 use vigil_collector::register_probe;
+use vigil_collector::{AccessType, ProbeProfile};
 
 const BUCKET: i64 = 60;
 const CUT: std::ops::Range<i64> = 40..70;

@@ -9,13 +9,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
-use vigil_collector::analysis::classify_window;
-use vigil_collector::classify::ClassifierSettings;
-use vigil_collector::model::{AccessType, ProbeProfile};
-use vigil_collector::store::aggregates;
-use vigil_collector::store::clickhouse::{apply_statements, schema};
-use vigil_collector::store::{IngestBatch, MeasurementQuery, NewProbe, StoreError, TokenHash};
+use vigil_collector::ClassifierSettings;
+use vigil_collector::aggregates;
+use vigil_collector::classify_window;
+use vigil_collector::{AccessType, ProbeProfile};
 use vigil_collector::{CollectorConfig, Role, StoreSpec, open_store, register_probe};
+use vigil_collector::{IngestBatch, MeasurementQuery, NewProbe, StoreError, TokenHash};
+use vigil_collector::{apply_clickhouse_statements as apply_statements, clickhouse_schema as schema};
 use vigil_measurement::Measurement;
 
 use common::TestCollector;
@@ -217,7 +217,7 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
         to: Some(start + Duration::seconds(BUCKETS * BUCKET)),
         ..MeasurementQuery::default()
     };
-    let placed = |rows: Vec<vigil_collector::store::StoredMeasurement>| -> BTreeSet<(Uuid, Option<DateTime<Utc>>)> {
+    let placed = |rows: Vec<vigil_collector::StoredMeasurement>| -> BTreeSet<(Uuid, Option<DateTime<Utc>>)> {
         rows.into_iter().map(|r| (r.measurement.id, r.started_at)).collect()
     };
     let from_cluster = placed(c2.store.measurements(window.clone()).await.expect("reads"));
@@ -268,7 +268,7 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
     shard1
         .run_in("vigil", "ALTER TABLE measurements DROP COLUMN v_uptime_s")
         .expect("drops the column from shard 1's distributed table");
-    match vigil_collector::store::ClickHouseStore::open(&shard1.url(), "vigil").await {
+    match vigil_collector::ClickHouseStore::open(&shard1.url(), "vigil").await {
         Err(StoreError::UpgradeNeeded(why)) => assert!(why.contains("every server"), "{why}"),
         Err(other) => panic!("wrong refusal: {other}"),
         Ok(_) => panic!("a cluster without the uptime column was opened"),

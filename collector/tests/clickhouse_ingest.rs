@@ -5,7 +5,7 @@
 mod common;
 
 use vigil_collector::CollectorConfig;
-use vigil_collector::store::MeasurementQuery;
+use vigil_collector::MeasurementQuery;
 
 use common::clickhouse::ClickHouseServer;
 use common::{TestCollector, batch};

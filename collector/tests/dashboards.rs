@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde_json::Value;
 use vigil_collector::CollectorConfig;
-use vigil_collector::store::clickhouse::schema;
+use vigil_collector::clickhouse_schema as schema;
 
 use common::TestCollector;
 use common::clickhouse::ClickHouseServer;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
-use vigil_collector::store::MeasurementQuery;
+use vigil_collector::MeasurementQuery;
 use vigil_collector::{StoreSpec, open_store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil-collector");

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Utc;
-use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
+use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 
 use common::TestCollector;
 
@@ -127,10 +127,10 @@ async fn the_atom_feed_lists_current_events_filtered_and_valid() {
     assert_eq!(censorship["entries"].as_array().map(Vec::len), Some(1));
     assert_eq!(censorship["entries"][0]["title"], "censorship: XL", "no review needed");
 
-    vigil_collector::review::record(
+    vigil_collector::record_review(
         c.store.as_ref(),
         "evt-xl-shutdown",
-        vigil_collector::store::ReviewVerdict::Confirmed,
+        vigil_collector::ReviewVerdict::Confirmed,
         "duty editor",
         "routes withdrawn; ISPs confirm the order",
     )
@@ -209,8 +209,8 @@ async fn flaky_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Strin
 
 #[tokio::test]
 async fn each_transition_reaches_the_webhook_once_in_order_despite_a_failed_first_try() {
-    use vigil_collector::analysis::transitions;
-    use vigil_collector::notify::{Notifier, NotifyConfig, WebhookConfig};
+    use vigil_collector::transitions;
+    use vigil_collector::{Notifier, NotifyConfig, WebhookConfig};
     let (url, accepted) = flaky_receiver().await;
     let hook = |url: &str, classes: Vec<String>| WebhookConfig {
         url: url.to_owned(),

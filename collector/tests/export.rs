@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use chrono::{SecondsFormat, Utc};
 use uuid::Uuid;
-use vigil_collector::export::{Dataset, ExportRequest, Format, export};
-use vigil_collector::model::{AccessType, ProbeProfile};
-use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::{AccessType, ProbeProfile};
+use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::{Dataset, ExportRequest, Format, export};
 use vigil_collector::{Store, StoreSpec, register_probe};
 
 use common::TestCollector;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{Answer, TestCollector, batch, gzip, line, quiet_config, zstd};
 use vigil_collector::CollectorConfig;
-use vigil_collector::store::{MeasurementQuery, TimeSource};
+use vigil_collector::{MeasurementQuery, TimeSource};
 use vigil_measurement::Kind;
 
 fn small_limits() -> CollectorConfig {

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use common::TestCollector;
-use vigil_collector::analysis::classify_window;
-use vigil_collector::classify::ClassifierSettings;
-use vigil_collector::import::ripe_atlas::{ProbePlace, import};
-use vigil_collector::model::{ConfidenceLevel, EventClass};
+use vigil_collector::ClassifierSettings;
+use vigil_collector::classify_window;
+use vigil_collector::ripe_atlas::{ProbePlace, import};
+use vigil_collector::{ConfidenceLevel, EventClass};
 
 const MIN: i64 = 60;
 
@@ -241,7 +241,7 @@ async fn an_archive_import_places_probes_an_earlier_import_left_unplaced() {
         {"id": 7, "asn_v4": 64500, "asn_v6": null, "country_code": "VE", "status": 1},
         {"id": 8, "asn_v4": null, "asn_v6": 64511, "country_code": "IR", "status": 2}
     ]}"#;
-    let (places, _) = vigil_collector::import::ripe_atlas::parse_probe_archive(archive).expect("parses");
+    let (places, _) = vigil_collector::ripe_atlas::parse_probe_archive(archive).expect("parses");
     let second = import(c.store.as_ref(), &log.json(), &places).await.expect("imports");
     assert_eq!((second.new_probes, second.updated_probes, second.unplaced), (0, 2, 0));
     let probes: BTreeMap<String, (String, u32)> = c

@@ -17,11 +17,11 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use common::clickhouse::ClickHouseServer;
 use libtest_mimic::{Arguments, Completion, Trial};
-use vigil_collector::analysis::classify_window;
-use vigil_collector::classify::{ClassifierSettings, UNPLACED_COUNTRY};
-use vigil_collector::import::replay::{ReplayReport, replay_day};
-use vigil_collector::import::ripe_atlas::import;
-use vigil_collector::model::{ConfidenceLevel, DisruptionEvent};
+use vigil_collector::classify_window;
+use vigil_collector::replay::{ReplayReport, replay_day};
+use vigil_collector::ripe_atlas::import;
+use vigil_collector::{ClassifierSettings, UNPLACED_COUNTRY};
+use vigil_collector::{ConfidenceLevel, DisruptionEvent};
 use vigil_collector::{Store, StoreSpec, open_store};
 
 const BUCKET: i64 = 300;
@@ -133,7 +133,7 @@ fn a_slice_of_a_real_day_is_read_as_presence_not_silence(dir: &Path) {
         // Nobody is down at the start of the log: a probe whose first event is a connection is not known before
         // it, one whose first event is a disconnection was connected before it — so only a probe that left in
         // the first bucket itself can be away from the first bucket on.
-        let (events, _) = vigil_collector::import::ripe_atlas::parse(&part).expect("parses");
+        let (events, _) = vigil_collector::ripe_atlas::parse(&part).expect("parses");
         let first_bucket_end = from.timestamp() + BUCKET;
         for e in run.events.iter().filter(|e| e.started_at <= from.timestamp()) {
             let probe = e
@@ -161,7 +161,7 @@ fn a_new_user_imports_with_the_probe_archive_classifies_and_lists_events(dir: &P
     let log = std::fs::read(dir.join("connections-2016-04-29.json")).expect("the 2016-04-29 log");
     let (from, to) = (utc("2016-04-29T06:00:00Z"), utc("2016-04-29T11:00:00Z"));
     let part = slice(&log, from.timestamp(), to.timestamp());
-    let (events, _) = vigil_collector::import::ripe_atlas::parse(&part).expect("parses");
+    let (events, _) = vigil_collector::ripe_atlas::parse(&part).expect("parses");
     let asn_of: BTreeMap<u64, u32> = events.iter().filter_map(|e| Some((e.prb_id, e.asn?))).collect();
     let archive = serde_json::json!({
         "objects": asn_of.iter().map(|(id, asn)| serde_json::json!({
@@ -250,7 +250,7 @@ const DAYS: [Day; 3] = [
 ];
 
 fn the_dev_days_give_their_asn_outages_and_nothing_country_wide_on_both_stores(dir: &Path) {
-    let disco = vigil_collector::import::replay::parse_disco_events(
+    let disco = vigil_collector::replay::parse_disco_events(
         &std::fs::read_to_string(dir.join("disco-top-events-2011-2016.txt")).expect("Disco's events"),
     );
     let server = ClickHouseServer::start();
@@ -288,7 +288,7 @@ fn the_dev_days_give_their_asn_outages_and_nothing_country_wide_on_both_stores(d
     });
 }
 
-async fn replay(store: &dyn Store, log: &[u8], disco: &[vigil_collector::import::replay::DiscoEvent]) -> ReplayReport {
+async fn replay(store: &dyn Store, log: &[u8], disco: &[vigil_collector::replay::DiscoEvent]) -> ReplayReport {
     replay_day(
         store,
         log,
@@ -352,7 +352,7 @@ fn judge(day: &Day, report: &ReplayReport) {
         assert!(
             !matches!(
                 j.event.class,
-                vigil_collector::model::EventClass::Shutdown | vigil_collector::model::EventClass::PowerOutage
+                vigil_collector::EventClass::Shutdown | vigil_collector::EventClass::PowerOutage
             ) || j.event.confidence_level == ConfidenceLevel::Low,
             "{}: presence is never a confident shutdown or blackout\n{table}",
             day.file

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{Answer, TestCollector, batch, gzip, quiet_config};
-use vigil_collector::model::{AccessType, ProbeProfile};
+use vigil_collector::SignedBatchQuery;
 use vigil_collector::register_probe_with_key;
-use vigil_collector::store::SignedBatchQuery;
+use vigil_collector::{AccessType, ProbeProfile};
 use vigil_measurement::signature::{self, PublicKey};
 
 const SECRET: [u8; 32] = [21; 32];
@@ -107,7 +107,7 @@ async fn a_keyed_probe_must_sign_and_only_its_own_signature_over_these_bytes_cou
         body.as_slice(),
         "exactly the bytes signed"
     );
-    let report = vigil_collector::verify::verify(c.store.as_ref(), SignedBatchQuery::default(), 1 << 24)
+    let report = vigil_collector::verify(c.store.as_ref(), SignedBatchQuery::default(), 1 << 24)
         .await
         .expect("verifies");
     assert!(report.is_clean() && report.measurements == 6, "{report:?}");

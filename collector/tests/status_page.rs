@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestCollector;
-use vigil_collector::model::{AccessType, ProbeProfile};
+use vigil_collector::{AccessType, ProbeProfile};
 use vigil_collector::{CollectorConfig, register_probe};
 
 fn chromium() -> &'static str {
@@ -192,10 +192,10 @@ async fn the_status_page_shows_the_shutdown_in_a_real_browser() {
         row(&html)
     );
     assert!(row(&html).contains("data-review=\"pending\""));
-    vigil_collector::review::record(
+    vigil_collector::record_review(
         c.store.as_ref(),
         &shutdown.id,
-        vigil_collector::store::ReviewVerdict::Confirmed,
+        vigil_collector::ReviewVerdict::Confirmed,
         "duty editor",
         "ISPs confirm the order",
     )

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
-use vigil_collector::model::{AccessType, ProbeProfile, ProbeRecord};
-use vigil_collector::model::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
-use vigil_collector::model::{Placed, Summaries, SummaryBuilder};
-use vigil_collector::store::aggregates;
-use vigil_collector::store::{
+use vigil_collector::aggregates;
+use vigil_collector::{AccessType, ProbeProfile, ProbeRecord};
+use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
+use vigil_collector::{
     EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ReviewVerdict, SignedBatchQuery, SignedBody,
     TimeSource, TokenHash,
 };
+use vigil_collector::{Placed, Summaries, SummaryBuilder};
 use vigil_collector::{Store, StoreSpec, open_store};
 use vigil_measurement::signature;
 use vigil_measurement::{Kind, Measurement};
@@ -386,7 +386,7 @@ async fn reviews(store: &dyn Store) {
 }
 
 async fn presence(store: &dyn Store) {
-    use vigil_collector::model::{PresenceLog, PresenceSession, PresenceSpan};
+    use vigil_collector::{PresenceLog, PresenceSession, PresenceSpan};
     let base = t0().timestamp_millis();
     // Pseudo-probes are registered before their sessions are recorded (the importer does so).
     register(store, "atlas-1", 6).await;
@@ -1027,8 +1027,8 @@ async fn signed_batches(store: &dyn Store) {
     assert!(around.iter().any(|b| b.probe_id == "prb-signed0001"));
 }
 
-fn delivery(hook: &str, id: &str, seq: i64) -> vigil_collector::store::OutboxEntry {
-    vigil_collector::store::OutboxEntry {
+fn delivery(hook: &str, id: &str, seq: i64) -> vigil_collector::OutboxEntry {
+    vigil_collector::OutboxEntry {
         hook: hook.to_owned(),
         delivery: id.to_owned(),
         seq,
@@ -1041,8 +1041,7 @@ fn delivery(hook: &str, id: &str, seq: i64) -> vigil_collector::store::OutboxEnt
 /// The webhook outbox: queue order per hook, a delivery queued once however often it is pushed (even after it
 /// was delivered), attempts recorded, the bound dropping the oldest.
 async fn webhook_outbox(store: &dyn Store) {
-    let ids =
-        |rows: &[vigil_collector::store::OutboxEntry]| rows.iter().map(|r| r.delivery.clone()).collect::<Vec<_>>();
+    let ids = |rows: &[vigil_collector::OutboxEntry]| rows.iter().map(|r| r.delivery.clone()).collect::<Vec<_>>();
     let (a, b) = ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b");
     let dropped = store
         .outbox_push(

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_collector::ingest::{BatchLimits, ContentEncoding, decode_body, parse_batch};
+use vigil_collector::{BatchLimits, ContentEncoding, decode_body, parse_batch};
 
 const MAX_DECODED: usize = 1 << 20;
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_collector::ingest::{BatchLimits, parse_batch, parse_signed_batch};
+use vigil_collector::{BatchLimits, parse_batch, parse_signed_batch};
 use vigil_measurement::{Limits, Measurement};
 
 fuzz_target!(|data: &[u8]| {

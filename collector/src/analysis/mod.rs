@@ -4,7 +4,4 @@
 
 mod run;
 
-pub use run::{
-    Change, RunReport, Transition, WindowPlan, classify_window, keep_identities, load_input, plan_window, save_plan,
-    transitions,
-};
+pub use run::{Change, RunReport, Transition, classify_window, load_input, plan_window, save_plan, transitions};

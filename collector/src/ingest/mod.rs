@@ -17,4 +17,4 @@ pub use body::{BodyError, ContentEncoding, decode_body};
 pub use client_address::{client_address, line_mentioning};
 pub use limits::{Exceeded, ProbeLimits};
 pub use pipeline::{IngestError, IngestPipeline};
-pub use queue::{IngestQueue, QueueFull, SubmitError};
+pub use queue::{IngestQueue, SubmitError};

@@ -5,11 +5,11 @@
 //! The data runs up to the present minute, so the censorship is ongoing.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use vigil_collector::analysis::classify_window;
-use vigil_collector::classify::ClassifierSettings;
-use vigil_collector::model::DisruptionEvent;
-use vigil_collector::model::{AccessType, ProbeProfile};
+use vigil_collector::ClassifierSettings;
+use vigil_collector::DisruptionEvent;
+use vigil_collector::classify_window;
 use vigil_collector::register_probe;
+use vigil_collector::{AccessType, ProbeProfile};
 
 use super::TestCollector;
 

@@ -37,7 +37,7 @@ pub fn replay(server: &ClickHouseServer, database: &str, setup: &[String], queri
         .cloned()
         .partition(|q| q.trim_start().to_ascii_uppercase().starts_with("ALTER"));
     let mut parse_only = parse_only;
-    parse_only.extend(vigil_collector::store::clickhouse::schema::cluster("vigil", "vigil"));
+    parse_only.extend(vigil_collector::clickhouse_schema::cluster("vigil", "vigil"));
     let tables: BTreeMap<String, String> = server
         .run_in(
             database,

@@ -19,8 +19,8 @@ use chrono::{SecondsFormat, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
-use vigil_collector::model::{AccessType, ProbeProfile};
-use vigil_collector::store::MeasurementQuery;
+use vigil_collector::MeasurementQuery;
+use vigil_collector::{AccessType, ProbeProfile};
 use vigil_collector::{CollectorConfig, Store, StoreSpec, open_store, register_probe, serve};
 
 /// Installs ring as rustls' process-wide provider: in a workspace build reqwest has rustls without one.

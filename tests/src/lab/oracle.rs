@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use vigil_collector::store::{MeasurementQuery, StoreSpec, open_store};
+use vigil_collector::{MeasurementQuery, StoreSpec, open_store};
 
 use super::LabError;
 
