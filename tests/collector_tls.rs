@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use sha2::Digest;
 use vigil_lab::{CollectorProcess, tcp_line};
-use vigil_probe::config::ProbeConfig;
-use vigil_probe::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolOptions};
-use vigil_probe::upload::{RoundOutcome, Uploader};
+use vigil_probe::ProbeConfig;
+use vigil_probe::{NewRecord, RecordClass, SharedSpool, Spool, SpoolOptions};
+use vigil_probe::{RoundOutcome, Uploader};
 
 /// A certificate for 127.0.0.1 as PEM (chain, key) and the SHA-256 of its DER.
 struct Leaf {

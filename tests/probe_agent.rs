@@ -115,7 +115,7 @@ async fn once_prints_valid_measurements_and_uploads_nothing() {
         .map(|m| (m.kind(), m.result.outcome(), m.target.list.as_deref()))
         .collect();
     // What the anchor gets depends on this process's privileges (the child inherits them).
-    let mode = vigil_probe::net::detect_packet_mode();
+    let mode = vigil_probe::detect_packet_mode();
     let mut expected = vec![(Kind::Vitals, Outcome::Ok, None)];
     if mode.can_ping() {
         expected.push((Kind::Icmp, Outcome::Ok, Some("anchors")));
@@ -468,7 +468,7 @@ async fn the_data_budget_counts_real_bytes_and_stops_test_lists_within_one_check
         (s.bytes, s.requests.len())
     };
     assert!(list_requests >= 1, "no list URL ran at all");
-    let one_check = vigil_probe::agent::LIST_URL_CAP;
+    let one_check = vigil_probe::LIST_URL_CAP;
     assert!(
         list_bytes <= (1 << 20) + one_check,
         "the lists took {list_bytes} bytes against a budget of 1 MiB (+ one check's cap, {one_check})"

@@ -8,9 +8,9 @@ use uuid::Uuid;
 use vigil_collector::MeasurementQuery;
 use vigil_collector::{StoreSpec, open_store};
 use vigil_lab::{CollectorProcess, tcp_line, vitals_line};
-use vigil_probe::config::ProbeConfig;
-use vigil_probe::spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolOptions};
-use vigil_probe::upload::{RoundOutcome, Uploader};
+use vigil_probe::ProbeConfig;
+use vigil_probe::{NewRecord, RecordClass, SharedSpool, Spool, SpoolOptions};
+use vigil_probe::{RoundOutcome, Uploader};
 
 /// A probe configuration whose state directory (spool, signing key) is `dir/probe-state`.
 fn probe_config(dir: &Path, url: &str, token: &str, fallbacks: &[String]) -> ProbeConfig {
@@ -83,7 +83,7 @@ async fn spooled_measurements_reach_the_store_and_leave_the_spool() {
 async fn signed_batches_are_stored_verifiable_and_tampering_is_found() {
     let dir = tempfile::tempdir().expect("temp dir");
     let collector = CollectorProcess::start(dir.path(), 0);
-    let key = vigil_probe::signing::ProbeKey::load_or_create(&dir.path().join("probe-state")).expect("key");
+    let key = vigil_probe::ProbeKey::load_or_create(&dir.path().join("probe-state")).expect("key");
     let (_, token) = collector.add_probe_with_key("p1", Some(&key.public_key().to_string()));
     let spool = spool_in(dir.path());
     let ids = spool_measurements(&spool, 100);

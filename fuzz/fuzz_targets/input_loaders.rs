@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_probe::fingerprints::Fingerprints;
-use vigil_probe::test_lists::TestLists;
+use vigil_probe::Fingerprints;
+use vigil_probe::TestLists;
 
 fuzz_target!(|data: &[u8]| {
     let (fingerprints, list) = match data.iter().position(|&b| b == 0) {

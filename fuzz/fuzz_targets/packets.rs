@@ -3,16 +3,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_probe::packet::{icmp, ipv4, tcp};
+use vigil_probe::{parse_icmp, parse_tcp, split_ipv4};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = icmp::parse(data);
-    let _ = tcp::parse(data);
-    if let Some((_header, payload)) = ipv4::split(data) {
-        if let Some(message) = icmp::parse(payload) {
+    let _ = parse_icmp(data);
+    let _ = parse_tcp(data);
+    if let Some((_header, payload)) = split_ipv4(data) {
+        if let Some(message) = parse_icmp(payload) {
             let _ = format!("{message:?}");
         }
-        if let Some(segment) = tcp::parse(payload) {
+        if let Some(segment) = parse_tcp(payload) {
             let _ = (segment.is_syn_ack(), segment.is_rst());
         }
     }

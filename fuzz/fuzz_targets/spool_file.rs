@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_probe::spool::{Spool, SpoolOptions};
+use vigil_probe::{Spool, SpoolOptions};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(dir) = tempfile::tempdir() else {

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use vigil_probe::spool::{NewRecord, RecordClass, Spool, SpoolOptions};
+use vigil_probe::{NewRecord, RecordClass, Spool, SpoolOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use vigil_probe::config::{ConfigError, ProbeConfig};
-use vigil_probe::spool::Spool;
+use vigil_probe::Spool;
+use vigil_probe::{ConfigError, ProbeConfig};
 
 /// Vigil measurement probe.
 #[derive(Debug, Parser)]
@@ -84,7 +84,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(async move {
                 let metrics = match metrics_listen {
                     Some(addr) => {
-                        let metrics = vigil_probe::metrics::ProbeMetrics::new()?;
+                        let metrics = vigil_probe::ProbeMetrics::new()?;
                         let listener = tokio::net::TcpListener::bind(addr)
                             .await
                             .with_context(|| format!("listening for metrics on {addr}"))?;
@@ -94,14 +94,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     None => None,
                 };
-                vigil_probe::agent::run(config, metrics, shutdown_signal()).await?;
+                vigil_probe::run(config, metrics, shutdown_signal()).await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Once { config } => {
             let config = ProbeConfig::load(&config)?;
-            let (measurements, warnings) = runtime()?.block_on(vigil_probe::agent::run_once(config))?;
+            let (measurements, warnings) = runtime()?.block_on(vigil_probe::run_once(config))?;
             for warning in warnings {
                 tracing::warn!("{warning}");
             }
@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 (None, Some(config)) => state_dir_of(&config)?,
                 (None, None) => anyhow::bail!("give --config or --state-dir"),
             };
-            let key = vigil_probe::signing::ProbeKey::load_or_create(&state_dir)?;
+            let key = vigil_probe::ProbeKey::load_or_create(&state_dir)?;
             if json {
                 println!("{}", serde_json::json!({"public_key": key.public_key().to_string()}));
             } else {

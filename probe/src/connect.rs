@@ -54,19 +54,6 @@ pub enum ConnectError {
     Timeout(&'static str),
 }
 
-impl ConnectError {
-    /// The stage it failed at: `dns`, `connect`, `tls` or `request`.
-    pub fn stage(&self) -> &'static str {
-        match self {
-            ConnectError::Unusable(_) => "request",
-            ConnectError::Lookup(_) | ConnectError::NoAddress => "dns",
-            ConnectError::Connect(_) => "connect",
-            ConnectError::Tls(_) => "tls",
-            ConnectError::Timeout(stage) => stage,
-        }
-    }
-}
-
 /// Opens a connection to `url`'s host and port (TLS with `tls` for `https`) within `within`, counting its bytes
 /// into the process's total and, when given, a check's `meter`.
 pub async fn open(

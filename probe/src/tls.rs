@@ -4,12 +4,8 @@
 
 use std::sync::Arc;
 
-/// The TLS client configuration every probe connection uses.
-pub fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    client_config_with(&[])
-}
-
-/// The same, also trusting `extra_roots` (DER certificates: a private CA, or a test's own).
+/// The TLS client configuration every probe connection uses, also trusting `extra_roots` (DER certificates: a
+/// private CA, or a test's own; none in production).
 pub fn client_config_with(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, rustls::Error> {
     let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for der in extra_roots {

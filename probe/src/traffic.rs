@@ -87,11 +87,6 @@ impl<S> Counted<S> {
         counted
     }
 
-    /// The stream inside.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
     fn count(&self, bytes: u64) {
         match &self.meter {
             Some(meter) => meter.add_wire(bytes),

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use support::dns_responder::{Answer, Responder};
 use vigil_measurement::{Limits, Measurement, MeasurementResult, Outcome, Scope, Target, validate};
-use vigil_probe::checks::dns::{DnsResolvers, DnsSettings, ResolverSpec};
-use vigil_probe::fingerprints::Fingerprints;
+use vigil_probe::Fingerprints;
+use vigil_probe::dns::{DnsResolvers, DnsSettings, ResolverSpec};
 
 fn ips(list: &[&str]) -> Answer {
     Answer::Addresses(list.iter().map(|s| s.parse::<IpAddr>().expect("ip")).collect())

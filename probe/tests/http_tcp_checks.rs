@@ -12,9 +12,9 @@ use support::web::{Route, closed_port, plaintext_talker, resetting, serve, stall
 use url::Url;
 use vigil_measurement::result::HttpResult;
 use vigil_measurement::{Limits, Measurement, MeasurementResult, Outcome, Scope, Target, validate};
-use vigil_probe::checks::http::{HttpChecker, HttpSettings};
-use vigil_probe::checks::tcp;
-use vigil_probe::fingerprints::Fingerprints;
+use vigil_probe::Fingerprints;
+use vigil_probe::http::{HttpChecker, HttpSettings};
+use vigil_probe::tcp;
 
 fn target(name: &str) -> Target {
     Target {
@@ -239,7 +239,7 @@ async fn an_https_page_is_fetched_over_tls_and_every_byte_is_counted() {
     let cert = support::dns_tls::TestCert::localhost();
     let body = b"<html><head><title>Secure</title></head><body>hello</body></html>".to_vec();
     let addr = serve_tls(&cert, body.clone()).await;
-    let meter = vigil_probe::traffic::CheckMeter::new();
+    let meter = vigil_probe::CheckMeter::new();
     let url = Url::parse(&format!("https://localhost:{}/", addr.port())).expect("url");
     let m = tls_checker(&cert)
         .check_metered(&url, target(url.as_str()), &meter)
@@ -258,10 +258,10 @@ async fn an_https_page_is_fetched_over_tls_and_every_byte_is_counted() {
 
 #[tokio::test]
 async fn a_huge_page_stops_the_fetch_at_its_byte_cap() {
-    use vigil_probe::checks::http::{BODY_CAP, FETCH_CAP, READ_SLACK};
+    use vigil_probe::http::{BODY_CAP, FETCH_CAP, READ_SLACK};
     let cert = support::dns_tls::TestCert::localhost();
     let addr = serve_tls(&cert, vec![b'x'; 4 << 20]).await;
-    let meter = vigil_probe::traffic::CheckMeter::new();
+    let meter = vigil_probe::CheckMeter::new();
     let url = Url::parse(&format!("https://localhost:{}/big", addr.port())).expect("url");
     let r = http(
         &tls_checker(&cert)
@@ -279,7 +279,7 @@ async fn a_huge_page_stops_the_fetch_at_its_byte_cap() {
 
 #[tokio::test]
 async fn a_redirect_chain_with_heavy_bodies_stays_within_one_fetch_cap() {
-    use vigil_probe::checks::http::{FETCH_CAP, READ_SLACK};
+    use vigil_probe::http::{FETCH_CAP, READ_SLACK};
     let heavy = vec![b'r'; 300 << 10];
     let mut routes = HashMap::new();
     for i in 0..8 {
@@ -290,7 +290,7 @@ async fn a_redirect_chain_with_heavy_bodies_stays_within_one_fetch_cap() {
     }
     routes.insert("/hop8".to_owned(), page("<title>end</title>"));
     let addr = serve(routes).await;
-    let meter = vigil_probe::traffic::CheckMeter::new();
+    let meter = vigil_probe::CheckMeter::new();
     let url = Url::parse(&format!("http://{addr}/hop0")).expect("url");
     let _ = http(
         &checker(Fingerprints::builtin())

@@ -15,9 +15,9 @@ use support::precondition;
 use support::web::{Route, serve};
 use url::Url;
 use vigil_measurement::{Limits, MeasurementResult, Outcome, Scope, Target, validate};
-use vigil_probe::checks::http::{HttpChecker, HttpSettings};
-use vigil_probe::fingerprints::{Fingerprints, Location, PatternType};
-use vigil_probe::test_lists::TestLists;
+use vigil_probe::TestLists;
+use vigil_probe::http::{HttpChecker, HttpSettings};
+use vigil_probe::{Fingerprints, Location, PatternType};
 
 /// A test body, given the shared data folder.
 type DataTest = fn(&Path);

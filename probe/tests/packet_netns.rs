@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use vigil_measurement::Outcome;
 use vigil_measurement::result::{IcmpResult, TcpResult, TraceResult};
-use vigil_probe::checks::icmp::{IcmpSettings, ping};
-use vigil_probe::checks::syn::{SynAckTtls, probe};
-use vigil_probe::checks::trace::{TraceProtocol, TraceSettings, trace};
-use vigil_probe::net::{PacketMode, detect_packet_mode};
+use vigil_probe::icmp::{IcmpSettings, ping};
+use vigil_probe::syn::{SynAckTtls, probe};
+use vigil_probe::trace::{TraceProtocol, TraceSettings, trace};
+use vigil_probe::{PacketMode, detect_packet_mode};
 
 #[path = "support/precondition.rs"]
 #[allow(dead_code)]
@@ -196,8 +196,8 @@ fn netns_child() {
         "trace_tcp_filtered",
         json(&trace(v4("10.77.1.2"), TraceProtocol::Tcp(8082), &settings)),
     );
-    let local = vigil_probe::vitals::read_local(&vigil_probe::vitals::VitalsSources::default());
-    out("gateway", serde_json::json!({"route": local.route.as_ref().and_then(|r| r.gateway).map(|g| g.to_string()), "link_up": local.link_up, "answers": vigil_probe::checks::icmp::gateway_answers(v4("10.77.0.1"), mode).0}).to_string());
+    let local = vigil_probe::read_local(&vigil_probe::VitalsSources::default());
+    out("gateway", serde_json::json!({"route": local.route.as_ref().and_then(|r| r.gateway).map(|g| g.to_string()), "link_up": local.link_up, "answers": vigil_probe::icmp::gateway_answers(v4("10.77.0.1"), mode).0}).to_string());
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {

@@ -3,7 +3,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use vigil_probe::spool::{NewRecord, RecordClass, Spool, SpoolOptions};
+use vigil_probe::{NewRecord, RecordClass, Spool, SpoolOptions};
 
 fn records(class: RecordClass, n: usize, tag: &str) -> Vec<NewRecord> {
     (0..n)

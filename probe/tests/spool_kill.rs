@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use vigil_probe::spool::{NewRecord, RecordClass, Spool, SpoolOptions};
+use vigil_probe::{NewRecord, RecordClass, Spool, SpoolOptions};
 
 const CHILD_DIR: &str = "VIGIL_SPOOL_KILL_DIR";
 const CHILD_START: &str = "VIGIL_SPOOL_KILL_START";

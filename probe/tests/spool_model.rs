@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use vigil_probe::spool::{NewRecord, RecordClass, Spool, SpoolOptions, SpooledRecord};
+use vigil_probe::{NewRecord, RecordClass, Spool, SpoolOptions, SpooledRecord};
 
 const MAX_BYTES: u64 = 4_000;
 

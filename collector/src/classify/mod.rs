@@ -14,6 +14,7 @@
 //! 6. separately: censorship (a target blocked on ≥ 2 online probes of one ASN), and single-probe faults.
 
 pub mod attribute;
+mod features;
 pub mod input;
 mod platform;
 pub mod presence;
@@ -25,14 +26,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use attribute::{Feature, decide};
+use attribute::decide;
 pub use input::{ClassifierInput, ProbeInfo, build_input};
 use presence::PresenceState;
 pub use state::{ProbeState, bucket_state};
 
 use crate::model::{
     AccessType, BlockedTarget, BlockingMethod, Bucket, BucketSummary, ConfidenceLevel, DisruptionEvent, EventClass,
-    EventScope, Evidence, Tally, VitalsSummary, median,
+    EventScope, Evidence, median,
 };
 
 /// Tunables of a run.
@@ -772,7 +773,7 @@ fn outage_event(
     settings: &ClassifierSettings,
 ) -> DisruptionEvent {
     let (scope, members) = choose_scope(e, timelines, settings);
-    let features = features(e, &scope, &members, timelines, input);
+    let features = features::features(e, &scope, &members, timelines, input);
     // Scope minimums for anything above low confidence (CLASSIFICATION.md §5.3): 8 probes for a country
     // (Disco's unit minimum), 3 for anything smaller.
     let min_probes = match scope.level.as_str() {
@@ -873,280 +874,6 @@ fn edges(e: &Episode, timelines: &[Timeline<'_>]) -> (usize, Option<usize>) {
         .unwrap_or(Some(e.end))
         .map(|t| t.max(start + 1));
     (start, end)
-}
-
-/// The features of an outage, family by family, each with its points for (shutdown, power, network failure).
-fn features(
-    e: &Episode,
-    scope: &EventScope,
-    members: &[usize],
-    timelines: &[Timeline<'_>],
-    input: &ClassifierInput,
-) -> Vec<Feature> {
-    let mut out = Vec::new();
-    let empty = BTreeMap::new();
-    let obs = |p: usize| input.observed.get(&timelines[p].probe.probe_id).unwrap_or(&empty);
-    let abs = |offset: usize| input.buckets.start + offset as i64;
-    let mut participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
-    if participants.iter().filter(|p| !e.shared.contains(p)).count() >= 2 {
-        participants.retain(|p| !e.shared.contains(p));
-    }
-    if participants.iter().all(|&p| timelines[p].presence_only) {
-        out.push(Feature {
-            family: "presence",
-            text: format!(
-                "presence only: no device or path evidence ({} probes of a third-party platform disconnected from it \
-                 together and stayed away)",
-                participants.len()
-            ),
-            points: [0, 0, 0],
-            inside_cut: false,
-        });
-    }
-    let scope_name = match scope.level.as_str() {
-        "asn" => format!("AS{}", scope.asn.unwrap_or(0)),
-        "region" => format!("{} ({})", scope.region.as_deref().unwrap_or(""), e.country),
-        "access" => format!("{} access in {}", scope.access.as_deref().unwrap_or(""), e.country),
-        _ => e.country.clone(),
-    };
-
-    // Device: reboots on return (probes without a UPS).
-    let (mut returned, mut rebooted) = (0, 0);
-    for &p in participants.iter().filter(|&&p| !timelines[p].probe.ups) {
-        let before = obs(p)
-            .range(..abs(e.start))
-            .rev()
-            .find_map(|(_, s)| s.vitals.as_ref().map(|v| v.boot_id.clone()));
-        let after = obs(p)
-            .range(abs(e.end)..)
-            .find_map(|(_, s)| s.vitals.as_ref().map(|v| v.boot_id.clone()));
-        if let (Some(b), Some(a)) = (before, after) {
-            returned += 1;
-            rebooted += usize::from(a != b);
-        }
-    }
-    if returned > 0 {
-        let r = rebooted as f64 / returned as f64;
-        if r >= 0.5 {
-            out.push(Feature {
-                family: "device",
-                text: format!("{rebooted} of {returned} returning probes came back with a new boot id (rebooted)"),
-                points: [-3, 4, -2],
-                inside_cut: false,
-            });
-        } else if rebooted == 0 && returned >= 2 {
-            out.push(Feature {
-                family: "device",
-                text: format!("all {returned} returning probes kept the same boot id: they never lost power"),
-                points: [1, -3, 1],
-                inside_cut: false,
-            });
-        }
-    }
-    // Device: battery from the bucket before the outage on (the switch often precedes silence); gateway and link
-    // only from inside it (spooled vitals uploaded afterwards).
-    let (mut with_vitals, mut battery, mut with_lan, mut lan_up, mut lan_lost) = (0, 0, 0, 0, 0);
-    for &p in &participants {
-        let around: Vec<&VitalsSummary> = obs(p)
-            .range(abs(e.start.saturating_sub(1))..abs(e.end))
-            .filter_map(|(_, s)| s.vitals.as_ref())
-            .collect();
-        if !around.is_empty() {
-            with_vitals += 1;
-            battery += usize::from(around.iter().any(|v| v.on_battery));
-        }
-        let inside: Vec<&VitalsSummary> = obs(p)
-            .range(abs(e.start)..abs(e.end))
-            .filter_map(|(_, s)| s.vitals.as_ref())
-            .collect();
-        if !inside.is_empty() {
-            with_lan += 1;
-            if inside.iter().any(|v| !v.gateway_reachable || !v.link_up) {
-                lan_lost += 1;
-            } else {
-                lan_up += 1;
-            }
-        }
-    }
-    if with_vitals > 0 && battery as f64 / with_vitals as f64 >= 0.3 {
-        out.push(Feature {
-            family: "device",
-            text: format!("{battery} of {with_vitals} probes with power telemetry switched to battery"),
-            points: [-3, 5, -2],
-            inside_cut: true,
-        });
-    }
-    if with_lan > 0 && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
-        out.push(Feature {
-            family: "device",
-            text: format!("{lan_up} of {with_lan} probes kept a reachable gateway and a live link during the cut"),
-            points: [3, -3, 1],
-            inside_cut: true,
-        });
-    } else if with_lan > 0 && lan_lost as f64 / with_lan as f64 >= 0.6 {
-        out.push(Feature {
-            family: "device",
-            text: format!("{lan_lost} of {with_lan} probes lost their gateway or link"),
-            points: [-2, 3, -2],
-            inside_cut: true,
-        });
-    }
-    // Path: domestic versus international anchors during the outage.
-    let (mut domestic, mut international) = (Tally::default(), Tally::default());
-    for &p in &participants {
-        for (_, s) in obs(p).range(abs(e.start)..abs(e.end)) {
-            domestic.ok += s.domestic.ok;
-            domestic.total += s.domestic.total;
-            international.ok += s.international.ok;
-            international.total += s.international.total;
-        }
-    }
-    if let (Some(d), Some(i)) = (domestic.ratio(), international.ratio()) {
-        if d >= 0.7 && i <= 0.2 {
-            out.push(Feature {
-                family: "path",
-                text: format!(
-                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): a national intranet",
-                    d * 100.0,
-                    i * 100.0
-                ),
-                points: [3, -2, 0],
-                inside_cut: true,
-            });
-        } else if d <= 0.2 && i <= 0.2 {
-            out.push(Feature {
-                family: "path",
-                text: "neither domestic nor international anchors answered".to_owned(),
-                points: [1, 1, 1],
-                inside_cut: true,
-            });
-        }
-    }
-    // Access: mobile versus fixed in the country.
-    let country_members: Vec<usize> = (0..timelines.len())
-        .filter(|&i| {
-            timelines[i].probe.country == e.country && timelines[i].expected.get(e.start).copied().unwrap_or(false)
-        })
-        .collect();
-    let down_share = |access: AccessType| {
-        let group: Vec<usize> = country_members
-            .iter()
-            .copied()
-            .filter(|&i| timelines[i].probe.access == access)
-            .collect();
-        (!group.is_empty())
-            .then(|| group.iter().filter(|i| e.participants.contains(i)).count() as f64 / group.len() as f64)
-    };
-    if let (Some(m), Some(f)) = (down_share(AccessType::Mobile), down_share(AccessType::Fixed)) {
-        if m - f >= 0.5 {
-            out.push(Feature {
-                family: "access",
-                text: format!(
-                    "mobile probes went down ({:.0}%), fixed ones did not ({:.0}%)",
-                    m * 100.0,
-                    f * 100.0
-                ),
-                points: [4, -3, -1],
-                inside_cut: false,
-            });
-        } else if f - m >= 0.3 {
-            out.push(Feature {
-                family: "access",
-                text: format!(
-                    "fixed probes went down first ({:.0}%) while mobile ones held ({:.0}%)",
-                    f * 100.0,
-                    m * 100.0
-                ),
-                points: [-2, 3, 0],
-                inside_cut: false,
-            });
-        }
-    }
-    // Timing: recovery synchrony.
-    let recoveries: Vec<i64> = participants
-        .iter()
-        .filter_map(|&p| {
-            (e.end..timelines[p].states.len())
-                .find(|&t| !timelines[p].states[t].is_down())
-                .map(|t| bucket_time(input, t))
-        })
-        .collect();
-    if recoveries.len() >= 2 {
-        let spread = recoveries.iter().max().unwrap_or(&0) - recoveries.iter().min().unwrap_or(&0);
-        if spread <= input.bucket_secs.max(300) {
-            out.push(Feature {
-                family: "timing",
-                text: format!("{} probes came back within {spread} s of each other", recoveries.len()),
-                points: [2, -2, 1],
-                inside_cut: false,
-            });
-        } else if spread > 3600 {
-            out.push(Feature {
-                family: "timing",
-                text: format!("recovery was staggered over {} minutes", spread / 60),
-                points: [-2, 3, 0],
-                inside_cut: false,
-            });
-        }
-    }
-    // Timing: onset on the hour or half hour (meaningful with buckets of a few minutes at most).
-    let onset = bucket_time(input, e.start);
-    if input.bucket_secs <= 300 && input.bucket_secs >= 60 && onset.rem_euclid(1800) < 120 {
-        out.push(Feature {
-            family: "timing",
-            text: "the outage began on the hour or half hour".to_owned(),
-            points: [2, 0, 1],
-            inside_cut: false,
-        });
-    }
-    // Geometry.
-    let asn_of = |p: usize| timelines[p].probe.asn;
-    let affected_asns: BTreeSet<u32> = participants.iter().map(|&p| asn_of(p)).collect();
-    let country_asns: BTreeSet<u32> = country_members.iter().map(|&p| asn_of(p)).collect();
-    match scope.level.as_str() {
-        "country" if affected_asns.len() >= 2 && affected_asns.len() == country_asns.len() => out.push(Feature {
-            family: "geometry",
-            text: format!(
-                "all {} networks in {} went down together",
-                country_asns.len(),
-                scope_name
-            ),
-            points: [3, 1, -2],
-            inside_cut: false,
-        }),
-        "asn" => {
-            // Every region the network failed in, shared probes included: geometry is where, not why.
-            let regions: BTreeSet<&str> = e
-                .participants
-                .iter()
-                .filter(|p| members.contains(p))
-                .filter_map(|&p| timelines[p].probe.region.as_deref())
-                .collect();
-            let others_fine = country_members
-                .iter()
-                .filter(|&&p| asn_of(p) != scope.asn.unwrap_or(0))
-                .all(|p| !e.participants.contains(p));
-            if regions.len() >= 2 && others_fine {
-                out.push(Feature {
-                    family: "geometry",
-                    text: format!(
-                        "only {scope_name} failed, across {} regions; the other networks there kept working",
-                        regions.len()
-                    ),
-                    points: [-1, -3, 3],
-                    inside_cut: false,
-                });
-            }
-        }
-        "region" if affected_asns.len() >= 2 => out.push(Feature {
-            family: "geometry",
-            text: format!("one region, {scope_name}, across {} networks", affected_asns.len()),
-            points: [1, 2, -1],
-            inside_cut: false,
-        }),
-        _ => {}
-    }
-    out
 }
 
 /// A probe down on its own for two or more buckets while peers in its network (or country) kept working.

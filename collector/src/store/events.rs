@@ -112,3 +112,19 @@ pub struct EventSaveSummary {
     /// Events of the window the run no longer found.
     pub retracted: usize,
 }
+
+/// An event's stored body, the same in every backend: the event as JSON.
+pub(crate) fn event_body(event: &DisruptionEvent) -> Result<String, StoreError> {
+    serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
+        context: "events.body",
+        detail: e.to_string(),
+    })
+}
+
+/// The event a stored body holds.
+pub(crate) fn event_from_body(body: &str) -> Result<DisruptionEvent, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        context: "events.body",
+        detail: e.to_string(),
+    })
+}

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 use vigil_measurement::{Measurement, Outcome, Scope, Target};
 
-pub use targets::{AnchorPlan, plan_anchor};
+pub use targets::plan_anchor;
 
 use crate::budget::DataBudget;
 use crate::checks::dns::{DnsResolvers, DnsSettings, ResolverSpec};

@@ -10,4 +10,4 @@ mod privilege;
 mod socket;
 
 pub use privilege::{PacketMode, detect_packet_mode};
-pub use socket::{DgramIcmpSocket, PacketSocket, RawSocket, Received, source_address_for};
+pub use socket::{DgramIcmpSocket, PacketSocket, RawSocket, source_address_for};

@@ -16,6 +16,7 @@ pub const TIME_EXCEEDED: u8 = 11;
 
 /// Unreachable codes that mean a filter refused the packet (RFC 1812: net/host prohibited, communication
 /// administratively prohibited).
+#[cfg(test)]
 pub fn is_admin_prohibited(code: u8) -> bool {
     matches!(code, 9 | 10 | 13)
 }

@@ -11,6 +11,7 @@ use super::{
 };
 
 use crate::model::DisruptionEvent;
+use crate::store::events::{event_body, event_from_body};
 use crate::store::{EventStore, StoreError};
 
 #[async_trait]
@@ -33,7 +34,7 @@ impl EventStore for ClickHouseStore {
         let mut rows = Vec::new();
         let mut revisions = Vec::new();
         for e in &events {
-            let body = event_json(e)?;
+            let body = event_body(e)?;
             let revision = match existing.get(&e.id) {
                 None => {
                     summary.opened += 1;
@@ -41,7 +42,7 @@ impl EventStore for ClickHouseStore {
                 }
                 Some(old) => {
                     let changed =
-                        old.retracted_ms.is_some() || event_from_json(&old.body)?.revision_key() != e.revision_key();
+                        old.retracted_ms.is_some() || event_from_body(&old.body)?.revision_key() != e.revision_key();
                     if !changed {
                         // Same call: refresh wording and evidence, keep the revision count.
                         rows.push(event_row(e, body, old.revisions, None, now, self.stamp()));
@@ -120,7 +121,7 @@ impl EventStore for ClickHouseStore {
         rows.into_iter()
             .map(|r| {
                 Ok(StoredEvent {
-                    event: event_from_json(&r.body)?,
+                    event: event_from_body(&r.body)?,
                     revisions: r.revisions,
                 })
             })
@@ -135,7 +136,7 @@ impl EventStore for ClickHouseStore {
                 .fetch_all::<RevisionRow>()
         })
         .await?;
-        rows.iter().map(|r| event_from_json(&r.body)).collect()
+        rows.iter().map(|r| event_from_body(&r.body)).collect()
     }
 
     async fn save_review(&self, review: EventReview) -> Result<bool, StoreError> {
@@ -210,18 +211,4 @@ fn event_row(
         updated_ms: now,
         body,
     }
-}
-
-fn event_json(e: &DisruptionEvent) -> Result<String, StoreError> {
-    serde_json::to_string(e).map_err(|err| StoreError::Corrupt {
-        context: "events.body",
-        detail: err.to_string(),
-    })
-}
-
-fn event_from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
-    serde_json::from_str(body).map_err(|err| StoreError::Corrupt {
-        context: "events.body",
-        detail: err.to_string(),
-    })
 }

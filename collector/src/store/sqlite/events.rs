@@ -7,21 +7,8 @@ use super::time::to_ms;
 use super::{SqliteStore, with_conn};
 
 use crate::model::DisruptionEvent;
+use crate::store::events::{event_body, event_from_body};
 use crate::store::{EventQuery, EventReview, EventSaveSummary, EventStore, ReviewVerdict, StoreError, StoredEvent};
-
-fn to_json(event: &DisruptionEvent) -> Result<String, StoreError> {
-    serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
-        context: "events.body",
-        detail: e.to_string(),
-    })
-}
-
-fn from_json(body: &str) -> Result<DisruptionEvent, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-        context: "events.body",
-        detail: e.to_string(),
-    })
-}
 
 pub(super) fn save(
     tx: &Transaction<'_>,
@@ -32,7 +19,7 @@ pub(super) fn save(
 ) -> Result<EventSaveSummary, StoreError> {
     let mut summary = EventSaveSummary::default();
     for e in events {
-        let body = to_json(e)?;
+        let body = event_body(e)?;
         let existing: Option<(String, u32, Option<i64>)> = tx
             .prepare_cached("SELECT body, revisions, retracted_at_ms FROM events WHERE id = ?1")?
             .query_row(params![e.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -43,7 +30,7 @@ pub(super) fn save(
                 1
             }
             Some((old, revisions, retracted)) => {
-                let changed = retracted.is_some() || from_json(&old)?.revision_key() != e.revision_key();
+                let changed = retracted.is_some() || event_from_body(&old)?.revision_key() != e.revision_key();
                 if !changed {
                     // Same call: refresh the wording and evidence, keep the revision count.
                     tx.execute(
@@ -124,7 +111,7 @@ pub(super) fn query(conn: &rusqlite::Connection, q: &EventQuery) -> Result<Vec<S
     for row in rows {
         let (body, revisions) = row?;
         out.push(StoredEvent {
-            event: from_json(&body)?,
+            event: event_from_body(&body)?,
             revisions,
         });
     }
@@ -136,7 +123,7 @@ pub(super) fn revisions(conn: &rusqlite::Connection, id: &str) -> Result<Vec<Dis
     let rows = stmt.query_map(params![id], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(from_json(&row?)?);
+        out.push(event_from_body(&row?)?);
     }
     Ok(out)
 }

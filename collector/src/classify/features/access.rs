@@ -1,0 +1,48 @@
+//! Access evidence: mobile versus fixed probes of the country.
+
+use crate::model::AccessType;
+
+use super::OutageView;
+use crate::classify::attribute::Feature;
+
+/// The access features of an outage.
+pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
+    let mut out = Vec::new();
+    // Access: mobile versus fixed in the country.
+    let down_share = |access: AccessType| {
+        let group: Vec<usize> = v
+            .country_members
+            .iter()
+            .copied()
+            .filter(|&i| v.timelines[i].probe.access == access)
+            .collect();
+        (!group.is_empty())
+            .then(|| group.iter().filter(|i| v.episode.participants.contains(i)).count() as f64 / group.len() as f64)
+    };
+    if let (Some(m), Some(f)) = (down_share(AccessType::Mobile), down_share(AccessType::Fixed)) {
+        if m - f >= 0.5 {
+            out.push(Feature {
+                family: "access",
+                text: format!(
+                    "mobile probes went down ({:.0}%), fixed ones did not ({:.0}%)",
+                    m * 100.0,
+                    f * 100.0
+                ),
+                points: [4, -3, -1],
+                inside_cut: false,
+            });
+        } else if f - m >= 0.3 {
+            out.push(Feature {
+                family: "access",
+                text: format!(
+                    "fixed probes went down first ({:.0}%) while mobile ones held ({:.0}%)",
+                    f * 100.0,
+                    m * 100.0
+                ),
+                points: [-2, 3, 0],
+                inside_cut: false,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,63 @@
+//! Geometry: which networks and regions failed together, for the scope the outage was reported at.
+
+use std::collections::BTreeSet;
+
+use super::{OutageView, ScopeLevel};
+use crate::classify::attribute::Feature;
+
+/// The geometry features of an outage.
+pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
+    let mut out = Vec::new();
+    let asn_of = |p: usize| v.timelines[p].probe.asn;
+    let affected_asns: BTreeSet<u32> = v.participants.iter().map(|&p| asn_of(p)).collect();
+    let country_asns: BTreeSet<u32> = v.country_members.iter().map(|&p| asn_of(p)).collect();
+    match v.level {
+        ScopeLevel::Country if affected_asns.len() >= 2 && affected_asns.len() == country_asns.len() => {
+            out.push(Feature {
+                family: "geometry",
+                text: format!(
+                    "all {} networks in {} went down together",
+                    country_asns.len(),
+                    v.scope_name
+                ),
+                points: [3, 1, -2],
+                inside_cut: false,
+            })
+        }
+        ScopeLevel::Asn => {
+            // Every region the network failed in, shared probes included: geometry is where, not why.
+            let regions: BTreeSet<&str> = v
+                .episode
+                .participants
+                .iter()
+                .filter(|p| v.members.contains(p))
+                .filter_map(|&p| v.timelines[p].probe.region.as_deref())
+                .collect();
+            let others_fine = v
+                .country_members
+                .iter()
+                .filter(|&&p| asn_of(p) != v.scope.asn.unwrap_or(0))
+                .all(|p| !v.episode.participants.contains(p));
+            if regions.len() >= 2 && others_fine {
+                out.push(Feature {
+                    family: "geometry",
+                    text: format!(
+                        "only {} failed, across {} regions; the other networks there kept working",
+                        v.scope_name,
+                        regions.len()
+                    ),
+                    points: [-1, -3, 3],
+                    inside_cut: false,
+                });
+            }
+        }
+        ScopeLevel::Region if affected_asns.len() >= 2 => out.push(Feature {
+            family: "geometry",
+            text: format!("one region, {}, across {} networks", v.scope_name, affected_asns.len()),
+            points: [1, 2, -1],
+            inside_cut: false,
+        }),
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,138 @@
+//! The evidence of an outage, one module per family (CLASSIFICATION.md §2–§4): each family reads the outage's
+//! view and returns its features, with points for (shutdown, power outage, network failure); [`super::attribute`]
+//! weighs them. A new family is a new file here and one line in [`features`].
+
+mod access;
+mod device;
+mod geometry;
+mod path;
+mod presence;
+mod timing;
+
+use std::collections::BTreeMap;
+
+use super::attribute::Feature;
+use super::{ClassifierInput, Episode, Timeline};
+use crate::model::{Bucket, BucketSummary, EventScope};
+
+/// The level of a scope, typed (the event's `scope.level` is its text form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ScopeLevel {
+    /// A whole country.
+    Country,
+    /// One network (ASN) in a country.
+    Asn,
+    /// One region of a country.
+    Region,
+    /// One access type (fixed, mobile, satellite) of a country.
+    Access,
+    /// Anything else (a probe, the collector).
+    Other,
+}
+
+impl ScopeLevel {
+    /// The level of `scope`.
+    pub(super) fn of(scope: &EventScope) -> Self {
+        match scope.level.as_str() {
+            "country" => ScopeLevel::Country,
+            "asn" => ScopeLevel::Asn,
+            "region" => ScopeLevel::Region,
+            "access" => ScopeLevel::Access,
+            _ => ScopeLevel::Other,
+        }
+    }
+}
+
+/// What every family looks at: the outage, the scope it is reported at, and the probes that show it.
+pub(super) struct OutageView<'a, 't> {
+    /// The outage.
+    pub episode: &'a Episode,
+    /// The scope it is reported at.
+    pub scope: &'a EventScope,
+    /// The scope's level, typed.
+    pub level: ScopeLevel,
+    /// The scope's name as evidence text says it.
+    pub scope_name: String,
+    /// The probes of the scope (indices into `timelines`).
+    pub members: &'a [usize],
+    /// The participants the evidence is read from: in the scope, and not shared with a concurrent independent
+    /// outage (unless fewer than two would be left).
+    pub participants: Vec<usize>,
+    /// The probes of the outage's country expected at its start.
+    pub country_members: Vec<usize>,
+    /// Every probe's timeline.
+    pub timelines: &'a [Timeline<'t>],
+    /// The classifier's input.
+    pub input: &'a ClassifierInput,
+    empty: BTreeMap<Bucket, BucketSummary>,
+}
+
+impl<'a, 't> OutageView<'a, 't> {
+    fn new(
+        e: &'a Episode,
+        scope: &'a EventScope,
+        members: &'a [usize],
+        timelines: &'a [Timeline<'t>],
+        input: &'a ClassifierInput,
+    ) -> Self {
+        let mut participants: Vec<usize> = e.participants.iter().copied().filter(|p| members.contains(p)).collect();
+        if participants.iter().filter(|p| !e.shared.contains(p)).count() >= 2 {
+            participants.retain(|p| !e.shared.contains(p));
+        }
+        let level = ScopeLevel::of(scope);
+        let scope_name = match level {
+            ScopeLevel::Asn => format!("AS{}", scope.asn.unwrap_or(0)),
+            ScopeLevel::Region => format!("{} ({})", scope.region.as_deref().unwrap_or(""), e.country),
+            ScopeLevel::Access => format!("{} access in {}", scope.access.as_deref().unwrap_or(""), e.country),
+            ScopeLevel::Country | ScopeLevel::Other => e.country.clone(),
+        };
+        let country_members: Vec<usize> = (0..timelines.len())
+            .filter(|&i| {
+                timelines[i].probe.country == e.country && timelines[i].expected.get(e.start).copied().unwrap_or(false)
+            })
+            .collect();
+        OutageView {
+            episode: e,
+            scope,
+            level,
+            scope_name,
+            members,
+            participants,
+            country_members,
+            timelines,
+            input,
+            empty: BTreeMap::new(),
+        }
+    }
+
+    /// What probe `p` measured, bucket by bucket.
+    fn obs(&self, p: usize) -> &BTreeMap<Bucket, BucketSummary> {
+        self.input
+            .observed
+            .get(&self.timelines[p].probe.probe_id)
+            .unwrap_or(&self.empty)
+    }
+
+    /// The absolute bucket of window offset `offset`.
+    fn abs(&self, offset: usize) -> Bucket {
+        self.input.buckets.start + offset as i64
+    }
+}
+
+/// The features of an outage reported at `scope` over `members`, family by family.
+pub(super) fn features(
+    e: &Episode,
+    scope: &EventScope,
+    members: &[usize],
+    timelines: &[Timeline<'_>],
+    input: &ClassifierInput,
+) -> Vec<Feature> {
+    let view = OutageView::new(e, scope, members, timelines, input);
+    let mut out = presence::features(&view);
+    out.extend(device::features(&view));
+    out.extend(path::features(&view));
+    out.extend(access::features(&view));
+    out.extend(timing::features(&view));
+    out.extend(geometry::features(&view));
+    out
+}

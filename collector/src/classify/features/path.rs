@@ -1,0 +1,43 @@
+//! Path evidence: domestic versus international anchors during the outage (a national intranet).
+
+use crate::model::Tally;
+
+use super::OutageView;
+use crate::classify::attribute::Feature;
+
+/// The path features of an outage.
+pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
+    let mut out = Vec::new();
+    // Path: domestic versus international anchors during the outage.
+    let (mut domestic, mut international) = (Tally::default(), Tally::default());
+    for &p in &v.participants {
+        for (_, s) in v.obs(p).range(v.abs(v.episode.start)..v.abs(v.episode.end)) {
+            domestic.ok += s.domestic.ok;
+            domestic.total += s.domestic.total;
+            international.ok += s.international.ok;
+            international.total += s.international.total;
+        }
+    }
+    if let (Some(d), Some(i)) = (domestic.ratio(), international.ratio()) {
+        if d >= 0.7 && i <= 0.2 {
+            out.push(Feature {
+                family: "path",
+                text: format!(
+                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): a national intranet",
+                    d * 100.0,
+                    i * 100.0
+                ),
+                points: [3, -2, 0],
+                inside_cut: true,
+            });
+        } else if d <= 0.2 && i <= 0.2 {
+            out.push(Feature {
+                family: "path",
+                text: "neither domestic nor international anchors answered".to_owned(),
+                points: [1, 1, 1],
+                inside_cut: true,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,50 @@
+//! Timing evidence: how synchronously probes returned, and an onset on the hour or half hour.
+
+use super::super::bucket_time;
+
+use super::OutageView;
+use crate::classify::attribute::Feature;
+
+/// The timing features of an outage.
+pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
+    let mut out = Vec::new();
+    // Timing: recovery synchrony.
+    let recoveries: Vec<i64> = v
+        .participants
+        .iter()
+        .filter_map(|&p| {
+            (v.episode.end..v.timelines[p].states.len())
+                .find(|&t| !v.timelines[p].states[t].is_down())
+                .map(|t| bucket_time(v.input, t))
+        })
+        .collect();
+    if recoveries.len() >= 2 {
+        let spread = recoveries.iter().max().unwrap_or(&0) - recoveries.iter().min().unwrap_or(&0);
+        if spread <= v.input.bucket_secs.max(300) {
+            out.push(Feature {
+                family: "timing",
+                text: format!("{} probes came back within {spread} s of each other", recoveries.len()),
+                points: [2, -2, 1],
+                inside_cut: false,
+            });
+        } else if spread > 3600 {
+            out.push(Feature {
+                family: "timing",
+                text: format!("recovery was staggered over {} minutes", spread / 60),
+                points: [-2, 3, 0],
+                inside_cut: false,
+            });
+        }
+    }
+    // Timing: onset on the hour or half hour (meaningful with buckets of a few minutes at most).
+    let onset = bucket_time(v.input, v.episode.start);
+    if v.input.bucket_secs <= 300 && v.input.bucket_secs >= 60 && onset.rem_euclid(1800) < 120 {
+        out.push(Feature {
+            family: "timing",
+            text: "the outage began on the hour or half hour".to_owned(),
+            points: [2, 0, 1],
+            inside_cut: false,
+        });
+    }
+    out
+}
