@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use vigil_collector::PublicProbe;
 use vigil_collector::SignedBatchQuery;
 use vigil_collector::{AccessType, ProbeProfile};
+use vigil_collector::{ClassifierSettings, evaluate_corpus};
 use vigil_collector::{
     CollectorConfig, PublishedEvent, StoreSpec, latest_reviews, open_store, pending_only, record_review,
     register_probe_with_key, review_status, serve,
@@ -132,6 +133,23 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum EvalCommand {
+    /// Generate the scenario corpus of a seed (random countries living through known events), classify every
+    /// scenario and score the events against the truth: confusion by class, scope, start and end errors, and
+    /// stated confidence against the share right.
+    Corpus {
+        /// The corpus's seed: scenario i of seed s is the same forever.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many scenarios (they cycle through every kind of event).
+        #[arg(long, default_value_t = 340)]
+        scenarios: usize,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import one day's RIPE Atlas connection log into the store (use a fresh one), classify the span it covers,
     /// and print its events against the log's bursts (≥ 10 probes of one ASN leaving together) and Disco's
     /// detections.
@@ -410,6 +428,20 @@ pub async fn run(cli: Cli) -> Result<()> {
                 report.unplaced,
                 report.sessions
             );
+        }
+        Command::Eval(EvalCommand::Corpus {
+            seed,
+            scenarios,
+            threads,
+            json,
+        }) => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            let report = evaluate_corpus(seed, scenarios, &ClassifierSettings::default(), threads);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
         }
         Command::Eval(EvalCommand::RipeAtlas {
             file,

@@ -20,6 +20,7 @@ mod api;
 mod classify;
 mod config;
 mod connections;
+mod corpus;
 mod export;
 mod import;
 mod ingest;
@@ -57,6 +58,12 @@ pub use store::{
 
 // Ingest: parsing and decoding a batch (the fuzz targets drive these directly).
 pub use ingest::{BatchError, BatchLimits, BodyError, ContentEncoding, decode_body, parse_batch, parse_signed_batch};
+
+// The scenario corpus (random countries through known events, with ground truth) and the classifier's score on it.
+pub use corpus::{
+    BUCKET_SECS as CORPUS_BUCKET_SECS, EvalReport as CorpusReport, Scenario as CorpusScenario, ScenarioKind, Truth,
+    TruthScope, evaluate as evaluate_corpus, judge as judge_scenario, scenario as corpus_scenario,
+};
 
 // Third-party vantage: RIPE Atlas connection logs, and their replay against Disco's detections.
 pub use import::{replay, ripe_atlas};

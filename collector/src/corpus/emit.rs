@@ -1,0 +1,181 @@
+//! From a plan to what probes send: per probe and bucket it is not silent, its vitals, a domestic and two
+//! international anchor checks, and every fifth bucket a check of the test list's site — wire-format
+//! measurements with UUIDv7 ids, drawn from the scenario's own generator so a seed gives the same bytes.
+
+use chrono::{DateTime, Duration, Utc};
+use vigil_measurement::result::{DnsAnswer, DnsResult, HttpResult, Power, TcpResult, VitalsResult};
+use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
+
+use super::scenario::{Condition, Plan, SITE, SiteAnswer, WINDOW_BUCKETS};
+use crate::model::{ANCHOR_LIST, BlockingMethod};
+
+/// The test list the site is on.
+pub const SITE_LIST: &str = "citizenlab-global";
+
+/// One measurement and the probe that sent it.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The probe.
+    pub probe_id: String,
+    /// The measurement, as on the wire.
+    pub measurement: Measurement,
+}
+
+/// Every measurement of a plan, bucket 0 starting at `t0`.
+pub fn emit(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs: i64) -> Vec<Sent> {
+    let mut out = Vec::new();
+    for (country, rows) in plan.countries.iter().zip(&plan.conditions) {
+        for (probe, row) in country.probes.iter().zip(rows) {
+            // Each probe checks at its own second of the bucket.
+            let phase = rng.i64(0..bucket_secs.max(1));
+            for (bucket, condition) in row.iter().enumerate().take(WINDOW_BUCKETS) {
+                if condition.silent {
+                    continue;
+                }
+                let at = t0 + Duration::seconds(bucket as i64 * bucket_secs + phase);
+                let mut send = |measurement| {
+                    out.push(Sent {
+                        probe_id: probe.probe_id.clone(),
+                        measurement,
+                    })
+                };
+                send(measurement(rng, at, local(), vitals(condition)));
+                let domestic_ok = rng.f64() < condition.domestic;
+                send(measurement(rng, at, anchor(Scope::Domestic), tcp(domestic_ok)));
+                for _ in 0..2 {
+                    let ok = rng.f64() < condition.international;
+                    send(measurement(rng, at, anchor(Scope::International), tcp(ok)));
+                }
+                if (bucket + probe.isp) % 5 == 0 {
+                    send(measurement(rng, at, site_target(), site_result(condition.site)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn measurement(rng: &mut fastrand::Rng, at: DateTime<Utc>, target: Target, result: MeasurementResult) -> Measurement {
+    let mut random = [0u8; 10];
+    rng.fill(&mut random);
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    Measurement {
+        schema: SCHEMA_VERSION,
+        id: uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid(),
+        started_at: at,
+        duration_ms: 20.0,
+        target,
+        network: None,
+        clock: None,
+        result,
+    }
+}
+
+fn local() -> Target {
+    Target {
+        name: "self".to_owned(),
+        scope: Scope::Local,
+        list: None,
+    }
+}
+
+fn anchor(scope: Scope) -> Target {
+    Target {
+        name: match scope {
+            Scope::Domestic => "anchor.domestic.example".to_owned(),
+            _ => "anchor.international.example".to_owned(),
+        },
+        scope,
+        list: Some(ANCHOR_LIST.to_owned()),
+    }
+}
+
+fn site_target() -> Target {
+    Target {
+        name: format!("https://{SITE}/"),
+        scope: Scope::International,
+        list: Some(SITE_LIST.to_owned()),
+    }
+}
+
+fn vitals(c: &Condition) -> MeasurementResult {
+    MeasurementResult::Vitals(VitalsResult {
+        outcome: Outcome::Ok,
+        boot_id: format!("boot-{}", c.boot),
+        uptime_s: 3_600.0,
+        power: Power {
+            ac_online: Some(!c.battery),
+            on_battery: Some(c.battery),
+            battery_pct: c.battery.then_some(80.0),
+        },
+        gateway_reachable: c.gateway,
+        link_up: c.link,
+        last_gasp: false,
+        spool_depth: 0,
+        seq: None,
+        gateway_rtt_ms: Some(1.5),
+        error_detail: None,
+    })
+}
+
+fn tcp(ok: bool) -> MeasurementResult {
+    MeasurementResult::Tcp(TcpResult {
+        outcome: if ok { Outcome::Ok } else { Outcome::Timeout },
+        ip: std::net::IpAddr::from([192, 0, 2, 1]),
+        port: 443,
+        method: None,
+        reply: None,
+        reply_ttl: None,
+        reply_ip_id: None,
+        injected_rst: None,
+        rtt_ms: ok.then_some(40.0),
+        error_detail: None,
+    })
+}
+
+fn site_result(answer: SiteAnswer) -> MeasurementResult {
+    if answer == SiteAnswer::Blocked(BlockingMethod::Dns) {
+        return MeasurementResult::Dns(DnsResult {
+            outcome: Outcome::DnsInjected,
+            query: SITE.to_owned(),
+            qtype: "A".to_owned(),
+            resolver: "system".to_owned(),
+            answers: vec![DnsAnswer {
+                rtype: "A".to_owned(),
+                data: "10.10.34.35".to_owned(),
+                ttl: Some(60),
+            }],
+            rcode: Some("NOERROR".to_owned()),
+            fingerprint: Some("corpus_dns".to_owned()),
+            injection_reason: Some("fingerprint".to_owned()),
+            error_detail: None,
+        });
+    }
+    let (outcome, status, stage, fingerprint) = match answer {
+        SiteAnswer::Ok => (Outcome::Ok, Some(200), None, None),
+        SiteAnswer::Blocked(BlockingMethod::HttpBlockpage) => {
+            (Outcome::Blockpage, Some(200), None, Some("corpus_blockpage"))
+        }
+        SiteAnswer::Blocked(BlockingMethod::TcpReset) => (Outcome::Reset, None, Some("tls_handshake"), None),
+        SiteAnswer::Blocked(_) | SiteAnswer::CertificateExpired => {
+            (Outcome::TlsError, None, Some("tls_handshake"), None)
+        }
+        SiteAnswer::Down => (Outcome::Timeout, None, Some("connect"), None),
+    };
+    MeasurementResult::Http(HttpResult {
+        outcome,
+        url: format!("https://{SITE}/"),
+        status,
+        redirects: Vec::new(),
+        headers: Default::default(),
+        body_length: status.map(|_| 20_000),
+        body_sha256: None,
+        title: None,
+        fingerprint: fingerprint.map(str::to_owned),
+        failure_stage: stage.map(str::to_owned),
+        tls_version: None,
+        server_ip: None,
+        throughput_bps: None,
+        error_detail: None,
+    })
+}

@@ -1,0 +1,167 @@
+//! The scenario corpus: random countries living through known events, with their ground truth, as wire-format
+//! measurements — and the classifier scored on them (issue 23; EVALUATION.md records the figures).
+//!
+//! Scenario `i` of seed `s` is the same forever: one generator per scenario, seeded from both. A scenario is a
+//! home country (1–8 ISPs, 1–6 regions, 2–400 probes, some on a UPS, some on lossy links, some flapping) and a
+//! neighbour, one kind of event from [`ScenarioKind::ALL`] in turn, and what really happened ([`Truth`]).
+//! [`evaluate`] runs the pure classifier over each and scores its events ([`EvalReport`]).
+
+mod emit;
+mod scenario;
+mod score;
+mod topology;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+pub use emit::Sent;
+pub use scenario::{ScenarioKind, Truth, TruthScope, WINDOW_BUCKETS};
+pub use score::{EvalReport, ScenarioScore};
+pub use topology::Country;
+
+use crate::classify::{ClassifierInput, ClassifierSettings, ProbeInfo, build_input, classify};
+use crate::model::{DisruptionEvent, Placed};
+
+/// Bucket length of the corpus, seconds.
+pub const BUCKET_SECS: i64 = 60;
+
+/// One scenario as probes would send it.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its kind.
+    pub kind: ScenarioKind,
+    /// What really happened.
+    pub truth: Vec<Truth>,
+    /// The home country and its neighbour.
+    pub countries: [Country; 2],
+    /// Every measurement sent.
+    pub sent: Vec<Sent>,
+    /// Start of bucket 0.
+    pub t0: DateTime<Utc>,
+}
+
+impl Scenario {
+    /// The registry as the classifier sees it.
+    pub fn probes(&self) -> Vec<ProbeInfo> {
+        self.countries
+            .iter()
+            .flat_map(|c| {
+                c.probes.iter().map(|p| ProbeInfo {
+                    probe_id: p.probe_id.clone(),
+                    country: c.code.clone(),
+                    asn: c.isps[p.isp].asn,
+                    region: Some(c.regions[p.region].clone()),
+                    access: c.isps[p.isp].access,
+                    ups: p.ups,
+                    last_seen: None,
+                })
+            })
+            .collect()
+    }
+
+    /// End of the last bucket.
+    pub fn to(&self) -> DateTime<Utc> {
+        self.t0 + Duration::seconds(WINDOW_BUCKETS as i64 * BUCKET_SECS)
+    }
+
+    /// The classifier's input over the whole window.
+    pub fn input(&self) -> ClassifierInput {
+        let placed = self.sent.iter().map(|s| Placed {
+            probe_id: &s.probe_id,
+            started_at: s.measurement.started_at,
+            measurement: &s.measurement,
+        });
+        build_input(self.probes(), placed, BUCKET_SECS, self.t0, self.to())
+    }
+
+    /// Probe-days of watching the scenario holds.
+    pub fn probe_days(&self) -> f64 {
+        let probes: usize = self.countries.iter().map(|c| c.probes.len()).sum();
+        probes as f64 * (WINDOW_BUCKETS as i64 * BUCKET_SECS) as f64 / 86_400.0
+    }
+}
+
+/// Scenario `index` of the corpus of `seed`.
+pub fn scenario(seed: u64, index: usize) -> Scenario {
+    let plan = scenario::plan(seed, index);
+    let mut rng = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    // 10:07 UTC, so an onset is on the hour only when an event is drawn there.
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 7, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let sent = emit::emit(&plan, &mut rng, t0, BUCKET_SECS);
+    Scenario {
+        kind: plan.kind,
+        truth: plan.truth,
+        countries: plan.countries,
+        sent,
+        t0,
+    }
+}
+
+/// Runs the classifier on one scenario and scores it.
+pub fn judge(s: &Scenario, settings: &ClassifierSettings) -> (Vec<DisruptionEvent>, ScenarioScore) {
+    let events = classify(&s.input(), settings);
+    let score = score::score(&s.truth, &events, s.t0.timestamp(), BUCKET_SECS);
+    (events, score)
+}
+
+/// Scenarios `0..scenarios` of `seed`, classified and scored on `threads` threads.
+pub fn evaluate(seed: u64, scenarios: usize, settings: &ClassifierSettings, threads: usize) -> EvalReport {
+    let threads = threads.clamp(1, 64);
+    let scores: Vec<Vec<(ScenarioKind, ScenarioScore, f64)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..scenarios)
+                        .step_by(threads)
+                        .map(|i| {
+                            let s = scenario(seed, i);
+                            let (_, score) = judge(&s, settings);
+                            (s.kind, score, s.probe_days())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A worker that panicked hit a bug in the classifier: say so rather than score fewer scenarios.
+            .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut report = score::ReportBuilder::new(seed);
+    for (kind, score, days) in scores.into_iter().flatten() {
+        report.add(kind, score, days);
+    }
+    report.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_national_intranet_shutdown_scenario_is_scored_right_and_unmatched_events_count_as_false() {
+        let settings = ClassifierSettings::default();
+        let shutdown = (0..200)
+            .map(|i| scenario(5, i))
+            .find(|s| s.kind == ScenarioKind::NationalShutdownIntranet && s.countries[0].probes.len() >= 20)
+            .expect("a shutdown with 20 probes");
+        let (events, score) = judge(&shutdown, &settings);
+        assert_eq!(score.truths.len(), 1);
+        assert!(score.truths[0].2, "{:?} {events:#?}", score.truths);
+        // A scored event that matches nothing counts as false.
+        let none = score::score(&[], &events, shutdown.t0.timestamp(), BUCKET_SECS);
+        assert_eq!(none.false_events, events.len());
+    }
+
+    #[test]
+    fn the_report_counts_every_true_event_once() {
+        let report = evaluate(2, 34, &ClassifierSettings::default(), 2);
+        assert_eq!(report.scenarios, 34);
+        let in_confusion: usize = report.confusion.values().flat_map(|r| r.values()).sum();
+        assert_eq!(in_confusion, report.true_events);
+        assert!(report.right_class_and_scope <= report.right_class);
+    }
+}

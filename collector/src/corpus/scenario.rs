@@ -1,0 +1,573 @@
+//! Scenarios: a home country and a neighbour, one kind of event (or two at once, or none), and its ground truth —
+//! class, scope, start and end. What each probe lives through is a [`Condition`] per bucket; the event kinds are
+//! written as changes to those conditions, as the causes act on real devices and paths:
+//!
+//! - a **shutdown** leaves devices powered (same boot id, gateway and link up) and cuts the international path;
+//!   with a national intranet domestic anchors still answer; a leaky one lets a few international checks through
+//!   (an allowlisted address);
+//! - an **ISP upstream failure** leaves gateways up and cuts everything beyond the ISP, domestic too;
+//! - a **transit or cable cut** loses international paths of some networks, here and across the border, while
+//!   domestic peering holds — the look-alike of an intranet shutdown;
+//! - a **blackout** silences the devices without a UPS, which come back with a new boot id, staggered; UPS devices
+//!   run on battery while the ISP's street cabinets may be dark;
+//! - a **probe fault** silences one probe;
+//! - **censorship** makes one or more ISPs block a site by one method, while an **expired certificate** or a site
+//!   that is down fails the same everywhere (no one censors it).
+
+use super::topology::{Country, HOME, NEIGHBOUR, draw_country};
+use crate::model::{AccessType, BlockingMethod, EventClass};
+
+/// Buckets in a scenario's window.
+pub const WINDOW_BUCKETS: usize = 120;
+
+/// The site of the test list every probe checks.
+pub const SITE: &str = "news.example";
+
+/// What a scenario's event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioKind {
+    /// Nothing happens beyond the usual noise.
+    Quiet,
+    /// The whole country cut off the international internet, a domestic intranet kept.
+    NationalShutdownIntranet,
+    /// The whole country cut off, domestic networks too.
+    NationalShutdownTotal,
+    /// A national shutdown that lets a few international addresses through (an allowlist).
+    NationalShutdownLeaky,
+    /// One region cut off.
+    RegionalShutdown,
+    /// Mobile networks cut off, fixed lines untouched.
+    MobileShutdown,
+    /// One ISP loses its upstream.
+    IspUpstreamFailure,
+    /// International transit (or a submarine cable) lost by some networks here and across the border.
+    TransitCut,
+    /// A region's power fails; recovery is staggered.
+    RegionalBlackout,
+    /// One probe goes silent.
+    ProbeFault,
+    /// A regional blackout and an unrelated ISP failure at once.
+    TwoEvents,
+    /// One or more ISPs block the site by DNS injection.
+    CensorshipDns,
+    /// … by a blockpage.
+    CensorshipBlockpage,
+    /// … by resets.
+    CensorshipReset,
+    /// … by breaking TLS.
+    CensorshipTls,
+    /// The site's certificate expired: TLS fails everywhere, here and abroad.
+    ExpiredCertificate,
+    /// The site is down: it times out everywhere.
+    OriginDown,
+}
+
+impl ScenarioKind {
+    /// Every kind, in the order scenarios cycle through them.
+    pub const ALL: [ScenarioKind; 17] = [
+        ScenarioKind::Quiet,
+        ScenarioKind::NationalShutdownIntranet,
+        ScenarioKind::NationalShutdownTotal,
+        ScenarioKind::NationalShutdownLeaky,
+        ScenarioKind::RegionalShutdown,
+        ScenarioKind::MobileShutdown,
+        ScenarioKind::IspUpstreamFailure,
+        ScenarioKind::TransitCut,
+        ScenarioKind::RegionalBlackout,
+        ScenarioKind::ProbeFault,
+        ScenarioKind::TwoEvents,
+        ScenarioKind::CensorshipDns,
+        ScenarioKind::CensorshipBlockpage,
+        ScenarioKind::CensorshipReset,
+        ScenarioKind::CensorshipTls,
+        ScenarioKind::ExpiredCertificate,
+        ScenarioKind::OriginDown,
+    ];
+}
+
+/// Where a true event happened.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "level", rename_all = "snake_case")]
+pub enum TruthScope {
+    /// A whole country.
+    Country {
+        /// Its code.
+        country: String,
+    },
+    /// One network.
+    Asn {
+        /// Its country.
+        country: String,
+        /// The network.
+        asn: u32,
+    },
+    /// One region.
+    Region {
+        /// Its country.
+        country: String,
+        /// The region.
+        region: String,
+    },
+    /// One access type of a country.
+    Access {
+        /// Its country.
+        country: String,
+        /// The access type.
+        access: AccessType,
+    },
+    /// One probe.
+    Probe {
+        /// The probe.
+        probe_id: String,
+    },
+}
+
+/// One true event of a scenario.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Truth {
+    /// Its cause.
+    pub class: EventClass,
+    /// Where.
+    pub scope: TruthScope,
+    /// First bucket (offset in the window).
+    pub start: usize,
+    /// One past the last bucket.
+    pub end: usize,
+}
+
+/// How the site of the test list answers a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteAnswer {
+    /// It loads.
+    Ok,
+    /// Blocked by this method.
+    Blocked(BlockingMethod),
+    /// Its certificate is expired.
+    CertificateExpired,
+    /// It does not answer.
+    Down,
+}
+
+/// What one probe lives through in one bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Condition {
+    /// Sends nothing measured in this bucket (powered off, or flapping).
+    pub silent: bool,
+    /// How many times it has booted.
+    pub boot: u32,
+    /// On battery.
+    pub battery: bool,
+    /// Its gateway answers.
+    pub gateway: bool,
+    /// Its link has carrier.
+    pub link: bool,
+    /// Chance a domestic anchor check succeeds.
+    pub domestic: f64,
+    /// Chance an international anchor check succeeds.
+    pub international: f64,
+    /// How the test list's site answers.
+    pub site: SiteAnswer,
+}
+
+const HEALTHY: Condition = Condition {
+    silent: false,
+    boot: 1,
+    battery: false,
+    gateway: true,
+    link: true,
+    domestic: 0.995,
+    international: 0.99,
+    site: SiteAnswer::Ok,
+};
+
+/// A generated scenario before emission: the countries, every probe's conditions, and the truth.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Its kind.
+    pub kind: ScenarioKind,
+    /// The home country and its neighbour.
+    pub countries: [Country; 2],
+    /// Per country, per probe, per bucket.
+    pub conditions: [Vec<Vec<Condition>>; 2],
+    /// What really happened.
+    pub truth: Vec<Truth>,
+}
+
+/// Draws scenario `index` of the corpus of `seed`.
+pub fn plan(seed: u64, index: usize) -> Plan {
+    // One generator per scenario: scenario i of seed s is the same whatever else is generated.
+    let mut rng = fastrand::Rng::with_seed(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64);
+    let home = draw_country(&mut rng, "XA", 64_500, HOME);
+    let neighbour = draw_country(&mut rng, "XB", 65_000, NEIGHBOUR);
+    let mut plan = Plan {
+        kind: ScenarioKind::ALL[index % ScenarioKind::ALL.len()],
+        conditions: [baseline(&mut rng, &home), baseline(&mut rng, &neighbour)],
+        countries: [home, neighbour],
+        truth: Vec::new(),
+    };
+    let kind = plan.kind;
+    apply(&mut rng, &mut plan, kind);
+    plan
+}
+
+/// Everyone healthy, with the noise of real deployments: lossy links fail a check now and then; flappy probes
+/// go silent for a bucket or a few.
+fn baseline(rng: &mut fastrand::Rng, country: &Country) -> Vec<Vec<Condition>> {
+    country
+        .probes
+        .iter()
+        .map(|p| {
+            let mut row = vec![HEALTHY; WINDOW_BUCKETS];
+            if p.lossy {
+                for c in &mut row {
+                    c.domestic = 0.85;
+                    c.international = 0.8;
+                }
+            }
+            if p.flappy {
+                let mut t = 0;
+                while t < WINDOW_BUCKETS {
+                    if rng.u8(0..100) < 2 {
+                        let len = rng.usize(1..=3);
+                        for c in row.iter_mut().skip(t).take(len) {
+                            c.silent = true;
+                        }
+                        t += len;
+                    }
+                    t += 1;
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// A random event span: starting in the middle of the window, 10–40 buckets long, ending inside it.
+fn span(rng: &mut fastrand::Rng) -> (usize, usize) {
+    let start = rng.usize(30..60);
+    let end = (start + rng.usize(10..=40)).min(WINDOW_BUCKETS - 10);
+    (start, end)
+}
+
+fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
+    let home = plan.countries[0].clone();
+    let code = home.code.clone();
+    match kind {
+        ScenarioKind::Quiet => {}
+        ScenarioKind::NationalShutdownIntranet
+        | ScenarioKind::NationalShutdownTotal
+        | ScenarioKind::NationalShutdownLeaky => {
+            let (start, end) = span(rng);
+            let all = home.probes_where(|_| true);
+            let (domestic, international) = match kind {
+                ScenarioKind::NationalShutdownIntranet => (0.995, 0.0),
+                ScenarioKind::NationalShutdownLeaky => (0.995, 0.05),
+                _ => (0.0, 0.0),
+            };
+            cut_paths(plan, 0, &all, start, end, Some(domestic), international);
+            plan.truth.push(Truth {
+                class: EventClass::Shutdown,
+                scope: TruthScope::Country { country: code },
+                start,
+                end,
+            });
+        }
+        ScenarioKind::RegionalShutdown if home.regions.len() >= 2 => {
+            let region = rng.usize(0..home.regions.len());
+            let probes = home.probes_where(|p| p.region == region);
+            if probes.len() < 2 {
+                return apply(rng, plan, ScenarioKind::NationalShutdownIntranet);
+            }
+            let (start, end) = span(rng);
+            cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
+            plan.truth.push(Truth {
+                class: EventClass::Shutdown,
+                scope: TruthScope::Region {
+                    country: code,
+                    region: home.regions[region].clone(),
+                },
+                start,
+                end,
+            });
+        }
+        ScenarioKind::MobileShutdown => {
+            let mobile = home.probes_where(|p| home.isps[p.isp].access == AccessType::Mobile);
+            let others = home.probes.len() - mobile.len();
+            if mobile.len() < 2 || others < 2 {
+                return apply(rng, plan, ScenarioKind::NationalShutdownTotal);
+            }
+            let (start, end) = span(rng);
+            cut_paths(plan, 0, &mobile, start, end, Some(0.0), 0.0);
+            plan.truth.push(Truth {
+                class: EventClass::Shutdown,
+                scope: TruthScope::Access {
+                    country: code,
+                    access: AccessType::Mobile,
+                },
+                start,
+                end,
+            });
+        }
+        ScenarioKind::IspUpstreamFailure => {
+            let Some(isp) = isp_with_probes(rng, &home, 2) else {
+                return;
+            };
+            let probes = home.probes_where(|p| p.isp == isp);
+            let (start, end) = span(rng);
+            cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
+            plan.truth.push(Truth {
+                class: EventClass::NetworkFailure,
+                scope: TruthScope::Asn {
+                    country: code,
+                    asn: home.isps[isp].asn,
+                },
+                start,
+                end,
+            });
+        }
+        ScenarioKind::TransitCut => {
+            // Some of the home ISPs (not all: with every network cut and domestic peering up, nothing measured
+            // tells it from an intranet shutdown) and every ISP across the border.
+            if home.isps.len() < 2 {
+                return apply(rng, plan, ScenarioKind::IspUpstreamFailure);
+            }
+            let (start, end) = span(rng);
+            let hit: Vec<usize> = (0..home.isps.len())
+                .filter(|_| rng.bool())
+                .take(home.isps.len() - 1)
+                .collect();
+            for (c, isps) in [(0usize, hit), (1, (0..plan.countries[1].isps.len()).collect())] {
+                let country = plan.countries[c].clone();
+                for isp in isps {
+                    let probes = country.probes_where(|p| p.isp == isp);
+                    if probes.len() < 2 {
+                        continue;
+                    }
+                    cut_paths(plan, c, &probes, start, end, None, 0.0);
+                    plan.truth.push(Truth {
+                        class: EventClass::NetworkFailure,
+                        scope: TruthScope::Asn {
+                            country: country.code.clone(),
+                            asn: country.isps[isp].asn,
+                        },
+                        start,
+                        end,
+                    });
+                }
+            }
+        }
+        ScenarioKind::RegionalBlackout => blackout(rng, plan),
+        ScenarioKind::ProbeFault => {
+            let p = rng.usize(0..home.probes.len());
+            let start = rng.usize(30..60);
+            let end = start + rng.usize(5..=20);
+            for c in &mut plan.conditions[0][p][start..end] {
+                c.silent = true;
+            }
+            plan.truth.push(Truth {
+                class: EventClass::ProbeFault,
+                scope: TruthScope::Probe {
+                    probe_id: home.probes[p].probe_id.clone(),
+                },
+                start,
+                end,
+            });
+        }
+        ScenarioKind::TwoEvents => {
+            blackout(rng, plan);
+            let region = match plan.truth.first().map(|t| &t.scope) {
+                Some(TruthScope::Region { region, .. }) => home.regions.iter().position(|r| r == region),
+                _ => None,
+            };
+            // An ISP with no probe in the dark region fails on its own.
+            let candidates: Vec<usize> = (0..home.isps.len())
+                .filter(|&i| {
+                    let probes = home.probes_where(|p| p.isp == i);
+                    probes.len() >= 2 && probes.iter().all(|&p| Some(home.probes[p].region) != region)
+                })
+                .collect();
+            if candidates.is_empty() || region.is_none() {
+                return;
+            }
+            let isp = candidates[rng.usize(0..candidates.len())];
+            let probes = home.probes_where(|p| p.isp == isp);
+            let (start, end) = span(rng);
+            cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
+            plan.truth.push(Truth {
+                class: EventClass::NetworkFailure,
+                scope: TruthScope::Asn {
+                    country: code,
+                    asn: home.isps[isp].asn,
+                },
+                start,
+                end,
+            });
+        }
+        ScenarioKind::CensorshipDns
+        | ScenarioKind::CensorshipBlockpage
+        | ScenarioKind::CensorshipReset
+        | ScenarioKind::CensorshipTls => {
+            let method = match kind {
+                ScenarioKind::CensorshipDns => BlockingMethod::Dns,
+                ScenarioKind::CensorshipBlockpage => BlockingMethod::HttpBlockpage,
+                ScenarioKind::CensorshipReset => BlockingMethod::TcpReset,
+                _ => BlockingMethod::Tls,
+            };
+            let (start, end) = (rng.usize(10..40), WINDOW_BUCKETS);
+            let censoring: Vec<usize> = (0..home.isps.len()).filter(|_| rng.u8(0..3) > 0).collect();
+            for isp in censoring {
+                let probes = home.probes_where(|p| p.isp == isp);
+                if probes.len() < 2 {
+                    continue;
+                }
+                for &p in &probes {
+                    for c in &mut plan.conditions[0][p][start..end] {
+                        c.site = SiteAnswer::Blocked(method);
+                    }
+                }
+                plan.truth.push(Truth {
+                    class: EventClass::Censorship,
+                    scope: TruthScope::Asn {
+                        country: code.clone(),
+                        asn: home.isps[isp].asn,
+                    },
+                    start,
+                    end,
+                });
+            }
+        }
+        ScenarioKind::ExpiredCertificate | ScenarioKind::OriginDown => {
+            let answer = if kind == ScenarioKind::OriginDown {
+                SiteAnswer::Down
+            } else {
+                SiteAnswer::CertificateExpired
+            };
+            let start = rng.usize(10..40);
+            for rows in &mut plan.conditions {
+                for row in rows.iter_mut() {
+                    for c in &mut row[start..] {
+                        c.site = answer;
+                    }
+                }
+            }
+        }
+        // A regional shutdown in a country of one region is a national one.
+        ScenarioKind::RegionalShutdown => apply(rng, plan, ScenarioKind::NationalShutdownTotal),
+    }
+}
+
+/// An ISP with at least `min` probes, if any.
+fn isp_with_probes(rng: &mut fastrand::Rng, country: &Country, min: usize) -> Option<usize> {
+    let candidates: Vec<usize> = (0..country.isps.len())
+        .filter(|&i| country.probes_where(|p| p.isp == i).len() >= min)
+        .collect();
+    (!candidates.is_empty()).then(|| candidates[rng.usize(0..candidates.len())])
+}
+
+/// Paths cut for `probes` of country `c` over `[start, end)`: devices stay up; domestic checks succeed with
+/// `domestic` (unchanged when `None`), international ones with `international`.
+fn cut_paths(
+    plan: &mut Plan,
+    c: usize,
+    probes: &[usize],
+    start: usize,
+    end: usize,
+    domestic: Option<f64>,
+    international: f64,
+) {
+    for &p in probes {
+        for cond in &mut plan.conditions[c][p][start..end] {
+            if let Some(d) = domestic {
+                cond.domestic = d;
+            }
+            cond.international = international;
+        }
+    }
+}
+
+/// A region's power fails (the country's, when it has one region): devices without a UPS go dark and come back
+/// rebooted, each within a few buckets of the power; UPS devices run on battery, and in half the blackouts the
+/// ISP's equipment is dark too.
+fn blackout(rng: &mut fastrand::Rng, plan: &mut Plan) {
+    let home = plan.countries[0].clone();
+    let region = rng.usize(0..home.regions.len());
+    let probes = home.probes_where(|p| p.region == region);
+    if probes.len() < 2 {
+        return;
+    }
+    let (start, end) = span(rng);
+    let network_dark = rng.bool();
+    for &p in &probes {
+        let back = (end + rng.usize(0..=6)).min(WINDOW_BUCKETS);
+        let row = &mut plan.conditions[0][p];
+        if home.probes[p].ups {
+            for c in &mut row[start..end] {
+                c.battery = true;
+                if network_dark {
+                    c.domestic = 0.0;
+                    c.international = 0.0;
+                }
+            }
+        } else {
+            for c in &mut row[start..back] {
+                c.silent = true;
+            }
+            for c in &mut row[back..] {
+                c.boot += 1;
+            }
+        }
+    }
+    let scope = if home.regions.len() == 1 {
+        TruthScope::Country {
+            country: home.code.clone(),
+        }
+    } else {
+        TruthScope::Region {
+            country: home.code.clone(),
+            region: home.regions[region].clone(),
+        }
+    };
+    plan.truth.push(Truth {
+        class: EventClass::PowerOutage,
+        scope,
+        start,
+        end,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_is_the_same_for_the_same_seed_and_index_and_its_truth_lies_in_the_window() {
+        for index in 0..200 {
+            let a = plan(11, index);
+            let b = plan(11, index);
+            assert_eq!(a.truth, b.truth);
+            assert_eq!(a.conditions, b.conditions);
+            for t in &a.truth {
+                assert!(t.start < t.end && t.end <= WINDOW_BUCKETS, "{t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_blackout_reboots_the_devices_without_a_ups_and_a_shutdown_reboots_none() {
+        let blackout = (0..400)
+            .map(|i| plan(3, i))
+            .find(|p| p.kind == ScenarioKind::RegionalBlackout && !p.truth.is_empty())
+            .expect("a blackout");
+        let rebooted = blackout.conditions[0]
+            .iter()
+            .filter(|row| row.last().is_some_and(|c| c.boot == 2))
+            .count();
+        assert!(rebooted > 0);
+        let shutdown = (0..400)
+            .map(|i| plan(3, i))
+            .find(|p| p.kind == ScenarioKind::NationalShutdownIntranet)
+            .expect("a shutdown");
+        assert!(shutdown.conditions[0].iter().all(|row| row.iter().all(|c| c.boot == 1)));
+    }
+}

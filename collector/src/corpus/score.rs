@@ -1,0 +1,324 @@
+//! Scoring the classifier's events against a scenario's truth.
+//!
+//! A true event is matched to the events that overlap it in time and concern its place (its country, or its
+//! probe); the best of them is the one at exactly its scope, else the largest. It is **right** when that event has
+//! its class and its scope. Every event of the classifier that matches no true event is a **false event**. Each
+//! event's stated confidence is set against whether it was right (the reliability table): a confidence that means
+//! what it says is right that often.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::scenario::{ScenarioKind, Truth, TruthScope};
+use crate::model::{ConfidenceLevel, DisruptionEvent};
+
+/// What one scenario's events scored.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioScore {
+    /// Per true event: its class, the class called for it (`none` when nothing was), and whether class and scope
+    /// were right.
+    pub truths: Vec<(String, String, bool)>,
+    /// Start and end errors (buckets) of the true events called right.
+    pub edge_errors: Vec<(i64, i64)>,
+    /// Per event called: its stated confidence, its level, and whether it was right.
+    pub calls: Vec<(f64, ConfidenceLevel, bool)>,
+    /// Events that match no true event.
+    pub false_events: usize,
+}
+
+/// The country a true scope lies in, if it names one.
+fn truth_country(scope: &TruthScope) -> Option<&str> {
+    match scope {
+        TruthScope::Country { country }
+        | TruthScope::Asn { country, .. }
+        | TruthScope::Region { country, .. }
+        | TruthScope::Access { country, .. } => Some(country),
+        TruthScope::Probe { .. } => None,
+    }
+}
+
+/// Whether an event is about the place of a true event.
+fn concerns(event: &DisruptionEvent, truth: &TruthScope) -> bool {
+    match truth {
+        TruthScope::Probe { probe_id } => event.scope.probe_id.as_deref() == Some(probe_id),
+        other => event.scope.country.as_deref() == truth_country(other) && event.scope.level != "probe",
+    }
+}
+
+/// Whether an event is reported at exactly the true scope.
+pub fn same_scope(event: &DisruptionEvent, truth: &TruthScope) -> bool {
+    let s = &event.scope;
+    match truth {
+        TruthScope::Country { country } => s.level == "country" && s.country.as_deref() == Some(country),
+        TruthScope::Asn { country, asn } => {
+            s.level == "asn" && s.country.as_deref() == Some(country) && s.asn == Some(*asn)
+        }
+        TruthScope::Region { country, region } => {
+            s.level == "region" && s.country.as_deref() == Some(country) && s.region.as_deref() == Some(region)
+        }
+        TruthScope::Access { country, access } => {
+            s.level == "access" && s.country.as_deref() == Some(country) && s.access.as_deref() == Some(access.as_str())
+        }
+        TruthScope::Probe { probe_id } => s.level == "probe" && s.probe_id.as_deref() == Some(probe_id),
+    }
+}
+
+/// Scores `events` against `truth`; bucket 0 starts at `t0` (epoch seconds).
+pub fn score(truth: &[Truth], events: &[DisruptionEvent], t0: i64, bucket_secs: i64) -> ScenarioScore {
+    let time = |bucket: usize| t0 + bucket as i64 * bucket_secs;
+    let overlaps =
+        |e: &DisruptionEvent, t: &Truth| e.started_at < time(t.end) && e.ended_at.is_none_or(|end| end > time(t.start));
+    let mut out = ScenarioScore::default();
+    let mut explained = vec![false; events.len()];
+    let mut right_event = vec![false; events.len()];
+    for t in truth {
+        let related: Vec<usize> = (0..events.len())
+            .filter(|&i| overlaps(&events[i], t) && concerns(&events[i], &t.scope))
+            .collect();
+        for &i in &related {
+            explained[i] = true;
+            if events[i].class == t.class && same_scope(&events[i], &t.scope) {
+                right_event[i] = true;
+            }
+        }
+        let best = related
+            .iter()
+            .copied()
+            .find(|&i| events[i].class == t.class && same_scope(&events[i], &t.scope))
+            .or_else(|| related.iter().copied().find(|&i| same_scope(&events[i], &t.scope)))
+            .or_else(|| related.iter().copied().max_by_key(|&i| events[i].affected_probes));
+        let called = best.map_or("none", |i| events[i].class.as_str());
+        let right = best.is_some_and(|i| right_event[i]);
+        out.truths.push((t.class.as_str().to_owned(), called.to_owned(), right));
+        if let Some(i) = best.filter(|_| right) {
+            let e = &events[i];
+            let start_err = (e.started_at - time(t.start)).abs() / bucket_secs.max(1);
+            let end = e.ended_at.unwrap_or(time(super::scenario::WINDOW_BUCKETS));
+            let end_err = (end - time(t.end)).abs() / bucket_secs.max(1);
+            out.edge_errors.push((start_err, end_err));
+        }
+    }
+    for (i, e) in events.iter().enumerate() {
+        out.calls.push((e.confidence, e.confidence_level, right_event[i]));
+        if !explained[i] {
+            out.false_events += 1;
+        }
+    }
+    out
+}
+
+/// The stated confidence bands of the reliability table.
+const BANDS: [(f64, f64); 4] = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 1.01)];
+
+/// One row of the reliability table.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Band {
+    /// Lowest stated confidence in the band.
+    pub from: f64,
+    /// One past the highest.
+    pub to: f64,
+    /// Events called in it.
+    pub events: usize,
+    /// Their mean stated confidence.
+    pub stated: f64,
+    /// The share of them that were right.
+    pub right: f64,
+}
+
+/// The whole corpus's score.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EvalReport {
+    /// The corpus's seed.
+    pub seed: u64,
+    /// Scenarios evaluated.
+    pub scenarios: usize,
+    /// True events.
+    pub true_events: usize,
+    /// True events called with the right class.
+    pub right_class: usize,
+    /// True events called with the right class and scope.
+    pub right_class_and_scope: usize,
+    /// (true class, called class) → count; `none` when nothing was called.
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Per scenario kind: true events, and how many were right.
+    pub by_kind: BTreeMap<String, (usize, usize)>,
+    /// Median and 90th-percentile start error (buckets) of right calls.
+    pub start_error: (i64, i64),
+    /// Median and 90th-percentile end error (buckets) of right calls.
+    pub end_error: (i64, i64),
+    /// Stated confidence against the share right.
+    pub reliability: Vec<Band>,
+    /// High-confidence calls, and how many of them were wrong.
+    pub high_confidence: (usize, usize),
+    /// Events matching no true event, over all scenarios.
+    pub false_events: usize,
+    /// False events per 1,000 probe-days in the quiet scenarios.
+    pub quiet_false_per_1000_probe_days: f64,
+}
+
+/// Gathers scenario scores into the report.
+#[derive(Debug, Default)]
+pub struct ReportBuilder {
+    report: EvalReport,
+    edges: Vec<(i64, i64)>,
+    calls: Vec<(f64, ConfidenceLevel, bool)>,
+    quiet: (usize, f64),
+}
+
+impl ReportBuilder {
+    /// A builder for the corpus of `seed`.
+    pub fn new(seed: u64) -> Self {
+        ReportBuilder {
+            report: EvalReport {
+                seed,
+                ..EvalReport::default()
+            },
+            ..ReportBuilder::default()
+        }
+    }
+
+    /// Adds one scenario's score; `probe_days` is how much watching it held.
+    pub fn add(&mut self, kind: ScenarioKind, score: ScenarioScore, probe_days: f64) {
+        let r = &mut self.report;
+        r.scenarios += 1;
+        let kind_name = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let entry = r.by_kind.entry(kind_name).or_default();
+        for (truth, called, right) in &score.truths {
+            r.true_events += 1;
+            r.right_class += usize::from(truth == called);
+            r.right_class_and_scope += usize::from(*right);
+            *r.confusion
+                .entry(truth.clone())
+                .or_default()
+                .entry(called.clone())
+                .or_default() += 1;
+            entry.0 += 1;
+            entry.1 += usize::from(*right);
+        }
+        r.false_events += score.false_events;
+        if kind == ScenarioKind::Quiet {
+            self.quiet.0 += score.false_events;
+            self.quiet.1 += probe_days;
+        }
+        self.edges.extend(score.edge_errors);
+        self.calls.extend(score.calls);
+    }
+
+    /// The report.
+    pub fn finish(mut self) -> EvalReport {
+        let r = &mut self.report;
+        let pct = |mut v: Vec<i64>, q: f64| -> i64 {
+            if v.is_empty() {
+                return 0;
+            }
+            v.sort_unstable();
+            v[((v.len() - 1) as f64 * q).round() as usize]
+        };
+        let starts: Vec<i64> = self.edges.iter().map(|e| e.0).collect();
+        let ends: Vec<i64> = self.edges.iter().map(|e| e.1).collect();
+        r.start_error = (pct(starts.clone(), 0.5), pct(starts, 0.9));
+        r.end_error = (pct(ends.clone(), 0.5), pct(ends, 0.9));
+        r.reliability = BANDS
+            .iter()
+            .map(|&(from, to)| {
+                let inside: Vec<&(f64, ConfidenceLevel, bool)> =
+                    self.calls.iter().filter(|c| c.0 >= from && c.0 < to).collect();
+                let n = inside.len();
+                Band {
+                    from,
+                    to: to.min(1.0),
+                    events: n,
+                    stated: if n == 0 {
+                        0.0
+                    } else {
+                        inside.iter().map(|c| c.0).sum::<f64>() / n as f64
+                    },
+                    right: if n == 0 {
+                        0.0
+                    } else {
+                        inside.iter().filter(|c| c.2).count() as f64 / n as f64
+                    },
+                }
+            })
+            .collect();
+        let high: Vec<_> = self.calls.iter().filter(|c| c.1 == ConfidenceLevel::High).collect();
+        r.high_confidence = (high.len(), high.iter().filter(|c| !c.2).count());
+        r.quiet_false_per_1000_probe_days = if self.quiet.1 > 0.0 {
+            self.quiet.0 as f64 * 1000.0 / self.quiet.1
+        } else {
+            0.0
+        };
+        self.report
+    }
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let share = |n: usize, d: usize| if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 };
+        writeln!(
+            f,
+            "corpus seed {}: {} scenarios, {} true events",
+            self.seed, self.scenarios, self.true_events
+        )?;
+        writeln!(
+            f,
+            "right class: {:.1} %   right class and scope: {:.1} %   (target ≥ 95 %)",
+            share(self.right_class, self.true_events),
+            share(self.right_class_and_scope, self.true_events)
+        )?;
+        writeln!(
+            f,
+            "wrong high-confidence calls: {} of {} ({:.1} %; target ≤ 1 %)",
+            self.high_confidence.1,
+            self.high_confidence.0,
+            share(self.high_confidence.1, self.high_confidence.0)
+        )?;
+        writeln!(
+            f,
+            "false events: {} in all; {:.2} per 1,000 probe-days when nothing happened (target ≤ 0.5)",
+            self.false_events, self.quiet_false_per_1000_probe_days
+        )?;
+        writeln!(
+            f,
+            "start error (buckets) median {} p90 {}; end error median {} p90 {}",
+            self.start_error.0, self.start_error.1, self.end_error.0, self.end_error.1
+        )?;
+        writeln!(f, "\nconfusion (rows: true class; columns: class called)")?;
+        let mut columns: Vec<&String> = self.confusion.values().flat_map(|row| row.keys()).collect();
+        columns.sort();
+        columns.dedup();
+        write!(f, "{:<16}", "")?;
+        for c in &columns {
+            write!(f, " {:>15}", c)?;
+        }
+        writeln!(f)?;
+        for (truth, row) in &self.confusion {
+            write!(f, "{truth:<16}")?;
+            for c in &columns {
+                write!(f, " {:>15}", row.get(*c).copied().unwrap_or(0))?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(f, "\nper scenario kind: true events, right (class and scope)")?;
+        for (kind, (n, right)) in &self.by_kind {
+            if *n > 0 {
+                writeln!(f, "{kind:<28} {n:>5} {:>6.1} %", share(*right, *n))?;
+            }
+        }
+        writeln!(
+            f,
+            "\nreliability: stated confidence against the share right (target: within 10 points)"
+        )?;
+        for b in &self.reliability {
+            writeln!(
+                f,
+                "[{:.2}, {:.2})  {:>6} events  stated {:.2}  right {:.2}",
+                b.from, b.to, b.events, b.stated, b.right
+            )?;
+        }
+        Ok(())
+    }
+}
