@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vigil_collector::PublicProbe;
 use vigil_collector::SignedBatchQuery;
+use vigil_collector::evaluate_corpus;
 use vigil_collector::{AccessType, ProbeProfile};
-use vigil_collector::{ClassifierSettings, evaluate_corpus};
 use vigil_collector::{
     CollectorConfig, PublishedEvent, StoreSpec, latest_reviews, open_store, pending_only, record_review,
     register_probe_with_key, review_status, serve,
@@ -436,7 +436,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             json,
         }) => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            let report = evaluate_corpus(seed, scenarios, &ClassifierSettings::default(), threads);
+            let report = evaluate_corpus(seed, scenarios, &config.classifier.settings(), threads);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -473,7 +473,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 &places,
                 &disco,
                 i64::try_from(config.bucket_secs).unwrap_or(300),
-                &vigil_collector::ClassifierSettings::default(),
+                &config.classifier.settings(),
             )
             .await?;
             if json {
@@ -568,7 +568,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 from,
                 to,
                 i64::try_from(config.bucket_secs).unwrap_or(300),
-                &vigil_collector::ClassifierSettings::default(),
+                &config.classifier.settings(),
             )
             .await?;
             println!(

@@ -104,6 +104,9 @@ pub struct ClassifierConfig {
     /// Seconds after a bucket ends before it is classified, so the probes' uploads for it have arrived. Only
     /// complete buckets are classified: a bucket still filling looks like silence and would open false events.
     pub settle_secs: u64,
+    /// Shortest trouble of one probe reported as a probe fault, seconds (see
+    /// [`crate::classify::ClassifierSettings::probe_fault_min_secs`]).
+    pub probe_fault_min_secs: u64,
 }
 
 impl Default for ClassifierConfig {
@@ -112,6 +115,17 @@ impl Default for ClassifierConfig {
             interval_secs: 60,
             window_secs: 6 * 3600,
             settle_secs: 30,
+            probe_fault_min_secs: 600,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// The classifier's tunables this configuration sets (the rest at their defaults).
+    pub fn settings(&self) -> crate::classify::ClassifierSettings {
+        crate::classify::ClassifierSettings {
+            probe_fault_min_secs: i64::try_from(self.probe_fault_min_secs).unwrap_or(i64::MAX),
+            ..crate::classify::ClassifierSettings::default()
         }
     }
 }

@@ -126,10 +126,11 @@ fn spawn_classifier(
     let bucket_secs = i64::try_from(config.bucket_secs).unwrap_or(300).max(1);
     let settle = chrono::Duration::seconds(i64::try_from(config.classifier.settle_secs).unwrap_or(0));
     let notifier = crate::notify::Notifier::start(&config.notify, Arc::clone(&store));
+    let classifier_settings = config.classifier.settings();
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let settings = crate::classify::ClassifierSettings::default();
+        let settings = classifier_settings;
         loop {
             ticker.tick().await;
             let to = complete_until(chrono::Utc::now() - settle, bucket_secs);

@@ -48,6 +48,11 @@ pub struct ClassifierSettings {
     pub keep_expected_secs: i64,
     /// Share of an episode's probes a scope must hold to be its scope.
     pub cover_share: f64,
+    /// Shortest trouble of one probe reported as a probe fault, seconds (and never under two buckets). Shorter
+    /// silences are flaps: a home router reboots in 1–3 minutes, and the median absence of a RIPE Atlas probe
+    /// from its platform is 5 minutes (EVALUATION.md); reporting each as an event buried real ones (on the
+    /// scenario corpus, flaps of 1–3 minutes were most false events at the default of two 1-minute buckets).
+    pub probe_fault_min_secs: i64,
 }
 
 impl Default for ClassifierSettings {
@@ -57,6 +62,7 @@ impl Default for ClassifierSettings {
             expect_window: 12,
             keep_expected_secs: 3 * 86_400,
             cover_share: 0.8,
+            probe_fault_min_secs: 600,
         }
     }
 }
@@ -125,7 +131,7 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
         }
         events.push(outage_event(e, &timelines, input, settings));
     }
-    events.extend(probe_faults(&timelines, &covered, input));
+    events.extend(probe_faults(&timelines, &covered, input, settings));
     events.extend(censorship(&timelines, input));
     events.extend(throttling(&timelines, input));
     events.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
@@ -881,8 +887,12 @@ fn probe_faults(
     timelines: &[Timeline<'_>],
     covered: &BTreeSet<(String, usize)>,
     input: &ClassifierInput,
+    settings: &ClassifierSettings,
 ) -> Vec<DisruptionEvent> {
     let mut out = Vec::new();
+    let min_buckets = usize::try_from(settings.probe_fault_min_secs.div_euclid(input.bucket_secs.max(1)))
+        .unwrap_or(usize::MAX)
+        .max(2);
     for tl in timelines {
         let n = tl.states.len();
         let mut t = 0;
@@ -900,7 +910,7 @@ fn probe_faults(
             while t < n && faulty(t) {
                 t += 1;
             }
-            if t - start < 2 {
+            if t - start < min_buckets {
                 continue;
             }
             let peers_up = timelines
@@ -925,10 +935,18 @@ fn probe_faults(
                     ),
                 )
             } else {
+                // CLASSIFICATION.md L1–L3: a lone probe down is a local fault at medium confidence (a reboot on
+                // return says it lost power, still medium); high when it logged the switch to battery (L1) or kept
+                // reporting while its checks failed (L3).
+                let (why, high) = local_cause(tl, start, t, input);
                 (
-                    (0.8, ConfidenceLevel::High),
+                    if high {
+                        (0.85, ConfidenceLevel::High)
+                    } else {
+                        (0.6, ConfidenceLevel::Medium)
+                    },
                     format!(
-                        "one probe was {} for {} buckets while {peers_up} peers in {} kept working",
+                        "one probe was {} for {} buckets while {peers_up} peers in {} kept working{why}",
                         tl.states[start].as_str(),
                         t - start,
                         tl.probe.country
@@ -961,6 +979,35 @@ fn probe_faults(
         }
     }
     out
+}
+
+/// What a lone probe's own data says of its trouble over buckets `[start, end)`: a clause for the evidence, and
+/// whether it is enough for high confidence (CLASSIFICATION.md L1, L3). A battery logged wins over a reboot.
+fn local_cause(tl: &Timeline<'_>, start: usize, end: usize, input: &ClassifierInput) -> (String, bool) {
+    let empty = BTreeMap::new();
+    let observed = input.observed.get(&tl.probe.probe_id).unwrap_or(&empty);
+    let abs = |offset: usize| input.buckets.start + offset as i64;
+    let boot = |range: std::ops::Range<Bucket>, last: bool| {
+        let mut boots = observed
+            .range(range)
+            .filter_map(|(_, s)| s.vitals.as_ref().map(|v| v.boot_id.clone()));
+        if last { boots.next_back() } else { boots.next() }
+    };
+    let before = boot(input.buckets.start - 1..abs(start), true);
+    let after = boot(abs(end)..input.buckets.end, false);
+    let on_battery = observed
+        .range(abs(start.saturating_sub(1))..abs(end))
+        .any(|(_, s)| s.vitals.as_ref().is_some_and(|v| v.on_battery));
+    if on_battery {
+        return ("; it reported running on battery".to_owned(), true);
+    }
+    if before.is_some() && after.is_some() && before != after {
+        return ("; it came back with a new boot id (lost power)".to_owned(), false);
+    }
+    if tl.states[start] == ProbeState::Degraded {
+        return ("; it kept reporting while its checks failed".to_owned(), true);
+    }
+    (String::new(), false)
 }
 
 /// Buckets a presence-only probe must stay away to be reported on its own: twelve (an hour at the default five

@@ -164,4 +164,58 @@ mod tests {
         assert_eq!(in_confusion, report.true_events);
         assert!(report.right_class_and_scope <= report.right_class);
     }
+
+    /// The first scenario of `kind` (seed 9) that `keep` accepts, classified.
+    fn first(kind: ScenarioKind, keep: impl Fn(&Scenario) -> bool) -> (Scenario, Vec<DisruptionEvent>, ScenarioScore) {
+        let s = (0..2_000)
+            .filter(|i| ScenarioKind::ALL[i % ScenarioKind::ALL.len()] == kind)
+            .map(|i| scenario(9, i))
+            .find(|s| keep(s))
+            .expect("such a scenario");
+        let (events, score) = judge(&s, &ClassifierSettings::default());
+        (s, events, score)
+    }
+
+    #[test]
+    fn a_single_region_isp_losing_its_upstream_is_a_network_failure_not_a_shutdown() {
+        // Issue 23, case 1: gateways up and nothing beyond the ISP answering used to score as a shutdown.
+        let (s, events, score) = first(ScenarioKind::IspUpstreamFailure, |s| {
+            let Some(TruthScope::Asn { asn, .. }) = s.truth.first().map(|t| &t.scope) else {
+                return false;
+            };
+            let home = &s.countries[0];
+            let isp = home.isps.iter().position(|i| i.asn == *asn).expect("its ISP");
+            let region = home.isps[isp].regions.clone();
+            region.len() == 1
+                && home.probes_where(|p| p.isp == isp).len() >= 3
+                && home.probes_where(|p| p.isp != isp && p.region == region[0]).len() >= 2
+        });
+        assert!(score.truths[0].2, "{:?} {events:#?}", s.truth);
+        assert!(
+            events.iter().all(|e| e.class != crate::model::EventClass::Shutdown),
+            "{events:#?}"
+        );
+    }
+
+    #[test]
+    fn flaps_of_a_few_minutes_are_not_probe_faults_and_a_lone_silence_of_ten_is_at_medium_confidence() {
+        let (_, events, _) = first(ScenarioKind::Quiet, |s| {
+            s.countries[0].probes.iter().filter(|p| p.flappy).count() >= 3
+        });
+        assert!(
+            events.iter().all(|e| e.class != crate::model::EventClass::ProbeFault),
+            "{events:#?}"
+        );
+        let (s, events, score) = first(ScenarioKind::ProbeFault, |s| s.countries[0].probes.len() >= 10);
+        assert!(score.truths[0].2, "{:?} {events:#?}", s.truth);
+        let fault = events
+            .iter()
+            .find(|e| e.class == crate::model::EventClass::ProbeFault)
+            .expect("the fault");
+        assert_eq!(
+            fault.confidence_level,
+            crate::model::ConfidenceLevel::Medium,
+            "{fault:#?}"
+        );
+    }
 }

@@ -10,7 +10,7 @@
 //!   domestic peering holds — the look-alike of an intranet shutdown;
 //! - a **blackout** silences the devices without a UPS, which come back with a new boot id, staggered; UPS devices
 //!   run on battery while the ISP's street cabinets may be dark;
-//! - a **probe fault** silences one probe;
+//! - a **probe fault** silences one probe for ten minutes or more (shorter silences are the baseline's flaps);
 //! - **censorship** makes one or more ISPs block a site by one method, while an **expired certificate** or a site
 //!   that is down fails the same everywhere (no one censors it).
 
@@ -359,9 +359,11 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
         }
         ScenarioKind::RegionalBlackout => blackout(rng, plan),
         ScenarioKind::ProbeFault => {
+            // Ten minutes to forty: shorter silences are flaps, which the baseline already has (the classifier's
+            // `probe_fault_min_secs` draws the same line).
             let p = rng.usize(0..home.probes.len());
             let start = rng.usize(30..60);
-            let end = start + rng.usize(5..=20);
+            let end = (start + rng.usize(10..=40)).min(WINDOW_BUCKETS - 5);
             for c in &mut plan.conditions[0][p][start..end] {
                 c.silent = true;
             }

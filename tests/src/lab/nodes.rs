@@ -85,10 +85,13 @@ impl CollectorNode {
     pub fn start(bins: &Binaries, dir: &Path) -> Result<Self, LabError> {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let store = format!("sqlite:{}", dir.join("vigil.db").display());
+        // Lab time runs fast (seconds-long buckets), so a probe fault counts from two buckets, not ten minutes.
         let config = format!(
             "listen = \"0.0.0.0:{COLLECTOR_PORT}\"\nstore = \"{store}\"\nbucket_secs = {}\n\n[classifier]\n\
-             interval_secs = 2\nwindow_secs = 1800\nsettle_secs = 2\n",
-            TIMING.bucket_secs
+             interval_secs = 2\nwindow_secs = 1800\nsettle_secs = 2\n\
+             probe_fault_min_secs = {}\n",
+            TIMING.bucket_secs,
+            2 * TIMING.bucket_secs
         );
         let config_path = dir.join("collector.toml");
         std::fs::write(&config_path, config).map_err(|e| LabError::io(&config_path, e))?;

@@ -82,7 +82,12 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         out.push(Feature {
             family: "device",
             text: format!("{lan_up} of {with_lan} probes kept a reachable gateway and a live link during the cut"),
-            points: [3, -3, 1],
+            // CLASSIFICATION.md F3 gives a shutdown +3 only when, with link and gateway up, paths die first at a
+            // border hop; Vigil does not locate the failing hop yet, and a gateway up alone fits an ISP's own
+            // upstream failure as well as an order (issue 23, case 1: it tipped single-network failures into
+            // shutdowns on the corpus). What it does rule out is a dark home: against power, and F3's +1 for a
+            // technical failure.
+            points: [0, -3, 1],
             inside_cut: true,
         });
     } else if with_lan > 0 && lan_lost as f64 / with_lan as f64 >= 0.6 {

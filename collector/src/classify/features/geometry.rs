@@ -38,13 +38,35 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                 .iter()
                 .filter(|&&p| asn_of(p) != v.scope.asn.unwrap_or(0))
                 .all(|p| !v.episode.participants.contains(p));
-            if regions.len() >= 2 && others_fine {
+            // The other networks must be watched where this one failed: across two regions a blackout would have
+            // taken them too; in one region, only if another network's probes there kept working (else a local
+            // blackout or a regional order could look the same). CLASSIFICATION.md §3 row 11: one network alone
+            // is the geometry of a technical failure; an order takes a country or a set of operators.
+            let watched_here = v.country_members.iter().any(|&p| {
+                asn_of(p) != v.scope.asn.unwrap_or(0)
+                    && v.timelines[p]
+                        .probe
+                        .region
+                        .as_deref()
+                        .is_some_and(|r| regions.contains(r))
+            });
+            if others_fine && regions.len() >= 2 {
                 out.push(Feature {
                     family: "geometry",
                     text: format!(
                         "only {} failed, across {} regions; the other networks there kept working",
                         v.scope_name,
                         regions.len()
+                    ),
+                    points: [-1, -3, 3],
+                    inside_cut: false,
+                });
+            } else if others_fine && watched_here {
+                out.push(Feature {
+                    family: "geometry",
+                    text: format!(
+                        "only {} failed; other networks' probes in the same region kept working",
+                        v.scope_name
                     ),
                     points: [-1, -3, 3],
                     inside_cut: false,
