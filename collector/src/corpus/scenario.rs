@@ -194,6 +194,18 @@ pub struct Plan {
     pub truth: Vec<Truth>,
 }
 
+impl Plan {
+    /// Records a true event over buckets `[start, end)`.
+    fn record(&mut self, class: EventClass, scope: TruthScope, start: usize, end: usize) {
+        self.truth.push(Truth {
+            class,
+            scope,
+            start,
+            end,
+        });
+    }
+}
+
 /// Draws scenario `index` of the corpus of `seed`.
 pub fn plan(seed: u64, index: usize) -> Plan {
     // One generator per scenario: scenario i of seed s is the same whatever else is generated.
@@ -266,12 +278,7 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 _ => (0.0, 0.0),
             };
             cut_paths(plan, 0, &all, start, end, Some(domestic), international);
-            plan.truth.push(Truth {
-                class: EventClass::Shutdown,
-                scope: TruthScope::Country { country: code },
-                start,
-                end,
-            });
+            plan.record(EventClass::Shutdown, TruthScope::Country { country: code }, start, end);
         }
         ScenarioKind::RegionalShutdown if home.regions.len() >= 2 => {
             let region = rng.usize(0..home.regions.len());
@@ -281,15 +288,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
             }
             let (start, end) = span(rng);
             cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
-            plan.truth.push(Truth {
-                class: EventClass::Shutdown,
-                scope: TruthScope::Region {
+            plan.record(
+                EventClass::Shutdown,
+                TruthScope::Region {
                     country: code,
                     region: home.regions[region].clone(),
                 },
                 start,
                 end,
-            });
+            );
         }
         ScenarioKind::MobileShutdown => {
             let mobile = home.probes_where(|p| home.isps[p.isp].access == AccessType::Mobile);
@@ -299,15 +306,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
             }
             let (start, end) = span(rng);
             cut_paths(plan, 0, &mobile, start, end, Some(0.0), 0.0);
-            plan.truth.push(Truth {
-                class: EventClass::Shutdown,
-                scope: TruthScope::Access {
+            plan.record(
+                EventClass::Shutdown,
+                TruthScope::Access {
                     country: code,
                     access: AccessType::Mobile,
                 },
                 start,
                 end,
-            });
+            );
         }
         ScenarioKind::IspUpstreamFailure => {
             let Some(isp) = isp_with_probes(rng, &home, 2) else {
@@ -316,15 +323,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
             let probes = home.probes_where(|p| p.isp == isp);
             let (start, end) = span(rng);
             cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
-            plan.truth.push(Truth {
-                class: EventClass::NetworkFailure,
-                scope: TruthScope::Asn {
+            plan.record(
+                EventClass::NetworkFailure,
+                TruthScope::Asn {
                     country: code,
                     asn: home.isps[isp].asn,
                 },
                 start,
                 end,
-            });
+            );
         }
         ScenarioKind::TransitCut => {
             // Some of the home ISPs (not all: with every network cut and domestic peering up, nothing measured
@@ -345,15 +352,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                         continue;
                     }
                     cut_paths(plan, c, &probes, start, end, None, 0.0);
-                    plan.truth.push(Truth {
-                        class: EventClass::NetworkFailure,
-                        scope: TruthScope::Asn {
+                    plan.record(
+                        EventClass::NetworkFailure,
+                        TruthScope::Asn {
                             country: country.code.clone(),
                             asn: country.isps[isp].asn,
                         },
                         start,
                         end,
-                    });
+                    );
                 }
             }
         }
@@ -367,14 +374,14 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
             for c in &mut plan.conditions[0][p][start..end] {
                 c.silent = true;
             }
-            plan.truth.push(Truth {
-                class: EventClass::ProbeFault,
-                scope: TruthScope::Probe {
+            plan.record(
+                EventClass::ProbeFault,
+                TruthScope::Probe {
                     probe_id: home.probes[p].probe_id.clone(),
                 },
                 start,
                 end,
-            });
+            );
         }
         ScenarioKind::TwoEvents => {
             blackout(rng, plan);
@@ -396,15 +403,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
             let probes = home.probes_where(|p| p.isp == isp);
             let (start, end) = span(rng);
             cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
-            plan.truth.push(Truth {
-                class: EventClass::NetworkFailure,
-                scope: TruthScope::Asn {
+            plan.record(
+                EventClass::NetworkFailure,
+                TruthScope::Asn {
                     country: code,
                     asn: home.isps[isp].asn,
                 },
                 start,
                 end,
-            });
+            );
         }
         ScenarioKind::CensorshipDns
         | ScenarioKind::CensorshipBlockpage
@@ -428,15 +435,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                         c.site = SiteAnswer::Blocked(method);
                     }
                 }
-                plan.truth.push(Truth {
-                    class: EventClass::Censorship,
-                    scope: TruthScope::Asn {
+                plan.record(
+                    EventClass::Censorship,
+                    TruthScope::Asn {
                         country: code.clone(),
                         asn: home.isps[isp].asn,
                     },
                     start,
                     end,
-                });
+                );
             }
         }
         ScenarioKind::ExpiredCertificate | ScenarioKind::OriginDown => {
@@ -530,12 +537,7 @@ fn blackout(rng: &mut fastrand::Rng, plan: &mut Plan) {
             region: home.regions[region].clone(),
         }
     };
-    plan.truth.push(Truth {
-        class: EventClass::PowerOutage,
-        scope,
-        start,
-        end,
-    });
+    plan.record(EventClass::PowerOutage, scope, start, end);
 }
 
 #[cfg(test)]
