@@ -317,21 +317,9 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
             );
         }
         ScenarioKind::IspUpstreamFailure => {
-            let Some(isp) = isp_with_probes(rng, &home, 2) else {
-                return;
-            };
-            let probes = home.probes_where(|p| p.isp == isp);
-            let (start, end) = span(rng);
-            cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
-            plan.record(
-                EventClass::NetworkFailure,
-                TruthScope::Asn {
-                    country: code,
-                    asn: home.isps[isp].asn,
-                },
-                start,
-                end,
-            );
+            if let Some(isp) = isp_with_probes(rng, &home, 2) {
+                isp_fails(rng, plan, isp);
+            }
         }
         ScenarioKind::TransitCut => {
             // Some of the home ISPs (not all: with every network cut and domestic peering up, nothing measured
@@ -400,18 +388,7 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 return;
             }
             let isp = candidates[rng.usize(0..candidates.len())];
-            let probes = home.probes_where(|p| p.isp == isp);
-            let (start, end) = span(rng);
-            cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
-            plan.record(
-                EventClass::NetworkFailure,
-                TruthScope::Asn {
-                    country: code,
-                    asn: home.isps[isp].asn,
-                },
-                start,
-                end,
-            );
+            isp_fails(rng, plan, isp);
         }
         ScenarioKind::CensorshipDns
         | ScenarioKind::CensorshipBlockpage
@@ -472,6 +449,19 @@ fn isp_with_probes(rng: &mut fastrand::Rng, country: &Country, min: usize) -> Op
         .filter(|&i| country.probes_where(|p| p.isp == i).len() >= min)
         .collect();
     (!candidates.is_empty()).then(|| candidates[rng.usize(0..candidates.len())])
+}
+
+/// Home ISP `isp` loses its upstream for a random span: gateways stay up, nothing beyond the ISP answers.
+fn isp_fails(rng: &mut fastrand::Rng, plan: &mut Plan, isp: usize) {
+    let home = &plan.countries[0];
+    let probes = home.probes_where(|p| p.isp == isp);
+    let scope = TruthScope::Asn {
+        country: home.code.clone(),
+        asn: home.isps[isp].asn,
+    };
+    let (start, end) = span(rng);
+    cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
+    plan.record(EventClass::NetworkFailure, scope, start, end);
 }
 
 /// Paths cut for `probes` of country `c` over `[start, end)`: devices stay up; domestic checks succeed with

@@ -93,15 +93,15 @@ pub enum IngestError {
 #[derive(Clone)]
 pub struct IngestPipeline {
     /// The store (probe tokens are looked up in it).
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     /// The queue in front of the store's writes.
-    pub queue: IngestQueue,
+    queue: IngestQueue,
     /// The ingest limits.
-    pub config: Arc<IngestConfig>,
+    config: Arc<IngestConfig>,
     /// Per-probe quotas.
-    pub limits: Arc<ProbeLimits>,
+    limits: Arc<ProbeLimits>,
     /// Counters of what was received and stored.
-    pub metrics: Arc<CollectorMetrics>,
+    metrics: Arc<CollectorMetrics>,
 }
 
 impl IngestPipeline {
