@@ -458,6 +458,67 @@ fn a_target_blocked_on_several_online_probes_is_censorship_with_its_method() {
     );
 }
 
+/// A fetch of `https://site.example/` ending in `outcome` (a TLS failure, or a page that loaded).
+fn site_fetch(outcome: Outcome) -> MeasurementResult {
+    let ok = outcome == Outcome::Ok;
+    MeasurementResult::Http(vigil_measurement::result::HttpResult {
+        outcome,
+        url: "https://site.example/".to_owned(),
+        status: ok.then_some(200),
+        redirects: Vec::new(),
+        headers: Default::default(),
+        body_length: ok.then_some(20_000),
+        body_sha256: None,
+        title: None,
+        fingerprint: None,
+        failure_stage: (!ok).then(|| "tls_handshake".to_owned()),
+        tls_version: None,
+        server_ip: None,
+        throughput_bps: None,
+        error_detail: None,
+    })
+}
+
+#[test]
+fn a_tls_failure_is_censorship_only_where_other_networks_load_the_site() {
+    let site = Target {
+        name: "https://site.example/".to_owned(),
+        scope: Scope::International,
+        list: Some("citizenlab-global".to_owned()),
+    };
+    // Issue 23, case 4: an expired certificate fails the same in every network. Without a fingerprint and with
+    // no network loading the site, nothing says a censor did it.
+    let mut everywhere = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60] {
+            everywhere.add(&p.probe_id, b, site.clone(), site_fetch(Outcome::TlsError));
+        }
+    }
+    let events = everywhere.events();
+    assert!(
+        events.iter().all(|e| e.class != EventClass::Censorship),
+        "a site failing for everyone is not censored: {events:#?}"
+    );
+
+    // The same failure in one network while the others load the site: censorship by TLS there, with the control.
+    let mut one_network = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        let outcome = if p.asn == 58224 { Outcome::TlsError } else { Outcome::Ok };
+        for b in [50, 55, 60] {
+            one_network.add(&p.probe_id, b, site.clone(), site_fetch(outcome));
+        }
+    }
+    let events = one_network.events();
+    let e = only(&events, EventClass::Censorship);
+    assert_eq!((e.scope.asn, e.affected_probes), (Some(58224), 4), "{e:#?}");
+    assert_eq!(e.targets[0].method, "tls");
+    assert!(
+        e.evidence[0].text.contains("2 other network(s) loaded them"),
+        "the control is named: {}",
+        e.evidence[0].text
+    );
+}
+
 #[test]
 fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();

@@ -126,6 +126,32 @@ async fn a_database_from_before_schema_5_is_upgraded() {
     new.stop().await;
 }
 
+/// Schema 7 keeps the targets each summary loaded (censorship controls): a summaries table made before it gains
+/// the column on start.
+#[tokio::test]
+async fn a_database_from_before_schema_7_gains_the_summaries_controls() {
+    let server = ClickHouseServer::start();
+    let spec = server.spec("upgrade7");
+    let old = TestCollector::start_on(CollectorConfig::default(), Some(spec.clone())).await;
+    old.stop().await;
+    server
+        .run_in("upgrade7", "ALTER TABLE bucket_summaries DROP COLUMN reached_target")
+        .expect("drops the column");
+    let has_column = |server: &ClickHouseServer| {
+        server
+            .run_in(
+                "upgrade7",
+                "SELECT count() FROM system.columns WHERE database = currentDatabase() \
+                 AND table = 'bucket_summaries' AND name = 'reached_target' FORMAT TSV",
+            )
+            .expect("reads the columns")
+    };
+    assert_eq!(has_column(&server), "0\n", "the table is as schema 6 made it");
+    let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
+    assert_eq!(has_column(&server), "1\n", "the column is added on start");
+    new.stop().await;
+}
+
 /// A batch sent again while its first copy is being written (a probe that timed out and retried) is stored once
 /// and reported as duplicates, whether the copies share a write or land in consecutive ones — the second looked up
 /// its ids while the first was committing.

@@ -631,6 +631,14 @@ async fn bucket_summaries(store: &dyn Store) {
             at(70),
             None,
         ),
+        // A listed site that loaded: the control a censorship call needs.
+        shaped(
+            "http",
+            ("http://health.example/", "international", "citizenlab-global"),
+            r#"{"outcome":"ok","url":"http://health.example/","status":200}"#,
+            at(75),
+            None,
+        ),
         shaped(
             "vitals",
             ("self", "local", "vitals"),
@@ -687,6 +695,16 @@ async fn bucket_summaries(store: &dyn Store) {
         b1.vitals.as_ref().map(|v| v.boot_id.as_str()),
         Some("boot-2"),
         "re-timed into its bucket"
+    );
+    assert!(
+        b0.reached.is_empty(),
+        "a blocked or timed-out site is no control: {:?}",
+        b0.reached
+    );
+    assert_eq!(
+        b1.reached.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["http://health.example/"],
+        "a listed site that loaded is kept as a control"
     );
 
     // A window longer than one aggregation slice (ClickHouse aggregates two hours of buckets per query), starting

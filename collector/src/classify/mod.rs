@@ -1057,9 +1057,46 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             }
         }
     }
+    // Control measurements: target → the networks and buckets where it loaded.
+    let mut reached: BTreeMap<&str, Vec<(&str, u32, Bucket)>> = BTreeMap::new();
+    for tl in timelines {
+        let Some(observed) = input.observed.get(&tl.probe.probe_id) else {
+            continue;
+        };
+        for (bucket, s) in observed.range(input.buckets.clone()) {
+            for target in &s.reached {
+                reached
+                    .entry(target.as_str())
+                    .or_default()
+                    .push((tl.probe.country.as_str(), tl.probe.asn, *bucket));
+            }
+        }
+    }
     let mut out = Vec::new();
     for ((country, asn), targets) in by_network {
-        let confirmed: Vec<(&String, &Sightings)> = targets.iter().filter(|(_, seen)| seen.probes.len() >= 2).collect();
+        // A block is confirmed on two probes of the network, and either by a blocking fingerprint (a known
+        // blockpage or injected answer names the censor, OONI's confirmed blocking) or by a control: the same
+        // target loaded from another network while it was blocked here. A reset or a TLS failure without one is
+        // an anomaly that fits the site itself just as well (an expired certificate, an origin down; issue 23,
+        // case 4; CLASSIFICATION.md §4).
+        let controls = |name: &str, seen: &Sightings| -> BTreeSet<(&str, u32)> {
+            let (Some(first), Some(last)) = (seen.buckets.first(), seen.buckets.last()) else {
+                return BTreeSet::new();
+            };
+            reached
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter(|(c, a, b)| (*c != country.as_str() || *a != asn) && (first..=last).contains(&b))
+                .map(|(c, a, _)| (*c, *a))
+                .collect()
+        };
+        let confirmed: Vec<(&String, &Sightings)> = targets
+            .iter()
+            .filter(|(name, seen)| {
+                seen.probes.len() >= 2 && (!seen.fingerprints.is_empty() || !controls(name, seen).is_empty())
+            })
+            .collect();
         if confirmed.is_empty() {
             continue;
         }
@@ -1096,8 +1133,10 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
         } else {
             ConfidenceLevel::Medium
         };
+        let control_networks: BTreeSet<(&str, u32)> =
+            confirmed.iter().flat_map(|(name, seen)| controls(name, seen)).collect();
         let text = format!(
-            "{} target(s) blocked on {} probes in AS{asn} while their control measurements succeeded: {}",
+            "{} target(s) blocked on {} probes in AS{asn} while their anchors answered: {}; {}",
             targets.len(),
             probes.len(),
             targets
@@ -1107,7 +1146,11 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                     names => format!("{} ({}, fingerprint {})", t.name, t.method, names.join(", ")),
                 })
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            match control_networks.len() {
+                0 => "no other network loaded them in that time (confirmed by fingerprint)".to_owned(),
+                n => format!("{n} other network(s) loaded them in that time"),
+            }
         );
         out.push(ruled_event(
             EventClass::Censorship,

@@ -103,6 +103,7 @@ mod tests {
             },
             blocked: Default::default(),
             fingerprints: Default::default(),
+            reached: Default::default(),
             international_throughput: Vec::new(),
             international_rtt: Vec::new(),
         }

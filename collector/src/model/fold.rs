@@ -131,13 +131,15 @@ impl SummaryBuilder {
             result => {
                 if let Some(method) = blocking_method(result) {
                     summary.note_blocked(&m.target.name, method, fingerprint(result));
+                } else if loaded(result) {
+                    summary.reached.insert(m.target.name.clone());
                 }
             }
         }
     }
 
     /// Merges a partial summary of a probe-bucket (ignored outside the window): tallies add, samples join,
-    /// blocked targets and fingerprints unite (the lowest method wins), and the later vitals win.
+    /// blocked targets, fingerprints and reached targets unite (the lowest method wins), and the later vitals win.
     pub fn merge(&mut self, probe_id: &str, bucket: Bucket, partial: Partial) {
         if !self.buckets.contains(&bucket) {
             return;
@@ -155,6 +157,7 @@ impl SummaryBuilder {
         summary.international.total += part.international.total;
         summary.international_throughput.extend(part.international_throughput);
         summary.international_rtt.extend(part.international_rtt);
+        summary.reached.extend(part.reached);
         for (target, method) in part.blocked {
             let names = part.fingerprints.get(&target);
             summary.note_blocked(&target, method, None);
@@ -239,6 +242,12 @@ pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
         }
         _ => None,
     }
+}
+
+/// Whether a result is a fetch that loaded: DNS, TCP and TLS all worked and the page came back (a control for
+/// every blocking method).
+pub fn loaded(result: &MeasurementResult) -> bool {
+    matches!(result, MeasurementResult::Http(h) if h.outcome == Outcome::Ok)
 }
 
 /// The name of the blocking fingerprint a result matched, if any.

@@ -92,6 +92,10 @@ pub struct BucketSummary {
     pub blocked: BTreeMap<String, BlockingMethod>,
     /// Per blocked target, the names of the blocking fingerprints it matched.
     pub fingerprints: BTreeMap<String, BTreeSet<String>>,
+    /// Test-list targets a fetch loaded without any blocking signature: the control measurements that tell a
+    /// censor's block in one network from a site failing for everyone (an expired certificate, an origin down).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reached: BTreeSet<String>,
     /// Body throughput of international anchors (bytes/s), every sample (medians are taken when read, so the
     /// order of arrival cannot matter).
     pub international_throughput: Vec<f64>,

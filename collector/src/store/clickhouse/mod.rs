@@ -131,6 +131,24 @@ impl ClickHouseStore {
             })
             .await?;
         }
+        // Version 7 keeps the targets each summary loaded (the censorship controls). Summaries are recomputed from
+        // the measurements, so older rows only lack controls until their buckets are refreshed.
+        if !has_column(&client, "bucket_summaries", "reached_target").await? {
+            if on_cluster {
+                return Err(StoreError::UpgradeNeeded(
+                    "bucket_summaries has no reached_target column (schema 7): upgrade every server of the cluster \
+                     first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+                        .to_owned(),
+                ));
+            }
+            tracing::info!("adding bucket_summaries.reached_target (schema 7)");
+            with_retry("add bucket_summaries.reached_target", || {
+                client
+                    .query("ALTER TABLE bucket_summaries ADD COLUMN reached_target Array(String) AFTER blocked_fingerprint")
+                    .execute()
+            })
+            .await?;
+        }
         // Version 6 records the controller each presence session ended on; the spans table is created above.
         if !has_column(&client, "presence", "controller").await? {
             if on_cluster {
