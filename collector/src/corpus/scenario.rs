@@ -6,8 +6,9 @@
 //!   with a national intranet domestic anchors still answer; a leaky one lets a few international checks through
 //!   (an allowlisted address);
 //! - an **ISP upstream failure** leaves gateways up and cuts everything beyond the ISP, domestic too;
-//! - a **transit or cable cut** loses international paths of some networks, here and across the border, while
-//!   domestic peering holds — the look-alike of an intranet shutdown;
+//! - a **transit or cable cut** loses international paths of some networks here and of every network across the
+//!   border (there, one failure of the whole country), while domestic peering holds — the look-alike of an
+//!   intranet shutdown;
 //! - a **blackout** silences the devices without a UPS, which come back with a new boot id, staggered; UPS devices
 //!   run on battery while the ISP's street cabinets may be dark;
 //! - a **probe fault** silences one probe for ten minutes or more (shorter silences are the baseline's flaps);
@@ -334,17 +335,32 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 .collect();
             for (c, isps) in [(0usize, hit), (1, (0..plan.countries[1].isps.len()).collect())] {
                 let country = plan.countries[c].clone();
+                // Every network of the neighbour loses its transit: one failure of the whole country, as an
+                // analyst would report it; here, a failure of each network hit.
+                let whole = c == 1;
                 for isp in isps {
                     let probes = country.probes_where(|p| p.isp == isp);
-                    if probes.len() < 2 {
+                    if probes.len() < 2 && !whole {
                         continue;
                     }
                     cut_paths(plan, c, &probes, start, end, None, 0.0);
+                    if !whole {
+                        plan.record(
+                            EventClass::NetworkFailure,
+                            TruthScope::Asn {
+                                country: country.code.clone(),
+                                asn: country.isps[isp].asn,
+                            },
+                            start,
+                            end,
+                        );
+                    }
+                }
+                if whole {
                     plan.record(
                         EventClass::NetworkFailure,
-                        TruthScope::Asn {
+                        TruthScope::Country {
                             country: country.code.clone(),
-                            asn: country.isps[isp].asn,
                         },
                         start,
                         end,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::scenario::{ScenarioKind, Truth, TruthScope};
-use crate::model::{ConfidenceLevel, DisruptionEvent};
+use crate::model::{ConfidenceLevel, DisruptionEvent, EventClass};
 
 /// What one scenario's events scored.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,9 @@ pub struct ScenarioScore {
     pub calls: Vec<(f64, ConfidenceLevel, bool)>,
     /// Events that match no true event.
     pub false_events: usize,
+    /// Per true correlated outage (shutdown, power outage, network failure) called at its scope with scores: the
+    /// scores per class and the true class — what the attribution model is calibrated on.
+    pub attributions: Vec<(BTreeMap<String, i32>, String)>,
 }
 
 /// The country a true scope lies in, if it names one.
@@ -87,6 +90,12 @@ pub fn score(truth: &[Truth], events: &[DisruptionEvent], t0: i64, bucket_secs: 
             .find(|&i| events[i].class == t.class && same_scope(&events[i], &t.scope))
             .or_else(|| related.iter().copied().find(|&i| same_scope(&events[i], &t.scope)))
             .or_else(|| related.iter().copied().max_by_key(|&i| events[i].affected_probes));
+        if let Some(e) = best
+            .map(|i| &events[i])
+            .filter(|e| same_scope(e, &t.scope) && e.scores.contains_key(t.class.as_str()))
+        {
+            out.attributions.push((e.scores.clone(), t.class.as_str().to_owned()));
+        }
         let called = best.map_or("none", |i| events[i].class.as_str());
         let right = best.is_some_and(|i| right_event[i]);
         out.truths.push((t.class.as_str().to_owned(), called.to_owned(), right));
@@ -99,7 +108,10 @@ pub fn score(truth: &[Truth], events: &[DisruptionEvent], t0: i64, bucket_secs: 
         }
     }
     for (i, e) in events.iter().enumerate() {
-        out.calls.push((e.confidence, e.confidence_level, right_event[i]));
+        // An unknown event claims no cause: its confidence is not a probability of being right.
+        if e.class != EventClass::Unknown {
+            out.calls.push((e.confidence, e.confidence_level, right_event[i]));
+        }
         if !explained[i] {
             out.false_events += 1;
         }
@@ -154,6 +166,50 @@ pub struct EvalReport {
     pub false_events: usize,
     /// False events per 1,000 probe-days in the quiet scenarios.
     pub quiet_false_per_1000_probe_days: f64,
+    /// How well the attribution model's probabilities fit the truth, and the scale that would fit it best.
+    pub calibration: Calibration,
+}
+
+/// The attribution model's fit on the corpus: scores read as log-likelihoods, `nats_per_point` of them per point
+/// (the model's probability of a class is the softmax of the scaled scores, see `classify::attribute`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Calibration {
+    /// True correlated outages called at their scope with scores.
+    pub samples: usize,
+    /// The classifier's scale, and the mean log loss (nats) of its probabilities.
+    pub current: (f64, f64),
+    /// The scale with the least mean log loss on this corpus, and that loss.
+    pub best: (f64, f64),
+}
+
+/// Mean log loss (nats) of the softmax of `scale` × scores against the true classes.
+fn log_loss(samples: &[(BTreeMap<String, i32>, String)], scale: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let total: f64 = samples
+        .iter()
+        .map(|(scores, truth)| {
+            let p = crate::classify::attribute::probabilities(scores, scale);
+            -p.get(truth.as_str()).copied().unwrap_or(0.0).max(1e-9).ln()
+        })
+        .sum();
+    total / samples.len() as f64
+}
+
+/// The fit of `samples` at the classifier's scale, and the best scale on a grid of 0.01 to 3 nats per point.
+fn calibrate(samples: &[(BTreeMap<String, i32>, String)]) -> Calibration {
+    let current = crate::classify::attribute::NATS_PER_POINT;
+    let best = (1..=300)
+        .map(|i| f64::from(i) / 100.0)
+        .map(|scale| (scale, log_loss(samples, scale)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((current, 0.0));
+    Calibration {
+        samples: samples.len(),
+        current: (current, log_loss(samples, current)),
+        best,
+    }
 }
 
 /// Gathers scenario scores into the report.
@@ -162,6 +218,7 @@ pub struct ReportBuilder {
     report: EvalReport,
     edges: Vec<(i64, i64)>,
     calls: Vec<(f64, ConfidenceLevel, bool)>,
+    attributions: Vec<(BTreeMap<String, i32>, String)>,
     quiet: (usize, f64),
 }
 
@@ -205,6 +262,7 @@ impl ReportBuilder {
         }
         self.edges.extend(score.edge_errors);
         self.calls.extend(score.calls);
+        self.attributions.extend(score.attributions);
     }
 
     /// The report.
@@ -244,6 +302,7 @@ impl ReportBuilder {
                 }
             })
             .collect();
+        r.calibration = calibrate(&self.attributions);
         let high: Vec<_> = self.calls.iter().filter(|c| c.1 == ConfidenceLevel::High).collect();
         r.high_confidence = (high.len(), high.iter().filter(|c| !c.2).count());
         r.quiet_false_per_1000_probe_days = if self.quiet.1 > 0.0 {
@@ -319,6 +378,12 @@ impl fmt::Display for EvalReport {
                 b.from, b.to, b.events, b.stated, b.right
             )?;
         }
+        let c = &self.calibration;
+        writeln!(
+            f,
+            "\nattribution model on {} true outages: log loss {:.3} at {:.2} nats per point (best {:.3} at {:.2})",
+            c.samples, c.current.1, c.current.0, c.best.1, c.best.0
+        )?;
         Ok(())
     }
 }

@@ -19,8 +19,17 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         (!group.is_empty())
             .then(|| group.iter().filter(|i| v.episode.participants.contains(i)).count() as f64 / group.len() as f64)
     };
+    // Mobile networks down together say "an order" only when there are several: with one mobile operator down,
+    // the split by access is the split by network, already weighed as geometry (and an operator's own failure
+    // looks the same; issue 23, case 1).
+    let mobile_networks_down: std::collections::BTreeSet<u32> = v
+        .country_members
+        .iter()
+        .filter(|&&i| v.timelines[i].probe.access == AccessType::Mobile && v.episode.participants.contains(&i))
+        .map(|&i| v.timelines[i].probe.asn)
+        .collect();
     if let (Some(m), Some(f)) = (down_share(AccessType::Mobile), down_share(AccessType::Fixed)) {
-        if m - f >= 0.5 {
+        if m - f >= 0.5 && mobile_networks_down.len() >= 2 {
             out.push(Feature {
                 family: "access",
                 text: format!(

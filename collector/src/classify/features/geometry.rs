@@ -81,5 +81,59 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         }),
         _ => {}
     }
+    if let Some((country, cut, expected)) = cut_across_a_border(v) {
+        out.push(Feature {
+            family: "geometry",
+            text: format!(
+                "{country} lost its international paths at the same time ({cut} of {expected} probes, still \
+                 powered and reporting): a cable or transit failure across borders"
+            ),
+            // CLASSIFICATION.md §5.5 F9: two or more countries failing together (a shared cable system, S14)
+            // is −3 for a shutdown, −1 for power and +4 for a cable cut (a network failure here).
+            points: [-3, -1, 4],
+            inside_cut: false,
+        });
+    }
     out
+}
+
+/// How many buckets apart two onsets may be and still count as one failure.
+const ONSET_SLACK: usize = 2;
+
+/// Another country (placed, with two or more probes expected) where at least half of the probes lost their
+/// international paths within [`ONSET_SLACK`] buckets of this outage's onset while still reporting (isolated, not
+/// silent: a power cut there says nothing of cables): its code, how many were cut, how many expected.
+fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, usize, usize)> {
+    let start = v.episode.start;
+    let window = start.saturating_sub(ONSET_SLACK)..=start + ONSET_SLACK;
+    let mut by_country: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
+    for tl in v.timelines {
+        let country = tl.probe.country.as_str();
+        if country == v.episode.country || country == crate::classify::UNPLACED_COUNTRY {
+            continue;
+        }
+        if !tl.expected.get(start).copied().unwrap_or(false) {
+            continue;
+        }
+        let entry = by_country.entry(country).or_default();
+        entry.1 += 1;
+        let up_before = start
+            .checked_sub(ONSET_SLACK + 1)
+            .and_then(|t| tl.states.get(t))
+            .is_some_and(|s| !s.is_down());
+        let cut = window.clone().any(|t| {
+            tl.states.get(t).is_some_and(|s| {
+                matches!(
+                    s,
+                    crate::classify::ProbeState::IsolatedInternational | crate::classify::ProbeState::IsolatedAll
+                )
+            })
+        });
+        entry.0 += usize::from(up_before && cut);
+    }
+    by_country
+        .into_iter()
+        .filter(|(_, (cut, expected))| *expected >= 2 && *cut * 2 >= *expected)
+        .max_by_key(|(_, (cut, _))| *cut)
+        .map(|(country, (cut, expected))| (country.to_owned(), cut, expected))
 }
