@@ -170,7 +170,8 @@ pub(crate) fn probe_states(
     buckets: std::ops::Range<Bucket>,
 ) -> Vec<ProbeState> {
     let mut boot: Option<&str> = None;
-    buckets
+    let mut states: Vec<ProbeState> = buckets
+        .clone()
         .map(|b| {
             let summary = observed.get(&b);
             let state = bucket_state(summary, boot);
@@ -179,7 +180,52 @@ pub(crate) fn probe_states(
             }
             state
         })
-        .collect()
+        .collect();
+    let leaky: Vec<bool> = buckets
+        .map(|b| observed.get(&b).is_some_and(state::leak_through_a_cut))
+        .collect();
+    close_leaks(&mut states, &leaky);
+    states
+}
+
+/// The longest run of buckets a leak may fill (CLASSIFICATION.md: Iran's 2025 shutdown let ~0.02 % of addresses
+/// through, so an anchor on the allowlist answers now and then, not for long).
+const LEAK_MAX_BUCKETS: usize = 3;
+
+/// Issue 23, case 2: a probe cut off from the world whose international checks mostly fail but now and then pass
+/// (a cached answer, an address on the censor's allowlist) is still cut off. A run of at most
+/// [`LEAK_MAX_BUCKETS`] buckets that could be a leak (`leaky`: some international check failed, home paths fine)
+/// between buckets isolated from the world on both sides takes their state.
+fn close_leaks(states: &mut [ProbeState], leaky: &[bool]) {
+    let isolated = |s: ProbeState| matches!(s, ProbeState::IsolatedInternational | ProbeState::IsolatedAll);
+    let mut t = 0;
+    while t < states.len() {
+        let is_candidate = |t: usize| leaky[t] && !states[t].is_down();
+        if !is_candidate(t) {
+            t += 1;
+            continue;
+        }
+        let start = t;
+        while t < states.len() && is_candidate(t) {
+            t += 1;
+        }
+        let before = start.checked_sub(1).map(|b| states[b]);
+        let after = states.get(t).copied();
+        if t - start <= LEAK_MAX_BUCKETS
+            && let (Some(b), Some(a)) = (before, after)
+            && isolated(b)
+            && isolated(a)
+        {
+            let fill = if b == ProbeState::IsolatedInternational || a == ProbeState::IsolatedInternational {
+                ProbeState::IsolatedInternational
+            } else {
+                ProbeState::IsolatedAll
+            };
+            for s in &mut states[start..t] {
+                *s = fill;
+            }
+        }
+    }
 }
 
 /// Whether a probe is expected in each bucket of the window: heard (any data) within `keep_expected_secs`
@@ -241,7 +287,7 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
             let parts = if *country == UNPLACED_COUNTRY {
                 networks_of(&members, timelines)
             } else {
-                sub_scopes(&members, timelines)
+                sub_scopes(&members, timelines).into_iter().map(|(_, s)| s).collect()
             };
             plans.push((*country, whole, parts.into_iter().filter(testable).collect()));
         }
@@ -488,25 +534,57 @@ fn split_independent(
     if e.participants.len() as f64 >= settings.cover_share * in_country.len() as f64 {
         return vec![e];
     }
-    // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties).
-    let mut down: Vec<(usize, BTreeSet<usize>)> = sub_scopes(&in_country, timelines)
-        .into_iter()
-        .map(|members| {
-            let hit: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
-            (members.len(), hit)
-        })
-        .filter(|(size, hit)| hit.len() >= 2 && hit.len() as f64 >= settings.cover_share * *size as f64)
-        .collect();
-    down.sort_by_key(|(size, hit)| (std::cmp::Reverse(hit.len()), *size));
-    let mut unexplained = e.participants.clone();
-    let mut chosen: Vec<BTreeSet<usize>> = Vec::new();
-    for (_, hit) in down {
-        let new = hit.intersection(&unexplained).count();
-        if new >= 2 {
-            unexplained.retain(|p| !hit.contains(p));
-            chosen.push(hit);
+    // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties), chosen greedily
+    // while each explains two more probes: the parts, and the probes none explains.
+    let explain = |scopes: Vec<Vec<usize>>| -> (Vec<BTreeSet<usize>>, BTreeSet<usize>) {
+        let mut down: Vec<(usize, BTreeSet<usize>)> = scopes
+            .into_iter()
+            .map(|members| {
+                let hit: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
+                (members.len(), hit)
+            })
+            .filter(|(size, hit)| hit.len() >= 2 && hit.len() as f64 >= settings.cover_share * *size as f64)
+            .collect();
+        down.sort_by_key(|(size, hit)| (std::cmp::Reverse(hit.len()), *size));
+        let mut unexplained = e.participants.clone();
+        let mut chosen: Vec<BTreeSet<usize>> = Vec::new();
+        for (_, hit) in down {
+            let new = hit.intersection(&unexplained).count();
+            if new >= 2 {
+                unexplained.retain(|p| !hit.contains(p));
+                chosen.push(hit);
+            }
         }
+        (chosen, unexplained)
+    };
+    // One kind of scope explaining the outage on its own — several networks, several regions — says more than a
+    // mix: a transit cut of three networks is three network failures, not a region and an access type. The kind
+    // with the fewest parts wins; a single part is the episode itself. Mixed kinds (a blackout beside an ISP's
+    // failure) come last.
+    let explains =
+        |(chosen, unexplained): &(Vec<BTreeSet<usize>>, BTreeSet<usize>)| chosen.len() >= 2 && unexplained.len() < 2;
+    let scopes = sub_scopes(&in_country, timelines);
+    let kinds = ["asn:", "region:", "access:"].map(|kind| {
+        explain(
+            scopes
+                .iter()
+                .filter(|(key, _)| key.starts_with(kind))
+                .map(|(_, members)| members.clone())
+                .collect(),
+        )
+    });
+    if kinds
+        .iter()
+        .any(|(chosen, unexplained)| chosen.len() == 1 && unexplained.len() < 2)
+    {
+        return vec![e];
     }
+    let single_kind = kinds
+        .into_iter()
+        .filter(explains)
+        .min_by_key(|(chosen, _)| chosen.len());
+    let (chosen, unexplained) =
+        single_kind.unwrap_or_else(|| explain(scopes.into_iter().map(|(_, members)| members).collect()));
     if chosen.len() < 2 || unexplained.len() >= 2 {
         return vec![e];
     }
@@ -557,8 +635,9 @@ fn networks_of(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>>
     by.into_values().collect()
 }
 
-/// `members` grouped by ASN, region and access type, leaving out a group that is all of them.
-fn sub_scopes(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> {
+/// `members` grouped by ASN, region and access type, leaving out a group that is all of them; each keyed by its
+/// kind and name (`asn:64500`, `region:…`, `access:mobile`).
+fn sub_scopes(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<(String, Vec<usize>)> {
     let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for &i in members {
         let p = timelines[i].probe;
@@ -568,7 +647,7 @@ fn sub_scopes(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<Vec<usize>> 
         }
         by.entry(format!("access:{}", p.access.as_str())).or_default().push(i);
     }
-    by.into_values().filter(|s| s.len() < members.len()).collect()
+    by.into_iter().filter(|(_, s)| s.len() < members.len()).collect()
 }
 
 /// Episodes in two or more countries at once, all of whose probes are silent (not isolated: silent), are the
@@ -696,6 +775,13 @@ fn choose_scope(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSe
     let mut most: Option<(usize, EventScope, Vec<usize>)> = None;
     let mut consider = |scope: EventScope, members: Vec<usize>| {
         let covered = e.participants.iter().filter(|p| members.contains(p)).count();
+        // A part of the country is the outage's scope only if most of the rest stayed up: a national shutdown
+        // seen mostly on fixed probes is not a fixed-access one when the few mobile probes went down with them.
+        let outside: Vec<usize> = in_country.iter().copied().filter(|i| !members.contains(i)).collect();
+        let outside_down = outside.iter().filter(|i| e.participants.contains(i)).count();
+        if placed && !outside.is_empty() && outside_down * 2 > outside.len() {
+            return;
+        }
         if !placed && scope.level == "asn" && most.as_ref().is_none_or(|(n, _, _)| covered > *n) {
             most = Some((covered, scope.clone(), members.clone()));
         }
@@ -919,6 +1005,18 @@ fn probe_faults(
                 .filter(|o| (start..t).all(|u| o.expected[u] && !o.states[u].is_down()))
                 .count();
             if peers_up < 2 {
+                continue;
+            }
+            // CLASSIFICATION.md L1 asks for peers in the same network up (issue 23, case 8): a probe of the same
+            // network down for half the span or more makes it the network's outage, too small to test, not this
+            // probe's fault.
+            let network_down = timelines.iter().any(|o| {
+                o.probe.probe_id != tl.probe.probe_id
+                    && o.probe.country == tl.probe.country
+                    && o.probe.asn == tl.probe.asn
+                    && (start..t).filter(|&u| o.expected[u] && o.states[u].is_down()).count() * 2 >= t - start
+            });
+            if network_down {
                 continue;
             }
             let started = bucket_time(input, start);
@@ -1331,4 +1429,33 @@ fn throttling(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_leak_between_isolated_buckets_is_closed_and_a_return_is_not() {
+        use ProbeState::{IsolatedAll, IsolatedInternational as Cut, Online};
+        let leaky = |states: &[ProbeState], leaks: &[usize]| {
+            let flags: Vec<bool> = (0..states.len()).map(|t| leaks.contains(&t)).collect();
+            let mut out = states.to_vec();
+            close_leaks(&mut out, &flags);
+            out
+        };
+        // One allowlisted check passing mid-cut: still cut.
+        assert_eq!(leaky(&[Cut, Online, Cut], &[1]), [Cut, Cut, Cut]);
+        // Three in a row, between a total cut and an intranet: the intranet (the milder) is kept.
+        assert_eq!(
+            leaky(&[IsolatedAll, Online, Online, Online, Cut], &[1, 2, 3]),
+            [IsolatedAll, Cut, Cut, Cut, Cut]
+        );
+        // Four in a row is no leak, and neither is a bucket with every international check passing.
+        let long = [Cut, Online, Online, Online, Online, Cut];
+        assert_eq!(leaky(&long, &[1, 2, 3, 4]), long);
+        assert_eq!(leaky(&[Cut, Online, Cut], &[]), [Cut, Online, Cut]);
+        // A return after the cut is not filled: nothing isolated after it.
+        assert_eq!(leaky(&[Cut, Online, Online], &[1, 2]), [Cut, Online, Online]);
+    }
 }

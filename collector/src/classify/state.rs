@@ -47,6 +47,13 @@ impl ProbeState {
     }
 }
 
+/// Whether a bucket could be a leak through a cut: link and gateway up where reported, and some international
+/// check failing, even if another passed.
+pub(crate) fn leak_through_a_cut(s: &BucketSummary) -> bool {
+    let home_fine = s.vitals.as_ref().is_none_or(|v| v.link_up && v.gateway_reachable);
+    home_fine && s.international.ok < s.international.total
+}
+
 /// The state of a bucket; `previous_boot` is the boot id last seen before it.
 pub fn bucket_state(summary: Option<&BucketSummary>, previous_boot: Option<&str>) -> ProbeState {
     let Some(s) = summary else {

@@ -11,6 +11,8 @@ mod scenario;
 mod score;
 mod topology;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub use emit::Sent;
@@ -102,7 +104,15 @@ pub fn scenario(seed: u64, index: usize) -> Scenario {
 /// Runs the classifier on one scenario and scores it.
 pub fn judge(s: &Scenario, settings: &ClassifierSettings) -> (Vec<DisruptionEvent>, ScenarioScore) {
     let events = classify(&s.input(), settings);
-    let score = score::score(&s.truth, &events, s.t0.timestamp(), BUCKET_SECS);
+    let single_network: BTreeMap<String, u32> = s
+        .countries
+        .iter()
+        .filter_map(|c| {
+            let asns: BTreeSet<u32> = c.probes.iter().map(|p| c.isp_of(p).asn).collect();
+            (asns.len() == 1).then(|| (c.code.clone(), asns.into_iter().next().unwrap_or(0)))
+        })
+        .collect();
+    let score = score::score(&s.truth, &events, (s.t0.timestamp(), BUCKET_SECS), &single_network);
     (events, score)
 }
 
@@ -152,7 +162,7 @@ mod tests {
         assert_eq!(score.truths.len(), 1);
         assert!(score.truths[0].2, "{:?} {events:#?}", score.truths);
         // A scored event that matches nothing counts as false.
-        let none = score::score(&[], &events, shutdown.t0.timestamp(), BUCKET_SECS);
+        let none = score::score(&[], &events, (shutdown.t0.timestamp(), BUCKET_SECS), &BTreeMap::new());
         assert_eq!(none.false_events, events.len());
     }
 
@@ -216,6 +226,82 @@ mod tests {
             fault.confidence_level,
             crate::model::ConfidenceLevel::Medium,
             "{fault:#?}"
+        );
+    }
+
+    #[test]
+    fn an_expired_certificate_is_censored_nowhere() {
+        // Issue 23, case 4: TLS fails for everyone, here and abroad; no network loads the site, no fingerprint.
+        let (_, events, score) = first(ScenarioKind::ExpiredCertificate, |s| s.countries[0].probes.len() >= 10);
+        assert_eq!(score.false_events, 0, "{events:#?}");
+        assert!(
+            events.iter().all(|e| e.class != crate::model::EventClass::Censorship),
+            "{events:#?}"
+        );
+    }
+
+    #[test]
+    fn a_transit_cut_across_the_border_is_a_network_failure_citing_the_other_country() {
+        // Issue 23, case 1: several networks losing transit here while the neighbour loses it too is a cable or
+        // transit failure, not an intranet shutdown, and each network cut here is its own event.
+        let (s, events, score) = first(ScenarioKind::TransitCut, |s| {
+            let here = s
+                .truth
+                .iter()
+                .filter(|t| matches!(&t.scope, TruthScope::Asn { country, .. } if *country == s.countries[0].code))
+                .count();
+            here >= 2 && s.countries[0].probes.len() >= 30 && s.countries[1].probes.len() >= 3
+        });
+        let home = &s.countries[0].code;
+        let here: Vec<&(String, String, bool)> = score
+            .truths
+            .iter()
+            .zip(&s.truth)
+            .filter(|(_, t)| matches!(&t.scope, TruthScope::Asn { country, .. } if country == home))
+            .map(|(r, _)| r)
+            .collect();
+        assert!(here.iter().all(|r| r.2), "{here:?} {:?} {events:#?}", s.truth);
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.scope.country.as_deref() == Some(home.as_str()))
+                .all(|e| e.class != crate::model::EventClass::Shutdown),
+            "{events:#?}"
+        );
+        assert!(
+            events
+                .iter()
+                .flat_map(|e| &e.evidence)
+                .any(|ev| ev.text.contains("lost its international paths at the same time")),
+            "the other country is cited: {events:#?}"
+        );
+    }
+
+    #[test]
+    fn a_national_shutdown_seen_mostly_on_one_access_type_is_the_countrys() {
+        // A sub-scope is the outage's only when the rest of the country stayed up: a few mobile probes going down
+        // with many fixed ones make it national, not fixed access.
+        // Seed 1, scenario 188: 29 probes, 27 of them fixed; v1 called it a fixed-access shutdown.
+        let s = scenario(1, 188);
+        assert_eq!(s.kind, ScenarioKind::NationalShutdownIntranet);
+        let (events, score) = judge(&s, &ClassifierSettings::default());
+        assert!(score.truths[0].2, "{:?} {events:#?}", s.truth);
+    }
+
+    #[test]
+    fn two_probes_of_one_network_down_together_are_not_probe_faults() {
+        // Issue 23, case 8: a probe fault needs the probe's own network up around it (CLASSIFICATION.md L1).
+        let (_, events, _) = first(ScenarioKind::IspUpstreamFailure, |s| {
+            let Some(TruthScope::Asn { asn, .. }) = s.truth.first().map(|t| &t.scope) else {
+                return false;
+            };
+            let home = &s.countries[0];
+            let isp = home.isps.iter().position(|i| i.asn == *asn).expect("its ISP");
+            home.probes_where(|p| p.isp == isp).len() == 2 && home.probes.len() >= 6
+        });
+        assert!(
+            events.iter().all(|e| e.class != crate::model::EventClass::ProbeFault),
+            "{events:#?}"
         );
     }
 }

@@ -48,10 +48,19 @@ fn concerns(event: &DisruptionEvent, truth: &TruthScope) -> bool {
     }
 }
 
-/// Whether an event is reported at exactly the true scope.
-pub fn same_scope(event: &DisruptionEvent, truth: &TruthScope) -> bool {
+/// Whether an event is reported at exactly the true scope. A country whose probes are all in one network
+/// (`single_network`: country → that ASN) and that network are the same probes, so the same claim: the
+/// classifier names the narrower one (it cannot tell them apart), and either is right for the other.
+pub fn same_scope(event: &DisruptionEvent, truth: &TruthScope, single_network: &BTreeMap<String, u32>) -> bool {
     let s = &event.scope;
+    let only = |country: &str| single_network.get(country).copied();
     match truth {
+        TruthScope::Country { country } if s.level == "asn" && s.country.as_deref() == Some(country) => {
+            s.asn.is_some() && s.asn == only(country)
+        }
+        TruthScope::Asn { country, asn } if s.level == "country" && s.country.as_deref() == Some(country) => {
+            only(country) == Some(*asn)
+        }
         TruthScope::Country { country } => s.level == "country" && s.country.as_deref() == Some(country),
         TruthScope::Asn { country, asn } => {
             s.level == "asn" && s.country.as_deref() == Some(country) && s.asn == Some(*asn)
@@ -66,8 +75,14 @@ pub fn same_scope(event: &DisruptionEvent, truth: &TruthScope) -> bool {
     }
 }
 
-/// Scores `events` against `truth`; bucket 0 starts at `t0` (epoch seconds).
-pub fn score(truth: &[Truth], events: &[DisruptionEvent], t0: i64, bucket_secs: i64) -> ScenarioScore {
+/// Scores `events` against `truth`; bucket 0 starts at `t0` (epoch seconds); `single_network` as
+/// [`same_scope`] reads it.
+pub fn score(
+    truth: &[Truth],
+    events: &[DisruptionEvent],
+    (t0, bucket_secs): (i64, i64),
+    single_network: &BTreeMap<String, u32>,
+) -> ScenarioScore {
     let time = |bucket: usize| t0 + bucket as i64 * bucket_secs;
     let overlaps =
         |e: &DisruptionEvent, t: &Truth| e.started_at < time(t.end) && e.ended_at.is_none_or(|end| end > time(t.start));
@@ -80,19 +95,24 @@ pub fn score(truth: &[Truth], events: &[DisruptionEvent], t0: i64, bucket_secs: 
             .collect();
         for &i in &related {
             explained[i] = true;
-            if events[i].class == t.class && same_scope(&events[i], &t.scope) {
+            if events[i].class == t.class && same_scope(&events[i], &t.scope, single_network) {
                 right_event[i] = true;
             }
         }
         let best = related
             .iter()
             .copied()
-            .find(|&i| events[i].class == t.class && same_scope(&events[i], &t.scope))
-            .or_else(|| related.iter().copied().find(|&i| same_scope(&events[i], &t.scope)))
+            .find(|&i| events[i].class == t.class && same_scope(&events[i], &t.scope, single_network))
+            .or_else(|| {
+                related
+                    .iter()
+                    .copied()
+                    .find(|&i| same_scope(&events[i], &t.scope, single_network))
+            })
             .or_else(|| related.iter().copied().max_by_key(|&i| events[i].affected_probes));
         if let Some(e) = best
             .map(|i| &events[i])
-            .filter(|e| same_scope(e, &t.scope) && e.scores.contains_key(t.class.as_str()))
+            .filter(|e| same_scope(e, &t.scope, single_network) && e.scores.contains_key(t.class.as_str()))
         {
             out.attributions.push((e.scores.clone(), t.class.as_str().to_owned()));
         }

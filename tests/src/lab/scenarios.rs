@@ -136,7 +136,7 @@ pub const SCENARIOS: &[Scenario] = &[
         story: "One ISP (AS64502, probes in both regions) loses its upstream; the other ISPs work. Gateways stay up \
                 and nothing beyond the ISP answers — domestic or international — so there is no intranet evidence \
                 of a government order, and a single network failing across regions while its neighbours work is \
-                what an upstream failure looks like: `network_failure` (low confidence), scoped to the ASN.",
+                what an upstream failure looks like: `network_failure`, scoped to the ASN.",
         fault: Fault::IspCut(2),
         baseline_buckets: 2,
         hold_buckets: 4,

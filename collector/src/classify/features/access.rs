@@ -22,11 +22,19 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // Mobile networks down together say "an order" only when there are several: with one mobile operator down,
     // the split by access is the split by network, already weighed as geometry (and an operator's own failure
     // looks the same; issue 23, case 1).
-    let mobile_networks_down: std::collections::BTreeSet<u32> = v
-        .country_members
-        .iter()
-        .filter(|&&i| v.timelines[i].probe.access == AccessType::Mobile && v.episode.participants.contains(&i))
-        .map(|&i| v.timelines[i].probe.asn)
+    // A mobile network counts as down when most of its probes are (a probe flapping elsewhere does not count).
+    let mut mobile_networks: std::collections::BTreeMap<u32, (usize, usize)> = std::collections::BTreeMap::new();
+    for &i in &v.country_members {
+        if v.timelines[i].probe.access == AccessType::Mobile {
+            let entry = mobile_networks.entry(v.timelines[i].probe.asn).or_default();
+            entry.0 += usize::from(v.episode.participants.contains(&i));
+            entry.1 += 1;
+        }
+    }
+    let mobile_networks_down: Vec<u32> = mobile_networks
+        .into_iter()
+        .filter(|(_, (down, all))| down * 2 > *all)
+        .map(|(asn, _)| asn)
         .collect();
     if let (Some(m), Some(f)) = (down_share(AccessType::Mobile), down_share(AccessType::Fixed)) {
         if m - f >= 0.5 && mobile_networks_down.len() >= 2 {
