@@ -29,6 +29,7 @@ fn main() {
             },
             ups: i % 17 == 0,
             last_seen: None,
+            held_by_open_outage: false,
         })
         .collect();
     let built = Instant::now();

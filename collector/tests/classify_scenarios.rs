@@ -37,6 +37,7 @@ fn probes() -> Vec<ProbeInfo> {
                     access,
                     ups: false,
                     last_seen: None,
+                    held_by_open_outage: false,
                 });
             }
         }
@@ -392,7 +393,19 @@ fn a_cut_that_began_before_the_window_is_still_an_ongoing_event() {
             ..p
         })
         .collect();
-    assert!(s.events_in(&[], stale).is_empty());
+    assert!(s.events_in(&[], stale.clone()).is_empty());
+    // Unless an outage saved and still open holds them: a shutdown lasting longer than the probes are expected
+    // stays one (issue 23, case 6).
+    let held: Vec<ProbeInfo> = stale
+        .into_iter()
+        .map(|p| ProbeInfo {
+            held_by_open_outage: true,
+            ..p
+        })
+        .collect();
+    let events = s.events_in(&[], held);
+    let e = only(&events, EventClass::Unknown);
+    assert_eq!((e.scope.level.as_str(), e.affected_probes), ("country", 12), "{e:#?}");
 }
 
 #[test]
@@ -532,6 +545,7 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
                 access: AccessType::Fixed,
                 ups: false,
                 last_seen: None,
+                held_by_open_outage: false,
             });
         }
     }
@@ -553,6 +567,54 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
         events.iter().all(|e| e.class == EventClass::CollectorSide),
         "{events:#?}"
     );
+}
+
+#[test]
+fn two_blackouts_in_neighbouring_countries_are_not_the_collector_side() {
+    // Issue 23, case 3: Isfahan (IR) and Caracas (VE) lose power at once; Tehran keeps reporting, so the collector
+    // hears the world and the silences are two outages, not its own.
+    let mut all = probes();
+    for asn in [8048u32, 21826] {
+        for i in 0..3 {
+            all.push(ProbeInfo {
+                probe_id: format!("ve-{asn}-{i}"),
+                country: "VE".to_owned(),
+                asn,
+                region: Some("Caracas".to_owned()),
+                access: AccessType::Fixed,
+                ups: false,
+                last_seen: None,
+                held_by_open_outage: false,
+            });
+        }
+    }
+    let mut measurements = Vec::new();
+    for p in &all {
+        let dark = p.country == "VE" || p.region.as_deref() == Some("Isfahan");
+        for b in 0..WINDOW {
+            let report_of = if dark && CUT.contains(&b) {
+                continue;
+            } else if dark && b >= CUT.end {
+                Report { boot: 2, ..HEALTHY }
+            } else {
+                HEALTHY
+            };
+            measurements.extend(
+                report(b, report_of)
+                    .into_iter()
+                    .map(|(t, m)| (p.probe_id.clone(), t, m)),
+            );
+        }
+    }
+    let s = Scenario { measurements };
+    let order: Vec<usize> = (0..s.measurements.len()).collect();
+    let events = s.events_in(&order, all);
+    assert!(
+        events.iter().all(|e| e.class != EventClass::CollectorSide),
+        "{events:#?}"
+    );
+    let countries: Vec<&str> = events.iter().filter_map(|e| e.scope.country.as_deref()).collect();
+    assert!(countries.contains(&"IR") && countries.contains(&"VE"), "{events:#?}");
 }
 
 #[test]

@@ -195,3 +195,132 @@ async fn late_spooled_data_revises_an_unknown_cut_into_a_shutdown() {
     );
     c.stop().await;
 }
+
+/// Issue 23, case 5: a cut longer than the classifier's window keeps one event and one start. Each run reads
+/// only its window (and a little before it); once the start has left the input, the run sees an outage already
+/// under way and must not move the start forward.
+#[tokio::test]
+async fn a_cut_longer_than_the_window_keeps_its_start_and_its_id() {
+    let c = TestCollector::start().await;
+    let t0 = (Utc::now() - Duration::hours(3))
+        .duration_trunc(Duration::minutes(1))
+        .expect("trunc");
+    let at = |b: i64| t0 + Duration::seconds(b * BUCKET + 5);
+    const CUT_FROM: i64 = 40;
+    for asn in [44244u32, 58224, 197207] {
+        for region in ["Tehran", "Isfahan"] {
+            let issued = register_probe(
+                c.store.as_ref(),
+                ProbeProfile {
+                    name: format!("{asn}-{region}"),
+                    country: "IR".to_owned(),
+                    asn,
+                    region: Some(region.to_owned()),
+                    access: AccessType::Fixed,
+                    ups: false,
+                },
+            )
+            .await
+            .expect("register");
+            // Everything, spooled data included: the intranet holds from CUT_FROM to the end.
+            let body: String = (0..WINDOW)
+                .flat_map(|b| bucket_lines(at(b), b < CUT_FROM))
+                .map(|l| l + "\n")
+                .collect();
+            let a = c.post(Some(&issued.token), None, body.into_bytes()).await;
+            assert_eq!(a.status, 200, "{:?}", a.json);
+        }
+    }
+    let settings = ClassifierSettings::default();
+    let window = |from: i64, to: i64| {
+        (
+            t0 + Duration::seconds(from * BUCKET),
+            t0 + Duration::seconds(to * BUCKET),
+        )
+    };
+    let (from, to) = window(20, 60);
+    let first = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    let cut: Vec<_> = first.events.iter().filter(|e| e.class.as_str() == "shutdown").collect();
+    assert_eq!(cut.len(), 1, "{:#?}", first.events);
+    let (id, start) = (cut[0].id.clone(), cut[0].started_at);
+    assert!(
+        (start - at(CUT_FROM).timestamp()).abs() <= BUCKET,
+        "the start is the cut's: {start}"
+    );
+    // Much later: the run's input (its window and the expect window before it) begins inside the cut.
+    assert!(80 - settings.expect_window > CUT_FROM + 1);
+    let (from, to) = window(80, WINDOW);
+    let later = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    let cut: Vec<_> = later.events.iter().filter(|e| e.class.as_str() == "shutdown").collect();
+    assert_eq!(cut.len(), 1, "{:#?}", later.events);
+    assert_eq!((cut[0].id.as_str(), cut[0].started_at), (id.as_str(), start));
+    let api = c.get_json("/api/v1/events?country=ir&class=shutdown").await;
+    assert_eq!(api.as_array().map(Vec::len), Some(1), "one event: {api}");
+}
+
+/// Issue 23, case 6: probes stop being expected some time after they were last heard (three days by default), so
+/// a silence longer than that used to end itself. An outage saved and still open holds its probes expected.
+#[tokio::test]
+async fn a_silence_longer_than_probes_are_expected_stays_an_open_event() {
+    let c = TestCollector::start().await;
+    let t0 = (Utc::now() - Duration::hours(3))
+        .duration_trunc(Duration::minutes(1))
+        .expect("trunc");
+    let at = |b: i64| t0 + Duration::seconds(b * BUCKET + 5);
+    const SILENT_FROM: i64 = 40;
+    for asn in [44244u32, 58224, 197207] {
+        for region in ["Tehran", "Isfahan"] {
+            let issued = register_probe(
+                c.store.as_ref(),
+                ProbeProfile {
+                    name: format!("{asn}-{region}"),
+                    country: "IR".to_owned(),
+                    asn,
+                    region: Some(region.to_owned()),
+                    access: AccessType::Fixed,
+                    ups: false,
+                },
+            )
+            .await
+            .expect("register");
+            let body: String = (0..SILENT_FROM)
+                .flat_map(|b| bucket_lines(at(b), true))
+                .map(|l| l + "\n")
+                .collect();
+            let a = c.post(Some(&issued.token), None, body.into_bytes()).await;
+            assert_eq!(a.status, 200, "{:?}", a.json);
+        }
+    }
+    // Probes are expected for 15 buckets after they were last heard (three days in production).
+    let settings = ClassifierSettings {
+        keep_expected_secs: 15 * BUCKET,
+        ..ClassifierSettings::default()
+    };
+    let window = |from: i64, to: i64| {
+        (
+            t0 + Duration::seconds(from * BUCKET),
+            t0 + Duration::seconds(to * BUCKET),
+        )
+    };
+    let (from, to) = window(20, 50);
+    let first = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    assert_eq!(first.events.len(), 1, "{:#?}", first.events);
+    let (id, start) = (first.events[0].id.clone(), first.events[0].started_at);
+    assert_eq!(first.events[0].ended_at, None);
+    // Long after the probes stopped being expected: still the same open event, from the same start.
+    let (from, to) = window(90, WINDOW);
+    assert!(90 - settings.expect_window > SILENT_FROM + 15);
+    let later = classify_window(c.store.as_ref(), from, to, BUCKET, &settings)
+        .await
+        .expect("run");
+    assert_eq!(later.events.len(), 1, "{:#?}", later.events);
+    let e = &later.events[0];
+    assert_eq!((e.id.as_str(), e.started_at, e.ended_at), (id.as_str(), start, None));
+    assert_eq!(e.affected_probes, 6);
+}

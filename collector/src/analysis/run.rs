@@ -113,18 +113,34 @@ pub async fn load_input(
     bucket_secs: i64,
     reader: Reader,
 ) -> Result<(crate::classify::ClassifierInput, usize), StoreError> {
+    // Outages saved and still open hold their probes expected (issue 23, case 6).
+    let open: Vec<DisruptionEvent> = store
+        .events(EventQuery {
+            from: Some(from.timestamp()),
+            to: Some(to.timestamp()),
+            ..EventQuery::default()
+        })
+        .await?
+        .into_iter()
+        .map(|s| s.event)
+        .filter(|e| e.ended_at.is_none() && e.class.lineage() == "outage")
+        .collect();
     let probes: Vec<ProbeInfo> = store
         .probes()
         .await?
         .into_iter()
-        .map(|p| ProbeInfo {
-            probe_id: p.probe_id,
-            country: p.profile.country,
-            asn: p.profile.asn,
-            region: p.profile.region,
-            access: p.profile.access,
-            ups: p.profile.ups,
-            last_seen: p.last_seen.map(|t| t.timestamp()),
+        .map(|p| {
+            let held_by_open_outage = open.iter().any(|e| e.scope.contains(&p.profile));
+            ProbeInfo {
+                probe_id: p.probe_id,
+                country: p.profile.country,
+                asn: p.profile.asn,
+                region: p.profile.region,
+                access: p.profile.access,
+                ups: p.profile.ups,
+                last_seen: p.last_seen.map(|t| t.timestamp()),
+                held_by_open_outage,
+            }
         })
         .collect();
     let bucket_secs = bucket_secs.max(1);
@@ -199,7 +215,8 @@ pub async fn plan_window(
         .into_iter()
         .map(|s| s.event)
         .collect();
-    keep_identities(&mut events, &saved);
+    let seen_from = read_from.timestamp().div_euclid(bucket_secs) * bucket_secs;
+    keep_identities(&mut events, &saved, seen_from + bucket_secs);
     let transitions = transitions(&saved, &events, start);
     Ok(WindowPlan {
         start,
@@ -235,8 +252,11 @@ pub async fn classify_window(
 
 /// Keeps an event's identity when late data moves its edges: a new event overlapping a saved one of the same
 /// lineage and scope takes the saved one's id, so the saved event is revised (`unknown` → `shutdown`, start one
-/// bucket earlier) instead of being retracted and replaced by a stranger.
-pub fn keep_identities(events: &mut [DisruptionEvent], saved: &[DisruptionEvent]) {
+/// bucket earlier) instead of being retracted and replaced by a stranger. An event that starts at or before
+/// `unseen_before` (the first bucket or two of the classifier's input) was already under way when the input began,
+/// so its start is not in view: it keeps the saved event's earlier start (issue 23, case 5: the start of an event
+/// longer than the window no longer moves forward with every run).
+pub fn keep_identities(events: &mut [DisruptionEvent], saved: &[DisruptionEvent], unseen_before: i64) {
     let mut taken: std::collections::BTreeSet<String> = events
         .iter()
         .filter(|e| saved.iter().any(|s| s.id == e.id))
@@ -255,6 +275,9 @@ pub fn keep_identities(events: &mut [DisruptionEvent], saved: &[DisruptionEvent]
         if let Some(s) = heir {
             e.id = s.id.clone();
             taken.insert(s.id.clone());
+            if e.started_at <= unseen_before && s.started_at < e.started_at {
+                e.started_at = s.started_at;
+            }
         }
     }
 }
@@ -312,8 +335,22 @@ mod tests {
     fn a_revised_outage_keeps_its_id_when_late_data_moves_its_start() {
         let saved = [event("evt-old", EventClass::Unknown, 100, None)];
         let mut now = [event("evt-new", EventClass::Shutdown, 90, Some(200))];
-        keep_identities(&mut now, &saved);
+        keep_identities(&mut now, &saved, 0);
         assert_eq!(now[0].id, "evt-old");
+        assert_eq!(now[0].started_at, 90, "a start in view is the new one");
+    }
+
+    #[test]
+    fn an_outage_under_way_when_the_input_began_keeps_its_saved_start() {
+        let saved = [event("evt-old", EventClass::Shutdown, 100, None)];
+        // The input began at 1,000: the outage was already under way, and the run sees it start there.
+        let mut now = [event("evt-new", EventClass::Shutdown, 1_000, None)];
+        keep_identities(&mut now, &saved, 1_060);
+        assert_eq!((now[0].id.as_str(), now[0].started_at), ("evt-old", 100));
+        // Starting well inside the input, the start is the run's.
+        let mut later = [event("evt-new", EventClass::Shutdown, 2_000, None)];
+        keep_identities(&mut later, &saved, 1_060);
+        assert_eq!((later[0].id.as_str(), later[0].started_at), ("evt-old", 2_000));
     }
 
     #[test]
@@ -323,7 +360,7 @@ mod tests {
             event("evt-censor", EventClass::Censorship, 100, None),
             event("evt-later", EventClass::Shutdown, 150, None),
         ];
-        keep_identities(&mut now, &saved);
+        keep_identities(&mut now, &saved, 0);
         assert_eq!((now[0].id.as_str(), now[1].id.as_str()), ("evt-censor", "evt-later"));
         let mut elsewhere = [DisruptionEvent {
             scope: EventScope {
@@ -333,7 +370,7 @@ mod tests {
             },
             ..event("evt-asn", EventClass::Shutdown, 100, None)
         }];
-        keep_identities(&mut elsewhere, &saved);
+        keep_identities(&mut elsewhere, &saved, 0);
         assert_eq!(elsewhere[0].id, "evt-asn");
     }
 }

@@ -25,6 +25,10 @@ pub struct ProbeInfo {
     /// Its last upload (epoch seconds), from the registry: a probe silent since before a window is still
     /// expected in it for a while.
     pub last_seen: Option<i64>,
+    /// In the scope of an outage saved and still open: expected however long ago it was heard, so a shutdown
+    /// that lasts a week (Iran 2019) or years (Tigray) does not end when its probes stop being expected
+    /// (issue 23, case 6).
+    pub held_by_open_outage: bool,
 }
 
 /// Everything one classification run looks at.

@@ -160,7 +160,7 @@ pub(crate) fn probe_timeline(
     let empty = BTreeMap::new();
     let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
     let states = probe_states(observed, input.buckets.clone());
-    let expected = expected_buckets(&states, input, probe.last_seen, settings);
+    let expected = expected_buckets(&states, input, probe, settings);
     (states, expected, false)
 }
 
@@ -229,17 +229,21 @@ fn close_leaks(states: &mut [ProbeState], leaky: &[bool]) {
 }
 
 /// Whether a probe is expected in each bucket of the window: heard (any data) within `keep_expected_secs`
-/// before it — in the window, or, before its first data there, its last upload as the registry recorded it.
+/// before it — in the window, or, before its first data there, its last upload as the registry recorded it — or
+/// throughout while an open outage holds it ([`ProbeInfo::held_by_open_outage`]).
 pub(crate) fn expected_buckets(
     states: &[ProbeState],
     input: &ClassifierInput,
-    last_seen: Option<i64>,
+    probe: &ProbeInfo,
     settings: &ClassifierSettings,
 ) -> Vec<bool> {
+    if probe.held_by_open_outage {
+        return vec![true; states.len()];
+    }
     let keep = settings
         .keep_expected_secs
         .max(settings.expect_window * input.bucket_secs);
-    let mut heard: Option<i64> = last_seen;
+    let mut heard: Option<i64> = probe.last_seen;
     states
         .iter()
         .enumerate()
@@ -650,8 +654,13 @@ fn sub_scopes(members: &[usize], timelines: &[Timeline<'_>]) -> Vec<(String, Vec
     by.into_iter().filter(|(_, s)| s.len() < members.len()).collect()
 }
 
-/// Episodes in two or more countries at once, all of whose probes are silent (not isolated: silent), are the
-/// collector's side; they are merged into one event. Presence-only probes never count here: their silence is
+/// The share of the probes expected at once that must fall silent together for the collector's side: a collector
+/// that cannot be reached hears no one (the lab's collector outage silences all 13 probes), while real outages
+/// leave other places heard; 0.8 is the share the classifier already asks of a scope (`cover_share`).
+const COLLECTOR_SILENT_SHARE: f64 = 0.8;
+
+/// Episodes in two or more countries at once, all of whose probes are silent (not isolated: silent), covering
+/// most of the probes expected then ([`COLLECTOR_SILENT_SHARE`]), are the collector's side; they are merged into one event. Presence-only probes never count here: their silence is
 /// the platform's to explain, with evidence about the platform ([`platform`]).
 fn split_collector_side(episodes: Vec<Episode>, timelines: &[Timeline<'_>]) -> (Option<Episode>, Vec<Episode>) {
     let all_silent = |e: &Episode| {
@@ -677,6 +686,21 @@ fn split_collector_side(episodes: Vec<Episode>, timelines: &[Timeline<'_>]) -> (
         .flat_map(|e| e.participants.iter().map(|&p| timelines[p].probe.asn))
         .collect();
     if countries.len() < 2 || asns.len() < 3 {
+        return (None, episodes);
+    }
+    // The evidence about the collector: it heard from almost no one. Two blackouts in neighbouring countries at
+    // once also silence two countries and several networks, but the rest of the world is still heard (issue 23,
+    // case 3); so most of every probe expected then must be silent.
+    let silent_probes: BTreeSet<usize> = overlapping
+        .iter()
+        .flat_map(|e| e.participants.iter().copied())
+        .collect();
+    let onset = overlapping.iter().map(|e| e.start).min().unwrap_or(0);
+    let expected = timelines
+        .iter()
+        .filter(|tl| !tl.presence_only && tl.expected.get(onset).copied().unwrap_or(false))
+        .count();
+    if (silent_probes.len() as f64) < COLLECTOR_SILENT_SHARE * expected as f64 {
         return (None, episodes);
     }
     let merged = Episode {

@@ -83,6 +83,23 @@ pub struct EventScope {
     pub probe_id: Option<String>,
 }
 
+impl EventScope {
+    /// Whether a probe registered as `profile` lies in the scope: a country, or one of its networks, regions or
+    /// access types (a probe's or the collector's scope holds no probe by profile).
+    pub fn contains(&self, profile: &super::ProbeProfile) -> bool {
+        if self.country.as_deref() != Some(profile.country.as_str()) {
+            return false;
+        }
+        match self.level.as_str() {
+            "country" => true,
+            "asn" => self.asn == Some(profile.asn),
+            "region" => self.region.is_some() && self.region == profile.region,
+            "access" => self.access.as_deref() == Some(profile.access.as_str()),
+            _ => false,
+        }
+    }
+}
+
 /// One piece of evidence, in plain words, with the points it gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
