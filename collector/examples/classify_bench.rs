@@ -29,7 +29,7 @@ fn main() {
             },
             ups: i % 17 == 0,
             last_seen: None,
-            held_by_open_outage: false,
+            held_since: None,
         })
         .collect();
     let built = Instant::now();

@@ -37,7 +37,7 @@ fn probes() -> Vec<ProbeInfo> {
                     access,
                     ups: false,
                     last_seen: None,
-                    held_by_open_outage: false,
+                    held_since: None,
                 });
             }
         }
@@ -399,13 +399,25 @@ fn a_cut_that_began_before_the_window_is_still_an_ongoing_event() {
     let held: Vec<ProbeInfo> = stale
         .into_iter()
         .map(|p| ProbeInfo {
-            held_by_open_outage: true,
+            held_since: Some(t0().timestamp() - 86_400 * 3),
             ..p
         })
         .collect();
-    let events = s.events_in(&[], held);
+    let events = s.events_in(&[], held.clone());
     let e = only(&events, EventClass::Unknown);
     assert_eq!((e.scope.level.as_str(), e.affected_probes), ("country", 12), "{e:#?}");
+    // Held from the outage's start only: before it they are expected as usual (here: not at all).
+    let since = t0() + Duration::seconds(60 * BUCKET);
+    let held_later: Vec<ProbeInfo> = held
+        .into_iter()
+        .map(|p| ProbeInfo {
+            held_since: Some(since.timestamp()),
+            ..p
+        })
+        .collect();
+    let events = s.events_in(&[], held_later);
+    let e = only(&events, EventClass::Unknown);
+    assert_eq!(e.started_at, since.timestamp(), "{e:#?}");
 }
 
 #[test]
@@ -545,7 +557,7 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
                 access: AccessType::Fixed,
                 ups: false,
                 last_seen: None,
-                held_by_open_outage: false,
+                held_since: None,
             });
         }
     }
@@ -584,7 +596,7 @@ fn two_blackouts_in_neighbouring_countries_are_not_the_collector_side() {
                 access: AccessType::Fixed,
                 ups: false,
                 last_seen: None,
-                held_by_open_outage: false,
+                held_since: None,
             });
         }
     }

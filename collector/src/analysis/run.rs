@@ -130,7 +130,12 @@ pub async fn load_input(
         .await?
         .into_iter()
         .map(|p| {
-            let held_by_open_outage = open.iter().any(|e| e.scope.contains(&p.profile));
+            // From the start of the earliest outage holding it: before it, the probe is expected as usual.
+            let held_since = open
+                .iter()
+                .filter(|e| e.scope.contains(&p.profile))
+                .map(|e| e.started_at)
+                .min();
             ProbeInfo {
                 probe_id: p.probe_id,
                 country: p.profile.country,
@@ -139,7 +144,7 @@ pub async fn load_input(
                 access: p.profile.access,
                 ups: p.profile.ups,
                 last_seen: p.last_seen.map(|t| t.timestamp()),
-                held_by_open_outage,
+                held_since,
             }
         })
         .collect();

@@ -25,10 +25,11 @@ pub struct ProbeInfo {
     /// Its last upload (epoch seconds), from the registry: a probe silent since before a window is still
     /// expected in it for a while.
     pub last_seen: Option<i64>,
-    /// In the scope of an outage saved and still open: expected however long ago it was heard, so a shutdown
-    /// that lasts a week (Iran 2019) or years (Tigray) does not end when its probes stop being expected
-    /// (issue 23, case 6).
-    pub held_by_open_outage: bool,
+    /// In the scope of an outage saved and still open, from this time (epoch seconds: the outage's start):
+    /// expected from then on however long ago it was heard, so a shutdown that
+    /// lasts a week (Iran 2019) or years (Tigray) does not end when its probes stop being expected (issue 23,
+    /// case 6).
+    pub held_since: Option<i64>,
 }
 
 /// Everything one classification run looks at.

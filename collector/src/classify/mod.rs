@@ -230,16 +230,14 @@ fn close_leaks(states: &mut [ProbeState], leaky: &[bool]) {
 
 /// Whether a probe is expected in each bucket of the window: heard (any data) within `keep_expected_secs`
 /// before it — in the window, or, before its first data there, its last upload as the registry recorded it — or
-/// throughout while an open outage holds it ([`ProbeInfo::held_by_open_outage`]).
+/// from the start of an open outage that holds it ([`ProbeInfo::held_since`]).
 pub(crate) fn expected_buckets(
     states: &[ProbeState],
     input: &ClassifierInput,
     probe: &ProbeInfo,
     settings: &ClassifierSettings,
 ) -> Vec<bool> {
-    if probe.held_by_open_outage {
-        return vec![true; states.len()];
-    }
+    let held = |at: i64| probe.held_since.is_some_and(|since| at + input.bucket_secs > since);
     let keep = settings
         .keep_expected_secs
         .max(settings.expect_window * input.bucket_secs);
@@ -249,7 +247,7 @@ pub(crate) fn expected_buckets(
         .enumerate()
         .map(|(t, state)| {
             let at = bucket_time(input, t);
-            let expected = heard.is_some_and(|h| h < at + input.bucket_secs && at - h <= keep);
+            let expected = held(at) || heard.is_some_and(|h| h < at + input.bucket_secs && at - h <= keep);
             if *state != ProbeState::Silent {
                 heard = Some(at);
             }

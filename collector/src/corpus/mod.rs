@@ -55,7 +55,7 @@ impl Scenario {
                     access: c.isps[p.isp].access,
                     ups: p.ups,
                     last_seen: None,
-                    held_by_open_outage: false,
+                    held_since: None,
                 })
             })
             .collect()
