@@ -1,12 +1,47 @@
-//! Prints one corpus scenario's truth and the classifier's events (for reading a case by eye).
+//! Prints corpus scenarios' truth and the classifier's events (for reading cases by eye).
+//!
+//! `corpus_peek SEED INDEX` prints one scenario; `corpus_peek SEED KIND COUNT` prints the first COUNT scenarios
+//! of kind index KIND (`index % 17`, see `ScenarioKind::ALL`) that the classifier got wrong (with
+//! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call).
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
-    let index: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let seed = arg(0, 1) as u64;
+    if args.len() >= 3 {
+        let (kind, count) = (arg(1, 0), arg(2, 5));
+        let kinds = vigil_collector::ScenarioKind::ALL.len();
+        let mut shown = 0;
+        let mut index = kind;
+        while shown < count && index < 100_000 {
+            if show(seed, index, true) {
+                shown += 1;
+            }
+            index += kinds;
+        }
+    } else {
+        show(seed, arg(1, 0), false);
+    }
+}
+
+/// Prints scenario `index` of `seed` (only when the classifier got a true event wrong, with `failures_only`);
+/// whether it printed.
+fn show(seed: u64, index: usize, failures_only: bool) -> bool {
     let s = vigil_collector::corpus_scenario(seed, index);
     let (events, score) = vigil_collector::judge_scenario(&s, &vigil_collector::ClassifierSettings::default());
+    let wrong_high = score
+        .calls
+        .iter()
+        .any(|c| c.level == vigil_collector::ConfidenceLevel::High && !c.right);
+    let wanted = if std::env::var_os("PEEK_WRONG_HIGH").is_some() {
+        wrong_high
+    } else {
+        score.truths.iter().any(|(_, _, right)| !right)
+    };
+    if failures_only && !wanted {
+        return false;
+    }
     println!(
-        "kind {:?}; probes {}+{}; isps {}; regions {}",
+        "#{index} kind {:?}; probes {}+{}; isps {}; regions {}",
         s.kind,
         s.countries[0].probes.len(),
         s.countries[1].probes.len(),
@@ -36,5 +71,6 @@ fn main() {
             println!("    [{}] {} {:?}", ev.family, ev.text, ev.points);
         }
     }
-    println!("score {:?} false {}", score.truths, score.false_events);
+    println!("score {:?} false {}\n", score.truths, score.false_events);
+    true
 }

@@ -329,10 +329,18 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 return apply(rng, plan, ScenarioKind::IspUpstreamFailure);
             }
             let (start, end) = span(rng);
-            let hit: Vec<usize> = (0..home.isps.len())
+            let mut hit: Vec<usize> = (0..home.isps.len())
                 .filter(|_| rng.bool())
                 .take(home.isps.len() - 1)
                 .collect();
+            // At least one watched: a cut that spares every home network is the neighbour's alone, and there, with every
+            // network cut and domestic peering up, nothing measured tells it from an intranet shutdown.
+            let watched = |i: &usize| home.probes_where(|p| p.isp == *i).len() >= 2;
+            if !hit.iter().any(watched)
+                && let Some(isp) = isp_with_probes(rng, &home, 2)
+            {
+                hit.push(isp);
+            }
             for (c, isps) in [(0usize, hit), (1, (0..plan.countries[1].isps.len()).collect())] {
                 let country = plan.countries[c].clone();
                 // Every network of the neighbour loses its transit: one failure of the whole country, as an

@@ -6,7 +6,7 @@
 //! event's stated confidence is set against whether it was right (the reliability table): a confidence that means
 //! what it says is right that often.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::scenario::{ScenarioKind, Truth, TruthScope};
@@ -20,8 +20,8 @@ pub struct ScenarioScore {
     pub truths: Vec<(String, String, bool)>,
     /// Start and end errors (buckets) of the true events called right.
     pub edge_errors: Vec<(i64, i64)>,
-    /// Per event called: its stated confidence, its level, and whether it was right.
-    pub calls: Vec<(f64, ConfidenceLevel, bool)>,
+    /// Per event called: its class, its stated confidence, its level, and whether it was right.
+    pub calls: Vec<Call>,
     /// Events that match no true event.
     pub false_events: usize,
     /// Per true correlated outage (shutdown, power outage, network failure) called at its scope with scores: the
@@ -48,40 +48,65 @@ fn concerns(event: &DisruptionEvent, truth: &TruthScope) -> bool {
     }
 }
 
-/// Whether an event is reported at exactly the true scope. A country whose probes are all in one network
-/// (`single_network`: country → that ASN) and that network are the same probes, so the same claim: the
-/// classifier names the narrower one (it cannot tell them apart), and either is right for the other.
-pub fn same_scope(event: &DisruptionEvent, truth: &TruthScope, single_network: &BTreeMap<String, u32>) -> bool {
-    let s = &event.scope;
-    let only = |country: &str| single_network.get(country).copied();
-    match truth {
-        TruthScope::Country { country } if s.level == "asn" && s.country.as_deref() == Some(country) => {
-            s.asn.is_some() && s.asn == only(country)
-        }
-        TruthScope::Asn { country, asn } if s.level == "country" && s.country.as_deref() == Some(country) => {
-            only(country) == Some(*asn)
-        }
-        TruthScope::Country { country } => s.level == "country" && s.country.as_deref() == Some(country),
-        TruthScope::Asn { country, asn } => {
-            s.level == "asn" && s.country.as_deref() == Some(country) && s.asn == Some(*asn)
-        }
-        TruthScope::Region { country, region } => {
-            s.level == "region" && s.country.as_deref() == Some(country) && s.region.as_deref() == Some(region)
-        }
-        TruthScope::Access { country, access } => {
-            s.level == "access" && s.country.as_deref() == Some(country) && s.access.as_deref() == Some(access.as_str())
-        }
-        TruthScope::Probe { probe_id } => s.level == "probe" && s.probe_id.as_deref() == Some(probe_id),
-    }
+/// The probes of a scenario, as the scorer places them in scopes.
+pub type Placement = [crate::classify::ProbeInfo];
+
+/// The probes (ids) a true scope holds.
+fn truth_members<'a>(truth: &TruthScope, probes: &'a Placement) -> BTreeSet<&'a str> {
+    probes
+        .iter()
+        .filter(|p| match truth {
+            TruthScope::Country { country } => p.country == *country,
+            TruthScope::Asn { country, asn } => p.country == *country && p.asn == *asn,
+            TruthScope::Region { country, region } => {
+                p.country == *country && p.region.as_deref() == Some(region.as_str())
+            }
+            TruthScope::Access { country, access } => p.country == *country && p.access == *access,
+            TruthScope::Probe { probe_id } => p.probe_id == *probe_id,
+        })
+        .map(|p| p.probe_id.as_str())
+        .collect()
 }
 
-/// Scores `events` against `truth`; bucket 0 starts at `t0` (epoch seconds); `single_network` as
-/// [`same_scope`] reads it.
+/// The probes (ids) an event's scope holds.
+fn event_members<'a>(event: &DisruptionEvent, probes: &'a Placement) -> BTreeSet<&'a str> {
+    probes
+        .iter()
+        .filter(|p| match event.scope.level.as_str() {
+            "probe" => event.scope.probe_id.as_deref() == Some(p.probe_id.as_str()),
+            "country" => event.scope.country.as_deref() == Some(p.country.as_str()),
+            "asn" => event.scope.country.as_deref() == Some(p.country.as_str()) && event.scope.asn == Some(p.asn),
+            "region" => {
+                event.scope.country.as_deref() == Some(p.country.as_str())
+                    && event.scope.region.is_some()
+                    && event.scope.region == p.region
+            }
+            "access" => {
+                event.scope.country.as_deref() == Some(p.country.as_str())
+                    && event.scope.access.as_deref() == Some(p.access.as_str())
+            }
+            _ => false,
+        })
+        .map(|p| p.probe_id.as_str())
+        .collect()
+}
+
+/// Whether an event is reported at the true scope: the same probes. Scopes of different names that hold the same
+/// probes are one claim — a country whose probes are all in one network and that network, a region served by one
+/// network and that network: the probes cannot tell them apart, so the classifier names one (the narrower kind)
+/// and either is right for the other.
+pub fn same_scope(event: &DisruptionEvent, truth: &TruthScope, probes: &Placement) -> bool {
+    let truth_probes = truth_members(truth, probes);
+    !truth_probes.is_empty() && truth_probes == event_members(event, probes)
+}
+
+/// Scores `events` against `truth`; bucket 0 starts at `t0` (epoch seconds); `probes` places the scenario's
+/// probes in scopes ([`same_scope`]).
 pub fn score(
     truth: &[Truth],
     events: &[DisruptionEvent],
     (t0, bucket_secs): (i64, i64),
-    single_network: &BTreeMap<String, u32>,
+    probes: &Placement,
 ) -> ScenarioScore {
     let time = |bucket: usize| t0 + bucket as i64 * bucket_secs;
     let overlaps =
@@ -95,24 +120,24 @@ pub fn score(
             .collect();
         for &i in &related {
             explained[i] = true;
-            if events[i].class == t.class && same_scope(&events[i], &t.scope, single_network) {
+            if events[i].class == t.class && same_scope(&events[i], &t.scope, probes) {
                 right_event[i] = true;
             }
         }
         let best = related
             .iter()
             .copied()
-            .find(|&i| events[i].class == t.class && same_scope(&events[i], &t.scope, single_network))
+            .find(|&i| events[i].class == t.class && same_scope(&events[i], &t.scope, probes))
             .or_else(|| {
                 related
                     .iter()
                     .copied()
-                    .find(|&i| same_scope(&events[i], &t.scope, single_network))
+                    .find(|&i| same_scope(&events[i], &t.scope, probes))
             })
             .or_else(|| related.iter().copied().max_by_key(|&i| events[i].affected_probes));
         if let Some(e) = best
             .map(|i| &events[i])
-            .filter(|e| same_scope(e, &t.scope, single_network) && e.scores.contains_key(t.class.as_str()))
+            .filter(|e| same_scope(e, &t.scope, probes) && e.scores.contains_key(t.class.as_str()))
         {
             out.attributions.push((e.scores.clone(), t.class.as_str().to_owned()));
         }
@@ -130,13 +155,31 @@ pub fn score(
     for (i, e) in events.iter().enumerate() {
         // An unknown event claims no cause: its confidence is not a probability of being right.
         if e.class != EventClass::Unknown {
-            out.calls.push((e.confidence, e.confidence_level, right_event[i]));
+            out.calls.push(Call {
+                class: e.class.as_str().to_owned(),
+                confidence: e.confidence,
+                level: e.confidence_level,
+                right: right_event[i],
+            });
         }
         if !explained[i] {
             out.false_events += 1;
         }
     }
     out
+}
+
+/// One event called, as the reliability tables read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The class called.
+    pub class: String,
+    /// Its stated confidence.
+    pub confidence: f64,
+    /// Its level.
+    pub level: ConfidenceLevel,
+    /// Whether it was right (class and scope of a true event).
+    pub right: bool,
 }
 
 /// The stated confidence bands of the reliability table.
@@ -180,6 +223,8 @@ pub struct EvalReport {
     pub end_error: (i64, i64),
     /// Stated confidence against the share right.
     pub reliability: Vec<Band>,
+    /// The same per class called: calls, their mean stated confidence, the share right.
+    pub reliability_by_class: BTreeMap<String, (usize, f64, f64)>,
     /// High-confidence calls, and how many of them were wrong.
     pub high_confidence: (usize, usize),
     /// Events matching no true event, over all scenarios.
@@ -237,7 +282,7 @@ fn calibrate(samples: &[(BTreeMap<String, i32>, String)]) -> Calibration {
 pub struct ReportBuilder {
     report: EvalReport,
     edges: Vec<(i64, i64)>,
-    calls: Vec<(f64, ConfidenceLevel, bool)>,
+    calls: Vec<Call>,
     attributions: Vec<(BTreeMap<String, i32>, String)>,
     quiet: (usize, f64),
 }
@@ -302,8 +347,11 @@ impl ReportBuilder {
         r.reliability = BANDS
             .iter()
             .map(|&(from, to)| {
-                let inside: Vec<&(f64, ConfidenceLevel, bool)> =
-                    self.calls.iter().filter(|c| c.0 >= from && c.0 < to).collect();
+                let inside: Vec<&Call> = self
+                    .calls
+                    .iter()
+                    .filter(|c| c.confidence >= from && c.confidence < to)
+                    .collect();
                 let n = inside.len();
                 Band {
                     from,
@@ -312,19 +360,30 @@ impl ReportBuilder {
                     stated: if n == 0 {
                         0.0
                     } else {
-                        inside.iter().map(|c| c.0).sum::<f64>() / n as f64
+                        inside.iter().map(|c| c.confidence).sum::<f64>() / n as f64
                     },
                     right: if n == 0 {
                         0.0
                     } else {
-                        inside.iter().filter(|c| c.2).count() as f64 / n as f64
+                        inside.iter().filter(|c| c.right).count() as f64 / n as f64
                     },
                 }
             })
             .collect();
         r.calibration = calibrate(&self.attributions);
-        let high: Vec<_> = self.calls.iter().filter(|c| c.1 == ConfidenceLevel::High).collect();
-        r.high_confidence = (high.len(), high.iter().filter(|c| !c.2).count());
+        let high: Vec<_> = self.calls.iter().filter(|c| c.level == ConfidenceLevel::High).collect();
+        r.high_confidence = (high.len(), high.iter().filter(|c| !c.right).count());
+        let mut by_class: BTreeMap<String, (usize, f64, usize)> = BTreeMap::new();
+        for c in &self.calls {
+            let entry = by_class.entry(c.class.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += c.confidence;
+            entry.2 += usize::from(c.right);
+        }
+        r.reliability_by_class = by_class
+            .into_iter()
+            .map(|(class, (n, stated, right))| (class, (n, stated / n as f64, right as f64 / n as f64)))
+            .collect();
         r.quiet_false_per_1000_probe_days = if self.quiet.1 > 0.0 {
             self.quiet.0 as f64 * 1000.0 / self.quiet.1
         } else {
@@ -397,6 +456,10 @@ impl fmt::Display for EvalReport {
                 "[{:.2}, {:.2})  {:>6} events  stated {:.2}  right {:.2}",
                 b.from, b.to, b.events, b.stated, b.right
             )?;
+        }
+        writeln!(f, "per class called: calls, mean stated confidence, share right")?;
+        for (class, (n, stated, right)) in &self.reliability_by_class {
+            writeln!(f, "{class:<16} {n:>6} calls  stated {stated:.2}  right {right:.2}")?;
         }
         let c = &self.calibration;
         writeln!(

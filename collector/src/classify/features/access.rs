@@ -1,17 +1,23 @@
-//! Access evidence: mobile versus fixed probes of the country.
+//! Access evidence: mobile versus fixed probes where the outage was.
 
 use crate::model::AccessType;
 
-use super::OutageView;
+use super::{OutageView, ScopeLevel};
 use crate::classify::attribute::Feature;
 
 /// The access features of an outage.
 pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     let mut out = Vec::new();
-    // Access: mobile versus fixed in the country.
+    // Access: mobile versus fixed where the outage was — in its region for a regional one (across the country a
+    // region's own mix of access types would read as a split), in the country otherwise. One network has one
+    // access type: its outage splits nothing (else one fixed ISP's failure read "fixed first, mobile held").
+    let pool: &[usize] = match v.level {
+        ScopeLevel::Region => v.members,
+        ScopeLevel::Country | ScopeLevel::Access => &v.country_members,
+        ScopeLevel::Asn | ScopeLevel::Other => return out,
+    };
     let down_share = |access: AccessType| {
-        let group: Vec<usize> = v
-            .country_members
+        let group: Vec<usize> = pool
             .iter()
             .copied()
             .filter(|&i| v.timelines[i].probe.access == access)
@@ -24,7 +30,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // looks the same; issue 23, case 1).
     // A mobile network counts as down when most of its probes are (a probe flapping elsewhere does not count).
     let mut mobile_networks: std::collections::BTreeMap<u32, (usize, usize)> = std::collections::BTreeMap::new();
-    for &i in &v.country_members {
+    for &i in pool {
         if v.timelines[i].probe.access == AccessType::Mobile {
             let entry = mobile_networks.entry(v.timelines[i].probe.asn).or_default();
             entry.0 += usize::from(v.episode.participants.contains(&i));
@@ -45,7 +51,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                     m * 100.0,
                     f * 100.0
                 ),
-                points: [4, -3, -1],
+                // F5: +4 shutdown, −3 power, −1 cable cut, 0 technical.
+                points: [4, -3, 0],
                 inside_cut: false,
             });
         } else if f - m >= 0.3 {

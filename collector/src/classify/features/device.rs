@@ -1,6 +1,6 @@
 //! Device evidence (CLASSIFICATION.md §2): reboots on return, battery, gateway and link during the cut.
 
-use crate::model::VitalsSummary;
+use crate::model::{Tally, VitalsSummary};
 
 use super::OutageView;
 use crate::classify::attribute::Feature;
@@ -43,23 +43,31 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             });
         }
     }
-    // Device: battery from the bucket before the outage on (the switch often precedes silence); gateway and link
-    // only from inside it (spooled vitals uploaded afterwards).
-    let (mut with_vitals, mut battery, mut with_lan, mut lan_up, mut lan_lost) = (0, 0, 0, 0, 0);
-    for &p in &v.participants {
+    // Device: battery (F2) among the scope's probes that can run on one — registered on a UPS, or seen on battery
+    // — from the bucket before the outage on (the switch often precedes silence), up or down: a probe on a UPS
+    // that rode out a blackout is still a witness of it, and a probe without a battery says nothing of power
+    // by staying off it.
+    let (mut with_battery, mut battery) = (0, 0);
+    for &p in v.members {
         let around: Vec<&VitalsSummary> = v
             .obs(p)
             .range(v.abs(v.episode.start.saturating_sub(1))..v.abs(v.episode.end))
             .filter_map(|(_, s)| s.vitals.as_ref())
             .collect();
-        if !around.is_empty() {
-            with_vitals += 1;
-            battery += usize::from(around.iter().any(|v| v.on_battery));
+        let on_battery = around.iter().any(|v| v.on_battery);
+        if !around.is_empty() && (v.timelines[p].probe.ups || on_battery) {
+            with_battery += 1;
+            battery += usize::from(on_battery);
         }
-        let inside: Vec<&VitalsSummary> = v
-            .obs(p)
-            .range(v.abs(v.episode.start)..v.abs(v.episode.end))
-            .filter_map(|(_, s)| s.vitals.as_ref())
+    }
+    // Gateway and link (F3) from the buckets each probe was itself down in (spooled vitals uploaded afterwards):
+    // a probe back early in a staggered recovery reports a working home, which says nothing of the cut.
+    let (mut with_lan, mut lan_up, mut lan_lost) = (0, 0, 0);
+    for &p in &v.participants {
+        let states = &v.timelines[p].states;
+        let inside: Vec<&VitalsSummary> = (v.episode.start..v.episode.end)
+            .filter(|&t| states.get(t).is_some_and(|s| s.is_down()))
+            .filter_map(|t| v.obs(p).get(&v.abs(t)).and_then(|s| s.vitals.as_ref()))
             .collect();
         if !inside.is_empty() {
             with_lan += 1;
@@ -70,33 +78,62 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             }
         }
     }
-    if with_vitals > 0 && battery as f64 / with_vitals as f64 >= 0.3 {
+    if with_battery > 0 && battery as f64 / with_battery as f64 >= 0.3 {
         out.push(Feature {
             family: "device",
-            text: format!("{battery} of {with_vitals} probes with power telemetry switched to battery"),
+            text: format!("{battery} of {with_battery} probes with a battery or UPS switched to battery"),
             points: [-3, 5, -2],
             inside_cut: true,
         });
     }
     if with_lan > 0 && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
+        // CLASSIFICATION.md F3: link and gateway up with the path failing first at the border is +3 shutdown, −3
+        // power, +2 cable cut (+1 technical). Where the failure lies is read from the anchors: domestic ones
+        // answering while international ones do not puts it at the border. Without that, a gateway up alone fits
+        // an ISP's own upstream failure as well as an order (issue 23, case 1: it tipped single-network failures
+        // into shutdowns on the corpus); what it does rule out is a dark home: against power, and F3's +1 for a
+        // technical failure.
+        let at_border = failed_at_the_border(v);
         out.push(Feature {
             family: "device",
-            text: format!("{lan_up} of {with_lan} probes kept a reachable gateway and a live link during the cut"),
-            // CLASSIFICATION.md F3 gives a shutdown +3 only when, with link and gateway up, paths die first at a
-            // border hop; Vigil does not locate the failing hop yet, and a gateway up alone fits an ISP's own
-            // upstream failure as well as an order (issue 23, case 1: it tipped single-network failures into
-            // shutdowns on the corpus). What it does rule out is a dark home: against power, and F3's +1 for a
-            // technical failure.
-            points: [0, -3, 1],
+            text: if at_border {
+                format!(
+                    "{lan_up} of {with_lan} probes kept a reachable gateway and a live link during the cut, and \
+                     their paths failed only at the border"
+                )
+            } else {
+                format!("{lan_up} of {with_lan} probes kept a reachable gateway and a live link during the cut")
+            },
+            points: if at_border { [3, -3, 2] } else { [0, -3, 1] },
             inside_cut: true,
         });
     } else if with_lan > 0 && lan_lost as f64 / with_lan as f64 >= 0.6 {
         out.push(Feature {
             family: "device",
             text: format!("{lan_lost} of {with_lan} probes lost their gateway or link"),
-            points: [-2, 3, -2],
+            // F3 (carrier lost): −2 shutdown, +3 power, −2 cable cut, 0 technical.
+            points: [-2, 3, 0],
             inside_cut: true,
         });
     }
     out
+}
+
+/// Whether the outage's probes, in the buckets they were down, still reached domestic anchors (70 % of checks or
+/// more) but not international ones (20 % or fewer): CLASSIFICATION.md F4's thresholds, read here as where the
+/// path failed.
+fn failed_at_the_border(v: &OutageView<'_, '_>) -> bool {
+    let (mut domestic, mut international) = (Tally::default(), Tally::default());
+    for &p in &v.participants {
+        let states = &v.timelines[p].states;
+        for t in (v.episode.start..v.episode.end).filter(|&t| states.get(t).is_some_and(|s| s.is_down())) {
+            if let Some(s) = v.obs(p).get(&v.abs(t)) {
+                domestic.ok += s.domestic.ok;
+                domestic.total += s.domestic.total;
+                international.ok += s.international.ok;
+                international.total += s.international.total;
+            }
+        }
+    }
+    matches!((domestic.ratio(), international.ratio()), (Some(d), Some(i)) if d >= 0.7 && i <= 0.2)
 }

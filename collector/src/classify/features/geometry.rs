@@ -20,7 +20,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                     country_asns.len(),
                     v.scope_name
                 ),
-                points: [3, 1, -2],
+                // F9: +3 shutdown, +1 grid collapse, +1 cable cut (−2 technical).
+                points: [3, 1, 1],
                 inside_cut: false,
             })
         }
@@ -33,11 +34,16 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                 .filter(|p| v.members.contains(p))
                 .filter_map(|&p| v.timelines[p].probe.region.as_deref())
                 .collect();
-            let others_fine = v
+            // Fine: at most a tenth of their probes caught up in the outage (a lossy link or a flapping probe in
+            // the same region fails now and then; a failure of theirs would take most of them).
+            let others: Vec<usize> = v
                 .country_members
                 .iter()
-                .filter(|&&p| asn_of(p) != v.scope.asn.unwrap_or(0))
-                .all(|p| !v.episode.participants.contains(p));
+                .copied()
+                .filter(|&p| asn_of(p) != v.scope.asn.unwrap_or(0))
+                .collect();
+            let others_down = others.iter().filter(|p| v.episode.participants.contains(p)).count();
+            let others_fine = others_down * 10 <= others.len();
             // The other networks must be watched where this one failed: across two regions a blackout would have
             // taken them too; in one region, only if another network's probes there kept working (else a local
             // blackout or a regional order could look the same). CLASSIFICATION.md §3 row 11: one network alone
@@ -73,7 +79,9 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                 });
             }
         }
-        ScopeLevel::Region if affected_asns.len() >= 2 => out.push(Feature {
+        // A region's outage is "one region" only where the rest of the country is watched and stayed up: with no
+        // probe elsewhere, it may as well be the country's.
+        ScopeLevel::Region if affected_asns.len() >= 2 && watched_elsewhere(v) => out.push(Feature {
             family: "geometry",
             text: format!("one region, {}, across {} networks", v.scope_name, affected_asns.len()),
             points: [1, 2, -1],
@@ -85,8 +93,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         out.push(Feature {
             family: "geometry",
             text: format!(
-                "{country} lost its international paths at the same time ({cut} of {expected} probes, still \
-                 powered and reporting): a cable or transit failure across borders"
+                "a network in {country} lost its international paths at the same time ({cut} of its {expected} \
+                 probes, still powered and reporting): a cable or transit failure across borders"
             ),
             // CLASSIFICATION.md §5.5 F9: two or more countries failing together (a shared cable system, S14)
             // is −3 for a shutdown, −1 for power and +4 for a cable cut (a network failure here).
@@ -97,16 +105,30 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     out
 }
 
+/// Whether probes of the country outside the scope were expected and most of them stayed up.
+fn watched_elsewhere(v: &OutageView<'_, '_>) -> bool {
+    let outside: Vec<usize> = v
+        .country_members
+        .iter()
+        .copied()
+        .filter(|p| !v.members.contains(p))
+        .collect();
+    let down = outside.iter().filter(|p| v.episode.participants.contains(p)).count();
+    !outside.is_empty() && down * 2 < outside.len()
+}
+
 /// How many buckets apart two onsets may be and still count as one failure.
 const ONSET_SLACK: usize = 2;
 
-/// Another country (placed, with two or more probes expected) where at least half of the probes lost their
-/// international paths within [`ONSET_SLACK`] buckets of this outage's onset while still reporting (isolated, not
-/// silent: a power cut there says nothing of cables): its code, how many were cut, how many expected.
+/// A network in another country (placed) where two or more probes, and at least half of those expected, lost
+/// their international paths within [`ONSET_SLACK`] buckets of this outage's onset while still
+/// reporting (isolated, not silent: a power cut there says nothing of cables): its country, how many of its probes
+/// were cut, how many were expected. Counted by network, not by country: a cable or transit provider serves some
+/// operators of each country it reaches, not all (issue 23, case 1), while an order stops at its own border.
 fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, usize, usize)> {
     let start = v.episode.start;
     let window = start.saturating_sub(ONSET_SLACK)..=start + ONSET_SLACK;
-    let mut by_country: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
+    let mut by_network: std::collections::BTreeMap<(&str, u32), (usize, usize)> = std::collections::BTreeMap::new();
     for tl in v.timelines {
         let country = tl.probe.country.as_str();
         if country == v.episode.country || country == crate::classify::UNPLACED_COUNTRY {
@@ -115,25 +137,27 @@ fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, usize, usize)>
         if !tl.expected.get(start).copied().unwrap_or(false) {
             continue;
         }
-        let entry = by_country.entry(country).or_default();
+        let entry = by_network.entry((country, tl.probe.asn)).or_default();
         entry.1 += 1;
         let up_before = start
             .checked_sub(ONSET_SLACK + 1)
             .and_then(|t| tl.states.get(t))
             .is_some_and(|s| !s.is_down());
-        let cut = window.clone().any(|t| {
+        let isolated = |t: usize| {
             tl.states.get(t).is_some_and(|s| {
                 matches!(
                     s,
                     crate::classify::ProbeState::IsolatedInternational | crate::classify::ProbeState::IsolatedAll
                 )
             })
-        });
+        };
+        // Lost, not failing a check: isolated in two buckets running (a lossy link fails one now and then).
+        let cut = window.clone().any(|t| isolated(t) && isolated(t + 1));
         entry.0 += usize::from(up_before && cut);
     }
-    by_country
+    by_network
         .into_iter()
-        .filter(|(_, (cut, expected))| *expected >= 2 && *cut * 2 >= *expected)
+        .filter(|(_, (cut, expected))| *cut >= 2 && *cut * 2 >= *expected)
         .max_by_key(|(_, (cut, _))| *cut)
-        .map(|(country, (cut, expected))| (country.to_owned(), cut, expected))
+        .map(|((country, _), (cut, expected))| (country.to_owned(), cut, expected))
 }

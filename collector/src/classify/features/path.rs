@@ -27,7 +27,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                     d * 100.0,
                     i * 100.0
                 ),
-                points: [3, -2, 0],
+                // F4: +3 shutdown, −2 power, +2 cable cut (0 technical): network failure takes the cable cut's.
+                points: [3, -2, 2],
                 inside_cut: true,
             });
         } else if d <= 0.2 && i <= 0.2 {

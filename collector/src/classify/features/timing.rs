@@ -31,7 +31,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             out.push(Feature {
                 family: "timing",
                 text: format!("recovery was staggered over {} minutes", spread / 60),
-                points: [-2, 3, 0],
+                // F8: −2 shutdown, +3 power, +1 cable cut (re-routing), 0 technical.
+                points: [-2, 3, 1],
                 inside_cut: false,
             });
         }
