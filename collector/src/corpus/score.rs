@@ -470,3 +470,92 @@ impl fmt::Display for EvalReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::ProbeInfo;
+    use crate::model::{AccessType, EventClass, EventScope};
+
+    fn probe(id: &str, asn: u32, region: &str) -> ProbeInfo {
+        ProbeInfo {
+            probe_id: id.to_owned(),
+            country: "XA".to_owned(),
+            asn,
+            region: Some(region.to_owned()),
+            access: AccessType::Fixed,
+            ups: false,
+            last_seen: None,
+            held_since: None,
+        }
+    }
+
+    fn event(scope: EventScope) -> DisruptionEvent {
+        DisruptionEvent {
+            id: "evt".to_owned(),
+            class: EventClass::NetworkFailure,
+            scope,
+            started_at: 0,
+            ended_at: None,
+            confidence: 0.9,
+            confidence_level: ConfidenceLevel::Medium,
+            affected_probes: 2,
+            probes_in_scope: 2,
+            evidence: Vec::new(),
+            scores: BTreeMap::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn scopes_holding_the_same_probes_are_one_claim_and_others_are_not() {
+        // Region "north" is served by AS1 alone; region "south" by AS2 and AS3.
+        let probes = [
+            probe("a", 1, "north"),
+            probe("b", 1, "north"),
+            probe("c", 2, "south"),
+            probe("d", 3, "south"),
+        ];
+        let asn = |asn: u32| {
+            event(EventScope {
+                level: "asn".to_owned(),
+                country: Some("XA".to_owned()),
+                asn: Some(asn),
+                ..EventScope::default()
+            })
+        };
+        let north = TruthScope::Region {
+            country: "XA".to_owned(),
+            region: "north".to_owned(),
+        };
+        let south = TruthScope::Region {
+            country: "XA".to_owned(),
+            region: "south".to_owned(),
+        };
+        assert!(same_scope(&asn(1), &north, &probes));
+        assert!(!same_scope(&asn(2), &south, &probes));
+        assert!(!same_scope(&asn(1), &south, &probes));
+        let country = event(EventScope {
+            level: "country".to_owned(),
+            country: Some("XA".to_owned()),
+            ..EventScope::default()
+        });
+        assert!(!same_scope(&country, &north, &probes));
+        assert!(same_scope(
+            &country,
+            &TruthScope::Country {
+                country: "XA".to_owned()
+            },
+            &probes
+        ));
+        // A scope holding no probe matches nothing.
+        assert!(!same_scope(
+            &asn(9),
+            &TruthScope::Asn {
+                country: "XA".to_owned(),
+                asn: 9
+            },
+            &probes
+        ));
+    }
+}
