@@ -24,6 +24,9 @@ pub struct ScenarioScore {
     pub calls: Vec<Call>,
     /// Events that match no true event.
     pub false_events: usize,
+    /// Per true correlated outage (shutdown, power outage, network failure): its class and the first class other
+    /// than `unknown` published for it while it unfolded (the final call when none was).
+    pub first_published: Vec<(String, String)>,
     /// Per true correlated outage (shutdown, power outage, network failure) called at its scope with scores: the
     /// scores per class and the true class — what the attribution model is calibrated on.
     pub attributions: Vec<(BTreeMap<String, i32>, String)>,
@@ -169,6 +172,20 @@ pub fn score(
     out
 }
 
+/// The first class other than `unknown` that `runs` (the classifier's events at successive moments, earliest
+/// first) published about `truth`'s place while it was under way, if any.
+pub fn first_published(truth: &Truth, runs: &[&[DisruptionEvent]], t0: i64, bucket_secs: i64) -> Option<String> {
+    let begun = t0 + truth.start as i64 * bucket_secs;
+    runs.iter().find_map(|events| {
+        events
+            .iter()
+            .filter(|e| concerns(e, &truth.scope) && e.ended_at.is_none_or(|end| end > begun))
+            .filter(|e| e.class != EventClass::Unknown)
+            .max_by_key(|e| e.affected_probes)
+            .map(|e| e.class.as_str().to_owned())
+    })
+}
+
 /// One event called, as the reliability tables read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
@@ -227,6 +244,9 @@ pub struct EvalReport {
     pub reliability_by_class: BTreeMap<String, (usize, f64, f64)>,
     /// High-confidence calls, and how many of them were wrong.
     pub high_confidence: (usize, usize),
+    /// True correlated outages; how many had the right class first published while they unfolded; for how many
+    /// that were not shutdowns a shutdown was published first (the accusation a feed reader has already seen).
+    pub first_published: (usize, usize, usize),
     /// Events matching no true event, over all scenarios.
     pub false_events: usize,
     /// False events per 1,000 probe-days in the quiet scenarios.
@@ -319,6 +339,11 @@ impl ReportBuilder {
                 .or_default() += 1;
             entry.0 += 1;
             entry.1 += usize::from(*right);
+        }
+        for (truth, first) in &score.first_published {
+            r.first_published.0 += 1;
+            r.first_published.1 += usize::from(truth == first);
+            r.first_published.2 += usize::from(truth != "shutdown" && first == "shutdown");
         }
         r.false_events += score.false_events;
         if kind == ScenarioKind::Quiet {
@@ -413,6 +438,13 @@ impl fmt::Display for EvalReport {
             self.high_confidence.1,
             self.high_confidence.0,
             share(self.high_confidence.1, self.high_confidence.0)
+        )?;
+        let (outages, first_right, first_shutdown) = self.first_published;
+        writeln!(
+            f,
+            "first class published while an outage unfolded (3, 6, 10 min in): right for {:.1} % of {outages} \
+             outages; a shutdown first for {first_shutdown} that were not shutdowns",
+            share(first_right, outages)
         )?;
         writeln!(
             f,
