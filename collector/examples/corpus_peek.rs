@@ -2,7 +2,8 @@
 //!
 //! `corpus_peek SEED INDEX` prints one scenario; `corpus_peek SEED KIND COUNT` prints the first COUNT scenarios
 //! of kind index KIND (`index % 17`, see `ScenarioKind::ALL`) that the classifier got wrong (with
-//! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call).
+//! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call; with `PEEK_SHUTDOWN_FIRST`: in which a
+//! shutdown was published first for an outage that was not one).
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
@@ -32,8 +33,14 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
         .calls
         .iter()
         .any(|c| c.level == vigil_collector::ConfidenceLevel::High && !c.right);
+    let false_shutdown_first = score
+        .first_published
+        .iter()
+        .any(|(truth, first)| truth != "shutdown" && first == "shutdown");
     let wanted = if std::env::var_os("PEEK_WRONG_HIGH").is_some() {
         wrong_high
+    } else if std::env::var_os("PEEK_SHUTDOWN_FIRST").is_some() {
+        false_shutdown_first
     } else {
         score.truths.iter().any(|(_, _, right)| !right)
     };
@@ -51,7 +58,27 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
     for t in &s.truth {
         println!("truth {:?} {:?} {}..{}", t.class, t.scope, t.start, t.end);
     }
-    for e in &events {
+    print_events(&s, &events);
+    if std::env::var_os("PEEK_INTERIM").is_some() {
+        for t in &s.truth {
+            for k in [3, 6, 10] {
+                let cut = t.start + k;
+                println!("-- as published {k} buckets into the truth above (bucket {cut}):");
+                let settings = vigil_collector::ClassifierSettings::default();
+                print_events(&s, &vigil_collector::classify(&s.input_at(cut), &settings));
+            }
+        }
+    }
+    println!(
+        "score {:?} first published {:?} false {}\n",
+        score.truths, score.first_published, score.false_events
+    );
+    true
+}
+
+/// Prints events, times in buckets from the scenario's start.
+fn print_events(s: &vigil_collector::CorpusScenario, events: &[vigil_collector::DisruptionEvent]) {
+    for e in events {
         println!(
             "event {} {:?} {:.2} {:?}/{:?}/{:?}/{:?}/{:?} {}..{:?} {}/{}",
             e.class.as_str(),
@@ -71,6 +98,4 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
             println!("    [{}] {} {:?}", ev.family, ev.text, ev.points);
         }
     }
-    println!("score {:?} false {}\n", score.truths, score.false_events);
-    true
 }

@@ -454,4 +454,15 @@ mod tests {
         assert_eq!(score.first_published.len(), 1);
         assert_eq!(score.first_published[0].0, "shutdown");
     }
+
+    #[test]
+    fn one_probe_reporting_from_inside_a_cut_does_not_make_it_a_shutdown_while_it_unfolds() {
+        // Seed 1, scenario 3185: three minutes into an ISP's failure, the only spooled readings from inside it came
+        // from one probe, whose "paths failed at the border" made the interim call a shutdown.
+        let s = scenario(1, 3185);
+        assert_eq!(s.kind, ScenarioKind::IspUpstreamFailure);
+        let (_, score) = judge(&s, &ClassifierSettings::default());
+        assert_eq!(score.first_published.len(), 1);
+        assert_ne!(score.first_published[0].1, "shutdown", "{:?}", score.first_published);
+    }
 }

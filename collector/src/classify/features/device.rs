@@ -86,7 +86,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             inside_cut: true,
         });
     }
-    if with_lan > 0 && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
+    let lan_heard = super::enough_witnesses(with_lan, v.participants.len());
+    if lan_heard && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
         // CLASSIFICATION.md F3: link and gateway up with the path failing first at the border is +3 shutdown, −3
         // power, +2 cable cut (+1 technical). Where the failure lies is read from the anchors: domestic ones
         // answering while international ones do not puts it at the border. Without that, a gateway up alone fits
@@ -107,7 +108,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             points: if at_border { [3, -3, 2] } else { [0, -3, 1] },
             inside_cut: true,
         });
-    } else if with_lan > 0 && lan_lost as f64 / with_lan as f64 >= 0.6 {
+    } else if lan_heard && lan_lost as f64 / with_lan as f64 >= 0.6 {
         out.push(Feature {
             family: "device",
             text: format!("{lan_lost} of {with_lan} probes lost their gateway or link"),

@@ -119,6 +119,15 @@ impl<'a, 't> OutageView<'a, 't> {
     }
 }
 
+/// Whether `witnesses` of an outage's `participants` reporting from inside the cut may speak for it: two or more,
+/// and at least half. Spooled measurements arrive when a probe is back, so while an outage unfolds the few that
+/// arrive come from probes caught at its edge (a lossy or flapping one, a probe back early), and one probe's
+/// readings made an ISP's failure an interim "shutdown" (issue 23, case 9: a shutdown is called only from
+/// evidence measured inside the cut).
+pub(super) fn enough_witnesses(witnesses: usize, participants: usize) -> bool {
+    witnesses >= 2 && witnesses * 2 >= participants
+}
+
 /// The features of an outage reported at `scope` over `members`, family by family.
 pub(super) fn features(
     e: &Episode,

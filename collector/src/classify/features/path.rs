@@ -9,14 +9,26 @@ use crate::classify::attribute::Feature;
 pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     let mut out = Vec::new();
     // Path: domestic versus international anchors during the outage.
+    // Each probe's checks from the buckets it was itself down in (a probe back early in a staggered recovery
+    // answers everything, which says nothing of the cut), from enough of the outage's probes to speak for it.
     let (mut domestic, mut international) = (Tally::default(), Tally::default());
+    let mut witnesses = 0;
     for &p in &v.participants {
-        for (_, s) in v.obs(p).range(v.abs(v.episode.start)..v.abs(v.episode.end)) {
-            domestic.ok += s.domestic.ok;
-            domestic.total += s.domestic.total;
-            international.ok += s.international.ok;
-            international.total += s.international.total;
+        let states = &v.timelines[p].states;
+        let mut heard = false;
+        for t in (v.episode.start..v.episode.end).filter(|&t| states.get(t).is_some_and(|s| s.is_down())) {
+            if let Some(s) = v.obs(p).get(&v.abs(t)) {
+                heard |= s.domestic.total + s.international.total > 0;
+                domestic.ok += s.domestic.ok;
+                domestic.total += s.domestic.total;
+                international.ok += s.international.ok;
+                international.total += s.international.total;
+            }
         }
+        witnesses += usize::from(heard);
+    }
+    if !super::enough_witnesses(witnesses, v.participants.len()) {
+        return out;
     }
     if let (Some(d), Some(i)) = (domestic.ratio(), international.ratio()) {
         if d >= 0.7 && i <= 0.2 {
