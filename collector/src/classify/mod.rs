@@ -952,7 +952,13 @@ fn outage_event(
     // A power outage is reported at a place: when the evidence reads power at a network's or an access type's
     // scope, the outage is read again at the smallest place holding it, and reported there if it still reads
     // power.
-    if matches!(scope.level.as_str(), "asn" | "access")
+    // Not for probes of no known country (their only scopes are networks), nor from presence alone (which says
+    // nothing of power).
+    let placed = e.country != UNPLACED_COUNTRY;
+    let presence_only = e.participants.iter().all(|&p| timelines[p].presence_only);
+    if placed
+        && !presence_only
+        && matches!(scope.level.as_str(), "asn" | "access")
         && decide(&features, ConfidenceLevel::High).class == EventClass::PowerOutage
     {
         let (place, place_members) = choose_scope(e, timelines, settings, ScopeKinds::Places);
@@ -972,7 +978,6 @@ fn outage_event(
     } else {
         ConfidenceLevel::High
     };
-    let presence_only = e.participants.iter().all(|&p| timelines[p].presence_only);
     let mut decision = decide(&features, max_level);
     // Presence alone says nothing of power or paths: never more than a low-confidence shutdown or blackout.
     if presence_only
