@@ -86,6 +86,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             inside_cut: true,
         });
     }
+    // A home up during the cut argues for a shutdown only from enough witnesses (`enough_witnesses`); a dark home
+    // is reported by the probes a blackout left alive, on a battery, which may be few of its probes.
     let lan_heard = super::enough_witnesses(with_lan, v.participants.len());
     if lan_heard && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
         // CLASSIFICATION.md F3: link and gateway up with the path failing first at the border is +3 shutdown, −3
@@ -108,7 +110,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             points: if at_border { [3, -3, 2] } else { [0, -3, 1] },
             inside_cut: true,
         });
-    } else if lan_heard && lan_lost as f64 / with_lan as f64 >= 0.6 {
+    } else if with_lan > 0 && lan_lost as f64 / with_lan as f64 >= 0.6 {
         out.push(Feature {
             family: "device",
             text: format!("{lan_lost} of {with_lan} probes lost their gateway or link"),
