@@ -1,6 +1,6 @@
 //! Device evidence (CLASSIFICATION.md §2): reboots on return, battery, gateway and link during the cut.
 
-use crate::model::{Tally, VitalsSummary};
+use crate::model::VitalsSummary;
 
 use super::OutageView;
 use crate::classify::attribute::Feature;
@@ -64,11 +64,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // a probe back early in a staggered recovery reports a working home, which says nothing of the cut.
     let (mut with_lan, mut lan_up, mut lan_lost) = (0, 0, 0);
     for &p in &v.participants {
-        let states = &v.timelines[p].states;
-        let inside: Vec<&VitalsSummary> = (v.episode.start..v.episode.end)
-            .filter(|&t| states.get(t).is_some_and(|s| s.is_down()))
-            .filter_map(|t| v.obs(p).get(&v.abs(t)).and_then(|s| s.vitals.as_ref()))
-            .collect();
+        let inside: Vec<&VitalsSummary> = v.while_down(p).filter_map(|s| s.vitals.as_ref()).collect();
         if !inside.is_empty() {
             with_lan += 1;
             if inside.iter().any(|v| !v.gateway_reachable || !v.link_up) {
@@ -126,17 +122,6 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
 /// more) but not international ones (20 % or fewer): CLASSIFICATION.md F4's thresholds, read here as where the
 /// path failed.
 fn failed_at_the_border(v: &OutageView<'_, '_>) -> bool {
-    let (mut domestic, mut international) = (Tally::default(), Tally::default());
-    for &p in &v.participants {
-        let states = &v.timelines[p].states;
-        for t in (v.episode.start..v.episode.end).filter(|&t| states.get(t).is_some_and(|s| s.is_down())) {
-            if let Some(s) = v.obs(p).get(&v.abs(t)) {
-                domestic.ok += s.domestic.ok;
-                domestic.total += s.domestic.total;
-                international.ok += s.international.ok;
-                international.total += s.international.total;
-            }
-        }
-    }
+    let (domestic, international, _) = v.anchors_while_down();
     matches!((domestic.ratio(), international.ratio()), (Some(d), Some(i)) if d >= 0.7 && i <= 0.2)
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use super::attribute::Feature;
 use super::{ClassifierInput, Episode, Timeline};
-use crate::model::{Bucket, BucketSummary, EventScope};
+use crate::model::{Bucket, BucketSummary, EventScope, Tally};
 
 /// The level of a scope, typed (the event's `scope.level` is its text form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +111,33 @@ impl<'a, 't> OutageView<'a, 't> {
             .observed
             .get(&self.timelines[p].probe.probe_id)
             .unwrap_or(&self.empty)
+    }
+
+    /// What probe `p` measured in the buckets of the outage it was itself down in (a probe back early in a
+    /// staggered recovery answers everything, which says nothing of the cut).
+    fn while_down(&self, p: usize) -> impl Iterator<Item = &BucketSummary> {
+        let states = &self.timelines[p].states;
+        (self.episode.start..self.episode.end)
+            .filter(|&t| states.get(t).is_some_and(|s| s.is_down()))
+            .filter_map(move |t| self.obs(p).get(&self.abs(t)))
+    }
+
+    /// The anchor checks of the outage's participants while each was down: domestic, international, and how
+    /// many participants made any.
+    fn anchors_while_down(&self) -> (Tally, Tally, usize) {
+        let (mut domestic, mut international, mut witnesses) = (Tally::default(), Tally::default(), 0);
+        for &p in &self.participants {
+            let mut heard = false;
+            for s in self.while_down(p) {
+                heard |= s.domestic.total + s.international.total > 0;
+                domestic.ok += s.domestic.ok;
+                domestic.total += s.domestic.total;
+                international.ok += s.international.ok;
+                international.total += s.international.total;
+            }
+            witnesses += usize::from(heard);
+        }
+        (domestic, international, witnesses)
     }
 
     /// The absolute bucket of window offset `offset`.

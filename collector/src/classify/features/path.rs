@@ -1,7 +1,5 @@
 //! Path evidence: domestic versus international anchors during the outage (a national intranet).
 
-use crate::model::Tally;
-
 use super::OutageView;
 use crate::classify::attribute::Feature;
 
@@ -11,22 +9,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // Path: domestic versus international anchors during the outage.
     // Each probe's checks from the buckets it was itself down in (a probe back early in a staggered recovery
     // answers everything, which says nothing of the cut), from enough of the outage's probes to speak for it.
-    let (mut domestic, mut international) = (Tally::default(), Tally::default());
-    let mut witnesses = 0;
-    for &p in &v.participants {
-        let states = &v.timelines[p].states;
-        let mut heard = false;
-        for t in (v.episode.start..v.episode.end).filter(|&t| states.get(t).is_some_and(|s| s.is_down())) {
-            if let Some(s) = v.obs(p).get(&v.abs(t)) {
-                heard |= s.domestic.total + s.international.total > 0;
-                domestic.ok += s.domestic.ok;
-                domestic.total += s.domestic.total;
-                international.ok += s.international.ok;
-                international.total += s.international.total;
-            }
-        }
-        witnesses += usize::from(heard);
-    }
+    let (domestic, international, witnesses) = v.anchors_while_down();
     if !super::enough_witnesses(witnesses, v.participants.len()) {
         return out;
     }
