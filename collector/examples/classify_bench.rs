@@ -63,9 +63,9 @@ fn main() {
                     },
                     blocked: BTreeMap::new(),
                     fingerprints: BTreeMap::new(),
-                    reached: Default::default(),
                     international_throughput: Vec::new(),
                     international_rtt: Vec::new(),
+                    ..BucketSummary::default()
                 },
             );
         }

@@ -14,6 +14,7 @@
 //! 6. separately: censorship (a target blocked on ≥ 2 online probes of one ASN), and single-probe faults.
 
 pub mod attribute;
+mod controls;
 mod features;
 pub mod input;
 mod platform;
@@ -83,11 +84,12 @@ pub const UNPLACED_COUNTRY: &str = "ZZ";
 /// Classifies a window.
 pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<DisruptionEvent> {
     let n = window_len(input);
+    let controls = controls::AnchorControls::of(input);
     let mut timelines: Vec<Timeline<'_>> = input
         .probes
         .iter()
         .map(|probe| {
-            let (states, expected, presence_only) = probe_timeline(probe, input, settings);
+            let (states, expected, presence_only) = probe_timeline(probe, input, settings, &controls);
             Timeline {
                 probe,
                 states,
@@ -144,6 +146,7 @@ pub(crate) fn probe_timeline(
     probe: &ProbeInfo,
     input: &ClassifierInput,
     settings: &ClassifierSettings,
+    controls: &controls::AnchorControls<'_>,
 ) -> (Vec<ProbeState>, Vec<bool>, bool) {
     let n = window_len(input);
     if let Some(presence) = input.presence.get(&probe.probe_id) {
@@ -159,7 +162,8 @@ pub(crate) fn probe_timeline(
     }
     let empty = BTreeMap::new();
     let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
-    let states = probe_states(observed, input.buckets.clone());
+    let mut states = probe_states(observed, input.buckets.clone());
+    cut_where_leaking(&mut states, observed, input, &probe.country, controls);
     let expected = expected_buckets(&states, input, probe, settings);
     (states, expected, false)
 }
@@ -186,6 +190,41 @@ pub(crate) fn probe_states(
         .collect();
     close_leaks(&mut states, &leaky);
     states
+}
+
+/// Issue 23, case 2, with the leak lasting: buckets in which an allowlisted anchor answered while the others,
+/// working from elsewhere, did not ([`controls::AnchorControls::cut_with_a_leak`]) are cut off — when two or more
+/// such buckets run together. A cut lasts; one anchor check lost on a lossy link does not.
+fn cut_where_leaking(
+    states: &mut [ProbeState],
+    observed: &BTreeMap<Bucket, BucketSummary>,
+    input: &ClassifierInput,
+    country: &str,
+    controls: &controls::AnchorControls<'_>,
+) {
+    let cut: Vec<Option<ProbeState>> = input
+        .buckets
+        .clone()
+        .enumerate()
+        .map(|(t, b)| {
+            let s = observed.get(&b)?;
+            let reporting = matches!(
+                states.get(t),
+                Some(ProbeState::Online | ProbeState::Degraded | ProbeState::OnBattery)
+            );
+            (reporting && controls.cut_with_a_leak(t, country, s)).then_some(if s.domestic.ok > 0 {
+                ProbeState::IsolatedInternational
+            } else {
+                ProbeState::IsolatedAll
+            })
+        })
+        .collect();
+    for t in 0..cut.len().min(states.len()) {
+        let lasting = t.checked_sub(1).is_some_and(|p| cut[p].is_some()) || cut.get(t + 1).is_some_and(Option::is_some);
+        if let Some(state) = cut[t].filter(|_| lasting) {
+            states[t] = state;
+        }
+    }
 }
 
 /// The longest run of buckets a leak may fill (CLASSIFICATION.md: Iran's 2025 shutdown let ~0.02 % of addresses

@@ -111,6 +111,8 @@ mod tests {
             blocked: Default::default(),
             fingerprints: Default::default(),
             reached: Default::default(),
+            international_reached: Default::default(),
+            international_failed: Default::default(),
             international_throughput: Vec::new(),
             international_rtt: Vec::new(),
         }

@@ -63,13 +63,14 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, settings: &Cla
     let mut domestic = vec![Tally::default(); n];
     let mut international = vec![Tally::default(); n];
     let empty = Default::default();
+    let controls = super::controls::AnchorControls::of(input);
     for probe in input
         .probes
         .iter()
         .filter(|p| filter.country.as_ref().is_none_or(|c| *c == p.country) && filter.asn.is_none_or(|a| a == p.asn))
     {
         let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);
-        let (states, expected_in, _) = probe_timeline(probe, input, settings);
+        let (states, expected_in, _) = probe_timeline(probe, input, settings, &controls);
         for (i, b) in input.buckets.clone().enumerate() {
             let summary = observed.get(&b);
             let state = states[i];

@@ -1,5 +1,5 @@
 //! From a plan to what probes send: per probe and bucket it is not silent, its vitals, a domestic and two
-//! international anchor checks, and every fifth bucket a check of the test list's site — wire-format
+//! international anchors' checks, and every fifth bucket a check of the test list's site — wire-format
 //! measurements with UUIDv7 ids, drawn from the scenario's own generator so a seed gives the same bytes.
 
 use chrono::{DateTime, Duration, Utc};
@@ -41,10 +41,22 @@ pub fn emit(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs
                 };
                 send(measurement(rng, at, local(), vitals(condition)));
                 let domestic_ok = rng.f64() < condition.domestic;
-                send(measurement(rng, at, anchor(Scope::Domestic), tcp(domestic_ok)));
-                for _ in 0..2 {
-                    let ok = rng.f64() < condition.international;
-                    send(measurement(rng, at, anchor(Scope::International), tcp(ok)));
+                send(measurement(
+                    rng,
+                    at,
+                    anchor(DOMESTIC_ANCHOR, Scope::Domestic),
+                    tcp(domestic_ok),
+                ));
+                for name in INTERNATIONAL_ANCHORS {
+                    let chance = if condition.allowlisted && name == INTERNATIONAL_ANCHORS[0] {
+                        HEALTHY_INTERNATIONAL
+                    } else {
+                        condition.international
+                    };
+                    for _ in 0..CHECKS_PER_ANCHOR {
+                        let ok = rng.f64() < chance;
+                        send(measurement(rng, at, anchor(name, Scope::International), tcp(ok)));
+                    }
                 }
                 if (bucket + probe.isp) % 5 == 0 {
                     send(measurement(rng, at, site_target(), site_result(condition.site)));
@@ -79,12 +91,20 @@ fn local() -> Target {
     }
 }
 
-fn anchor(scope: Scope) -> Target {
+/// Every probe's domestic anchor.
+const DOMESTIC_ANCHOR: &str = "anchor.domestic.example";
+/// Every probe's two international anchors, the same in both countries (as the sample configuration has them),
+/// one check each per bucket.
+const INTERNATIONAL_ANCHORS: [&str; 2] = ["https://anchor-a.example/", "https://anchor-b.example/"];
+/// Checks of each international anchor per bucket: a probe pings, connects to and fetches each anchor every
+/// cycle (`probe::agent::Checks::anchor_cycle`), so one lost packet never makes an anchor unreachable.
+const CHECKS_PER_ANCHOR: usize = 3;
+/// Chance an allowlisted anchor's check succeeds: a healthy path's.
+const HEALTHY_INTERNATIONAL: f64 = 0.99;
+
+fn anchor(name: &str, scope: Scope) -> Target {
     Target {
-        name: match scope {
-            Scope::Domestic => "anchor.domestic.example".to_owned(),
-            _ => "anchor.international.example".to_owned(),
-        },
+        name: name.to_owned(),
         scope,
         list: Some(ANCHOR_LIST.to_owned()),
     }

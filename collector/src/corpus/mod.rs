@@ -377,6 +377,22 @@ mod tests {
     }
 
     #[test]
+    fn an_anchor_on_the_censors_allowlist_does_not_hide_a_national_shutdown() {
+        // Seed 1, scenario 3: one international anchor answered all along while the other, which probes abroad
+        // reached, did not; every probe read as online and the cut was an `unknown` without path evidence.
+        let (right, events) = seed_one(3, ScenarioKind::NationalShutdownLeaky);
+        assert_eq!(right, [true], "{events:#?}");
+        let shutdown = events
+            .iter()
+            .find(|e| e.class == EventClass::Shutdown)
+            .expect("the shutdown");
+        assert!(
+            shutdown.evidence.iter().any(|e| e.text.contains("an allowlist's leak")),
+            "{shutdown:#?}"
+        );
+    }
+
+    #[test]
     fn probes_caught_briefly_in_an_isps_failure_do_not_widen_it_to_the_country() {
         // Seed 1, scenario 23: an ISP's failure of 33 buckets gathered flapping and lossy probes of other networks
         // through its region's test, and was reported for the whole country.

@@ -4,7 +4,7 @@
 //!
 //! - a **shutdown** leaves devices powered (same boot id, gateway and link up) and cuts the international path;
 //!   with a national intranet domestic anchors still answer; a leaky one lets a few international checks through
-//!   (an allowlisted address);
+//!   now and then (cached answers), or one anchor all along (an allowlisted address);
 //! - an **ISP upstream failure** leaves gateways up and cuts everything beyond the ISP, domestic too;
 //! - a **transit or cable cut** loses international paths of some networks here and of every network across the
 //!   border (there, one failure of the whole country), while domestic peering holds — the look-alike of an
@@ -167,6 +167,8 @@ pub struct Condition {
     pub domestic: f64,
     /// Chance an international anchor check succeeds.
     pub international: f64,
+    /// The first international anchor is on a censor's allowlist: it answers whatever `international` says.
+    pub allowlisted: bool,
     /// How the test list's site answers.
     pub site: SiteAnswer,
 }
@@ -179,6 +181,7 @@ const HEALTHY: Condition = Condition {
     link: true,
     domestic: 0.995,
     international: 0.99,
+    allowlisted: false,
     site: SiteAnswer::Ok,
 };
 
@@ -279,6 +282,15 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 _ => (0.0, 0.0),
             };
             cut_paths(plan, 0, &all, start, end, Some(domestic), international);
+            // Half the leaky cuts leak now and then (cached answers, the odd address let through); the other
+            // half let one anchor through all along, as an allowlist does (Iran 2025).
+            if kind == ScenarioKind::NationalShutdownLeaky && rng.bool() {
+                for &p in &all {
+                    for cond in &mut plan.conditions[0][p][start..end] {
+                        cond.allowlisted = true;
+                    }
+                }
+            }
             plan.record(EventClass::Shutdown, TruthScope::Country { country: code }, start, end);
         }
         ScenarioKind::RegionalShutdown if home.regions.len() >= 2 => {

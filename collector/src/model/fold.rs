@@ -118,6 +118,14 @@ impl SummaryBuilder {
                     Scope::Domestic => summary.domestic.add(ok),
                     Scope::International => {
                         summary.international.add(ok);
+                        let names = if ok {
+                            &mut summary.international_reached
+                        } else {
+                            &mut summary.international_failed
+                        };
+                        if !names.contains(&m.target.name) {
+                            names.insert(m.target.name.clone());
+                        }
                         if let Some((metric, value)) = anchor_metric(result).filter(|_| ok) {
                             match metric {
                                 AnchorMetric::Throughput => summary.international_throughput.push(value),
@@ -158,6 +166,8 @@ impl SummaryBuilder {
         summary.international_throughput.extend(part.international_throughput);
         summary.international_rtt.extend(part.international_rtt);
         summary.reached.extend(part.reached);
+        summary.international_reached.extend(part.international_reached);
+        summary.international_failed.extend(part.international_failed);
         for (target, method) in part.blocked {
             let names = part.fingerprints.get(&target);
             summary.note_blocked(&target, method, None);

@@ -96,6 +96,14 @@ pub struct BucketSummary {
     /// censor's block in one network from a site failing for everyone (an expired certificate, an origin down).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub reached: BTreeSet<String>,
+    /// International anchors (by target name) at least one check of which succeeded in the bucket.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub international_reached: BTreeSet<String>,
+    /// International anchors (by target name) at least one check of which failed in the bucket. An anchor here
+    /// and not in `international_reached` was unreachable: what an allowlist leaves of a cut is one anchor
+    /// answering while the others do not (issue 23, case 2).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub international_failed: BTreeSet<String>,
     /// Body throughput of international anchors (bytes/s), every sample (medians are taken when read, so the
     /// order of arrival cannot matter).
     pub international_throughput: Vec<f64>,
@@ -104,6 +112,13 @@ pub struct BucketSummary {
 }
 
 impl BucketSummary {
+    /// International anchors every check of which failed in the bucket.
+    pub fn international_unreached(&self) -> impl Iterator<Item = &String> {
+        self.international_failed
+            .iter()
+            .filter(|t| !self.international_reached.contains(*t))
+    }
+
     /// Records a target seen blocked: the lowest method seen in the bucket wins (order-independent), and every
     /// fingerprint it matched is kept.
     pub fn note_blocked(&mut self, target: &str, method: BlockingMethod, fingerprint: Option<&str>) {

@@ -78,11 +78,12 @@ pub const fn isp_asn(isp: u8) -> u32 {
 pub const ISPS: u8 = 3;
 
 /// The probes: ten in the country (three ISPs, two regions, fixed and mobile, three on a UPS) and three abroad.
+/// AS64501 serves the north only (an ISP in one region, issue 23 case 1); the other two serve both regions.
 /// A probe's number is its position plus one; its addresses derive from it.
 pub const PROBES: [ProbeSpec; 13] = [
     home("p01", 1, "north", "fixed", false),
     home("p02", 1, "north", "fixed", true),
-    home("p03", 1, "south", "fixed", false),
+    home("p03", 1, "north", "fixed", false),
     home("p04", 2, "north", "fixed", false),
     home("p05", 2, "south", "fixed", true),
     home("p06", 2, "south", "mobile", false),

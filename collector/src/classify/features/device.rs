@@ -122,6 +122,6 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
 /// more) but not international ones (20 % or fewer): CLASSIFICATION.md F4's thresholds, read here as where the
 /// path failed.
 fn failed_at_the_border(v: &OutageView<'_, '_>) -> bool {
-    let (domestic, international, _) = v.anchors_while_down();
-    matches!((domestic.ratio(), international.ratio()), (Some(d), Some(i)) if d >= 0.7 && i <= 0.2)
+    let anchors = v.anchors_while_down();
+    matches!((anchors.domestic.ratio(), anchors.international.ratio()), (Some(d), Some(i)) if d >= 0.7 && i <= 0.2)
 }

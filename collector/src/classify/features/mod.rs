@@ -123,27 +123,48 @@ impl<'a, 't> OutageView<'a, 't> {
     }
 
     /// The anchor checks of the outage's participants while each was down: domestic, international, and how
-    /// many participants made any.
-    fn anchors_while_down(&self) -> (Tally, Tally, usize) {
-        let (mut domestic, mut international, mut witnesses) = (Tally::default(), Tally::default(), 0);
+    /// many participants made any. A bucket that was down although an international anchor answered is a cut
+    /// leaking through an allowlist (`controls`): its unreached anchors count one failure each and the anchors
+    /// let through are set aside — what passed an allowlist says nothing of the path everything else takes.
+    fn anchors_while_down(&self) -> AnchorsWhileDown {
+        let mut out = AnchorsWhileDown::default();
         for &p in &self.participants {
             let mut heard = false;
             for s in self.while_down(p) {
                 heard |= s.domestic.total + s.international.total > 0;
-                domestic.ok += s.domestic.ok;
-                domestic.total += s.domestic.total;
-                international.ok += s.international.ok;
-                international.total += s.international.total;
+                out.domestic.ok += s.domestic.ok;
+                out.domestic.total += s.domestic.total;
+                let unreached = s.international_unreached().count();
+                if s.international.ok > 0 && unreached > 0 {
+                    out.international.total += u32::try_from(unreached).unwrap_or(u32::MAX);
+                    out.leaked_buckets += 1;
+                } else {
+                    out.international.ok += s.international.ok;
+                    out.international.total += s.international.total;
+                }
             }
-            witnesses += usize::from(heard);
+            out.witnesses += usize::from(heard);
         }
-        (domestic, international, witnesses)
+        out
     }
 
     /// The absolute bucket of window offset `offset`.
     fn abs(&self, offset: usize) -> Bucket {
         self.input.buckets.start + offset as i64
     }
+}
+
+/// What the outage's participants measured of anchors while down ([`OutageView::anchors_while_down`]).
+#[derive(Debug, Default)]
+struct AnchorsWhileDown {
+    /// Domestic anchor checks.
+    domestic: Tally,
+    /// International anchor checks (an allowlisted anchor's set aside).
+    international: Tally,
+    /// Participants that checked any anchor while down.
+    witnesses: usize,
+    /// Probe-buckets in which an international anchor answered while the others did not.
+    leaked_buckets: usize,
 }
 
 /// Whether `witnesses` of an outage's `participants` reporting from inside the cut may speak for it: two or more,

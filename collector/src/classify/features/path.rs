@@ -9,16 +9,27 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // Path: domestic versus international anchors during the outage.
     // Each probe's checks from the buckets it was itself down in (a probe back early in a staggered recovery
     // answers everything, which says nothing of the cut), from enough of the outage's probes to speak for it.
-    let (domestic, international, witnesses) = v.anchors_while_down();
-    if !super::enough_witnesses(witnesses, v.participants.len()) {
+    let anchors = v.anchors_while_down();
+    if !super::enough_witnesses(anchors.witnesses, v.participants.len()) {
         return out;
     }
-    if let (Some(d), Some(i)) = (domestic.ratio(), international.ratio()) {
+    // An allowlist's leak, when there was one, is named: a reader sees why the probes still reached something.
+    let leak = if anchors.leaked_buckets > 0 {
+        format!(
+            "; in {} probe-buckets one anchor answered while the others, reached from abroad, did not — an \
+             allowlist's leak",
+            anchors.leaked_buckets
+        )
+    } else {
+        String::new()
+    };
+    if let (Some(d), Some(i)) = (anchors.domestic.ratio(), anchors.international.ratio()) {
         if d >= 0.7 && i <= 0.2 {
             out.push(Feature {
                 family: "path",
                 text: format!(
-                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): a national intranet",
+                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): a \
+                     national intranet{leak}",
                     d * 100.0,
                     i * 100.0
                 ),
@@ -29,7 +40,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         } else if d <= 0.2 && i <= 0.2 {
             out.push(Feature {
                 family: "path",
-                text: "neither domestic nor international anchors answered".to_owned(),
+                text: format!("neither domestic nor international anchors answered{leak}"),
                 points: [1, 1, 1],
                 inside_cut: true,
             });

@@ -131,23 +131,15 @@ impl ClickHouseStore {
             })
             .await?;
         }
-        // Version 7 keeps the targets each summary loaded (the censorship controls). Summaries are recomputed from
-        // the measurements, so older rows only lack controls until their buckets are refreshed.
-        if !has_column(&client, "bucket_summaries", "reached_target").await? {
-            if on_cluster {
-                return Err(StoreError::UpgradeNeeded(
-                    "bucket_summaries has no reached_target column (schema 7): upgrade every server of the cluster \
-                     first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
-                        .to_owned(),
-                ));
-            }
-            tracing::info!("adding bucket_summaries.reached_target (schema 7)");
-            with_retry("add bucket_summaries.reached_target", || {
-                client
-                    .query("ALTER TABLE bucket_summaries ADD COLUMN reached_target Array(String) AFTER blocked_fingerprint")
-                    .execute()
-            })
-            .await?;
+        // Version 7 keeps the targets each summary loaded (the censorship controls); version 8 the international
+        // anchors each reached and failed (a cut leaking through an allowlist). Summaries are recomputed from the
+        // measurements, so older rows only lack these until their buckets are refreshed.
+        for (column, after, version) in [
+            ("reached_target", "blocked_fingerprint", 7),
+            ("intl_reached", "reached_target", 8),
+            ("intl_failed", "intl_reached", 8),
+        ] {
+            add_summary_column(&client, on_cluster, column, after, version).await?;
         }
         // Version 6 records the controller each presence session ended on; the spans table is created above.
         if !has_column(&client, "presence", "controller").await? {
@@ -441,6 +433,31 @@ async fn engine_of(client: &Client, table: &str) -> Result<Option<String>, Store
 }
 
 /// Whether `table` of the client's database has `column`.
+/// Adds an `Array(String)` column of schema `version` to `bucket_summaries` unless it is there; on a cluster the
+/// operator upgrades every server first.
+async fn add_summary_column(
+    client: &Client,
+    on_cluster: bool,
+    column: &str,
+    after: &str,
+    version: u32,
+) -> Result<(), StoreError> {
+    if has_column(client, "bucket_summaries", column).await? {
+        return Ok(());
+    }
+    if on_cluster {
+        return Err(StoreError::UpgradeNeeded(format!(
+            "bucket_summaries has no {column} column (schema {version}): upgrade every server of the cluster \
+             first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+        )));
+    }
+    tracing::info!("adding bucket_summaries.{column} (schema {version})");
+    let ddl = format!("ALTER TABLE bucket_summaries ADD COLUMN {column} Array(String) AFTER {after}");
+    with_retry("add a bucket_summaries column", || client.query(&ddl).execute())
+        .await
+        .map(drop)
+}
+
 async fn has_column(client: &Client, table: &str, column: &str) -> Result<bool, StoreError> {
     let found: u64 = with_retry("table columns", || {
         client

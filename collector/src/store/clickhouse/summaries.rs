@@ -43,6 +43,9 @@ fn summary_select(bucket_ms: i64) -> String {
             arraySort(groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
                 AND blocking != '')) AS blocked,
             arraySort(groupUniqArrayIf(target_name, anchor = 0 AND kind = 'http' AND outcome = 'ok')) AS reached,
+            arraySort(groupUniqArrayIf(target_name, {intl_ok})) AS intl_reached,
+            arraySort(groupUniqArrayIf(target_name, anchor = 1 AND target_scope = 'international'
+                AND outcome != 'ok')) AS intl_failed,
             countIf(kind = 'vitals') AS vitals_n,
             argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
                 kind = 'vitals') AS vitals,
@@ -150,6 +153,8 @@ pub(super) fn partial_of(r: SummaryRow) -> Result<((String, Bucket), Partial), S
         }
     }
     summary.reached.extend(r.reached);
+    summary.international_reached.extend(r.intl_reached);
+    summary.international_failed.extend(r.intl_failed);
     crate::model::normalize(&mut summary);
     let vitals_at = if r.vitals_n > 0 {
         let id = uuid::Uuid::parse_str(&r.vitals_at.1).map_err(|e| StoreError::Corrupt {
@@ -341,6 +346,8 @@ impl ClickHouseStore {
                 blocked_method,
                 blocked_fingerprint,
                 reached_target: s.reached.iter().cloned().collect(),
+                intl_reached: s.international_reached.iter().cloned().collect(),
+                intl_failed: s.international_failed.iter().cloned().collect(),
                 has_vitals: u8::from(vitals.is_some()),
                 v_boot: vitals.map(|v| v.boot_id.clone()).unwrap_or_default(),
                 on_battery: u8::from(vitals.is_some_and(|v| v.on_battery)),
@@ -364,7 +371,7 @@ impl ClickHouseStore {
             "SELECT probe_id, bucket, toUInt64(dom_ok), toUInt64(dom_total), toUInt64(intl_ok), toUInt64(intl_total),
                 throughput, rtt, arrayMap((t, m, f) -> tuple(t, m, f), blocked_target, blocked_method,
                     blocked_fingerprint),
-                reached_target,
+                reached_target, intl_reached, intl_failed,
                 toUInt64(has_vitals), tuple(v_boot, on_battery, gateway, link, last_gasp), tuple(vitals_ms, vitals_id)
              FROM bucket_summaries FINAL
              WHERE bucket_secs = {bucket_secs} AND bucket >= {} AND bucket < {}",
