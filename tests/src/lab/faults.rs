@@ -19,6 +19,12 @@ const TABLE: &str = "vigil_lab";
 pub enum Fault {
     /// The border drops everything international; domestic traffic flows (a national intranet).
     NationalShutdown,
+    /// The border drops everything international but traffic to and from one address abroad, as an allowlist
+    /// does (Iran's 2025 shutdown let a few addresses through).
+    AllowlistShutdown {
+        /// The address let through.
+        allowed: std::net::Ipv4Addr,
+    },
     /// The border drops everything of one ISP.
     IspCut(u8),
     /// Every ISP drops its mobile subscribers' traffic beyond the ISP.
@@ -69,6 +75,13 @@ impl Lab {
                 &forward_rules(&[
                     "iifname \"isp*\" oifname \"intl\" drop",
                     "iifname \"intl\" oifname \"isp*\" drop",
+                ]),
+            ),
+            Fault::AllowlistShutdown { allowed } => nft(
+                NS_BORDER,
+                &forward_rules(&[
+                    &format!("iifname \"isp*\" oifname \"intl\" ip daddr != {allowed} drop"),
+                    &format!("iifname \"intl\" oifname \"isp*\" ip saddr != {allowed} drop"),
                 ]),
             ),
             Fault::IspCut(isp) => nft(
@@ -140,7 +153,7 @@ impl Lab {
     /// Lifts a fault.
     pub fn lift(&mut self, fault: Fault) -> Result<(), LabError> {
         match fault {
-            Fault::NationalShutdown | Fault::IspCut(_) => drop_table(NS_BORDER),
+            Fault::NationalShutdown | Fault::AllowlistShutdown { .. } | Fault::IspCut(_) => drop_table(NS_BORDER),
             Fault::MobileCut => {
                 for isp in 1..=ISPS {
                     drop_table(&ns_isp(isp))?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
-use super::country::{ABROAD_COUNTRY, HOME_COUNTRY, isp_asn, probes_where, site_url};
+use super::country::{ABROAD_COUNTRY, HOME_COUNTRY, INTL_ANCHORS, isp_asn, probes_where, site_url};
 use super::faults::Fault;
 use super::nodes::TIMING;
 use super::oracle::{journal, reconcile};
@@ -144,6 +144,42 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[Expect {
             evidence: &["only AS64502 failed", "kept a reachable gateway"],
             ..expect("network_failure", asn(2))
+        }],
+        spool_oracle: false,
+    },
+    Scenario {
+        name: "single_region_isp_upstream_cut",
+        story: "AS64501, which serves the north only, loses its upstream; the other ISPs in the north work. Gateways \
+                stay up and nothing beyond the ISP answers, domestic or international. Issue 23, case 1: this used \
+                to score as a shutdown (an ISP in one region has no 'across regions' geometry); it is a network \
+                failure of the ASN, not of the region.",
+        fault: Fault::IspCut(1),
+        baseline_buckets: 2,
+        hold_buckets: 4,
+        during: During::Nothing,
+        expect: &[Expect {
+            evidence: &["kept a reachable gateway"],
+            ..expect("network_failure", asn(1))
+        }],
+        spool_oracle: false,
+    },
+    Scenario {
+        name: "shutdown_with_allowlisted_address",
+        story: "The border drops all international traffic but one international anchor's, as an allowlist does \
+                (Iran 2025). Every probe in the country still reaches that anchor each cycle, so one international \
+                anchor in two answers — the leak must not hide the cut (issue 23, case 2). The other anchor answers \
+                the probes abroad, which is what shows it was up. Probes cannot reach the collector during the cut; \
+                their spools deliver it afterwards, and the event seen as `unknown` is revised to a shutdown of the \
+                country that names the leak.",
+        fault: Fault::AllowlistShutdown {
+            allowed: INTL_ANCHORS[0],
+        },
+        baseline_buckets: 2,
+        hold_buckets: 5,
+        during: During::Unknown,
+        expect: &[Expect {
+            evidence: &["a national intranet", "an allowlist's leak", "kept a reachable gateway"],
+            ..expect("shutdown", level("country"))
         }],
         spool_oracle: false,
     },
