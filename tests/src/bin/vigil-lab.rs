@@ -47,7 +47,7 @@ fn main() -> std::process::ExitCode {
 
 fn up() -> Result<(), vigil_lab::lab::LabError> {
     let mut lab = Lab::up()?;
-    let run_dir = lab.fresh_run("manual")?;
+    let run_dir = lab.fresh_run("manual", vigil_lab::lab::DEFAULT_WINDOW_SECS)?;
     println!("The lab is up. Working directory: {}", run_dir.display());
     println!(
         "\nCollector API (inside its namespace):\n  ip netns exec {NS_COLLECTOR} curl -s http://{COLLECTOR}:{COLLECTOR_PORT}/api/v1/events"

@@ -18,6 +18,9 @@ pub mod servers;
 use std::path::{Path, PathBuf};
 
 use api::Api;
+
+/// The collector's classifier window in the lab, seconds: longer than every scenario but the one about windows.
+pub const DEFAULT_WINDOW_SECS: u64 = 1800;
 use country::{NS_COLLECTOR, PROBES};
 use nodes::{Binaries, CollectorNode, ProbeNode};
 use servers::Servers;
@@ -142,14 +145,14 @@ impl Lab {
         })
     }
 
-    /// Starts a run from scratch: faults cleared, a new collector with an empty store, every probe registered
-    /// and started with an empty spool and a fresh boot.
-    pub fn fresh_run(&mut self, name: &str) -> Result<PathBuf, LabError> {
+    /// Starts a run from scratch: faults cleared, a new collector (classifying windows of `window_secs`) with an
+    /// empty store, every probe registered and started with an empty spool and a fresh boot.
+    pub fn fresh_run(&mut self, name: &str, window_secs: u64) -> Result<PathBuf, LabError> {
         self.stop_run();
         self.clear_faults()?;
         let run_dir = self.dir.join("runs").join(name);
         let _ = std::fs::remove_dir_all(&run_dir);
-        let collector = CollectorNode::start(&self.bins, &run_dir.join("collector"))?;
+        let collector = CollectorNode::start(&self.bins, &run_dir.join("collector"), window_secs)?;
         for (i, spec) in PROBES.iter().enumerate() {
             let (probe_id, token) = collector.register(&self.bins, spec)?;
             let node = ProbeNode::prepare(i + 1, *spec, probe_id, &token, &run_dir.join(spec.name))?;

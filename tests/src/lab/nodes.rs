@@ -81,14 +81,15 @@ pub struct CollectorNode {
 }
 
 impl CollectorNode {
-    /// Writes a config with a fresh store under `dir` and starts `serve`; returns once it listens.
-    pub fn start(bins: &Binaries, dir: &Path) -> Result<Self, LabError> {
+    /// Writes a config with a fresh store under `dir` and starts `serve`, classifying windows of `window_secs`;
+    /// returns once it listens.
+    pub fn start(bins: &Binaries, dir: &Path, window_secs: u64) -> Result<Self, LabError> {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let store = format!("sqlite:{}", dir.join("vigil.db").display());
         // Lab time runs fast (seconds-long buckets), so a probe fault counts from two buckets, not ten minutes.
         let config = format!(
             "listen = \"0.0.0.0:{COLLECTOR_PORT}\"\nstore = \"{store}\"\nbucket_secs = {}\n\n[classifier]\n\
-             interval_secs = 2\nwindow_secs = 1800\nsettle_secs = 2\n\
+             interval_secs = 2\nwindow_secs = {window_secs}\nsettle_secs = 2\n\
              probe_fault_min_secs = {}\n",
             TIMING.bucket_secs,
             2 * TIMING.bucket_secs

@@ -11,7 +11,7 @@ use super::country::{ABROAD_COUNTRY, HOME_COUNTRY, INTL_ANCHORS, isp_asn, probes
 use super::faults::Fault;
 use super::nodes::TIMING;
 use super::oracle::{journal, reconcile};
-use super::{Lab, LabError};
+use super::{DEFAULT_WINDOW_SECS, Lab, LabError};
 
 /// Which scope an expected event must have.
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +107,8 @@ pub struct Scenario {
     pub expect: &'static [Expect],
     /// Whether every measurement the probes journaled must be in the store, once, in its bucket.
     pub spool_oracle: bool,
+    /// The collector's classifier window, seconds.
+    pub window_secs: u64,
 }
 
 /// The scenarios, in the order they run.
@@ -130,6 +132,7 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("shutdown", level("country"))
         }],
         spool_oracle: true,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "isp_upstream_cut",
@@ -146,6 +149,7 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("network_failure", asn(2))
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "single_region_isp_upstream_cut",
@@ -162,6 +166,7 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("network_failure", asn(1))
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "shutdown_with_allowlisted_address",
@@ -182,6 +187,25 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("shutdown", level("country"))
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+    },
+    Scenario {
+        name: "shutdown_longer_than_the_window",
+        story: "A national shutdown outlasts the collector's classifier window (here six buckets; in production half \
+                an hour against shutdowns of days, as Iran 2019's week). Each run sees only the window, so the \
+                event's start lies before what it reads: the event must keep its start and its id through every \
+                run, stay one event, and be revised to a shutdown when the spools deliver (issue 23, cases 5 \
+                and 6).",
+        fault: Fault::NationalShutdown,
+        baseline_buckets: 2,
+        hold_buckets: 10,
+        during: During::Unknown,
+        expect: &[Expect {
+            evidence: &["a national intranet", "kept a reachable gateway"],
+            ..expect("shutdown", level("country"))
+        }],
+        spool_oracle: false,
+        window_secs: 6 * TIMING.bucket_secs,
     },
     Scenario {
         name: "mobile_only_shutdown",
@@ -202,6 +226,7 @@ pub const SCENARIOS: &[Scenario] = &[
             )
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "regional_power_outage",
@@ -223,6 +248,7 @@ pub const SCENARIOS: &[Scenario] = &[
             )
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "single_probe_power_loss",
@@ -242,6 +268,7 @@ pub const SCENARIOS: &[Scenario] = &[
             )
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "dns_censorship",
@@ -260,6 +287,7 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("censorship", asn(1))
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "http_blockpage",
@@ -278,6 +306,7 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("censorship", asn(2))
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "tcp_reset_injection",
@@ -295,6 +324,7 @@ pub const SCENARIOS: &[Scenario] = &[
             ..expect("censorship", asn(3))
         }],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "international_throttling",
@@ -320,6 +350,7 @@ pub const SCENARIOS: &[Scenario] = &[
             },
         ],
         spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
     Scenario {
         name: "collector_unreachable",
@@ -333,6 +364,7 @@ pub const SCENARIOS: &[Scenario] = &[
         during: During::CollectorSide,
         expect: &[],
         spool_oracle: true,
+        window_secs: DEFAULT_WINDOW_SECS,
     },
 ];
 
@@ -424,7 +456,7 @@ fn is_outage(class: &str) -> bool {
 pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
     let b = bucket_secs();
     let run_started = Utc::now();
-    lab.fresh_run(s.name)?;
+    lab.fresh_run(s.name, s.window_secs)?;
     wait_healthy(lab, s.baseline_buckets)?;
     let fault_at = at((Utc::now().timestamp() / b + 1) * b);
     sleep_until(fault_at);
