@@ -151,6 +151,9 @@ pub struct ListsSection {
     pub files: Vec<PathBuf>,
     /// Directory of OONI blocking-fingerprints CSVs (optional; a small built-in set is always used).
     pub fingerprints_dir: Option<PathBuf>,
+    /// PEM certificates trusted, besides Mozilla's roots, when measuring sites, anchors and encrypted resolvers:
+    /// a deployment that also watches its own privately signed services (and the lab). Unset for volunteers.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[vitals]`.
@@ -336,6 +339,9 @@ impl ProbeConfig {
         if let Some(dir) = &mut self.lists.fingerprints_dir {
             fix(dir);
         }
+        if let Some(ca) = &mut self.lists.ca_file {
+            fix(ca);
+        }
         fix(&mut self.vitals.boot_id_path);
         fix(&mut self.vitals.power_supply_dir);
         fix(&mut self.vitals.uptime_path);
@@ -373,6 +379,11 @@ impl ProbeConfig {
             && !ca.is_file()
         {
             add("collector.ca_file".into(), "no such file");
+        }
+        if let Some(ca) = &self.lists.ca_file
+            && !ca.is_file()
+        {
+            add("lists.ca_file".into(), "no such file");
         }
         let token = self.collector.token.trim();
         if token.is_empty() || token.contains('…') || token.eq_ignore_ascii_case("changeme") {

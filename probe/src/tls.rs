@@ -19,6 +19,20 @@ pub fn client_config_with(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfi
     )
 }
 
+/// The certificates (DER) of a PEM file; why not, when it cannot be read or holds none.
+pub fn pem_certificates(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no CERTIFICATE block".to_owned());
+    }
+    Ok(certs)
+}
+
 /// A TLS setting for the collector that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,21 +71,13 @@ pub fn collector_client_config(
     let roots = match ca_file {
         None => rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Some(path) => {
-            use rustls::pki_types::pem::PemObject;
-            let bad = |reason: String| CollectorTlsError::CaFile {
+            let certs = pem_certificates(path).map_err(|reason| CollectorTlsError::CaFile {
                 path: path.to_owned(),
                 reason,
-            };
-            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-                .map_err(|e| bad(e.to_string()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(bad("no CERTIFICATE block".to_owned()));
-            }
+            })?;
             let mut roots = rustls::RootCertStore::empty();
             for cert in certs {
-                roots.add(cert)?;
+                roots.add(rustls::pki_types::CertificateDer::from(cert))?;
             }
             roots
         }

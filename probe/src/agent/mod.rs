@@ -105,12 +105,17 @@ impl Checks {
                     control: r.control,
                 }),
         );
+        let extra_roots = match &config.lists.ca_file {
+            Some(path) => crate::tls::pem_certificates(path)
+                .map_err(|reason| AgentError::Setup(format!("lists.ca_file {}: {reason}", path.display())))?,
+            None => Vec::new(),
+        };
         let (dns, problems) = DnsResolvers::new(
             &specs,
             DnsSettings {
                 timeout: Duration::from_secs_f64(config.timeouts.dns_secs),
                 flag_bogons: config.dns.flag_bogon_answers,
-                extra_roots: Vec::new(),
+                extra_roots: extra_roots.clone(),
             },
             Arc::clone(&fingerprints),
         );
@@ -121,7 +126,7 @@ impl Checks {
                 timeout: Duration::from_secs_f64(config.timeouts.http_secs),
             },
             fingerprints,
-            &[],
+            &extra_roots,
         )
         .map_err(|e| AgentError::Setup(e.to_string()))?;
         let lists = TestLists::load(&config.lists.files).map_err(|e| AgentError::Setup(e.to_string()))?;

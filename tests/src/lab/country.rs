@@ -164,12 +164,16 @@ pub const COLLECTOR_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 70, 0, 1);
 pub const COLLECTOR_PORT: u16 = 8080;
 
 /// The test-list sites, all hosted abroad: (host name, address).
-pub const SITES: [(&str, Ipv4Addr); 4] = [
+pub const SITES: [(&str, Ipv4Addr); 5] = [
     ("news.vigil.test", Ipv4Addr::new(10, 60, 0, 21)),
     ("video.vigil.test", Ipv4Addr::new(10, 60, 0, 22)),
     ("social.vigil.test", Ipv4Addr::new(10, 60, 0, 23)),
     ("open.vigil.test", Ipv4Addr::new(10, 60, 0, 24)),
+    (TLS_SITE, Ipv4Addr::new(10, 60, 0, 25)),
 ];
+
+/// The one site served over HTTPS, with a certificate from the lab's own CA (which the probes trust).
+pub const TLS_SITE: &str = "bank.vigil.test";
 
 /// A site's address.
 pub fn site_addr(host: &str) -> Option<Ipv4Addr> {
@@ -178,7 +182,8 @@ pub fn site_addr(host: &str) -> Option<Ipv4Addr> {
 
 /// The URL a probe's test list holds for a site.
 pub fn site_url(host: &str) -> String {
-    format!("http://{host}/")
+    let scheme = if host == TLS_SITE { "https" } else { "http" };
+    format!("{scheme}://{host}/")
 }
 
 /// Namespace of a probe.

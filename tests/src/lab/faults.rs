@@ -54,6 +54,8 @@ pub enum Fault {
         /// The site.
         host: &'static str,
     },
+    /// The HTTPS site's certificate expires: it fails TLS for every network alike, which no censor did.
+    CertificateExpires,
     /// International traffic into the country capped with a token bucket.
     Throttle {
         /// The cap, in `tc` units (`16mbit`).
@@ -138,6 +140,7 @@ impl Lab {
                     )]),
                 )
             }
+            Fault::CertificateExpires => self.servers.set_tls_site_expired(true),
             Fault::Throttle { rate } => run(
                 "tc",
                 &[
@@ -167,6 +170,7 @@ impl Lab {
             }
             Fault::ProbePower(n) => self.power_on(&[n]),
             Fault::DnsInjection { isp, .. } => self.servers.set_isp_answers(isp, &[], BLOCKPAGE),
+            Fault::CertificateExpires => self.servers.set_tls_site_expired(false),
             Fault::Throttle { .. } => run("tc", &["-n", NS_INTL, "qdisc", "del", "dev", "uplink", "root"]).map(drop),
             Fault::CollectorCut => {
                 link(NS_COLLECTOR, "eth0", true)?;
@@ -190,7 +194,7 @@ impl Lab {
         for isp in 1..=ISPS {
             self.servers.set_isp_answers(isp, &[], BLOCKPAGE)?;
         }
-        Ok(())
+        self.servers.set_tls_site_expired(false)
     }
 
     /// Mains off for these probes, one after another: the home router goes dark, a probe on a UPS switches to

@@ -155,7 +155,14 @@ impl Lab {
         let collector = CollectorNode::start(&self.bins, &run_dir.join("collector"), window_secs)?;
         for (i, spec) in PROBES.iter().enumerate() {
             let (probe_id, token) = collector.register(&self.bins, spec)?;
-            let node = ProbeNode::prepare(i + 1, *spec, probe_id, &token, &run_dir.join(spec.name))?;
+            let node = ProbeNode::prepare(
+                i + 1,
+                *spec,
+                probe_id,
+                &token,
+                &run_dir.join(spec.name),
+                &self.servers.ca_file,
+            )?;
             self.probes.push(node);
         }
         self.collector = Some(collector);

@@ -211,7 +211,14 @@ pub struct ProbeNode {
 
 impl ProbeNode {
     /// Writes a probe's config and vitals files (a fresh boot) under `dir`, with an empty state directory.
-    pub fn prepare(n: usize, spec: ProbeSpec, probe_id: String, token: &str, dir: &Path) -> Result<Self, LabError> {
+    pub fn prepare(
+        n: usize,
+        spec: ProbeSpec,
+        probe_id: String,
+        token: &str,
+        dir: &Path,
+        ca_file: &Path,
+    ) -> Result<Self, LabError> {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("state")).map_err(|e| LabError::io(dir, e))?;
         let node = ProbeNode {
@@ -247,7 +254,7 @@ impl ProbeNode {
             )
         };
         let lists = if at_home {
-            format!("files = [\"{}\"]", list.display())
+            format!("files = [\"{}\"]\nca_file = \"{}\"", list.display(), ca_file.display())
         } else {
             "files = []".to_owned()
         };

@@ -115,6 +115,41 @@ pub fn reconcile(
     Ok(out)
 }
 
+/// The probes that measured `target` with outcome `outcome` (as the wire names it) in `[from, to)`: what makes a
+/// verdict of "nothing happened" a verdict on something measured.
+pub fn probes_measuring(
+    store: &str,
+    target: &str,
+    outcome: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<BTreeSet<String>, LabError> {
+    let spec: StoreSpec = store
+        .parse()
+        .map_err(|e| LabError::Setup(format!("store {store}: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LabError::Setup(e.to_string()))?;
+    let rows = runtime
+        .block_on(async {
+            let store = open_store(&spec).await?;
+            store
+                .measurements(MeasurementQuery {
+                    from: Some(from),
+                    to: Some(to),
+                    ..MeasurementQuery::default()
+                })
+                .await
+        })
+        .map_err(|e| LabError::Setup(format!("reading the store: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.measurement.target.name == target && r.outcome.as_str() == outcome)
+        .map(|r| r.probe_id)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

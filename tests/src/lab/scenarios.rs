@@ -2,15 +2,16 @@
 //! (class, scope, start and end within a stated number of buckets, the key evidence) — and the runner that plays
 //! one against the real binaries and judges the collector's events through its API.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
-use super::country::{ABROAD_COUNTRY, HOME_COUNTRY, INTL_ANCHORS, isp_asn, probes_where, site_url};
+use super::country::{ABROAD_COUNTRY, HOME_COUNTRY, INTL_ANCHORS, TLS_SITE, isp_asn, probes_where, site_url};
 use super::faults::Fault;
 use super::nodes::TIMING;
-use super::oracle::{journal, reconcile};
+use super::oracle::{journal, probes_measuring, reconcile};
 use super::{DEFAULT_WINDOW_SECS, Lab, LabError};
 
 /// Which scope an expected event must have.
@@ -109,6 +110,19 @@ pub struct Scenario {
     pub spool_oracle: bool,
     /// The collector's classifier window, seconds.
     pub window_secs: u64,
+    /// What the probes must have measured while the fault lasted.
+    pub measured: Option<Measured>,
+}
+
+/// Measurements the store must hold from the fault's time: (site, outcome, from how many networks at least).
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// The test-list site (host name).
+    pub site: &'static str,
+    /// The outcome, as the wire names it (`tls_error`).
+    pub outcome: &'static str,
+    /// From at least this many networks.
+    pub networks: usize,
 }
 
 /// The scenarios, in the order they run.
@@ -133,6 +147,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: true,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "isp_upstream_cut",
@@ -150,6 +165,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "single_region_isp_upstream_cut",
@@ -167,6 +183,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "shutdown_with_allowlisted_address",
@@ -188,6 +205,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "shutdown_longer_than_the_window",
@@ -206,6 +224,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: 6 * TIMING.bucket_secs,
+        measured: None,
     },
     Scenario {
         name: "mobile_only_shutdown",
@@ -227,6 +246,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "regional_power_outage",
@@ -249,6 +269,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "single_probe_power_loss",
@@ -269,6 +290,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "dns_censorship",
@@ -288,6 +310,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "http_blockpage",
@@ -307,6 +330,7 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "tcp_reset_injection",
@@ -325,6 +349,26 @@ pub const SCENARIOS: &[Scenario] = &[
         }],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+    },
+    Scenario {
+        name: "expired_certificate",
+        story: "The lab's one HTTPS site (bank.vigil.test, abroad) starts serving a certificate that expired in \
+                2021, signed by the CA the probes trust. Every probe in every network now fails its TLS handshake \
+                with the site — the signature a TLS-filtering censor leaves, but the same everywhere and matching no \
+                blockpage: no network is censored (issue 23, case 4), and nothing else happens.",
+        fault: Fault::CertificateExpires,
+        baseline_buckets: 2,
+        hold_buckets: 4,
+        during: During::Nothing,
+        expect: &[],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: Some(Measured {
+            site: TLS_SITE,
+            outcome: "tls_error",
+            networks: 3,
+        }),
     },
     Scenario {
         name: "international_throttling",
@@ -351,6 +395,7 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
     Scenario {
         name: "collector_unreachable",
@@ -365,6 +410,7 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[],
         spool_oracle: true,
         window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
     },
 ];
 
@@ -505,6 +551,33 @@ pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
         judge(s, &events, fault_at, lift_at, seen_during.as_deref(), &probe_ids).map_err(LabError::Verdict)?;
         Ok(Some(first))
     })?;
+    if let Some(want) = s.measured {
+        let store = lab.collector()?.store.clone();
+        let probes = probes_measuring(&store, &site_url(want.site), want.outcome, fault_at, lift_at)?;
+        let networks: BTreeSet<u32> = lab
+            .probes
+            .iter()
+            .filter(|p| probes.contains(&p.probe_id))
+            .map(|p| p.spec.asn)
+            .collect();
+        if networks.len() < want.networks {
+            return Err(LabError::Verdict(format!(
+                "{} {} from {} networks during the fault ({} probes), expected {}",
+                want.site,
+                want.outcome,
+                networks.len(),
+                probes.len(),
+                want.networks
+            )));
+        }
+        report.lines.push(format!(
+            "{} probes in {} networks measured {} as {} during the fault",
+            probes.len(),
+            networks.len(),
+            want.site,
+            want.outcome
+        ));
+    }
     if s.spool_oracle {
         let store = lab.collector()?.store.clone();
         let until = lift_at + chrono::Duration::seconds(2 * b);

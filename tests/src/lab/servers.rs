@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::LabError;
-use super::country::{BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, PUBLIC_RESOLVER, SITES, isp_uplink, ns_isp};
+use super::country::{
+    BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, PUBLIC_RESOLVER, SITES, TLS_SITE, isp_uplink, ns_isp, site_addr,
+};
 use super::net::in_ns;
 use crate::wait_until;
 
@@ -32,18 +34,86 @@ pub struct Servers {
     children: Vec<(String, Child)>,
     /// Each ISP resolver's hosts file (index: ISP − 1).
     pub isp_hosts: Vec<PathBuf>,
+    /// The lab CA's certificate (PEM), which the probes at home trust for measuring.
+    pub ca_file: PathBuf,
+    /// The HTTPS site's certificates: where nginx reads them, and the valid and the expired pair.
+    tls: TlsSiteFiles,
+}
+
+/// Where the HTTPS site's certificate and key live: the pair nginx serves, and the two it is switched between.
+struct TlsSiteFiles {
+    served: (PathBuf, PathBuf),
+    valid: (PathBuf, PathBuf),
+    expired: (PathBuf, PathBuf),
+}
+
+impl TlsSiteFiles {
+    /// Makes the lab CA and two certificates for the HTTPS site under `dir`: one valid now, one that expired in
+    /// 2021 — signed by the same CA, so the only thing wrong with the second is its date.
+    fn create(dir: &Path) -> Result<(PathBuf, Self), LabError> {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let setup = |e: rcgen::Error| LabError::Setup(format!("lab certificates: {e}"));
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(setup)?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().map_err(setup)?;
+        let ca_cert = ca_params.self_signed(&ca_key).map_err(setup)?;
+        let ca_file = dir.join("lab-ca.pem");
+        write(&ca_file, &ca_cert.pem())?;
+        let issuer = Issuer::new(ca_params, ca_key);
+        let pair = |name: &str, expired: bool| -> Result<(PathBuf, PathBuf), LabError> {
+            let mut params = CertificateParams::new(vec![TLS_SITE.to_owned()]).map_err(setup)?;
+            if expired {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            let key = KeyPair::generate().map_err(setup)?;
+            let cert = params.signed_by(&key, &issuer).map_err(setup)?;
+            let paths = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+            write(&paths.0, &cert.pem())?;
+            write(&paths.1, &key.serialize_pem())?;
+            Ok(paths)
+        };
+        let files = TlsSiteFiles {
+            valid: pair("tls-site-valid", false)?,
+            expired: pair("tls-site-expired", true)?,
+            served: (dir.join("tls-site.crt"), dir.join("tls-site.key")),
+        };
+        files.serve(false)?;
+        Ok((ca_file, files))
+    }
+
+    /// Puts the valid or the expired pair where nginx reads it.
+    fn serve(&self, expired: bool) -> Result<(), LabError> {
+        let (cert, key) = if expired { &self.expired } else { &self.valid };
+        for (from, to) in [(cert, &self.served.0), (key, &self.served.1)] {
+            std::fs::copy(from, to).map_err(|e| LabError::io(to, e))?;
+        }
+        Ok(())
+    }
 }
 
 impl Servers {
     /// Writes the servers' files under `dir` and starts them; returns once each is listening.
     pub fn start(dir: &Path) -> Result<Self, LabError> {
+        std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
+        let (ca_file, tls) = TlsSiteFiles::create(dir)?;
+        let tls_site = format!(
+            "server {{ listen {}:443 ssl; server_name {TLS_SITE}; ssl_certificate {}; ssl_certificate_key {}; \
+             root {}; index index.html; }}",
+            site_addr(TLS_SITE).ok_or_else(|| LabError::Setup(format!("{TLS_SITE} has no address")))?,
+            tls.served.0.display(),
+            tls.served.1.display(),
+            dir.join("nginx-intl/www").display()
+        );
         let mut servers = Servers {
             children: Vec::new(),
             isp_hosts: Vec::new(),
+            ca_file,
+            tls,
         };
         let intl = dir.join("nginx-intl");
         write(&intl.join("www/index.html"), &site_page())?;
-        servers.nginx(NS_INTL, &intl, "")?;
+        servers.nginx(NS_INTL, &intl, &tls_site)?;
         let dom = dir.join("nginx-dom");
         write(
             &dom.join("www/index.html"),
@@ -115,6 +185,19 @@ impl Servers {
         let child = spawn(ns, "dnsmasq", &args, &log)?;
         self.children.push((format!("dnsmasq in {ns}"), child));
         wait_listening(ns, "-lun", &format!("{listen}:53"))
+    }
+
+    /// Serves the HTTPS site's expired certificate (or its valid one again); nginx re-reads it on SIGHUP.
+    pub fn set_tls_site_expired(&self, expired: bool) -> Result<(), LabError> {
+        self.tls.serve(expired)?;
+        let name = format!("nginx in {NS_INTL}");
+        let pid = self
+            .children
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.id().to_string())
+            .ok_or_else(|| LabError::Setup(format!("{name} is not running")))?;
+        super::net::run("kill", &["-HUP", &pid]).map(drop)
     }
 
     /// Rewrites an ISP resolver's answers: `injected` names answer `with`, the rest their real addresses.
