@@ -380,11 +380,6 @@ impl ProbeConfig {
         {
             add("collector.ca_file".into(), "no such file");
         }
-        if let Some(ca) = &self.lists.ca_file
-            && !ca.is_file()
-        {
-            add("lists.ca_file".into(), "no such file");
-        }
         let token = self.collector.token.trim();
         if token.is_empty() || token.contains('…') || token.eq_ignore_ascii_case("changeme") {
             add(
@@ -427,6 +422,11 @@ impl ProbeConfig {
                     &format!("no such file: {}", file.display()),
                 );
             }
+        }
+        if let Some(ca) = &self.lists.ca_file
+            && !ca.is_file()
+        {
+            add("lists.ca_file".into(), "no such file");
         }
         if let Some(dir) = &self.lists.fingerprints_dir
             && !dir.is_dir()
@@ -572,6 +572,7 @@ mod tests {
             address = "quic://9.9.9.9"
             [lists]
             files = ["/nonexistent/list.csv"]
+            ca_file = "/nonexistent/ca.pem"
             "#,
         );
         let keys: Vec<String> = config.problems().into_iter().map(|p| p.key).collect();
@@ -586,6 +587,7 @@ mod tests {
                 "resolvers[0].address",
                 "resolvers[1].address",
                 "lists.files[0]",
+                "lists.ca_file",
             ]
         );
     }
