@@ -130,7 +130,7 @@ fn vitals(c: &Condition) -> MeasurementResult {
         },
         gateway_reachable: c.gateway,
         link_up: c.link,
-        last_gasp: false,
+        last_gasp: c.last_gasp,
         spool_depth: 0,
         seq: None,
         gateway_rtt_ms: Some(1.5),

@@ -393,6 +393,15 @@ mod tests {
     }
 
     #[test]
+    fn a_blackout_that_took_a_whole_region_is_not_one_networks_failure() {
+        // Seed 1, scenario 297: every probe of the region went dark, UPS probes after their last gasp; the other
+        // network's probes there, dark too, were counted as watching the region work, and the blackout read as
+        // one network's failure.
+        let (right, events) = seed_one(297, ScenarioKind::RegionalBlackout);
+        assert_eq!(right, [true], "{events:#?}");
+    }
+
+    #[test]
     fn probes_caught_briefly_in_an_isps_failure_do_not_widen_it_to_the_country() {
         // Seed 1, scenario 23: an ISP's failure of 33 buckets gathered flapping and lossy probes of other networks
         // through its region's test, and was reported for the whole country.

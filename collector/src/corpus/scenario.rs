@@ -10,7 +10,8 @@
 //!   border (there, one failure of the whole country), while domestic peering holds — the look-alike of an
 //!   intranet shutdown;
 //! - a **blackout** silences the devices without a UPS, which come back with a new boot id, staggered; UPS devices
-//!   run on battery while the ISP's street cabinets may be dark;
+//!   run on battery while the ISP's street cabinets may be dark, and one whose battery runs out sends a last gasp
+//!   and goes dark too;
 //! - a **probe fault** silences one probe for ten minutes or more (shorter silences are the baseline's flaps);
 //! - **censorship** makes one or more ISPs block a site by one method, while an **expired certificate** or a site
 //!   that is down fails the same everywhere (no one censors it).
@@ -169,6 +170,8 @@ pub struct Condition {
     pub international: f64,
     /// The first international anchor is on a censor's allowlist: it answers whatever `international` says.
     pub allowlisted: bool,
+    /// Its battery is about to run out: the vitals say so (a last gasp).
+    pub last_gasp: bool,
     /// How the test list's site answers.
     pub site: SiteAnswer,
 }
@@ -182,6 +185,7 @@ const HEALTHY: Condition = Condition {
     domestic: 0.995,
     international: 0.99,
     allowlisted: false,
+    last_gasp: false,
     site: SiteAnswer::Ok,
 };
 
@@ -537,11 +541,23 @@ fn blackout(rng: &mut fastrand::Rng, plan: &mut Plan) {
         let back = (end + rng.usize(0..=6)).min(WINDOW_BUCKETS);
         let row = &mut plan.conditions[0][p];
         if home.probes[p].ups {
-            for c in &mut row[start..end] {
+            // A small UPS keeps a Pi and its router up for 10 to 40 minutes; one that runs out sends a last gasp,
+            // goes dark and boots again when the power returns.
+            let runs_out = start + rng.usize(10..=40);
+            for c in &mut row[start..end.min(runs_out)] {
                 c.battery = true;
                 if network_dark {
                     c.domestic = 0.0;
                     c.international = 0.0;
+                }
+            }
+            if runs_out < end {
+                row[runs_out - 1].last_gasp = true;
+                for c in &mut row[runs_out..back] {
+                    c.silent = true;
+                }
+                for c in &mut row[back..] {
+                    c.boot += 1;
                 }
             }
         } else {
@@ -599,5 +615,27 @@ mod tests {
             .find(|p| p.kind == ScenarioKind::NationalShutdownIntranet)
             .expect("a shutdown");
         assert!(shutdown.conditions[0].iter().all(|row| row.iter().all(|c| c.boot == 1)));
+    }
+
+    #[test]
+    fn a_ups_that_runs_out_in_a_long_blackout_sends_a_last_gasp_then_goes_dark_and_reboots() {
+        let gasped = (0..2000)
+            .map(|i| plan(5, i))
+            .filter(|p| p.kind == ScenarioKind::RegionalBlackout)
+            .flat_map(|p| p.conditions[0].clone())
+            .find(|row| row.iter().any(|c| c.last_gasp))
+            .expect("a UPS that ran out");
+        let gasp = row_index(&gasped, |c| c.last_gasp);
+        assert!(gasped[gasp].battery && !gasped[gasp].silent);
+        assert!(gasped[gasp + 1].silent, "dark after its last gasp");
+        assert_eq!(
+            gasped.last().map(|c| c.boot),
+            Some(2),
+            "rebooted when the power came back"
+        );
+    }
+
+    fn row_index(row: &[Condition], f: impl Fn(&Condition) -> bool) -> usize {
+        row.iter().position(f).unwrap_or(usize::MAX)
     }
 }

@@ -47,17 +47,21 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // — from the bucket before the outage on (the switch often precedes silence), up or down: a probe on a UPS
     // that rode out a blackout is still a witness of it, and a probe without a battery says nothing of power
     // by staying off it.
-    let (mut with_battery, mut battery) = (0, 0);
+    // A last gasp (the battery about to run out, sent only on battery) counts as on battery, and is named: it
+    // also says why a probe on a UPS went dark.
+    let (mut with_battery, mut battery, mut gasped) = (0, 0, 0);
     for &p in v.members {
         let around: Vec<&VitalsSummary> = v
             .obs(p)
             .range(v.abs(v.episode.start.saturating_sub(1))..v.abs(v.episode.end))
             .filter_map(|(_, s)| s.vitals.as_ref())
             .collect();
-        let on_battery = around.iter().any(|v| v.on_battery);
+        let last_gasp = around.iter().any(|v| v.last_gasp);
+        let on_battery = last_gasp || around.iter().any(|v| v.on_battery);
         if !around.is_empty() && (v.timelines[p].probe.ups || on_battery) {
             with_battery += 1;
             battery += usize::from(on_battery);
+            gasped += usize::from(last_gasp);
         }
     }
     // Gateway and link (F3) from the buckets each probe was itself down in (spooled vitals uploaded afterwards):
@@ -77,7 +81,14 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     if with_battery > 0 && battery as f64 / with_battery as f64 >= 0.3 {
         out.push(Feature {
             family: "device",
-            text: format!("{battery} of {with_battery} probes with a battery or UPS switched to battery"),
+            text: if gasped > 0 {
+                format!(
+                    "{battery} of {with_battery} probes with a battery or UPS switched to battery; {gasped} sent a \
+                     last gasp as it ran out"
+                )
+            } else {
+                format!("{battery} of {with_battery} probes with a battery or UPS switched to battery")
+            },
             points: [-3, 5, -2],
             inside_cut: true,
         });

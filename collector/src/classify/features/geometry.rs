@@ -48,6 +48,15 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             // taken them too; in one region, only if another network's probes there kept working (else a local
             // blackout or a regional order could look the same). CLASSIFICATION.md §3 row 11: one network alone
             // is the geometry of a technical failure; an order takes a country or a set of operators.
+            // Only a probe that kept working counts, and one that kept working on its battery watched the region's
+            // power fail, not its network keep it (seed 1, scenario 297: a blackout that took every probe of the
+            // region read as one network's failure, because the other network's two probes there, dark too, were
+            // counted as watching).
+            let on_mains = |p: usize| {
+                !v.obs(p)
+                    .range(v.abs(v.episode.start)..v.abs(v.episode.end))
+                    .any(|(_, s)| s.vitals.as_ref().is_some_and(|x| x.on_battery || x.last_gasp))
+            };
             let watched_here = v.country_members.iter().any(|&p| {
                 asn_of(p) != v.scope.asn.unwrap_or(0)
                     && v.timelines[p]
@@ -55,6 +64,8 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
                         .region
                         .as_deref()
                         .is_some_and(|r| regions.contains(r))
+                    && !v.episode.participants.contains(&p)
+                    && on_mains(p)
             });
             if others_fine && regions.len() >= 2 {
                 out.push(Feature {
