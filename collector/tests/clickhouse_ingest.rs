@@ -152,6 +152,53 @@ async fn a_database_from_before_schema_7_gains_the_summaries_controls() {
     new.stop().await;
 }
 
+/// Schema 9 keeps where failed traces died: a database made before it gains the measurements column and the
+/// summaries column on start, and a failed trace stored afterwards keeps its path end.
+#[tokio::test]
+async fn a_database_from_before_schema_9_gains_path_ends() {
+    let server = ClickHouseServer::start();
+    let spec = server.spec("upgrade9");
+    let old = TestCollector::start_on(CollectorConfig::default(), Some(spec.clone())).await;
+    let (_, token) = old.add_probe("p1").await;
+    old.stop().await;
+    for sql in [
+        "ALTER TABLE measurements DROP COLUMN path_end",
+        "ALTER TABLE bucket_summaries DROP COLUMN path_ends",
+    ] {
+        server.run_in("upgrade9", sql).expect("drops the column");
+    }
+    let columns = |server: &ClickHouseServer| {
+        server
+            .run_in(
+                "upgrade9",
+                "SELECT table, name FROM system.columns WHERE database = currentDatabase() \
+                 AND name IN ('path_end', 'path_ends') ORDER BY table FORMAT TSV",
+            )
+            .expect("reads the columns")
+    };
+    assert_eq!(columns(&server), "", "the tables are as schema 8 made them");
+    let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
+    assert_eq!(
+        columns(&server),
+        "bucket_summaries\tpath_ends\nmeasurements\tpath_end\n",
+        "both columns are added on start"
+    );
+    let (_, trace) = common::line("trace");
+    let failed = trace.replace(
+        r#"{"outcome":"ok","ip":"192.0.2.1","hops":[{"ttl":1,"ip":"192.168.1.1","rtt_ms":0.4}]}"#,
+        r#"{"outcome":"timeout","ip":"192.0.2.1","hops":[{"ttl":1,"ip":"192.168.1.1","rtt_ms":0.4,"local":true},{"ttl":2,"ip":"10.30.0.1","rtt_ms":2.0},{"ttl":3,"ip":null,"rtt_ms":null}]}"#,
+    );
+    assert_ne!(failed, trace, "the template changed");
+    let answer = new.post(Some(&token), None, format!("{failed}\n").into_bytes()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(
+        server.run_in("upgrade9", "SELECT path_end FROM measurements FORMAT TSV"),
+        Ok("10.30.0.1\n".to_owned()),
+        "the failed trace keeps where it died"
+    );
+    new.stop().await;
+}
+
 /// A batch sent again while its first copy is being written (a probe that timed out and retried) is stored once
 /// and reported as duplicates, whether the copies share a write or land in consecutive ones — the second looked up
 /// its ids while the first was committing.

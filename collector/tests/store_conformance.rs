@@ -602,6 +602,22 @@ async fn bucket_summaries(store: &dyn Store) {
             at(16),
             None,
         ),
+        // Traces after failed checks: where each died (the last hop beyond the probe's own network, or home), not
+        // counted again as checks.
+        shaped(
+            "trace",
+            intl,
+            r#"{"outcome":"timeout","ip":"10.60.0.11","protocol":"tcp","port":80,"stopped_at_ttl":3,"hops":[{"ttl":1,"ip":"192.168.1.1","rtt_ms":0.4,"local":true},{"ttl":2,"ip":"10.30.0.1","rtt_ms":3.1,"local":false},{"ttl":3,"ip":null,"rtt_ms":null}]}"#,
+            at(17),
+            None,
+        ),
+        shaped(
+            "trace",
+            intl,
+            r#"{"outcome":"timeout","ip":"10.60.0.12","stopped_at_ttl":2,"hops":[{"ttl":1,"ip":"192.168.1.1","rtt_ms":0.4,"local":true},{"ttl":2,"ip":null,"rtt_ms":null}]}"#,
+            at(18),
+            None,
+        ),
         shaped(
             "dns",
             site,
@@ -677,6 +693,11 @@ async fn bucket_summaries(store: &dyn Store) {
             b0.international.total
         ),
         (1, 2, 4, 5)
+    );
+    assert_eq!(
+        b0.path_ends.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["10.30.0.1", "home"],
+        "where the failed traces died"
     );
     assert_eq!(b0.international_throughput, vec![125000.0, 250000.5]);
     assert_eq!(b0.international_rtt, vec![79.0, 81.5]);

@@ -113,6 +113,7 @@ mod tests {
             reached: Default::default(),
             international_reached: Default::default(),
             international_failed: Default::default(),
+            path_ends: Default::default(),
             international_throughput: Vec::new(),
             international_rtt: Vec::new(),
         }

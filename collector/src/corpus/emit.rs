@@ -1,12 +1,16 @@
 //! From a plan to what probes send: per probe and bucket it is not silent, its vitals, a domestic and two
-//! international anchors' checks, and every fifth bucket a check of the test list's site — wire-format
-//! measurements with UUIDv7 ids, drawn from the scenario's own generator so a seed gives the same bytes.
+//! international anchors' checks (and a trace of each anchor a check of which failed, as the probe traces what
+//! failed), and every fifth bucket a check of the test list's site — wire-format measurements with UUIDv7 ids,
+//! drawn from the scenario's own generator so a seed gives the same bytes.
 
 use chrono::{DateTime, Duration, Utc};
-use vigil_measurement::result::{DnsAnswer, DnsResult, HttpResult, Power, TcpResult, VitalsResult};
+use vigil_measurement::result::{
+    DnsAnswer, DnsResult, HttpResult, Power, TcpResult, TraceHop, TraceResult, VitalsResult,
+};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 
-use super::scenario::{Condition, Plan, SITE, SiteAnswer, WINDOW_BUCKETS};
+use super::scenario::{Condition, PathDies, Plan, SITE, SiteAnswer, WINDOW_BUCKETS};
+use super::topology::ProbeSpec;
 use crate::model::{ANCHOR_LIST, BlockingMethod};
 
 /// The test list the site is on.
@@ -24,7 +28,10 @@ pub struct Sent {
 /// Every measurement of a plan, bucket 0 starting at `t0`.
 pub fn emit(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs: i64) -> Vec<Sent> {
     let mut out = Vec::new();
-    for (country, rows) in plan.countries.iter().zip(&plan.conditions) {
+    for (c, (country, rows)) in plan.countries.iter().zip(&plan.conditions).enumerate() {
+        // Most countries route every network's international traffic through one gateway (Iran's TIC, a single
+        // landing station); the rest leave it to each network's upstream.
+        let gateway = rng.f64() < CENTRALISED_SHARE;
         for (probe, row) in country.probes.iter().zip(rows) {
             // Each probe checks at its own second of the bucket.
             let phase = rng.i64(0..bucket_secs.max(1));
@@ -53,9 +60,25 @@ pub fn emit(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs
                     } else {
                         condition.international
                     };
+                    let mut failed = false;
                     for _ in 0..CHECKS_PER_ANCHOR {
                         let ok = rng.f64() < chance;
+                        failed |= !ok;
                         send(measurement(rng, at, anchor(name, Scope::International), tcp(ok)));
+                    }
+                    if failed {
+                        let path = Path {
+                            country: c,
+                            gateway,
+                            probe,
+                        };
+                        let dies = condition.path_dies.filter(|_| chance < HEALTHY_INTERNATIONAL);
+                        send(measurement(
+                            rng,
+                            at,
+                            anchor(name, Scope::International),
+                            trace(&path, dies),
+                        ));
                     }
                 }
                 if (bucket + probe.isp) % 5 == 0 {
@@ -134,6 +157,83 @@ fn vitals(c: &Condition) -> MeasurementResult {
         spool_depth: 0,
         seq: None,
         gateway_rtt_ms: Some(1.5),
+        error_detail: None,
+    })
+}
+
+/// Share of countries whose networks reach abroad through one national gateway.
+const CENTRALISED_SHARE: f64 = 0.6;
+
+/// Where a probe's path to an international anchor runs: home router, its network's regional and core routers,
+/// then the country's gateway (when it has one) or its network's upstream, then abroad.
+struct Path<'a> {
+    /// Index of the probe's country in the plan.
+    country: usize,
+    /// Whether the country has one international gateway.
+    gateway: bool,
+    /// The probe.
+    probe: &'a ProbeSpec,
+}
+
+impl Path<'_> {
+    /// The hops that answer, in order, up to where a cut at `dies` stops them (all of them when not cut).
+    fn hops(&self, dies: Option<PathDies>) -> Vec<std::net::IpAddr> {
+        // Network octet: country and ISP (at most eight ISPs a country).
+        let net = u8::try_from(self.country * 16 + self.probe.isp).unwrap_or(u8::MAX);
+        let region = u8::try_from(self.probe.region).unwrap_or(u8::MAX);
+        let home = [192, 168, 1, 1];
+        let inside = [[10, net, region, 1], [10, net, 0, 1]];
+        let border = if self.gateway {
+            [10, 255, u8::try_from(self.country).unwrap_or(u8::MAX), 1]
+        } else {
+            [10, net, 255, 1]
+        };
+        let abroad = [[198, 51, 100, 1], [192, 0, 2, 1]];
+        let all: Vec<[u8; 4]> = std::iter::once(home)
+            .chain(inside)
+            .chain(std::iter::once(border))
+            .chain(abroad)
+            .collect();
+        let reached = match dies {
+            None => all.len(),
+            Some(PathDies::Home) => 1,
+            Some(PathDies::Inside) => 3,
+            Some(PathDies::Border) => 4,
+        };
+        all[..reached].iter().map(|a| std::net::IpAddr::from(*a)).collect()
+    }
+}
+
+/// A trace to an anchor: arrived when the path is not cut, else stopped where `dies` says.
+fn trace(path: &Path<'_>, dies: Option<PathDies>) -> MeasurementResult {
+    let answered = path.hops(dies);
+    let arrived = dies.is_none();
+    let mut hops: Vec<TraceHop> = answered
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| TraceHop {
+            ttl: u8::try_from(i + 1).unwrap_or(u8::MAX),
+            ip: Some(*ip),
+            rtt_ms: Some(1.0 + 5.0 * i as f64),
+            local: Some(i == 0),
+        })
+        .collect();
+    let stopped = u8::try_from(answered.len() + 1).unwrap_or(u8::MAX);
+    if !arrived {
+        hops.push(TraceHop {
+            ttl: stopped,
+            ip: None,
+            rtt_ms: None,
+            local: None,
+        });
+    }
+    MeasurementResult::Trace(TraceResult {
+        outcome: if arrived { Outcome::Ok } else { Outcome::Timeout },
+        ip: std::net::IpAddr::from([192, 0, 2, 1]),
+        hops,
+        protocol: Some("tcp".to_owned()),
+        port: Some(443),
+        stopped_at_ttl: (!arrived).then_some(stopped),
         error_detail: None,
     })
 }

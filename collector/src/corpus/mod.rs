@@ -402,6 +402,24 @@ mod tests {
     }
 
     #[test]
+    fn traces_say_where_paths_died_a_shared_border_in_a_cut_at_home_in_a_blackout_never_a_border_for_one_network() {
+        // The evidence of the first scenarios of each kind: an intranet cut in a country with one gateway dies at
+        // a hop every network's paths died at; a blackout's probes on a UPS see their access network dark; one
+        // network's failure shares no hop with any other network's.
+        let said = |kind: ScenarioKind, text: &str| {
+            (0..600)
+                .filter(|i| ScenarioKind::ALL[i % ScenarioKind::ALL.len()] == kind)
+                .take(30)
+                .map(|i| judge(&scenario(1, i), &ClassifierSettings::default()).0)
+                .filter(|events| events.iter().any(|e| e.evidence.iter().any(|x| x.text.contains(text))))
+                .count()
+        };
+        assert!(said(ScenarioKind::NationalShutdownIntranet, "a border they share") > 0);
+        assert!(said(ScenarioKind::RegionalBlackout, "died at home") > 0);
+        assert_eq!(said(ScenarioKind::IspUpstreamFailure, "a border they share"), 0);
+    }
+
+    #[test]
     fn probes_caught_briefly_in_an_isps_failure_do_not_widen_it_to_the_country() {
         // Seed 1, scenario 23: an ISP's failure of 33 buckets gathered flapping and lossy probes of other networks
         // through its region's test, and was reported for the whole country.

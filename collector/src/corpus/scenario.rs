@@ -172,6 +172,9 @@ pub struct Condition {
     pub allowlisted: bool,
     /// Its battery is about to run out: the vitals say so (a last gasp).
     pub last_gasp: bool,
+    /// Where the paths of a cut die, as the traces after failed checks show (`None`: not cut, a failed check was
+    /// a lost packet and its trace arrives).
+    pub path_dies: Option<PathDies>,
     /// How the test list's site answers.
     pub site: SiteAnswer,
 }
@@ -186,8 +189,21 @@ const HEALTHY: Condition = Condition {
     international: 0.99,
     allowlisted: false,
     last_gasp: false,
+    path_dies: None,
     site: SiteAnswer::Ok,
 };
+
+/// Where a cut's paths die (CLASSIFICATION.md §3 row 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathDies {
+    /// At home: the access network's first hop is dark (a blackout's street cabinets).
+    Home,
+    /// Inside the probe's own network: its routes withdrawn, its upstream lost, its regional links cut.
+    Inside,
+    /// At the border: the country's international gateway when it has one (shared by every network), else each
+    /// network's upstream.
+    Border,
+}
 
 /// A generated scenario before emission: the countries, every probe's conditions, and the truth.
 #[derive(Debug, Clone)]
@@ -285,7 +301,14 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 ScenarioKind::NationalShutdownLeaky => (0.995, 0.05),
                 _ => (0.0, 0.0),
             };
-            cut_paths(plan, 0, &all, start, end, Some(domestic), international);
+            // An intranet is cut at the border; a total cut withdraws each network's routes, and its traces die
+            // inside each network.
+            let dies = if kind == ScenarioKind::NationalShutdownTotal {
+                PathDies::Inside
+            } else {
+                PathDies::Border
+            };
+            cut_paths(plan, 0, &all, start..end, Some(domestic), international, dies);
             // Half the leaky cuts leak now and then (cached answers, the odd address let through); the other
             // half let one anchor through all along, as an allowlist does (Iran 2025).
             if kind == ScenarioKind::NationalShutdownLeaky && rng.bool() {
@@ -304,7 +327,7 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 return apply(rng, plan, ScenarioKind::NationalShutdownIntranet);
             }
             let (start, end) = span(rng);
-            cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
+            cut_paths(plan, 0, &probes, start..end, Some(0.0), 0.0, PathDies::Inside);
             plan.record(
                 EventClass::Shutdown,
                 TruthScope::Region {
@@ -322,7 +345,7 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 return apply(rng, plan, ScenarioKind::NationalShutdownTotal);
             }
             let (start, end) = span(rng);
-            cut_paths(plan, 0, &mobile, start, end, Some(0.0), 0.0);
+            cut_paths(plan, 0, &mobile, start..end, Some(0.0), 0.0, PathDies::Inside);
             plan.record(
                 EventClass::Shutdown,
                 TruthScope::Access {
@@ -367,7 +390,7 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                     if probes.len() < 2 && !whole {
                         continue;
                     }
-                    cut_paths(plan, c, &probes, start, end, None, 0.0);
+                    cut_paths(plan, c, &probes, start..end, None, 0.0, PathDies::Border);
                     if !whole {
                         plan.record(
                             EventClass::NetworkFailure,
@@ -500,27 +523,28 @@ fn isp_fails(rng: &mut fastrand::Rng, plan: &mut Plan, isp: usize) {
         asn: home.isps[isp].asn,
     };
     let (start, end) = span(rng);
-    cut_paths(plan, 0, &probes, start, end, Some(0.0), 0.0);
+    cut_paths(plan, 0, &probes, start..end, Some(0.0), 0.0, PathDies::Inside);
     plan.record(EventClass::NetworkFailure, scope, start, end);
 }
 
-/// Paths cut for `probes` of country `c` over `[start, end)`: devices stay up; domestic checks succeed with
-/// `domestic` (unchanged when `None`), international ones with `international`.
+/// Paths cut for `probes` of country `c` over `span`: devices stay up; domestic checks succeed with
+/// `domestic` (unchanged when `None`), international ones with `international`; their paths die at `dies`.
 fn cut_paths(
     plan: &mut Plan,
     c: usize,
     probes: &[usize],
-    start: usize,
-    end: usize,
+    span: std::ops::Range<usize>,
     domestic: Option<f64>,
     international: f64,
+    dies: PathDies,
 ) {
     for &p in probes {
-        for cond in &mut plan.conditions[c][p][start..end] {
+        for cond in &mut plan.conditions[c][p][span.clone()] {
             if let Some(d) = domestic {
                 cond.domestic = d;
             }
             cond.international = international;
+            cond.path_dies = Some(dies);
         }
     }
 }
@@ -549,6 +573,7 @@ fn blackout(rng: &mut fastrand::Rng, plan: &mut Plan) {
                 if network_dark {
                     c.domestic = 0.0;
                     c.international = 0.0;
+                    c.path_dies = Some(PathDies::Home);
                 }
             }
             if runs_out < end {

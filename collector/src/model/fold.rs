@@ -112,6 +112,13 @@ impl SummaryBuilder {
                     });
                 }
             }
+            // A trace follows a failed check (the probe traces only what failed): it tells where the path died,
+            // and is not counted again as a check.
+            MeasurementResult::Trace(_) if m.target.list.as_deref() == Some(ANCHOR_LIST) => {
+                if let Some(end) = path_end(&m.result).filter(|_| m.target.scope == Scope::International) {
+                    summary.path_ends.insert(end);
+                }
+            }
             result if m.target.list.as_deref() == Some(ANCHOR_LIST) => {
                 let ok = result.outcome() == Outcome::Ok;
                 match m.target.scope {
@@ -168,6 +175,7 @@ impl SummaryBuilder {
         summary.reached.extend(part.reached);
         summary.international_reached.extend(part.international_reached);
         summary.international_failed.extend(part.international_failed);
+        summary.path_ends.extend(part.path_ends);
         for (target, method) in part.blocked {
             let names = part.fingerprints.get(&target);
             summary.note_blocked(&target, method, None);
@@ -254,6 +262,31 @@ pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
     }
 }
 
+/// Where a trace that did not reach its target died, as [`BucketSummary::path_ends`] keeps it: the address of
+/// the last hop that answered beyond the probe's own network, or [`PATH_END_HOME`] when nothing beyond it
+/// answered. `None` for other results and for traces that arrived.
+pub fn path_end(result: &MeasurementResult) -> Option<String> {
+    let MeasurementResult::Trace(trace) = result else {
+        return None;
+    };
+    if trace.outcome == Outcome::Ok {
+        return None;
+    }
+    let last = trace
+        .hops
+        .iter()
+        .rev()
+        .find(|hop| hop.local != Some(true) && hop.ip.is_some_and(|ip| !ip.is_unspecified() && ip != trace.ip));
+    Some(match last.and_then(|hop| hop.ip) {
+        Some(ip) => ip.to_string(),
+        None => PATH_END_HOME.to_owned(),
+    })
+}
+
+/// [`path_end`] of a trace that died before any hop beyond the probe's own network answered: at home, or at the
+/// access network's first hop.
+pub const PATH_END_HOME: &str = "home";
+
 /// Whether a result is a fetch that loaded: DNS, TCP and TLS all worked and the page came back (a control for
 /// every blocking method).
 pub fn loaded(result: &MeasurementResult) -> bool {
@@ -266,5 +299,37 @@ pub fn fingerprint(result: &MeasurementResult) -> Option<&str> {
         MeasurementResult::Dns(d) => d.fingerprint.as_deref(),
         MeasurementResult::Http(h) => h.fingerprint.as_deref(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(json: &str) -> MeasurementResult {
+        let line = format!(
+            r#"{{"schema":1,"id":"0190a0c4-0000-7000-8000-000000000001","kind":"trace","started_at":"2026-01-01T00:00:00Z","duration_ms":5,"target":{{"name":"a","scope":"international","list":"anchors"}},"result":{json}}}"#
+        );
+        Measurement::from_json_slice(line.as_bytes())
+            .expect("a valid trace")
+            .result
+    }
+
+    #[test]
+    fn a_failed_trace_ends_at_its_last_hop_beyond_the_probes_own_network() {
+        let died = trace(
+            r#"{"outcome":"timeout","ip":"192.0.2.1","hops":[{"ttl":1,"ip":"192.168.1.1","rtt_ms":0.4,"local":true},{"ttl":2,"ip":"10.30.0.1","rtt_ms":2.0},{"ttl":3,"ip":"10.30.0.9","rtt_ms":3.0,"local":false},{"ttl":4,"ip":null,"rtt_ms":null}]}"#,
+        );
+        assert_eq!(path_end(&died).as_deref(), Some("10.30.0.9"));
+        let at_home = trace(
+            r#"{"outcome":"timeout","ip":"192.0.2.1","hops":[{"ttl":1,"ip":"192.168.1.1","rtt_ms":0.4,"local":true},{"ttl":2,"ip":null,"rtt_ms":null}]}"#,
+        );
+        assert_eq!(path_end(&at_home).as_deref(), Some(PATH_END_HOME));
+        let nothing = trace(r#"{"outcome":"timeout","ip":"192.0.2.1","hops":[]}"#);
+        assert_eq!(path_end(&nothing).as_deref(), Some(PATH_END_HOME));
+        let arrived = trace(
+            r#"{"outcome":"ok","ip":"192.0.2.1","hops":[{"ttl":1,"ip":"10.30.0.1","rtt_ms":2.0},{"ttl":2,"ip":"192.0.2.1","rtt_ms":9.0}]}"#,
+        );
+        assert_eq!(path_end(&arrived), None, "a trace that arrived died nowhere");
     }
 }

@@ -12,8 +12,8 @@ mod summary;
 
 pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 pub use fold::{
-    ANCHOR_LIST, AnchorMetric, Partial, Partials, Placed, Summaries, SummaryBuilder, anchor_metric, blocking_method,
-    bucket_range, fingerprint, normalize,
+    ANCHOR_LIST, AnchorMetric, PATH_END_HOME, Partial, Partials, Placed, Summaries, SummaryBuilder, anchor_metric,
+    blocking_method, bucket_range, fingerprint, normalize, path_end,
 };
 pub use presence::{PresenceLog, PresenceSession, PresenceSpan};
 pub use probe::{AccessType, ProbeProfile, ProbeRecord};

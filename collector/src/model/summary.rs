@@ -104,6 +104,11 @@ pub struct BucketSummary {
     /// answering while the others do not (issue 23, case 2).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub international_failed: BTreeSet<String>,
+    /// Where traces to international anchors that did not arrive died ([`crate::model::path_end`]): the last
+    /// answering hops beyond the probe's own network, by address, or `home`. Paths of several networks dying at
+    /// one address died at a border they share; each network's at its own, inside it (issue 23, case 8).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub path_ends: BTreeSet<String>,
     /// Body throughput of international anchors (bytes/s), every sample (medians are taken when read, so the
     /// order of arrival cannot matter).
     pub international_throughput: Vec<f64>,

@@ -140,6 +140,9 @@ pub fn border_to_isp(isp: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 30, isp, 1)
 }
 
+/// The border's own address, which it answers traces from (`net::build`).
+pub const BORDER_LOOPBACK: Ipv4Addr = Ipv4Addr::new(10, 30, 0, 1);
+
 /// Domestic servers' link: the server side.
 pub const DOM_LINK: Ipv4Addr = Ipv4Addr::new(10, 40, 0, 2);
 /// Domestic servers' link: the border side.

@@ -6,10 +6,10 @@ use std::process::{Command, Stdio};
 
 use super::LabError;
 use super::country::{
-    BLOCKPAGE, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY, DOM_LINK, DOMESTIC_WEB, INTL_ANCHORS,
-    INTL_LINK, ISPS, NS_BORDER, NS_COLLECTOR, NS_DOMESTIC, NS_INTL, NS_PREFIX, PROBES, PUBLIC_RESOLVER, SITES,
-    Upstream, border_to_isp, home_lan, home_upstream, home_wan, isp_uplink, namespaces, ns_home, ns_isp, ns_probe,
-    probe_addr, system_resolver, upstream_ns,
+    BLOCKPAGE, BORDER_LOOPBACK, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY, DOM_LINK, DOMESTIC_WEB,
+    INTL_ANCHORS, INTL_LINK, ISPS, NS_BORDER, NS_COLLECTOR, NS_DOMESTIC, NS_INTL, NS_PREFIX, PROBES, PUBLIC_RESOLVER,
+    SITES, Upstream, border_to_isp, home_lan, home_upstream, home_wan, isp_uplink, namespaces, ns_home, ns_isp,
+    ns_probe, probe_addr, system_resolver, upstream_ns,
 };
 
 /// Runs a program; its stdout on success, else an error with its stderr.
@@ -181,6 +181,17 @@ pub fn build() -> Result<(), LabError> {
     for ns in [NS_BORDER, NS_INTL] {
         forwarding(ns)?;
     }
+    // The border answers traces from one address whichever ISP's link they came in on, as a national gateway
+    // answering from its loopback does: the hop where every network's paths die is the same hop to the collector.
+    ip(&[
+        "-n",
+        NS_BORDER,
+        "addr",
+        "add",
+        &format!("{BORDER_LOOPBACK}/32"),
+        "dev",
+        "lo",
+    ])?;
 
     // Probes and their home routers.
     for (i, spec) in PROBES.iter().enumerate() {
@@ -200,7 +211,17 @@ pub fn build() -> Result<(), LabError> {
         route(&up, &lan, &home_wan(n).to_string())?;
         if let Upstream::Isp(isp) = spec.upstream {
             for prefix in [lan, format!("10.101.{n}.0/24")] {
-                route(NS_BORDER, &prefix, &isp_uplink(isp).to_string())?;
+                ip(&[
+                    "-n",
+                    NS_BORDER,
+                    "route",
+                    "replace",
+                    &prefix,
+                    "via",
+                    &isp_uplink(isp).to_string(),
+                    "src",
+                    &BORDER_LOOPBACK.to_string(),
+                ])?;
             }
         }
         // `ip netns exec` puts /etc/netns/NS/resolv.conf in place of /etc/resolv.conf for what runs there.

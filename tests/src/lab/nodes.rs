@@ -259,17 +259,19 @@ impl ProbeNode {
             "files = []".to_owned()
         };
         let d = dir.display();
+        // Every lab address is private: the probe's own network is its home LAN (`local_prefixes`), so the ISP's
+        // and the border's hops count as beyond it, as a real ISP's public addresses would.
         let config = format!(
             "[collector]\nurl = \"http://{COLLECTOR}:{COLLECTOR_PORT}\"\ntoken = \"{token}\"\n\n\
              [probe]\nstate_dir = \"{d}/state\"\ncycle_secs = {c}\nlist_cycle_secs = {c}\ndaily_budget_mb = 10000\n\
-             concurrency = 4\n\n{anchors}\n\
+             concurrency = 4\nlocal_prefixes = [\"10.100.{n}.0/24\"]\nprivate_hops_are_local = false\n\n{anchors}\n\
              [[resolvers]]\naddress = \"udp://{PUBLIC_RESOLVER}:53\"\ncontrol = true\n\n\
              [dns]\ninclude_system = true\nflag_bogon_answers = false\n\n[lists]\n{lists}\n\n\
              [vitals]\nboot_id_path = \"{d}/vitals/boot_id\"\nuptime_path = \"{d}/vitals/uptime\"\n\
              power_supply_dir = \"{d}/vitals/power\"\ntrust_wall_clock = true\n\n\
              [timeouts]\ndns_secs = 1.0\nconnect_secs = 1.5\nhttp_secs = 3.0\nupload_secs = 4.0\n\n\
              [upload]\nmax_backoff_secs = 2\n",
-            c = TIMING.cycle_secs
+            c = TIMING.cycle_secs,
         );
         let path = dir.join("probe.toml");
         std::fs::write(&path, config).map_err(|e| LabError::io(&path, e))?;

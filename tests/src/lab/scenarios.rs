@@ -132,7 +132,8 @@ pub const SCENARIOS: &[Scenario] = &[
         story: "The border drops all international traffic; the national intranet keeps working. Probes cannot \
                 upload during the cut, so the collector first sees only silence (`unknown`); when the cut ends their \
                 spools deliver measurements showing domestic anchors up, international down, gateways up and the \
-                same boot ids, and the event is revised to a shutdown. Every measurement arrives once, in its bucket.",
+                same boot ids, and traces of the failed checks dying at the border every ISP's paths cross; the event \
+                is revised to a shutdown. Every measurement arrives once, in its bucket.",
         fault: Fault::NationalShutdown,
         baseline_buckets: 2,
         hold_buckets: 5,
@@ -142,6 +143,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 "a national intranet",
                 "kept the same boot id",
                 "kept a reachable gateway",
+                "a border they share",
             ],
             ..expect("shutdown", level("country"))
         }],
@@ -154,13 +156,18 @@ pub const SCENARIOS: &[Scenario] = &[
         story: "One ISP (AS64502, probes in both regions) loses its upstream; the other ISPs work. Gateways stay up \
                 and nothing beyond the ISP answers — domestic or international — so there is no intranet evidence \
                 of a government order, and a single network failing across regions while its neighbours work is \
-                what an upstream failure looks like: `network_failure`, scoped to the ASN.",
+                what an upstream failure looks like: `network_failure`, scoped to the ASN. Its traces die at its \
+                upstream, a hop no other network's paths died at.",
         fault: Fault::IspCut(2),
         baseline_buckets: 2,
         hold_buckets: 4,
         during: During::Nothing,
         expect: &[Expect {
-            evidence: &["only AS64502 failed", "kept a reachable gateway"],
+            evidence: &[
+                "only AS64502 failed",
+                "kept a reachable gateway",
+                "of their network's paths",
+            ],
             ..expect("network_failure", asn(2))
         }],
         spool_oracle: false,
@@ -200,7 +207,12 @@ pub const SCENARIOS: &[Scenario] = &[
         hold_buckets: 5,
         during: During::Unknown,
         expect: &[Expect {
-            evidence: &["a national intranet", "an allowlist's leak", "kept a reachable gateway"],
+            evidence: &[
+                "a national intranet",
+                "an allowlist's leak",
+                "kept a reachable gateway",
+                "a border they share",
+            ],
             ..expect("shutdown", level("country"))
         }],
         spool_oracle: false,

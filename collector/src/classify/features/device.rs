@@ -1,6 +1,6 @@
 //! Device evidence (CLASSIFICATION.md §2): reboots on return, battery, gateway and link during the cut.
 
-use crate::model::VitalsSummary;
+use crate::model::{PATH_END_HOME, VitalsSummary};
 
 use super::OutageView;
 use crate::classify::attribute::Feature;
@@ -67,11 +67,15 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // Gateway and link (F3) from the buckets each probe was itself down in (spooled vitals uploaded afterwards):
     // a probe back early in a staggered recovery reports a working home, which says nothing of the cut.
     let (mut with_lan, mut lan_up, mut lan_lost) = (0, 0, 0);
+    // A probe whose traces died at home saw its access network dark even with its own router answering (a
+    // blackout's street cabinets, with the home on a UPS): F3's "gateway dark" one hop further out.
     for &p in &v.participants {
         let inside: Vec<&VitalsSummary> = v.while_down(p).filter_map(|s| s.vitals.as_ref()).collect();
-        if !inside.is_empty() {
+        let ends = super::path::ends_while_down(v, p);
+        let dark_beyond_home = !ends.is_empty() && ends.iter().all(|&e| e == PATH_END_HOME);
+        if !inside.is_empty() || dark_beyond_home {
             with_lan += 1;
-            if inside.iter().any(|v| !v.gateway_reachable || !v.link_up) {
+            if dark_beyond_home || inside.iter().any(|v| !v.gateway_reachable || !v.link_up) {
                 lan_lost += 1;
             } else {
                 lan_up += 1;
@@ -129,10 +133,18 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     out
 }
 
-/// Whether the outage's probes, in the buckets they were down, still reached domestic anchors (70 % of checks or
-/// more) but not international ones (20 % or fewer): CLASSIFICATION.md F4's thresholds, read here as where the
-/// path failed.
+/// Whether the outage's paths failed at the border: where their failed traces died when enough of them traced
+/// and died at a hop networks share, or at home ([`super::path::where_paths_died`]); else whether the probes, in the buckets they were down, still reached
+/// domestic anchors (70 % of checks or more) but not international ones (20 % or fewer): CLASSIFICATION.md F4's
+/// thresholds, read as where the path failed.
 fn failed_at_the_border(v: &OutageView<'_, '_>) -> bool {
+    match super::path::where_paths_died(v).map(|d| d.place) {
+        Some(super::path::Place::Border) => return true,
+        Some(super::path::Place::Home) => return false,
+        // Each network's paths dying at hops of their own may be each network's border (a country without one
+        // gateway) or deeper inside: the anchors tell.
+        Some(super::path::Place::Inside) | None => {}
+    }
     let anchors = v.anchors_while_down();
     matches!((anchors.domestic.ratio(), anchors.international.ratio()), (Some(d), Some(i)) if d >= 0.7 && i <= 0.2)
 }

@@ -13,7 +13,7 @@ use super::{
     StoredMeasurement, WriteOutcome, bind_all, day_of, hex_array, now_ms, raw_clauses, where_clause, with_retry,
 };
 
-use crate::model::{AnchorMetric, BlockingMethod, anchor_metric, blocking_method, fingerprint};
+use crate::model::{AnchorMetric, BlockingMethod, anchor_metric, blocking_method, fingerprint, path_end};
 use crate::store::{MeasurementQuery, MeasurementStore, SignedBody, StoreError, TimeSource};
 
 #[async_trait]
@@ -362,6 +362,7 @@ fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -
         v_link: vitals.is_some_and(|v| v.link_up).into(),
         v_last_gasp: vitals.is_some_and(|v| v.last_gasp).into(),
         v_uptime_s: vitals.map_or(0.0, |v| v.uptime_s),
+        path_end: path_end(&m.result).unwrap_or_default(),
     }
 }
 

@@ -131,13 +131,33 @@ impl ClickHouseStore {
             })
             .await?;
         }
+        // Version 9 keeps where each failed trace died, a column of measurements: traces stored before it keep no
+        // path end (their summaries lack one; the bodies still hold the hops).
+        if !has_column(&client, "measurements", "path_end").await? {
+            if on_cluster {
+                return Err(StoreError::UpgradeNeeded(
+                    "measurements has no path_end column (schema 9): upgrade every server of the cluster first, \
+                     see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+                        .to_owned(),
+                ));
+            }
+            tracing::info!("adding measurements.path_end (schema 9)");
+            with_retry("add measurements.path_end", || {
+                client
+                    .query("ALTER TABLE measurements ADD COLUMN path_end String DEFAULT ''")
+                    .execute()
+            })
+            .await?;
+        }
         // Version 7 keeps the targets each summary loaded (the censorship controls); version 8 the international
-        // anchors each reached and failed (a cut leaking through an allowlist). Summaries are recomputed from the
-        // measurements, so older rows only lack these until their buckets are refreshed.
+        // anchors each reached and failed (a cut leaking through an allowlist); version 9 where failed traces to
+        // them died. Summaries are recomputed from the measurements, so older rows only lack these until their
+        // buckets are refreshed.
         for (column, after, version) in [
             ("reached_target", "blocked_fingerprint", 7),
             ("intl_reached", "reached_target", 8),
             ("intl_failed", "intl_reached", 8),
+            ("path_ends", "intl_failed", 9),
         ] {
             add_summary_column(&client, on_cluster, column, after, version).await?;
         }

@@ -36,6 +36,7 @@ pub struct MeasurementRow {
     pub v_link: u8,
     pub v_last_gasp: u8,
     pub v_uptime_s: f64,
+    pub path_end: String,
 }
 
 /// A `clock_anchors` row: a boot's synced reading (the earliest wins: `version` is `u64::MAX - mono_ms`).
@@ -184,6 +185,7 @@ pub struct SummaryRow {
     pub reached: Vec<String>,
     pub intl_reached: Vec<String>,
     pub intl_failed: Vec<String>,
+    pub path_ends: Vec<String>,
     pub vitals_n: u64,
     pub vitals: (String, u8, u8, u8, u8),
     pub vitals_at: (i64, String),
@@ -218,6 +220,7 @@ pub struct BucketSummaryRow {
     pub reached_target: Vec<String>,
     pub intl_reached: Vec<String>,
     pub intl_failed: Vec<String>,
+    pub path_ends: Vec<String>,
     pub has_vitals: u8,
     pub v_boot: String,
     pub on_battery: u8,

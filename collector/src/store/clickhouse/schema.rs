@@ -15,7 +15,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The uptime column as a database made before schema 5 gains it: its rows already stored read their uptime from
 /// the body (vitals bodies hold `"uptime_s":…`; other kinds read 0), rows written since carry it.
@@ -49,7 +49,7 @@ const TABLES: &[Table] = &[
                   target_name String, target_scope String, target_list Nullable(String), country String, asn UInt32, \
                   region Nullable(String), access String, body String, metric Nullable(Float64), metric_kind String, \
                   blocking String, fingerprint String, v_boot String, v_on_battery UInt8, v_gateway UInt8, \
-                  v_link UInt8, v_last_gasp UInt8, v_uptime_s Float64",
+                  v_link UInt8, v_last_gasp UInt8, v_uptime_s Float64, path_end String",
         version: None,
         partition: Some("day"),
         order: "country, asn, probe_id, reported_ms, id",
@@ -131,14 +131,14 @@ const TABLES: &[Table] = &[
     Table {
         // One summary per bucket length, bucket and probe of its synced measurements (the latest version
         // wins), every field a column: blocked targets as parallel arrays (target, method, fingerprint), the
-        // targets loaded (schema 7), the international anchors reached and failed (schema 8), the vitals with the
+        // targets loaded (schema 7), the international anchors reached and failed (schema 8), where failed traces to them died (schema 9), the vitals with the
         // time and id that decide which vitals win when summaries merge.
         name: "bucket_summaries",
         columns: "bucket_secs Int64, bucket Int64, probe_id String, version UInt64, country String, asn UInt32, \
                   dom_ok UInt32, dom_total UInt32, intl_ok UInt32, intl_total UInt32, throughput Array(Float64), \
                   rtt Array(Float64), blocked_target Array(String), blocked_method Array(String), \
                   blocked_fingerprint Array(String), reached_target Array(String), intl_reached Array(String), \
-                  intl_failed Array(String), has_vitals UInt8, \
+                  intl_failed Array(String), path_ends Array(String), has_vitals UInt8, \
                   v_boot String, on_battery UInt8, \
                   gateway UInt8, link UInt8, last_gasp UInt8, vitals_ms Int64, vitals_id String",
         version: Some("version"),

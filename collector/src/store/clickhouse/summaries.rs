@@ -46,6 +46,8 @@ fn summary_select(bucket_ms: i64) -> String {
             arraySort(groupUniqArrayIf(target_name, {intl_ok})) AS intl_reached,
             arraySort(groupUniqArrayIf(target_name, anchor = 1 AND target_scope = 'international'
                 AND outcome != 'ok')) AS intl_failed,
+            arraySort(groupUniqArrayIf(path_end, traced_anchor = 1 AND target_scope = 'international'
+                AND path_end != '')) AS path_ends,
             countIf(kind = 'vitals') AS vitals_n,
             argMaxIf(tuple(v_boot, v_on_battery, v_gateway, v_link, v_last_gasp), tuple(effective_ms, id),
                 kind = 'vitals') AS vitals,
@@ -55,8 +57,9 @@ fn summary_select(bucket_ms: i64) -> String {
 
 /// The hot columns every summary query reads, besides the time.
 const HOT_COLUMNS: &str = "id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking, \
-    fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp, \
-    toUInt8(ifNull(target_list, '') = 'anchors' AND kind != 'vitals') AS anchor";
+    fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp, path_end, \
+    toUInt8(ifNull(target_list, '') = 'anchors' AND kind NOT IN ('vitals', 'trace')) AS anchor, \
+    toUInt8(ifNull(target_list, '') = 'anchors' AND kind = 'trace') AS traced_anchor";
 
 /// `YYYY-MM-DD` of a time in ms (for partition pruning on `day`), clamped to ClickHouse's `Date` range.
 fn day_literal(ms: i64) -> String {
@@ -155,6 +158,7 @@ pub(super) fn partial_of(r: SummaryRow) -> Result<((String, Bucket), Partial), S
     summary.reached.extend(r.reached);
     summary.international_reached.extend(r.intl_reached);
     summary.international_failed.extend(r.intl_failed);
+    summary.path_ends.extend(r.path_ends);
     crate::model::normalize(&mut summary);
     let vitals_at = if r.vitals_n > 0 {
         let id = uuid::Uuid::parse_str(&r.vitals_at.1).map_err(|e| StoreError::Corrupt {
@@ -348,6 +352,7 @@ impl ClickHouseStore {
                 reached_target: s.reached.iter().cloned().collect(),
                 intl_reached: s.international_reached.iter().cloned().collect(),
                 intl_failed: s.international_failed.iter().cloned().collect(),
+                path_ends: s.path_ends.iter().cloned().collect(),
                 has_vitals: u8::from(vitals.is_some()),
                 v_boot: vitals.map(|v| v.boot_id.clone()).unwrap_or_default(),
                 on_battery: u8::from(vitals.is_some_and(|v| v.on_battery)),
@@ -371,7 +376,7 @@ impl ClickHouseStore {
             "SELECT probe_id, bucket, toUInt64(dom_ok), toUInt64(dom_total), toUInt64(intl_ok), toUInt64(intl_total),
                 throughput, rtt, arrayMap((t, m, f) -> tuple(t, m, f), blocked_target, blocked_method,
                     blocked_fingerprint),
-                reached_target, intl_reached, intl_failed,
+                reached_target, intl_reached, intl_failed, path_ends,
                 toUInt64(has_vitals), tuple(v_boot, on_battery, gateway, link, last_gasp), tuple(vitals_ms, vitals_id)
              FROM bucket_summaries FINAL
              WHERE bucket_secs = {bucket_secs} AND bucket >= {} AND bucket < {}",
