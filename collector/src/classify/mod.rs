@@ -185,11 +185,34 @@ pub(crate) fn probe_states(
             state
         })
         .collect();
+    let unmeasured: Vec<bool> = buckets
+        .clone()
+        .map(|b| observed.get(&b).is_some_and(state::reach_unmeasured))
+        .collect();
+    carry_over_unmeasured(&mut states, &unmeasured);
     let leaky: Vec<bool> = buckets
         .map(|b| observed.get(&b).is_some_and(state::leak_through_a_cut))
         .collect();
     close_leaks(&mut states, &leaky);
     states
+}
+
+/// A bucket in which the probe reported but measured nothing of its reach ([`state::reach_unmeasured`]) keeps the
+/// path state of the bucket before it — isolated stays isolated — instead of reading as online and splitting one
+/// cut into two events (the lab's `shutdown_longer_than_the_window`, a cut of ten buckets seen as two). Vitals
+/// still speak for themselves: a bucket whose vitals show the LAN down, a battery or a reboot keeps that state.
+fn carry_over_unmeasured(states: &mut [ProbeState], unmeasured: &[bool]) {
+    let path_state = |s: ProbeState| {
+        matches!(
+            s,
+            ProbeState::IsolatedInternational | ProbeState::IsolatedAll | ProbeState::Degraded
+        )
+    };
+    for t in 1..states.len() {
+        if unmeasured.get(t) == Some(&true) && states[t] == ProbeState::Online && path_state(states[t - 1]) {
+            states[t] = states[t - 1];
+        }
+    }
 }
 
 /// Issue 23, case 2, with the leak lasting: buckets in which an allowlisted anchor answered while the others,
@@ -1597,5 +1620,54 @@ mod tests {
         assert_eq!(leaky(&[Cut, Online, Cut], &[]), [Cut, Online, Cut]);
         // A return after the cut is not filled: nothing isolated after it.
         assert_eq!(leaky(&[Cut, Online, Online], &[1, 2]), [Cut, Online, Online]);
+    }
+
+    #[test]
+    fn a_bucket_that_measured_no_reach_keeps_the_cut_before_it() {
+        use crate::model::{BucketSummary, Tally, VitalsSummary};
+        let vitals = |gateway: bool| VitalsSummary {
+            boot_id: "b".to_owned(),
+            on_battery: false,
+            gateway_reachable: gateway,
+            link_up: true,
+            last_gasp: false,
+        };
+        let anchors = |domestic: (u32, u32), international: (u32, u32)| BucketSummary {
+            vitals: Some(vitals(true)),
+            domestic: Tally {
+                ok: domestic.0,
+                total: domestic.1,
+            },
+            international: Tally {
+                ok: international.0,
+                total: international.1,
+            },
+            ..BucketSummary::default()
+        };
+        let cut = anchors((2, 2), (0, 2));
+        // Only test-list checks, every one timing out: no anchor, no vitals, no site loaded.
+        let busy = BucketSummary::default();
+        let mut loaded = BucketSummary::default();
+        loaded.reached.insert("http://news.example/".to_owned());
+        let lan_down = BucketSummary {
+            vitals: Some(vitals(false)),
+            ..BucketSummary::default()
+        };
+        let states = |buckets: &[&BucketSummary]| {
+            let observed: BTreeMap<Bucket, BucketSummary> = buckets
+                .iter()
+                .enumerate()
+                .map(|(t, s)| (t as Bucket, (*s).clone()))
+                .collect();
+            probe_states(&observed, 0..buckets.len() as Bucket)
+        };
+        use ProbeState::{IsolatedInternational as Cut, LanDown, Online};
+        assert_eq!(states(&[&cut, &busy, &busy, &cut]), [Cut, Cut, Cut, Cut]);
+        // A site that loaded is reach measured: the probe was online.
+        assert_eq!(states(&[&cut, &loaded, &cut]), [Cut, Online, Cut]);
+        // Vitals showing the LAN down speak for themselves, and nothing is carried into a working probe's buckets.
+        assert_eq!(states(&[&cut, &lan_down]), [Cut, LanDown]);
+        let fine = anchors((2, 2), (2, 2));
+        assert_eq!(states(&[&fine, &busy, &fine]), [Online, Online, Online]);
     }
 }

@@ -54,6 +54,14 @@ pub(crate) fn leak_through_a_cut(s: &BucketSummary) -> bool {
     home_fine && s.international.ok < s.international.total
 }
 
+/// Whether a bucket says nothing about how far the probe reached: it ran no anchor check and loaded no site. A
+/// probe whose test-list checks time out one after another through a cut can spend a whole bucket on them (the
+/// lab's eight-second buckets; a slow Raspberry Pi with a long list in production), and a probe may send vitals
+/// alone. Such a bucket is not evidence that the probe was back online.
+pub(crate) fn reach_unmeasured(s: &BucketSummary) -> bool {
+    s.domestic.total == 0 && s.international.total == 0 && s.reached.is_empty()
+}
+
 /// The state of a bucket; `previous_boot` is the boot id last seen before it.
 pub fn bucket_state(summary: Option<&BucketSummary>, previous_boot: Option<&str>) -> ProbeState {
     let Some(s) = summary else {

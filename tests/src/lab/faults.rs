@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use super::country::{
-    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_INTL, PROBES, Upstream, namespaces, ns_home, ns_isp,
+    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, PROBES, Upstream, namespaces, ns_home, ns_isp,
     probes_where, site_addr,
 };
-use super::net::{collector_route, link, nft, run};
+use super::net::{INTL_RATE, collector_route, link, nft, run, shape_international};
 use super::nodes::PowerState;
 use super::{Lab, LabError};
 
@@ -141,14 +141,7 @@ impl Lab {
                 )
             }
             Fault::CertificateExpires => self.servers.set_tls_site_expired(true),
-            Fault::Throttle { rate } => run(
-                "tc",
-                &[
-                    "-n", NS_INTL, "qdisc", "add", "dev", "uplink", "root", "tbf", "rate", rate, "burst", "16kb",
-                    "latency", "300ms",
-                ],
-            )
-            .map(drop),
+            Fault::Throttle { rate } => shape_international(rate),
             Fault::CollectorCut => link(NS_COLLECTOR, "eth0", false),
         }
     }
@@ -171,7 +164,7 @@ impl Lab {
             Fault::ProbePower(n) => self.power_on(&[n]),
             Fault::DnsInjection { isp, .. } => self.servers.set_isp_answers(isp, &[], BLOCKPAGE),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(false),
-            Fault::Throttle { .. } => run("tc", &["-n", NS_INTL, "qdisc", "del", "dev", "uplink", "root"]).map(drop),
+            Fault::Throttle { .. } => shape_international(INTL_RATE),
             Fault::CollectorCut => {
                 link(NS_COLLECTOR, "eth0", true)?;
                 collector_route()
@@ -185,7 +178,7 @@ impl Lab {
             let _ = run("ip", &["netns", "exec", &ns, "nft", "delete", "table", "inet", TABLE]);
             let _ = run("ip", &["netns", "exec", &ns, "nft", "delete", "table", "ip", TABLE]);
         }
-        let _ = run("tc", &["-n", NS_INTL, "qdisc", "del", "dev", "uplink", "root"]);
+        shape_international(INTL_RATE)?;
         link(NS_COLLECTOR, "eth0", true)?;
         collector_route()?;
         for n in 1..=PROBES.len() {

@@ -12,6 +12,24 @@ use super::country::{
     ns_probe, probe_addr, system_resolver, upstream_ns,
 };
 
+/// The capacity of the country's international link, in `tc` units. A real probe's speed samples are bound by its
+/// links; unshaped veths would bind them by how busy the lab machine's two cores are (a spool draining after a cut
+/// slowed unaffected probes' samples to a tenth), which is no network's behaviour. At this rate a 64 KiB anchor page
+/// takes about 5 ms, so scheduling noise of a millisecond or two moves a sample little.
+pub const INTL_RATE: &str = "100mbit";
+
+/// Caps traffic from abroad into the country at `rate` (a token bucket on the international side of the border).
+pub fn shape_international(rate: &str) -> Result<(), LabError> {
+    run(
+        "tc",
+        &[
+            "-n", NS_INTL, "qdisc", "replace", "dev", "uplink", "root", "tbf", "rate", rate, "burst", "16kb",
+            "latency", "300ms",
+        ],
+    )
+    .map(drop)
+}
+
 /// Runs a program; its stdout on success, else an error with its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
     let out = Command::new(program)
@@ -160,6 +178,7 @@ pub fn build() -> Result<(), LabError> {
     addr(NS_BORDER, "intl", &format!("{BORDER_TO_INTL}/24"))?;
     route(NS_BORDER, "default", &INTL_LINK.to_string())?;
     route(NS_INTL, "default", &BORDER_TO_INTL.to_string())?;
+    shape_international(INTL_RATE)?;
     let mut intl_servers: Vec<String> = INTL_ANCHORS.iter().map(ToString::to_string).collect();
     intl_servers.extend(SITES.iter().map(|(_, a)| a.to_string()));
     intl_servers.push(PUBLIC_RESOLVER.to_string());

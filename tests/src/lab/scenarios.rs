@@ -384,9 +384,9 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "international_throttling",
-        story: "International traffic into the country is capped at 16 Mbit/s with tbf: international anchors still \
-                answer, far slower than each probe's own baseline, while domestic ones are normal — throttling, in \
-                every network.",
+        story: "International traffic into the country, usually 100 Mbit/s, is capped at 16 Mbit/s with tbf: \
+                international anchors still answer, far slower than each probe's own baseline, while domestic ones \
+                are normal — throttling, in every network.",
         fault: Fault::Throttle { rate: "16mbit" },
         baseline_buckets: 7,
         hold_buckets: 4,
