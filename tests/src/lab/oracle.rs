@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use vigil_collector::{MeasurementQuery, StoreSpec, open_store};
+use vigil_collector::{MeasurementQuery, StoreSpec, StoredMeasurement, open_store};
 
 use super::LabError;
 
@@ -72,24 +72,13 @@ pub fn reconcile(
     to: DateTime<Utc>,
     bucket_secs: i64,
 ) -> Result<Reconciliation, LabError> {
-    let spec: StoreSpec = store
-        .parse()
-        .map_err(|e| LabError::Setup(format!("store {store}: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Setup(e.to_string()))?;
-    let rows = runtime
-        .block_on(async {
-            let store = open_store(&spec).await?;
-            store
-                .measurements(MeasurementQuery {
-                    probe_id: Some(probe_id.to_owned()),
-                    ..MeasurementQuery::default()
-                })
-                .await
-        })
-        .map_err(|e| LabError::Setup(format!("reading the store: {e}")))?;
+    let rows = stored_measurements(
+        store,
+        MeasurementQuery {
+            probe_id: Some(probe_id.to_owned()),
+            ..MeasurementQuery::default()
+        },
+    )?;
     let mut stored: BTreeMap<Uuid, Vec<Option<DateTime<Utc>>>> = BTreeMap::new();
     for row in rows {
         stored.entry(row.measurement.id).or_default().push(row.started_at);
@@ -124,6 +113,23 @@ pub fn probes_measuring(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<BTreeSet<String>, LabError> {
+    let rows = stored_measurements(
+        store,
+        MeasurementQuery {
+            from: Some(from),
+            to: Some(to),
+            ..MeasurementQuery::default()
+        },
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.measurement.target.name == target && r.outcome.as_str() == outcome)
+        .map(|r| r.probe_id)
+        .collect())
+}
+
+/// The measurements the collector's store (`store`, as its config names it) holds for `query`, read directly.
+fn stored_measurements(store: &str, query: MeasurementQuery) -> Result<Vec<StoredMeasurement>, LabError> {
     let spec: StoreSpec = store
         .parse()
         .map_err(|e| LabError::Setup(format!("store {store}: {e}")))?;
@@ -131,23 +137,9 @@ pub fn probes_measuring(
         .enable_all()
         .build()
         .map_err(|e| LabError::Setup(e.to_string()))?;
-    let rows = runtime
-        .block_on(async {
-            let store = open_store(&spec).await?;
-            store
-                .measurements(MeasurementQuery {
-                    from: Some(from),
-                    to: Some(to),
-                    ..MeasurementQuery::default()
-                })
-                .await
-        })
-        .map_err(|e| LabError::Setup(format!("reading the store: {e}")))?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.measurement.target.name == target && r.outcome.as_str() == outcome)
-        .map(|r| r.probe_id)
-        .collect())
+    runtime
+        .block_on(async { open_store(&spec).await?.measurements(query).await })
+        .map_err(|e| LabError::Setup(format!("reading the store: {e}")))
 }
 
 #[cfg(test)]

@@ -190,14 +190,7 @@ impl Servers {
     /// Serves the HTTPS site's expired certificate (or its valid one again); nginx re-reads it on SIGHUP.
     pub fn set_tls_site_expired(&self, expired: bool) -> Result<(), LabError> {
         self.tls.serve(expired)?;
-        let name = format!("nginx in {NS_INTL}");
-        let pid = self
-            .children
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, c)| c.id().to_string())
-            .ok_or_else(|| LabError::Setup(format!("{name} is not running")))?;
-        super::net::run("kill", &["-HUP", &pid]).map(drop)
+        self.reload(&format!("nginx in {NS_INTL}"))
     }
 
     /// Rewrites an ISP resolver's answers: `injected` names answer `with`, the rest their real addresses.
@@ -206,7 +199,11 @@ impl Servers {
         let file = &self.isp_hosts[usize::from(isp) - 1];
         let overrides: Vec<(&str, std::net::Ipv4Addr)> = injected.iter().map(|h| (*h, with)).collect();
         write(file, &hosts(&overrides))?;
-        let name = format!("dnsmasq in {}", ns_isp(isp));
+        self.reload(&format!("dnsmasq in {}", ns_isp(isp)))
+    }
+
+    /// Sends SIGHUP to the server named `name` (nginx and dnsmasq re-read their files on it).
+    fn reload(&self, name: &str) -> Result<(), LabError> {
         let pid = self
             .children
             .iter()
