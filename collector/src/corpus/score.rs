@@ -18,6 +18,9 @@ pub struct ScenarioScore {
     /// Per true event: its class, the class called for it (`none` when nothing was), and whether class and scope
     /// were right.
     pub truths: Vec<(String, String, bool)>,
+    /// Per true event (as `truths`): whether it is an outage the probes cannot tell from its look-alike
+    /// ([`inseparable`]).
+    pub inseparable: Vec<bool>,
     /// Start and end errors (buckets) of the true events called right.
     pub edge_errors: Vec<(i64, i64)>,
     /// Per event called: its class, its stated confidence, its level, and whether it was right.
@@ -94,6 +97,44 @@ fn event_members<'a>(event: &DisruptionEvent, probes: &'a Placement) -> BTreeSet
         .collect()
 }
 
+/// Whether a true shutdown or network failure is one nothing the probes measure can tell from the other: its probes
+/// are exactly one network's, and that network holds every probe of its country, or every probe of its access type
+/// there. Such a network's failure and a cut ordered for that scope look the same on every probe — the same
+/// geometry (CLASSIFICATION.md F9: no other network watched beside it; F5: its access type is its own), the same
+/// devices, the same paths — so `unknown`, or a call at low confidence, is the honest answer, and the report
+/// gives the share right on the outages that can be told apart beside the share right on all.
+pub fn inseparable(truth: &Truth, probes: &Placement) -> bool {
+    if !matches!(truth.class, EventClass::Shutdown | EventClass::NetworkFailure) {
+        return false;
+    }
+    let members = truth_members(&truth.scope, probes);
+    let placed: Vec<&crate::classify::ProbeInfo> = probes
+        .iter()
+        .filter(|p| members.contains(p.probe_id.as_str()))
+        .collect();
+    let Some(first) = placed.first() else {
+        return false;
+    };
+    if placed.iter().any(|p| p.asn != first.asn) {
+        return false;
+    }
+    let network = truth_members(
+        &TruthScope::Asn {
+            country: first.country.clone(),
+            asn: first.asn,
+        },
+        probes,
+    );
+    let whole = |scope: TruthScope| truth_members(&scope, probes) == network;
+    network == members
+        && (whole(TruthScope::Country {
+            country: first.country.clone(),
+        }) || whole(TruthScope::Access {
+            country: first.country.clone(),
+            access: first.access,
+        }))
+}
+
 /// Whether an event is reported at the true scope: the same probes. Scopes of different names that hold the same
 /// probes are one claim — a country whose probes are all in one network and that network, a region served by one
 /// network and that network: the probes cannot tell them apart, so the classifier names one (the narrower kind)
@@ -147,6 +188,7 @@ pub fn score(
         let called = best.map_or("none", |i| events[i].class.as_str());
         let right = best.is_some_and(|i| right_event[i]);
         out.truths.push((t.class.as_str().to_owned(), called.to_owned(), right));
+        out.inseparable.push(inseparable(t, probes));
         if let Some(i) = best.filter(|_| right) {
             let e = &events[i];
             let start_err = (e.started_at - time(t.start)).abs() / bucket_secs.max(1);
@@ -230,6 +272,10 @@ pub struct EvalReport {
     pub right_class: usize,
     /// True events called with the right class and scope.
     pub right_class_and_scope: usize,
+    /// True events the probes can tell from their look-alikes, and how many were right (class and scope).
+    pub separable: (usize, usize),
+    /// True outages they cannot ([`inseparable`]): how many, how many were right, how many were called `unknown`.
+    pub inseparable: (usize, usize, usize),
     /// (true class, called class) → count; `none` when nothing was called.
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
     /// Per scenario kind: true events, and how many were right.
@@ -328,7 +374,15 @@ impl ReportBuilder {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         let entry = r.by_kind.entry(kind_name).or_default();
-        for (truth, called, right) in &score.truths {
+        for ((truth, called, right), inseparable) in score.truths.iter().zip(&score.inseparable) {
+            if *inseparable {
+                r.inseparable.0 += 1;
+                r.inseparable.1 += usize::from(*right);
+                r.inseparable.2 += usize::from(called == "unknown");
+            } else {
+                r.separable.0 += 1;
+                r.separable.1 += usize::from(*right);
+            }
             r.true_events += 1;
             r.right_class += usize::from(truth == called);
             r.right_class_and_scope += usize::from(*right);
@@ -431,6 +485,16 @@ impl fmt::Display for EvalReport {
             "right class: {:.1} %   right class and scope: {:.1} %   (target ≥ 95 %)",
             share(self.right_class, self.true_events),
             share(self.right_class_and_scope, self.true_events)
+        )?;
+        let (hidden, hidden_right, hidden_unknown) = self.inseparable;
+        writeln!(
+            f,
+            "on the {} events the probes can tell from their look-alikes: {:.1} % right; on {hidden} outages of one \
+             network that is all its country's or access type's probes: {:.1} % right, {:.1} % unknown",
+            self.separable.0,
+            share(self.separable.1, self.separable.0),
+            share(hidden_right, hidden),
+            share(hidden_unknown, hidden)
         )?;
         writeln!(
             f,
@@ -537,6 +601,47 @@ mod tests {
             scores: BTreeMap::new(),
             targets: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_outage_of_the_one_network_its_country_or_access_type_has_is_inseparable() {
+        let truth = |class: EventClass, scope: TruthScope| Truth {
+            class,
+            scope,
+            start: 0,
+            end: 10,
+        };
+        let asn = |asn: u32| TruthScope::Asn {
+            country: "XA".to_owned(),
+            asn,
+        };
+        // AS1 carries every mobile probe; AS2 and AS3 are fixed.
+        let mut probes = vec![
+            probe("a", 1, "north"),
+            probe("b", 1, "south"),
+            probe("c", 2, "north"),
+            probe("d", 3, "south"),
+        ];
+        for p in &mut probes[..2] {
+            p.access = AccessType::Mobile;
+        }
+        let mobile = TruthScope::Access {
+            country: "XA".to_owned(),
+            access: AccessType::Mobile,
+        };
+        assert!(inseparable(&truth(EventClass::NetworkFailure, asn(1)), &probes));
+        assert!(inseparable(&truth(EventClass::Shutdown, mobile), &probes));
+        // A fixed network beside another fixed one, a cut of several networks, and a blackout are told apart.
+        assert!(!inseparable(&truth(EventClass::NetworkFailure, asn(2)), &probes));
+        let country = TruthScope::Country {
+            country: "XA".to_owned(),
+        };
+        assert!(!inseparable(&truth(EventClass::Shutdown, country.clone()), &probes));
+        assert!(!inseparable(&truth(EventClass::PowerOutage, asn(1)), &probes));
+        // A country watched through one network only: its failure and a national cut look the same.
+        let alone = [probe("a", 1, "north"), probe("b", 1, "south")];
+        assert!(inseparable(&truth(EventClass::Shutdown, country), &alone));
+        assert!(inseparable(&truth(EventClass::NetworkFailure, asn(1)), &alone));
     }
 
     #[test]
