@@ -1624,35 +1624,14 @@ mod tests {
 
     #[test]
     fn a_bucket_that_measured_no_reach_keeps_the_cut_before_it() {
-        use crate::model::{BucketSummary, Tally, VitalsSummary};
-        let vitals = |gateway: bool| VitalsSummary {
-            boot_id: "b".to_owned(),
-            on_battery: false,
-            gateway_reachable: gateway,
-            link_up: true,
-            last_gasp: false,
-        };
-        let anchors = |domestic: (u32, u32), international: (u32, u32)| BucketSummary {
-            vitals: Some(vitals(true)),
-            domestic: Tally {
-                ok: domestic.0,
-                total: domestic.1,
-            },
-            international: Tally {
-                ok: international.0,
-                total: international.1,
-            },
-            ..BucketSummary::default()
-        };
-        let cut = anchors((2, 2), (0, 2));
+        use crate::model::BucketSummary;
+        use state::tests::summary;
+        let cut = summary((2, 2), (0, 2), true, "b");
         // Only test-list checks, every one timing out: no anchor, no vitals, no site loaded.
         let busy = BucketSummary::default();
         let mut loaded = BucketSummary::default();
         loaded.reached.insert("http://news.example/".to_owned());
-        let lan_down = BucketSummary {
-            vitals: Some(vitals(false)),
-            ..BucketSummary::default()
-        };
+        let lan_down = summary((0, 0), (0, 0), false, "b");
         let states = |buckets: &[&BucketSummary]| {
             let observed: BTreeMap<Bucket, BucketSummary> = buckets
                 .iter()
@@ -1667,7 +1646,7 @@ mod tests {
         assert_eq!(states(&[&cut, &loaded, &cut]), [Cut, Online, Cut]);
         // Vitals showing the LAN down speak for themselves, and nothing is carried into a working probe's buckets.
         assert_eq!(states(&[&cut, &lan_down]), [Cut, LanDown]);
-        let fine = anchors((2, 2), (2, 2));
+        let fine = summary((2, 2), (2, 2), true, "b");
         assert_eq!(states(&[&fine, &busy, &fine]), [Online, Online, Online]);
     }
 }

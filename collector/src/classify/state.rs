@@ -95,11 +95,17 @@ pub fn bucket_state(summary: Option<&BucketSummary>, previous_boot: Option<&str>
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::{Tally, VitalsSummary};
 
-    fn summary(domestic: (u32, u32), international: (u32, u32), gateway: bool, boot: &str) -> BucketSummary {
+    /// A bucket with vitals (link up; `gateway` as given) and these anchor tallies.
+    pub(in crate::classify) fn summary(
+        domestic: (u32, u32),
+        international: (u32, u32),
+        gateway: bool,
+        boot: &str,
+    ) -> BucketSummary {
         BucketSummary {
             vitals: Some(VitalsSummary {
                 boot_id: boot.to_owned(),
