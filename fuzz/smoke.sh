@@ -14,7 +14,7 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
-cargo build --release --locked --target "$triple" --bins
+cargo build --profile smoke --locked --target "$triple" --bins
 
 # run_target NAME CORPUS_DIR ARTIFACT_DIR: fuzzes NAME from a copy of CORPUS_DIR; returns the fuzzer's own exit
 # status (non-zero on a crash, a leak or a timeout), whatever the filter of its output does.
@@ -24,7 +24,7 @@ run_target() {
   cp "$corpus"/* "$scratch"/
   mkdir -p "$artifacts"
   set +e
-  "target/$triple/release/$target" "$scratch" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
+  "target/$triple/smoke/$target" "$scratch" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$scratch.log" 2>&1
   status=$?
   set -e

@@ -41,6 +41,7 @@ rm -rf "$logs" && mkdir -p "$logs"
 logged() { local name=$1; shift; "$@" 2>&1 | tee "$logs/$name.log"; }
 
 # End-to-end tests in tests/ drive the real binaries: build them first.
+echo "-- [${SECONDS}s] debug build and tests"
 cargo build --workspace --bins --locked
 logged workspace cargo test --workspace --locked --all-targets
 logged doc cargo test --workspace --locked --doc
@@ -49,6 +50,7 @@ echo "artifacts: $PWD/target/artifacts/"
 
 # The deployment (ansible/): lint, syntax, and — as root — a real apply of both playbooks onto this machine
 # against a collector on loopback (needs the release binaries, and the probe as volunteers get it: probe-release).
+echo "-- [${SECONDS}s] release builds and the deployment test"
 cargo build --workspace --release --bins --locked
 cargo build --profile probe-release -p vigil-probe --locked
 bash ansible/test.sh
@@ -58,6 +60,7 @@ bash ansible/test.sh
 if [ "$(id -u)" -eq 0 ]; then
   # The privacy audit: a probe behind NAT whose public address is echoed back by what it measures; no store,
   # export or API answer may hold that address.
+  echo "-- [${SECONDS}s] the privacy audit and the lab"
   logged privacy_audit cargo test -p vigil-lab --features lab --test privacy_audit --locked
   logged lab cargo test -p vigil-lab --features lab --test lab --locked
 else
@@ -65,6 +68,7 @@ else
   echo "  sudo -E cargo test -p vigil-lab --features lab --test privacy_audit --test lab"
 fi
 
+echo "-- [${SECONDS}s] tests done"
 # What did not run, said once at the end; in CI (VIGIL_REQUIRE_ALL=1) every required test must have run and passed.
 grep -h -E "^test .* \.\.\. ignored" "$logs"/*.log | sed 's/^/not run: /' || true
 if [ "${VIGIL_REQUIRE_ALL:-}" = 1 ]; then

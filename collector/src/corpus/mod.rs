@@ -406,17 +406,17 @@ mod tests {
         // The evidence of the first scenarios of each kind: an intranet cut in a country with one gateway dies at
         // a hop every network's paths died at; a blackout's probes on a UPS see their access network dark; one
         // network's failure shares no hop with any other network's.
+        // Stops at the first of the 30 scenarios whose events said it (debug builds judge slowly).
         let said = |kind: ScenarioKind, text: &str| {
             (0..600)
                 .filter(|i| ScenarioKind::ALL[i % ScenarioKind::ALL.len()] == kind)
                 .take(30)
                 .map(|i| judge(&scenario(1, i), &ClassifierSettings::default()).0)
-                .filter(|events| events.iter().any(|e| e.evidence.iter().any(|x| x.text.contains(text))))
-                .count()
+                .any(|events| events.iter().any(|e| e.evidence.iter().any(|x| x.text.contains(text))))
         };
-        assert!(said(ScenarioKind::NationalShutdownIntranet, "a border they share") > 0);
-        assert!(said(ScenarioKind::RegionalBlackout, "died at home") > 0);
-        assert_eq!(said(ScenarioKind::IspUpstreamFailure, "a border they share"), 0);
+        assert!(said(ScenarioKind::NationalShutdownIntranet, "a border they share"));
+        assert!(said(ScenarioKind::RegionalBlackout, "died at home"));
+        assert!(!said(ScenarioKind::IspUpstreamFailure, "a border they share"));
     }
 
     #[test]
