@@ -260,6 +260,70 @@ fn a_national_shutdown_with_a_domestic_intranet_is_a_high_confidence_shutdown() 
 }
 
 #[test]
+fn a_country_whose_probes_are_all_one_network_cannot_tell_a_cut_from_that_networks_failure() {
+    // The same intranet cut, but every probe of IR is on one network: its failure (transit lost, domestic peering
+    // kept) and an order look the same on every probe: nothing leans either way (the onset is not on the hour),
+    // so nothing is called, and the event names both readings.
+    let one_network: Vec<ProbeInfo> = probes().into_iter().map(|p| ProbeInfo { asn: 44244, ..p }).collect();
+    let s = national_intranet_cut();
+    let order: Vec<usize> = (0..s.measurements.len()).collect();
+    let events = s.events_in(&order, one_network);
+    let e = both_readings(&events, 12);
+    assert_evidence(
+        e,
+        &[
+            "every probe in IR is on AS44244: a cut ordered for IR and a failure of AS44244 look the same",
+            "only an onset on the hour, or a cut beyond the country, could tell them apart",
+            "domestic anchors answered",
+        ],
+    );
+}
+
+/// The one outage event of `events`, checked to be `unknown` with equal shutdown and network-failure scores.
+fn both_readings(events: &[DisruptionEvent], probes: usize) -> &DisruptionEvent {
+    let e = only(events, EventClass::Unknown);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e.class, EventClass::Shutdown | EventClass::NetworkFailure)),
+        "{events:#?}"
+    );
+    assert_eq!(e.affected_probes, probes, "{e:#?}");
+    assert_eq!(e.scores["shutdown"], e.scores["network_failure"], "{e:#?}");
+    e
+}
+
+#[test]
+fn a_mobile_cut_where_one_operator_carries_every_mobile_probe_names_both_readings() {
+    // Fixed lines on three networks work; every mobile probe is on one mobile-only operator, and all of them are
+    // cut off from abroad. A mobile shutdown and that operator's failure look the same.
+    let mobile_on_one: Vec<ProbeInfo> = probes()
+        .into_iter()
+        .map(|p| match p.access {
+            AccessType::Mobile => ProbeInfo { asn: 64999, ..p },
+            _ => p,
+        })
+        .collect();
+    let s = Scenario::new(|p, b| {
+        Some(if CUT.contains(&b) && p.access == AccessType::Mobile {
+            Report {
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    });
+    let order: Vec<usize> = (0..s.measurements.len()).collect();
+    let events = s.events_in(&order, mobile_on_one);
+    let e = both_readings(&events, 6);
+    assert_evidence(
+        e,
+        &["every mobile probe in IR is on AS64999: a cut ordered for mobile access in IR and a failure of AS64999"],
+    );
+}
+
+#[test]
 fn a_regional_blackout_is_a_power_outage_in_that_region() {
     // Isfahan goes dark: its probes switch to battery, then fall silent; they come back rebooted, staggered.
     let s = Scenario::new(|p, b| {

@@ -27,6 +27,9 @@ pub enum Fault {
     },
     /// The border drops everything of one ISP.
     IspCut(u8),
+    /// The border drops one ISP's international traffic; its domestic peering (domestic servers, the other
+    /// ISPs) still carries traffic: a transit or cable failure of one network.
+    TransitCut(u8),
     /// Every ISP drops its mobile subscribers' traffic beyond the ISP.
     MobileCut,
     /// A region's mains fail: home routers go dark, probes without a UPS die, UPS probes run on battery.
@@ -93,6 +96,13 @@ impl Lab {
                     &format!("oifname \"isp{isp}\" drop"),
                 ]),
             ),
+            Fault::TransitCut(isp) => nft(
+                NS_BORDER,
+                &forward_rules(&[
+                    &format!("iifname \"isp{isp}\" oifname \"intl\" drop"),
+                    &format!("iifname \"intl\" oifname \"isp{isp}\" drop"),
+                ]),
+            ),
             Fault::MobileCut => {
                 for isp in 1..=ISPS {
                     let mobile = probes_where(|p| p.upstream == Upstream::Isp(isp) && p.access == "mobile");
@@ -149,7 +159,10 @@ impl Lab {
     /// Lifts a fault.
     pub fn lift(&mut self, fault: Fault) -> Result<(), LabError> {
         match fault {
-            Fault::NationalShutdown | Fault::AllowlistShutdown { .. } | Fault::IspCut(_) => drop_table(NS_BORDER),
+            Fault::NationalShutdown
+            | Fault::AllowlistShutdown { .. }
+            | Fault::IspCut(_)
+            | Fault::TransitCut(_) => drop_table(NS_BORDER),
             Fault::MobileCut => {
                 for isp in 1..=ISPS {
                     drop_table(&ns_isp(isp))?;

@@ -193,6 +193,29 @@ pub const SCENARIOS: &[Scenario] = &[
         measured: None,
     },
     Scenario {
+        name: "isp_transit_cut",
+        story: "AS64502 (both regions) loses its international transit; its domestic peering still works, so its \
+                probes reach the domestic servers and anchors and nothing abroad — the national intranet's pattern, \
+                in one network while the other networks of the same regions reach abroad. Issue 23, case 1: a \
+                transit or cable failure of one network, `network_failure` of the ASN, never a shutdown. Its \
+                probes cannot reach the collector abroad during the cut; their spools deliver it afterwards.",
+        fault: Fault::TransitCut(2),
+        baseline_buckets: 2,
+        hold_buckets: 4,
+        during: During::Nothing,
+        expect: &[Expect {
+            evidence: &[
+                "only AS64502 failed",
+                "AS64502 lost its international paths and kept its domestic ones",
+                "kept a reachable gateway",
+            ],
+            ..expect("network_failure", asn(2))
+        }],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+    },
+    Scenario {
         name: "shutdown_with_allowlisted_address",
         story: "The border drops all international traffic but one international anchor's, as an allowlist does \
                 (Iran 2025). Every probe in the country still reaches that anchor each cycle, so one international \

@@ -189,7 +189,32 @@ pub(super) fn features(
     out.extend(device::features(&view));
     out.extend(path::features(&view));
     out.extend(access::features(&view));
-    out.extend(timing::features(&view));
+    out.extend(timing::recovery(&view));
     out.extend(geometry::features(&view));
+    if let Some(all_of) = geometry::one_network_is_all_watched(&view) {
+        pool_shutdown_and_network_failure(&mut out, all_of);
+    }
+    out.extend(timing::onset(&view));
+    out.extend(geometry::across_borders(&view));
     out
+}
+
+/// Where one network is all its probes can watch ([`geometry::one_network_is_all_watched`]), what they saw is as
+/// likely under a cut ordered for that scope as under the network's own failure: each feature read from them —
+/// devices, paths, access, how they came back, geometry — gives both readings the larger of its two points, so
+/// neither is called on evidence that cannot tell them apart, and a sentence names both readings. Evidence that
+/// does not rest on how these probes saw the cut is added after, unpooled: an onset on the hour (an order's
+/// round hours are not a failure's, F6) and a network abroad cut at the same time (F9).
+fn pool_shutdown_and_network_failure(features: &mut Vec<Feature>, why: String) {
+    for f in features.iter_mut() {
+        let either = f.points[0].max(f.points[2]);
+        f.points[0] = either;
+        f.points[2] = either;
+    }
+    features.push(Feature {
+        family: "geometry",
+        text: format!("{why}; only an onset on the hour, or a cut beyond the country, could tell them apart"),
+        points: [0, 0, 0],
+        inside_cut: false,
+    });
 }

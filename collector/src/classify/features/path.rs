@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::OutageView;
+use super::{OutageView, ScopeLevel};
 use crate::classify::attribute::Feature;
 use crate::model::PATH_END_HOME;
 
@@ -29,11 +29,18 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     };
     if let (Some(d), Some(i)) = (anchors.domestic.ratio(), anchors.international.ratio()) {
         if d >= 0.7 && i <= 0.2 {
+            // One network cut off from abroad with its domestic peering working is the same pattern, but not a
+            // national intranet: its transit (or an order to it alone) failed, which the geometry weighs.
+            let reading = if v.level == ScopeLevel::Asn {
+                format!("{} lost its international paths and kept its domestic ones", v.scope_name)
+            } else {
+                "a national intranet".to_owned()
+            };
             out.push(Feature {
                 family: "path",
                 text: format!(
-                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): a \
-                     national intranet{leak}",
+                    "domestic anchors answered ({:.0}% of checks), international anchors did not ({:.0}%): \
+                     {reading}{leak}",
                     d * 100.0,
                     i * 100.0
                 ),

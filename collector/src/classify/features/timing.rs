@@ -1,12 +1,12 @@
-//! Timing evidence: how synchronously probes returned, and an onset on the hour or half hour.
+//! Timing evidence: how synchronously probes returned (F8), and an onset on the hour or half hour (F6).
 
 use super::super::bucket_time;
 
 use super::OutageView;
 use crate::classify::attribute::Feature;
 
-/// The timing features of an outage.
-pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
+/// How the outage's probes came back (F8).
+pub(super) fn recovery(v: &OutageView<'_, '_>) -> Vec<Feature> {
     let mut out = Vec::new();
     // Timing: recovery synchrony.
     let recoveries: Vec<i64> = v
@@ -37,7 +37,13 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             });
         }
     }
-    // Timing: onset on the hour or half hour (meaningful with buckets of a few minutes at most).
+    out
+}
+
+/// When the outage began (F6): an order's round hours are not a failure's.
+pub(super) fn onset(v: &OutageView<'_, '_>) -> Vec<Feature> {
+    let mut out = Vec::new();
+    // Onset on the hour or half hour (meaningful with buckets of a few minutes at most).
     let onset = bucket_time(v.input, v.episode.start);
     if v.input.bucket_secs <= 300 && v.input.bucket_secs >= 60 && onset.rem_euclid(1800) < 120 {
         out.push(Feature {
