@@ -159,10 +159,9 @@ impl Lab {
     /// Lifts a fault.
     pub fn lift(&mut self, fault: Fault) -> Result<(), LabError> {
         match fault {
-            Fault::NationalShutdown
-            | Fault::AllowlistShutdown { .. }
-            | Fault::IspCut(_)
-            | Fault::TransitCut(_) => drop_table(NS_BORDER),
+            Fault::NationalShutdown | Fault::AllowlistShutdown { .. } | Fault::IspCut(_) | Fault::TransitCut(_) => {
+                drop_table(NS_BORDER)
+            }
             Fault::MobileCut => {
                 for isp in 1..=ISPS {
                     drop_table(&ns_isp(isp))?;

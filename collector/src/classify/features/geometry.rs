@@ -135,7 +135,12 @@ pub(super) fn one_network_is_all_watched(v: &OutageView<'_, '_>) -> Option<Strin
     let access_of = |p: usize| v.timelines[p].probe.access;
     let first = *v.members.first()?;
     let asn = asn_of(first);
-    let network: BTreeSet<usize> = v.country_members.iter().copied().filter(|&p| asn_of(p) == asn).collect();
+    let network: BTreeSet<usize> = v
+        .country_members
+        .iter()
+        .copied()
+        .filter(|&p| asn_of(p) == asn)
+        .collect();
     let members: BTreeSet<usize> = v.members.iter().copied().collect();
     if members != network {
         return None;

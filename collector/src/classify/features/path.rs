@@ -32,7 +32,10 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             // One network cut off from abroad with its domestic peering working is the same pattern, but not a
             // national intranet: its transit (or an order to it alone) failed, which the geometry weighs.
             let reading = if v.level == ScopeLevel::Asn {
-                format!("{} lost its international paths and kept its domestic ones", v.scope_name)
+                format!(
+                    "{} lost its international paths and kept its domestic ones",
+                    v.scope_name
+                )
             } else {
                 "a national intranet".to_owned()
             };
