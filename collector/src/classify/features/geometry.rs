@@ -124,8 +124,9 @@ pub(super) fn across_borders(v: &OutageView<'_, '_>) -> Vec<Feature> {
 }
 
 /// Why the scope's probes cannot tell an order from a failure, when they are one network that holds every probe of
-/// its country, or every probe of its access type there (`every probe in XL is on AS64501: …`): then nothing they measure can tell that
-/// network's failure from a cut ordered for the country or the access type — no other network was watched beside
+/// its country, or every probe of its access type there (`every probe in XL is on AS64501: …`): then nothing they
+/// measure can tell that network's failure from a cut ordered for the country or the access type — no other
+/// network was watched beside
 /// it (CLASSIFICATION.md F9) and its access type is its own (F5). The corpus's scorer sets such outages apart
 /// (`corpus::score::inseparable`); a quarter of them were called the wrong one of the two, many at high
 /// confidence, before this was read (seed 1: 254 such outages, 48 % right).
@@ -133,14 +134,12 @@ pub(super) fn one_network_is_all_watched(v: &OutageView<'_, '_>) -> Option<Strin
     let country = &v.episode.country;
     let asn_of = |p: usize| v.timelines[p].probe.asn;
     let access_of = |p: usize| v.timelines[p].probe.access;
+    let country_members_where = |keep: &dyn Fn(usize) -> bool| -> BTreeSet<usize> {
+        v.country_members.iter().copied().filter(|&p| keep(p)).collect()
+    };
     let first = *v.members.first()?;
     let asn = asn_of(first);
-    let network: BTreeSet<usize> = v
-        .country_members
-        .iter()
-        .copied()
-        .filter(|&p| asn_of(p) == asn)
-        .collect();
+    let network = country_members_where(&|p| asn_of(p) == asn);
     let members: BTreeSet<usize> = v.members.iter().copied().collect();
     if members != network {
         return None;
@@ -152,12 +151,7 @@ pub(super) fn one_network_is_all_watched(v: &OutageView<'_, '_>) -> Option<Strin
         ));
     }
     let access = access_of(first);
-    let same_access: BTreeSet<usize> = v
-        .country_members
-        .iter()
-        .copied()
-        .filter(|&p| access_of(p) == access)
-        .collect();
+    let same_access = country_members_where(&|p| access_of(p) == access);
     let access = access.as_str();
     (same_access == network).then(|| {
         format!(
