@@ -1,19 +1,20 @@
 //! Prints corpus scenarios' truth and the classifier's events (for reading cases by eye).
 //!
-//! `corpus_peek SEED INDEX` prints one scenario; `corpus_peek SEED KIND COUNT` prints the first COUNT scenarios
-//! of kind index KIND (`index % 17`, see `ScenarioKind::ALL`) that the classifier got wrong (with
+//! `corpus_peek SEED INDEX` prints one scenario; `corpus_peek SEED KIND COUNT [SCENARIOS]` prints the first COUNT
+//! scenarios among the corpus's first SCENARIOS of kind index KIND (`index % 17`, see `ScenarioKind::ALL`) that the classifier got wrong (with
 //! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call; with `PEEK_SHUTDOWN_FIRST`: in which a
-//! shutdown was published first for an outage that was not one).
+//! shutdown was published first for an outage that was not one; with `PEEK_SEPARABLE`: that it got wrong where
+//! the probes could tell the cause from its look-alike).
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let seed = arg(0, 1) as u64;
     if args.len() >= 3 {
-        let (kind, count) = (arg(1, 0), arg(2, 5));
+        let (kind, count, scenarios) = (arg(1, 0), arg(2, 5), arg(3, 100_000));
         let kinds = vigil_collector::ScenarioKind::ALL.len();
         let mut shown = 0;
         let mut index = kind;
-        while shown < count && index < 100_000 {
+        while shown < count && index < scenarios {
             if show(seed, index, true) {
                 shown += 1;
             }
@@ -41,6 +42,12 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
         wrong_high
     } else if std::env::var_os("PEEK_SHUTDOWN_FIRST").is_some() {
         false_shutdown_first
+    } else if std::env::var_os("PEEK_SEPARABLE").is_some() {
+        score
+            .truths
+            .iter()
+            .zip(&score.inseparable)
+            .any(|((_, _, right), inseparable)| !right && !inseparable)
     } else {
         score.truths.iter().any(|(_, _, right)| !right)
     };
@@ -94,6 +101,9 @@ fn print_events(s: &vigil_collector::CorpusScenario, events: &[vigil_collector::
             e.affected_probes,
             e.probes_in_scope
         );
+        if !e.scores.is_empty() {
+            println!("    scores {:?}", e.scores);
+        }
         for ev in &e.evidence {
             println!("    [{}] {} {:?}", ev.family, ev.text, ev.points);
         }

@@ -323,6 +323,71 @@ fn a_mobile_cut_where_one_operator_carries_every_mobile_probe_names_both_reading
     );
 }
 
+/// IR's twelve probes, and two in TM on two networks: all a small deployment there has.
+fn with_two_in_tm() -> Vec<ProbeInfo> {
+    let mut all = probes();
+    for (i, asn) in [20661u32, 51495].into_iter().enumerate() {
+        all.push(ProbeInfo {
+            probe_id: format!("tm-{i}"),
+            country: "TM".to_owned(),
+            asn,
+            region: Some("Ashgabat".to_owned()),
+            access: AccessType::Fixed,
+            ups: false,
+            last_seen: None,
+            held_since: None,
+        });
+    }
+    all
+}
+
+/// The events when TM's two probes fall silent together during `silent` and IR stays healthy.
+fn both_tm_probes_silent(silent: std::ops::Range<i64>) -> Vec<DisruptionEvent> {
+    let mut s = Scenario::new(|_, _| Some(HEALTHY));
+    for probe in ["tm-0", "tm-1"] {
+        for b in (0..WINDOW).filter(|b| !silent.contains(b)) {
+            s.measurements
+                .extend(report(b, HEALTHY).into_iter().map(|(t, m)| (probe.to_owned(), t, m)));
+        }
+    }
+    let order: Vec<usize> = (0..s.measurements.len()).collect();
+    s.events_in(&order, with_two_in_tm())
+}
+
+#[test]
+fn two_probes_all_a_country_has_down_together_for_long_are_an_outage_from_its_first_bucket() {
+    // Two probes down in one bucket is not rare enough to call (1 in 10,000 at their baseline, against a level
+    // shared by every scope tested); two down together for 30 buckets when neither has ever failed alone is.
+    let events = both_tm_probes_silent(CUT);
+    let tm: Vec<&DisruptionEvent> = events
+        .iter()
+        .filter(|e| e.scope.country.as_deref() == Some("TM"))
+        .collect();
+    assert_eq!(tm.len(), 1, "{events:#?}");
+    let e = tm[0];
+    assert_ne!(e.class, EventClass::ProbeFault, "{e:#?}");
+    assert_eq!(e.scope.level, "country", "{e:#?}");
+    assert_eq!((e.affected_probes, e.probes_in_scope), (2, 2), "{e:#?}");
+    // Found once it had lasted, dated from when it began.
+    assert_eq!(e.started_at, (t0() + Duration::seconds(CUT.start * BUCKET)).timestamp());
+    assert_eq!(
+        e.ended_at,
+        Some((t0() + Duration::seconds(CUT.end * BUCKET)).timestamp())
+    );
+    // Two probes are too few for more than a low-confidence call.
+    assert_eq!(e.confidence_level, ConfidenceLevel::Low, "{e:#?}");
+    assert!(
+        events.iter().all(|e| e.scope.country.as_deref() != Some("IR")),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn two_probes_down_together_for_a_few_buckets_are_no_outage() {
+    let events = both_tm_probes_silent(CUT.start..CUT.start + 3);
+    assert!(events.is_empty(), "{events:#?}");
+}
+
 #[test]
 fn a_regional_blackout_is_a_power_outage_in_that_region() {
     // Isfahan goes dark: its probes switch to battery, then fall silent; they come back rebooted, staggered.

@@ -332,12 +332,21 @@ struct Episode {
 
 fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &ClassifierSettings) -> Vec<Episode> {
     let countries: BTreeSet<&str> = timelines.iter().map(|t| t.probe.country.as_str()).collect();
-    // Running baselines: (down, observed) per probe, over expected buckets so far outside correlated outages.
-    let mut record = vec![(0u32, 0u32); timelines.len()];
+    // Running baselines per probe, over expected buckets so far outside correlated outages.
+    let mut record: Vec<stats::History> = (0..timelines.len()).map(|_| stats::History::new()).collect();
+    // Per probe: how many buckets in a row it has been down, up to the one tested.
+    let mut run = vec![0usize; timelines.len()];
     // Per country and bucket: the probes down in each scope whose test fired.
     let mut fired: BTreeMap<&str, Vec<Vec<BTreeSet<usize>>>> =
         countries.iter().map(|c| (*c, vec![Vec::new(); n])).collect();
     for t in 0..n {
+        for (i, tl) in timelines.iter().enumerate() {
+            run[i] = if tl.expected[t] && tl.states[t].is_down() {
+                run[i] + 1
+            } else {
+                0
+            };
+        }
         // Per country: its members (tested as the country when placed) and its sub-scopes, each with enough
         // expected probes to be tested (`min_scope`).
         let mut plans: Vec<CountryTests<'_>> = Vec::new();
@@ -358,9 +367,13 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
         // One bucket's tests are one family: `alpha` bounds the chance that any of them fires by chance
         // (Bonferroni). A handful of scopes, as in a small deployment, changes little; the thousands of networks
         // of a RIPE Atlas day would otherwise give false outages every day (EVALUATION.md).
+        // A scope with probes of Vigil's own is tested twice: the probes down in this bucket, and the run of
+        // buckets they have been down together (`significant`).
+        let runs_testable = |scope: &Vec<usize>| scope.iter().any(|&i| !timelines[i].presence_only);
         let tests: usize = plans
             .iter()
-            .map(|(_, whole, parts)| usize::from(whole.is_some()) + parts.len())
+            .flat_map(|(_, whole, parts)| whole.iter().chain(parts))
+            .map(|scope| 1 + usize::from(runs_testable(scope)))
             .sum();
         let level = settings.alpha / tests.max(1) as f64;
         let down_in = |scope: &[usize]| -> Vec<usize> {
@@ -370,20 +383,49 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
                 .filter(|&i| timelines[i].states[t].is_down())
                 .collect()
         };
-        let significant = |scope: &[usize], down: usize| {
-            let p: Vec<f64> = scope
+        // Whether `down` of `scope`'s probes down now is an outage, and if so for how many buckets back: this one
+        // (1) when that many down at once is unlikely by chance; else the run of buckets they have all been down
+        // together, when that many down for that long is. The run test finds what one bucket cannot — two or
+        // three probes, all a small country or network has, down together for many buckets — and asks each
+        // probe's record how long its lone failures last (`stats::History::down_for`): a run of a probe that
+        // flaps briefly is rare, one of a probe that naps for hours is not. Presence-only probes get no credit
+        // for runs: a RIPE Atlas probe away for the day is the platform's churn.
+        let significant = |scope: &[usize], down: &[usize]| -> Option<usize> {
+            if down.len() < 2 {
+                return None;
+            }
+            let now: Vec<f64> = scope.iter().map(|&i| record[i].down_rate()).collect();
+            if stats::tail_at_least(&now, down.len()) < level {
+                return Some(1);
+            }
+            let together = down.iter().map(|&i| run[i]).min().unwrap_or(0);
+            if together < 2 || scope.iter().all(|&i| timelines[i].presence_only) {
+                return None;
+            }
+            let sustained: Vec<f64> = scope
                 .iter()
-                .map(|&i| stats::baseline(record[i].0, record[i].1))
+                .map(|&i| {
+                    if timelines[i].presence_only {
+                        record[i].down_rate()
+                    } else {
+                        record[i].down_for(together, t + 1 - together)
+                    }
+                })
                 .collect();
-            down >= 2 && stats::tail_at_least(&p, down) < level
+            (stats::tail_at_least(&sustained, down.len()) < level).then_some(together)
         };
+        // Outages found by their run: their earlier buckets are theirs too (marked after this bucket's tests).
+        let mut runs_found: Vec<(&str, BTreeSet<usize>, usize)> = Vec::new();
         for (country, whole, parts) in plans {
             let mut sets: Vec<BTreeSet<usize>> = Vec::new();
             let mut explained: BTreeSet<usize> = BTreeSet::new();
             for scope in &parts {
                 let down = down_in(scope);
-                if significant(scope, down.len()) {
+                if let Some(buckets) = significant(scope, &down) {
                     explained.extend(scope.iter().copied());
+                    if buckets > 1 {
+                        runs_found.push((country, down.iter().copied().collect(), buckets));
+                    }
                     sets.push(down.into_iter().collect());
                 }
             }
@@ -398,9 +440,13 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
                 // The rest mostly down with them: the same outage reaching scopes too small to be tested alone
                 // (one or two probes cannot reach the test's level), not churn, which leaves most of it up.
                 let rest_too = residual_down * 2 > residual.len();
-                if significant(&members, down.len())
-                    && (explained.is_empty() || most || rest_too || significant(&residual, residual_down))
+                let beyond = || significant(&residual, &down_in(&residual)).is_some();
+                if let Some(buckets) = significant(&members, &down)
+                    && (explained.is_empty() || most || rest_too || beyond())
                 {
+                    if buckets > 1 {
+                        runs_found.push((country, down.iter().copied().collect(), buckets));
+                    }
                     sets.push(down.into_iter().collect());
                 }
             }
@@ -414,9 +460,22 @@ fn correlated_episodes(timelines: &[Timeline<'_>], n: usize, settings: &Classifi
             let in_outage = fired
                 .get(tl.probe.country.as_str())
                 .is_some_and(|f| f[t].iter().any(|set| set.contains(&i)));
-            if tl.expected[t] && !in_outage {
-                record[i].1 += 1;
-                record[i].0 += u32::from(tl.states[t].is_down());
+            record[i].push((tl.expected[t] && !in_outage).then(|| tl.states[t].is_down()));
+        }
+        // An outage found by its run began when the run did: its probes were in it in the buckets before, which
+        // leave their records.
+        for (country, set, buckets) in runs_found {
+            let Some(per_bucket) = fired.get_mut(country) else {
+                continue;
+            };
+            let first = t + 1 - buckets;
+            for (before, sets) in per_bucket.iter_mut().enumerate().take(t).skip(first) {
+                for &i in &set {
+                    record[i].uncount(before);
+                }
+                if !sets.contains(&set) {
+                    sets.push(set.clone());
+                }
             }
         }
     }

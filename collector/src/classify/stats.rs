@@ -46,6 +46,108 @@ pub fn baseline(down_buckets: u32, observed_buckets: u32) -> f64 {
     ((f64::from(down_buckets) + 1.0) / (f64::from(observed_buckets) + 100.0)).clamp(0.001, 0.2)
 }
 
+/// The chance, before any record, that a probe down on its own in one bucket is still down in the next: 0.9, a
+/// run of ten buckets on average. A volunteer's probe goes down on its own for as long as a router's reboot or
+/// a night's maintenance; the prior leans to long runs, so that a run of buckets down together is evidence only
+/// where the probes' own records show their lone failures end sooner.
+const PRIOR_STAY: f64 = 0.9;
+/// How many buckets' worth of record the prior [`PRIOR_STAY`] weighs: ten, so that a probe's first few flaps
+/// move it without deciding it.
+const PRIOR_STAY_WEIGHT: f64 = 10.0;
+/// The most a probe's record may make of its chance to stay down: never certain.
+const MAX_STAY: f64 = 0.99;
+
+/// A probe's record outside correlated outages, bucket by bucket: its baseline chance of being down in a bucket
+/// and of staying down into the next are read from it, as it stands now or as it stood before a given bucket. A
+/// bucket later found to belong to an outage (a run of buckets down together, which the test sees only once it
+/// has lasted) is taken out again.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Per bucket so far: whether it was counted, and if so whether the probe was down.
+    counted: Vec<Option<bool>>,
+    /// `totals[t]`: the tally of the buckets before `t`.
+    totals: Vec<Tally>,
+}
+
+/// Counts over a span of a probe's record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    down: u32,
+    observed: u32,
+    /// Counted buckets down whose next bucket was counted too, and how many of those stayed down.
+    pairs: u32,
+    stays: u32,
+}
+
+impl Tally {
+    /// The tally with bucket `down` added, `before` being how the bucket before it was counted.
+    fn and(self, down: Option<bool>, before: Option<bool>) -> Tally {
+        let Some(down) = down else { return self };
+        let pair = before == Some(true);
+        Tally {
+            down: self.down + u32::from(down),
+            observed: self.observed + 1,
+            pairs: self.pairs + u32::from(pair),
+            stays: self.stays + u32::from(pair && down),
+        }
+    }
+}
+
+impl History {
+    /// An empty record.
+    pub fn new() -> Self {
+        History {
+            counted: Vec::new(),
+            totals: vec![Tally::default()],
+        }
+    }
+
+    /// Adds the next bucket: `Some(down)` when it counts, `None` when it does not (the probe not expected, or in
+    /// an outage).
+    pub fn push(&mut self, down: Option<bool>) {
+        let before = self.counted.last().copied().flatten();
+        let last = self.totals.last().copied().unwrap_or_default();
+        self.totals.push(last.and(down, before));
+        self.counted.push(down);
+    }
+
+    /// Takes bucket `t` out of the record (it belonged to an outage after all).
+    pub fn uncount(&mut self, t: usize) {
+        if self.counted.get_mut(t).and_then(Option::take).is_none() {
+            return;
+        }
+        let mut tally = Tally::default();
+        self.totals = vec![tally];
+        for (i, &down) in self.counted.iter().enumerate() {
+            let before = i.checked_sub(1).and_then(|b| self.counted[b]);
+            tally = tally.and(down, before);
+            self.totals.push(tally);
+        }
+    }
+
+    fn tally_before(&self, t: usize) -> Tally {
+        self.totals[t.min(self.totals.len() - 1)]
+    }
+
+    /// The chance of being down in a bucket ([`baseline`]), from the whole record.
+    pub fn down_rate(&self) -> f64 {
+        let t = self.tally_before(usize::MAX);
+        baseline(t.down, t.observed)
+    }
+
+    /// The chance of being down on its own in each of `run` consecutive buckets, from the record before bucket
+    /// `since` (a run under test must not make itself look usual): down in the first, and staying down `run − 1`
+    /// times (a two-state Markov chain, the probes independent of each other); the chance of staying down is the
+    /// record's with the prior [`PRIOR_STAY`].
+    pub fn down_for(&self, run: usize, since: usize) -> f64 {
+        let t = self.tally_before(since);
+        let stay = ((f64::from(t.stays) + PRIOR_STAY * PRIOR_STAY_WEIGHT) / (f64::from(t.pairs) + PRIOR_STAY_WEIGHT))
+            .min(MAX_STAY);
+        let stays = i32::try_from(run.saturating_sub(1)).unwrap_or(i32::MAX);
+        baseline(t.down, t.observed) * stay.powi(stays)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +179,52 @@ mod tests {
             tail_at_least(&big, 100) > 0.99,
             "k below the mean is no evidence at all"
         );
+    }
+
+    fn record(downs: impl IntoIterator<Item = Option<bool>>) -> History {
+        let mut h = History::new();
+        for d in downs {
+            h.push(d);
+        }
+        h
+    }
+
+    #[test]
+    fn a_record_of_short_lone_failures_makes_a_long_run_down_unlikely() {
+        // Down one bucket in ten, each time for one bucket only.
+        let flappy = record((0..200).map(|t| Some(t % 10 == 0)));
+        let rate = 21.0 / 300.0;
+        assert!((flappy.down_rate() - rate).abs() < 1e-12);
+        assert!((flappy.down_for(1, 200) - rate).abs() < 1e-12);
+        // 20 pairs starting down, none stayed: (0 + 9) / (20 + 10) = 0.3 a bucket.
+        assert!((flappy.down_for(3, 200) - rate * 0.09).abs() < 1e-12);
+        // With no record the prior speaks: long runs are expected.
+        let fresh = record([]);
+        assert!((fresh.down_for(2, 0) - 0.01 * PRIOR_STAY).abs() < 1e-12);
+        // A record of long lone outages keeps a long run likelier than the prior does.
+        let sleepy = record((0..100).map(|t| Some((20..60).contains(&t))));
+        assert!(sleepy.down_for(5, 100) / sleepy.down_for(4, 100) > PRIOR_STAY);
+        assert!(sleepy.down_for(5, 100) / sleepy.down_for(4, 100) <= MAX_STAY);
+    }
+
+    #[test]
+    fn a_run_is_judged_on_the_record_from_before_it() {
+        // Up 50 buckets, then down 30 and still down: the record before the run knows no failure.
+        let h = record((0..80).map(|t| Some(t >= 50)));
+        let quiet = record((0..50).map(|_| Some(false)));
+        assert!((h.down_for(30, 50) - quiet.down_for(30, 50)).abs() < 1e-15);
+        assert!(h.down_for(30, 80) > 100.0 * h.down_for(30, 50));
+    }
+
+    #[test]
+    fn a_bucket_taken_out_of_the_record_leaves_it_as_if_never_counted() {
+        let mut taken = record([false, true, true, true, false, false].map(Some));
+        let never = record([Some(false), Some(true), None, Some(true), Some(false), Some(false)]);
+        taken.uncount(2);
+        assert_eq!(taken.totals, never.totals);
+        // Taking out a bucket never counted changes nothing.
+        taken.uncount(2);
+        assert_eq!(taken.totals, never.totals);
     }
 
     #[test]

@@ -363,8 +363,13 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
         }
         ScenarioKind::TransitCut => {
             // Some of the home ISPs (not all: with every network cut and domestic peering up, nothing measured
-            // tells it from an intranet shutdown) and every ISP across the border.
-            if home.isps.len() < 2 {
+            // tells it from an intranet shutdown) and every ISP across the border. At least one of them watched
+            // (two probes or more): a cut that spares every watched home network is the neighbour's alone, and
+            // there, with every network cut and domestic peering up, nothing measured tells it from an intranet
+            // shutdown (CLASSIFICATION.md F9: what parts a cable cut from an order is its reach across borders).
+            // A home with no watched network cannot see one, so it has an ISP's failure instead.
+            let watched = |i: &usize| home.probes_where(|p| p.isp == *i).len() >= 2;
+            if home.isps.len() < 2 || !(0..home.isps.len()).any(|i| watched(&i)) {
                 return apply(rng, plan, ScenarioKind::IspUpstreamFailure);
             }
             let (start, end) = span(rng);
@@ -372,9 +377,6 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 .filter(|_| rng.bool())
                 .take(home.isps.len() - 1)
                 .collect();
-            // At least one watched: a cut that spares every home network is the neighbour's alone, and there, with every
-            // network cut and domestic peering up, nothing measured tells it from an intranet shutdown.
-            let watched = |i: &usize| home.probes_where(|p| p.isp == *i).len() >= 2;
             if !hit.iter().any(watched)
                 && let Some(isp) = isp_with_probes(rng, &home, 2)
             {

@@ -203,6 +203,12 @@ pub fn score(
             out.calls.push(Call {
                 class: e.class.as_str().to_owned(),
                 confidence: e.confidence,
+                model: e.scores.contains_key(e.class.as_str()).then(|| {
+                    crate::classify::attribute::probabilities(&e.scores, crate::classify::attribute::NATS_PER_POINT)
+                        .get(e.class.as_str())
+                        .copied()
+                        .unwrap_or(0.0)
+                }),
                 level: e.confidence_level,
                 right: right_event[i],
             });
@@ -235,6 +241,9 @@ pub struct Call {
     pub class: String,
     /// Its stated confidence.
     pub confidence: f64,
+    /// The attribution model's probability of the class called, when the call came from the model (a correlated
+    /// outage): what the stated confidence is calibrated from.
+    pub model: Option<f64>,
     /// Its level.
     pub level: ConfidenceLevel,
     /// Whether it was right (class and scope of a true event).
@@ -257,6 +266,31 @@ pub struct Band {
     pub stated: f64,
     /// The share of them that were right.
     pub right: f64,
+    /// The 95 % Wilson interval of that share: how far a band of few events can be from its stated confidence
+    /// by chance alone.
+    pub right_interval: (f64, f64),
+}
+
+impl Band {
+    /// Whether the band meets issue 23's target: its share right within 10 points of its stated confidence, or,
+    /// where it holds too few events to say, its interval reaching within 10 points of it.
+    pub fn within_ten_points(&self) -> bool {
+        let (low, high) = self.right_interval;
+        self.events == 0 || (self.stated - 0.1 <= high && low <= self.stated + 0.1)
+    }
+}
+
+/// The 95 % Wilson score interval of `right` successes in `n` trials (Wilson 1927; Brown, Cai & DasGupta 2001
+/// recommend it over the normal interval for small `n` and shares near 0 or 1, both the case here).
+pub fn wilson_interval(right: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_964;
+    let (n, p) = (n as f64, right as f64 / n as f64);
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// The whole corpus's score.
@@ -311,6 +345,72 @@ pub struct Calibration {
     pub current: (f64, f64),
     /// The scale with the least mean log loss on this corpus, and that loss.
     pub best: (f64, f64),
+    /// The model's probability against the share of its calls right, by bins of probability, with the
+    /// isotonic fit of that share (what `classify::attribute::CALIBRATION` is read from).
+    pub bins: Vec<CalibrationBin>,
+}
+
+/// One bin of the model's calls by its probability.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct CalibrationBin {
+    /// Lowest model probability in the bin.
+    pub from: f64,
+    /// One past the highest.
+    pub to: f64,
+    /// Calls in it.
+    pub calls: usize,
+    /// Their mean model probability.
+    pub mean_model: f64,
+    /// The share of them right.
+    pub right: f64,
+    /// The isotonic (non-decreasing in probability, least squares) fit of the share right over all bins.
+    pub fitted: f64,
+}
+
+/// The edges of the bins the model's probability is read in: the model's calls start at 0.5 (below it no class
+/// is called) and crowd near 1, so the bins narrow there.
+const MODEL_BINS: [f64; 12] = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.96, 0.98, 0.99, 1.000_001];
+
+/// Bins `calls` by their model probability and fits the share right isotonically (pool adjacent violators,
+/// weighted by calls).
+pub fn calibration_bins(calls: &[Call]) -> Vec<CalibrationBin> {
+    let mut bins: Vec<CalibrationBin> = MODEL_BINS
+        .windows(2)
+        .map(|edge| {
+            let inside: Vec<(f64, bool)> = calls
+                .iter()
+                .filter_map(|c| c.model.map(|p| (p, c.right)))
+                .filter(|(p, _)| *p >= edge[0] && *p < edge[1])
+                .collect();
+            let n = inside.len();
+            let mean = |v: Vec<f64>| if n == 0 { 0.0 } else { v.iter().sum::<f64>() / n as f64 };
+            CalibrationBin {
+                from: edge[0],
+                to: edge[1].min(1.0),
+                calls: n,
+                mean_model: mean(inside.iter().map(|c| c.0).collect()),
+                right: mean(inside.iter().map(|c| f64::from(u8::from(c.1))).collect()),
+                fitted: 0.0,
+            }
+        })
+        .filter(|b| b.calls > 0)
+        .collect();
+    // Pool adjacent violators: blocks of (weight, value, bins held), merged while a block's value falls below
+    // the one before it.
+    let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
+    for b in &bins {
+        blocks.push((b.calls as f64, b.right, 1));
+        while blocks.len() >= 2 && blocks[blocks.len() - 2].1 > blocks[blocks.len() - 1].1 {
+            let (w2, v2, n2) = blocks.pop().unwrap_or_default();
+            let (w1, v1, n1) = blocks.pop().unwrap_or_default();
+            blocks.push((w1 + w2, (w1 * v1 + w2 * v2) / (w1 + w2), n1 + n2));
+        }
+    }
+    let fitted = blocks.iter().flat_map(|&(_, v, n)| std::iter::repeat_n(v, n));
+    for (b, v) in bins.iter_mut().zip(fitted) {
+        b.fitted = v;
+    }
+    bins
 }
 
 /// Mean log loss (nats) of the softmax of `scale` × scores against the true classes.
@@ -329,7 +429,7 @@ fn log_loss(samples: &[(BTreeMap<String, i32>, String)], scale: f64) -> f64 {
 }
 
 /// The fit of `samples` at the classifier's scale, and the best scale on a grid of 0.01 to 3 nats per point.
-fn calibrate(samples: &[(BTreeMap<String, i32>, String)]) -> Calibration {
+fn calibrate(samples: &[(BTreeMap<String, i32>, String)], calls: &[Call]) -> Calibration {
     let current = crate::classify::attribute::NATS_PER_POINT;
     let best = (1..=300)
         .map(|i| f64::from(i) / 100.0)
@@ -340,6 +440,7 @@ fn calibrate(samples: &[(BTreeMap<String, i32>, String)]) -> Calibration {
         samples: samples.len(),
         current: (current, log_loss(samples, current)),
         best,
+        bins: calibration_bins(calls),
     }
 }
 
@@ -446,10 +547,11 @@ impl ReportBuilder {
                     } else {
                         inside.iter().filter(|c| c.right).count() as f64 / n as f64
                     },
+                    right_interval: wilson_interval(inside.iter().filter(|c| c.right).count(), n),
                 }
             })
             .collect();
-        r.calibration = calibrate(&self.attributions);
+        r.calibration = calibrate(&self.attributions, &self.calls);
         let high: Vec<_> = self.calls.iter().filter(|c| c.level == ConfidenceLevel::High).collect();
         r.high_confidence = (high.len(), high.iter().filter(|c| !c.right).count());
         let mut by_class: BTreeMap<String, (usize, f64, usize)> = BTreeMap::new();
@@ -549,8 +651,15 @@ impl fmt::Display for EvalReport {
         for b in &self.reliability {
             writeln!(
                 f,
-                "[{:.2}, {:.2})  {:>6} events  stated {:.2}  right {:.2}",
-                b.from, b.to, b.events, b.stated, b.right
+                "[{:.2}, {:.2})  {:>6} events  stated {:.2}  right {:.2} (95 % interval {:.2}–{:.2}){}",
+                b.from,
+                b.to,
+                b.events,
+                b.stated,
+                b.right,
+                b.right_interval.0,
+                b.right_interval.1,
+                if b.within_ten_points() { "" } else { "  MISSED" }
             )?;
         }
         writeln!(f, "per class called: calls, mean stated confidence, share right")?;
@@ -563,6 +672,18 @@ impl fmt::Display for EvalReport {
             "\nattribution model on {} true outages: log loss {:.3} at {:.2} nats per point (best {:.3} at {:.2})",
             c.samples, c.current.1, c.current.0, c.best.1, c.best.0
         )?;
+        writeln!(
+            f,
+            "its probability against the share right (calls of the model; the fit is isotonic): bin, calls, mean \
+             probability, right, fitted"
+        )?;
+        for b in &c.bins {
+            writeln!(
+                f,
+                "[{:.2}, {:.2})  {:>6} calls  model {:.3}  right {:.3}  fitted {:.3}",
+                b.from, b.to, b.calls, b.mean_model, b.right, b.fitted
+            )?;
+        }
         Ok(())
     }
 }
@@ -694,5 +815,65 @@ mod tests {
             },
             &probes
         ));
+    }
+
+    fn call(model: f64, right: bool) -> Call {
+        Call {
+            class: "shutdown".to_owned(),
+            confidence: model,
+            model: Some(model),
+            level: ConfidenceLevel::Medium,
+            right,
+        }
+    }
+
+    #[test]
+    fn a_band_of_few_events_is_judged_by_its_interval() {
+        // Wilson's interval for 8 of 10: about 0.49 to 0.94 (Brown, Cai & DasGupta 2001, table values).
+        let (low, high) = wilson_interval(8, 10);
+        assert!(
+            (low - 0.490).abs() < 0.002 && (high - 0.943).abs() < 0.002,
+            "{low} {high}"
+        );
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+        let band = |events: usize, right: usize, stated: f64| Band {
+            from: 0.7,
+            to: 0.85,
+            events,
+            stated,
+            right: right as f64 / events as f64,
+            right_interval: wilson_interval(right, events),
+        };
+        // 2 of 2 right at a stated 0.66: too few to say it missed.
+        assert!(band(2, 2, 0.66).within_ten_points());
+        // 200 of 200 right at a stated 0.66: it missed.
+        assert!(!band(200, 200, 0.66).within_ten_points());
+        // 160 of 200 at 0.80: met.
+        assert!(band(200, 160, 0.80).within_ten_points());
+    }
+
+    #[test]
+    fn the_calibration_fit_never_falls_as_the_model_grows_surer() {
+        // 0.55: 3 of 4 right; 0.65: 1 of 2 (below the bin before it: pooled with it to 4 of 6); 0.97: 2 of 2.
+        let calls = [
+            call(0.55, true),
+            call(0.55, true),
+            call(0.55, true),
+            call(0.55, false),
+            call(0.65, true),
+            call(0.65, false),
+            call(0.97, true),
+            call(0.97, true),
+        ];
+        let bins = calibration_bins(&calls);
+        let shape: Vec<(usize, f64)> = bins.iter().map(|b| (b.calls, b.right)).collect();
+        assert_eq!(shape, vec![(4, 0.75), (2, 0.5), (2, 1.0)]);
+        let fitted: Vec<f64> = bins.iter().map(|b| b.fitted).collect();
+        assert!((fitted[0] - 4.0 / 6.0).abs() < 1e-9 && (fitted[1] - 4.0 / 6.0).abs() < 1e-9);
+        assert!((fitted[2] - 1.0).abs() < 1e-9);
+        // Calls not from the model are not binned.
+        let mut other = call(0.9, false);
+        other.model = None;
+        assert_eq!(calibration_bins(&[other]), Vec::new());
     }
 }
