@@ -23,22 +23,27 @@ fn at(bucket: i64) -> DateTime<Utc> {
     t0() + Duration::seconds(bucket * BUCKET + 5)
 }
 
+/// A registered probe with no UPS that has not been heard from yet.
+fn probe_info(probe_id: &str, country: &str, asn: u32, region: &str, access: AccessType) -> ProbeInfo {
+    ProbeInfo {
+        probe_id: probe_id.to_owned(),
+        country: country.to_owned(),
+        asn,
+        region: Some(region.to_owned()),
+        access,
+        ups: false,
+        last_seen: None,
+        held_since: None,
+    }
+}
+
 /// 12 probes in IR: 3 ASNs × 2 regions × (fixed, mobile).
 fn probes() -> Vec<ProbeInfo> {
     let mut out = Vec::new();
     for asn in [44244u32, 58224, 197207] {
         for region in ["Tehran", "Isfahan"] {
             for access in [AccessType::Fixed, AccessType::Mobile] {
-                out.push(ProbeInfo {
-                    probe_id: format!("p-{asn}-{region}-{}", access.as_str()),
-                    country: "IR".to_owned(),
-                    asn,
-                    region: Some(region.to_owned()),
-                    access,
-                    ups: false,
-                    last_seen: None,
-                    held_since: None,
-                });
+                out.push(probe_info(&format!("p-{asn}-{region}-{}", access.as_str()), "IR", asn, region, access));
             }
         }
     }
@@ -327,16 +332,7 @@ fn a_mobile_cut_where_one_operator_carries_every_mobile_probe_names_both_reading
 fn with_two_in_tm() -> Vec<ProbeInfo> {
     let mut all = probes();
     for (i, asn) in [20661u32, 51495].into_iter().enumerate() {
-        all.push(ProbeInfo {
-            probe_id: format!("tm-{i}"),
-            country: "TM".to_owned(),
-            asn,
-            region: Some("Ashgabat".to_owned()),
-            access: AccessType::Fixed,
-            ups: false,
-            last_seen: None,
-            held_since: None,
-        });
+        all.push(probe_info(&format!("tm-{i}"), "TM", asn, "Ashgabat", AccessType::Fixed));
     }
     all
 }
@@ -678,16 +674,7 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();
     for asn in [8048u32, 21826] {
         for i in 0..3 {
-            all.push(ProbeInfo {
-                probe_id: format!("ve-{asn}-{i}"),
-                country: "VE".to_owned(),
-                asn,
-                region: Some("Caracas".to_owned()),
-                access: AccessType::Fixed,
-                ups: false,
-                last_seen: None,
-                held_since: None,
-            });
+            all.push(probe_info(&format!("ve-{asn}-{i}"), "VE", asn, "Caracas", AccessType::Fixed));
         }
     }
     let mut measurements = Vec::new();
@@ -717,16 +704,7 @@ fn two_blackouts_in_neighbouring_countries_are_not_the_collector_side() {
     let mut all = probes();
     for asn in [8048u32, 21826] {
         for i in 0..3 {
-            all.push(ProbeInfo {
-                probe_id: format!("ve-{asn}-{i}"),
-                country: "VE".to_owned(),
-                asn,
-                region: Some("Caracas".to_owned()),
-                access: AccessType::Fixed,
-                ups: false,
-                last_seen: None,
-                held_since: None,
-            });
+            all.push(probe_info(&format!("ve-{asn}-{i}"), "VE", asn, "Caracas", AccessType::Fixed));
         }
     }
     let mut measurements = Vec::new();
