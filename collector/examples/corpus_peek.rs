@@ -65,6 +65,9 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
     for t in &s.truth {
         println!("truth {:?} {:?} {}..{}", t.class, t.scope, t.start, t.end);
     }
+    if std::env::var_os("PEEK_PROBES").is_some() {
+        print_placement(&s.countries[0]);
+    }
     print_events(&s, &events);
     if std::env::var_os("PEEK_INTERIM").is_some() {
         for t in &s.truth {
@@ -81,6 +84,20 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
         score.truths, score.first_published, score.false_events
     );
     true
+}
+
+/// Prints how many probes a country has in each region on each network.
+fn print_placement(country: &vigil_collector::CorpusCountry) {
+    let mut counts = std::collections::BTreeMap::new();
+    for p in &country.probes {
+        let isp = country.isp_of(p);
+        *counts
+            .entry((country.regions[p.region].clone(), isp.asn, isp.access.as_str()))
+            .or_insert(0) += 1;
+    }
+    for ((region, asn, access), n) in counts {
+        println!("    probes {region} AS{asn} {access}: {n}");
+    }
 }
 
 /// Prints events, times in buckets from the scenario's start.

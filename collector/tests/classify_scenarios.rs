@@ -43,7 +43,13 @@ fn probes() -> Vec<ProbeInfo> {
     for asn in [44244u32, 58224, 197207] {
         for region in ["Tehran", "Isfahan"] {
             for access in [AccessType::Fixed, AccessType::Mobile] {
-                out.push(probe_info(&format!("p-{asn}-{region}-{}", access.as_str()), "IR", asn, region, access));
+                out.push(probe_info(
+                    &format!("p-{asn}-{region}-{}", access.as_str()),
+                    "IR",
+                    asn,
+                    region,
+                    access,
+                ));
             }
         }
     }
@@ -168,16 +174,27 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new(mut shape: impl FnMut(&ProbeInfo, i64) -> Option<Report>) -> Self {
+    fn new(shape: impl FnMut(&ProbeInfo, i64) -> Option<Report>) -> Self {
+        Self::of(&probes(), shape)
+    }
+
+    /// What `probes` report, each bucket shaped by `shape` (nothing when it gives `None`).
+    fn of(probes: &[ProbeInfo], mut shape: impl FnMut(&ProbeInfo, i64) -> Option<Report>) -> Self {
         let mut measurements = Vec::new();
-        for p in probes() {
+        for p in probes {
             for b in 0..WINDOW {
-                if let Some(r) = shape(&p, b) {
+                if let Some(r) = shape(p, b) {
                     measurements.extend(report(b, r).into_iter().map(|(t, m)| (p.probe_id.clone(), t, m)));
                 }
             }
         }
         Scenario { measurements }
+    }
+
+    /// The events of these measurements, for `probes`.
+    fn events_for(&self, probes: Vec<ProbeInfo>) -> Vec<DisruptionEvent> {
+        let order: Vec<usize> = (0..self.measurements.len()).collect();
+        self.events_in(&order, probes)
     }
 
     fn add(&mut self, probe: &str, bucket: i64, target: Target, result: MeasurementResult) {
@@ -488,6 +505,166 @@ fn two_independent_outages_at_once_in_one_country_are_two_events() {
 }
 
 #[test]
+fn networks_losing_their_transit_together_while_another_works_are_each_a_network_failure() {
+    // AS44244 and AS58224 lose their international paths and keep their domestic ones, while AS197207, in the
+    // same regions, keeps both: failures of two networks (a shared cable or transit), reported network by
+    // network, not an outage of the country. AS197207 has one probe here, so the two hold 8 of the country's 9
+    // probes: most of it, which alone reads as one outage of the country. A network across the border, in AM,
+    // loses its international paths at the same time: a cable's reach, not an order (CLASSIFICATION.md F9).
+    let mut all: Vec<ProbeInfo> = probes()
+        .into_iter()
+        .filter(|p| p.asn != 197207 || p.probe_id == "p-197207-Tehran-fixed")
+        .collect();
+    for i in 0..3 {
+        all.push(probe_info(
+            &format!("am-{i}"),
+            "AM",
+            12297,
+            "Yerevan",
+            AccessType::Fixed,
+        ));
+    }
+    let s = Scenario::of(&all, |p, b| {
+        Some(if p.asn != 197207 && CUT.contains(&b) {
+            Report {
+                international_ok: false,
+                ..HEALTHY
+            }
+        } else {
+            HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    let failures: Vec<&DisruptionEvent> = events
+        .iter()
+        .filter(|e| e.class == EventClass::NetworkFailure)
+        .collect();
+    let mut scopes: Vec<(&str, Option<u32>, usize)> = failures
+        .iter()
+        .filter(|e| e.scope.country.as_deref() == Some("IR"))
+        .map(|e| (e.scope.level.as_str(), e.scope.asn, e.affected_probes))
+        .collect();
+    scopes.sort();
+    assert_eq!(
+        scopes,
+        [("asn", Some(44244), 4), ("asn", Some(58224), 4)],
+        "{events:#?}"
+    );
+    for e in failures.iter().filter(|e| e.scope.country.as_deref() == Some("IR")) {
+        assert_evidence(e, &["AS44244, AS58224 failed together", "while AS197207 kept working"]);
+    }
+    assert!(
+        events
+            .iter()
+            .all(|e| e.class != EventClass::Shutdown && e.scope.level != "country"),
+        "{events:#?}"
+    );
+}
+
+/// The six Tehran probes of [`probes`], three of AS64999 in Isfahan, and one of AS44244 in Isfahan.
+fn tehran_and_a_network_in_isfahan() -> Vec<ProbeInfo> {
+    let mut all: Vec<ProbeInfo> = probes()
+        .into_iter()
+        .filter(|p| p.region.as_deref() == Some("Tehran"))
+        .collect();
+    for i in 0..3 {
+        all.push(probe_info(
+            &format!("isf-64999-{i}"),
+            "IR",
+            64999,
+            "Isfahan",
+            AccessType::Fixed,
+        ));
+    }
+    all.push(probe_info("isf-44244", "IR", 44244, "Isfahan", AccessType::Fixed));
+    all
+}
+
+#[test]
+fn a_blackout_and_a_networks_failure_that_began_apart_are_two_outages_even_covering_most_of_the_country() {
+    // Tehran loses power at bucket 40; AS64999, all in Isfahan, loses its upstream at 50 while Tehran is still
+    // dark. Together they take 9 of the country's 10 probes — most of it, which alone reads as one outage — but
+    // they began ten buckets apart, in a region and in a network: two outages.
+    const BLACKOUT: std::ops::Range<i64> = 40..60;
+    const FAILURE: std::ops::Range<i64> = 50..80;
+    let all = tehran_and_a_network_in_isfahan();
+    let s = Scenario::of(&all, |p, b| {
+        let tehran = p.region.as_deref() == Some("Tehran");
+        if tehran && BLACKOUT.contains(&b) {
+            return None;
+        }
+        let cut = p.asn == 64999 && FAILURE.contains(&b);
+        Some(Report {
+            boot: if tehran && b >= BLACKOUT.end { 2 } else { 1 },
+            battery: tehran && b == BLACKOUT.start - 1,
+            domestic_ok: !cut,
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    let power = only(&events, EventClass::PowerOutage);
+    assert_eq!(
+        (
+            power.scope.level.as_str(),
+            power.scope.region.as_deref(),
+            power.affected_probes
+        ),
+        ("region", Some("Tehran"), 6),
+        "{events:#?}"
+    );
+    assert_eq!(power.started_at, at(BLACKOUT.start).timestamp() - 5);
+    let failure = only(&events, EventClass::NetworkFailure);
+    assert_eq!(
+        (failure.scope.level.as_str(), failure.scope.asn, failure.affected_probes),
+        ("asn", Some(64999), 3),
+        "{events:#?}"
+    );
+    assert_eq!(failure.started_at, at(FAILURE.start).timestamp() - 5);
+    assert!(events.iter().all(|e| e.scope.level != "country"), "{events:#?}");
+}
+
+#[test]
+fn a_region_whose_probes_all_went_down_is_the_scope_rather_than_the_network_holding_most_of_them() {
+    // Tabriz: five probes of AS64997 (which has one more, up, in Isfahan) and one of AS64998. All six lose
+    // every path at once. AS64997 holds as many probes as Tabriz and five of the six down; Tabriz holds all six.
+    let mut all = probes();
+    for i in 0..5 {
+        all.push(probe_info(
+            &format!("tbz-64997-{i}"),
+            "IR",
+            64997,
+            "Tabriz",
+            AccessType::Fixed,
+        ));
+    }
+    all.push(probe_info("isf-64997", "IR", 64997, "Isfahan", AccessType::Fixed));
+    all.push(probe_info("tbz-64998", "IR", 64998, "Tabriz", AccessType::Mobile));
+    let s = Scenario::of(&all, |p, b| {
+        let cut = p.region.as_deref() == Some("Tabriz") && CUT.contains(&b);
+        Some(Report {
+            domestic_ok: !cut,
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    let outages: Vec<&DisruptionEvent> = events.iter().filter(|e| e.scope.level != "probe").collect();
+    assert_eq!(outages.len(), 1, "{events:#?}");
+    let e = outages[0];
+    assert_eq!(
+        (
+            e.scope.level.as_str(),
+            e.scope.region.as_deref(),
+            e.affected_probes,
+            e.probes_in_scope
+        ),
+        ("region", Some("Tabriz"), 6, 6),
+        "{e:#?}"
+    );
+}
+
+#[test]
 fn a_cut_that_began_before_the_window_is_still_an_ongoing_event() {
     // serve classifies the last hours only: a nationwide silence that began before them must stay an event
     // (the probes were last heard, per the registry, half an hour before the window), not fade away.
@@ -674,7 +851,13 @@ fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();
     for asn in [8048u32, 21826] {
         for i in 0..3 {
-            all.push(probe_info(&format!("ve-{asn}-{i}"), "VE", asn, "Caracas", AccessType::Fixed));
+            all.push(probe_info(
+                &format!("ve-{asn}-{i}"),
+                "VE",
+                asn,
+                "Caracas",
+                AccessType::Fixed,
+            ));
         }
     }
     let mut measurements = Vec::new();
@@ -704,7 +887,13 @@ fn two_blackouts_in_neighbouring_countries_are_not_the_collector_side() {
     let mut all = probes();
     for asn in [8048u32, 21826] {
         for i in 0..3 {
-            all.push(probe_info(&format!("ve-{asn}-{i}"), "VE", asn, "Caracas", AccessType::Fixed));
+            all.push(probe_info(
+                &format!("ve-{asn}-{i}"),
+                "VE",
+                asn,
+                "Caracas",
+                AccessType::Fixed,
+            ));
         }
     }
     let mut measurements = Vec::new();

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use attribute::decide;
+use attribute::{Feature, decide};
 pub use input::{ClassifierInput, ProbeInfo, build_input};
 use presence::PresenceState;
 pub use state::{ProbeState, bucket_state};
@@ -131,7 +131,7 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
                 covered.insert((timelines[*p].probe.probe_id.clone(), t));
             }
         }
-        events.push(outage_event(e, &timelines, input, settings));
+        events.extend(outage_events(e, &timelines, input, settings));
     }
     events.extend(probe_faults(&timelines, &covered, input, settings));
     events.extend(censorship(&timelines, input));
@@ -681,10 +681,12 @@ fn merge_chains(a: Chain, b: Chain) -> Chain {
     Chain { start, sets }
 }
 
-/// Splits an episode that is really several independent outages at once — each a scope (an ASN, a region, an
-/// access type) almost wholly down, the union far from the whole country — into one episode per scope, each
-/// timed by its own probes. A probe in two such scopes (a cut ISP's probe in a blacked-out region) belongs to
-/// both. An episode that covers most of the country, or that no two such scopes explain, stays whole.
+/// Splits an episode that is really several independent outages at once into one episode per scope, each timed
+/// by its own probes: outages of different kinds of scope that began apart ([`apart_by_onset`]: a region's
+/// blackout and a network's failure beside it, however much of the country they cover together), or scopes (an
+/// ASN, a region, an access type) each almost wholly down, the union far from the whole country
+/// ([`apart_by_place`]). A probe in two such scopes (a cut ISP's probe in a blacked-out region) belongs to both.
+/// An episode neither explains stays whole.
 fn split_independent(
     e: Episode,
     chain: &Chain,
@@ -696,63 +698,12 @@ fn split_independent(
     let in_country: Vec<usize> = (0..timelines.len())
         .filter(|&i| timelines[i].probe.country == e.country && (e.start..e.end).any(|t| timelines[i].expected[t]))
         .collect();
-    if e.participants.len() as f64 >= settings.cover_share * in_country.len() as f64 {
-        return vec![e];
-    }
-    // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties), chosen greedily
-    // while each explains two more probes: the parts, and the probes none explains.
-    let explain = |scopes: Vec<Vec<usize>>| -> (Vec<BTreeSet<usize>>, BTreeSet<usize>) {
-        let mut down: Vec<(usize, BTreeSet<usize>)> = scopes
-            .into_iter()
-            .map(|members| {
-                let hit: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
-                (members.len(), hit)
-            })
-            .filter(|(size, hit)| hit.len() >= 2 && hit.len() as f64 >= settings.cover_share * *size as f64)
-            .collect();
-        down.sort_by_key(|(size, hit)| (std::cmp::Reverse(hit.len()), *size));
-        let mut unexplained = e.participants.clone();
-        let mut chosen: Vec<BTreeSet<usize>> = Vec::new();
-        for (_, hit) in down {
-            let new = hit.intersection(&unexplained).count();
-            if new >= 2 {
-                unexplained.retain(|p| !hit.contains(p));
-                chosen.push(hit);
-            }
-        }
-        (chosen, unexplained)
-    };
-    // One kind of scope explaining the outage on its own — several networks, several regions — says more than a
-    // mix: a transit cut of three networks is three network failures, not a region and an access type. The kind
-    // with the fewest parts wins; a single part is the episode itself. Mixed kinds (a blackout beside an ISP's
-    // failure) come last.
-    let explains =
-        |(chosen, unexplained): &(Vec<BTreeSet<usize>>, BTreeSet<usize>)| chosen.len() >= 2 && unexplained.len() < 2;
     let scopes = sub_scopes(&in_country, timelines);
-    let kinds = ["asn:", "region:", "access:"].map(|kind| {
-        explain(
-            scopes
-                .iter()
-                .filter(|(key, _)| key.starts_with(kind))
-                .map(|(_, members)| members.clone())
-                .collect(),
-        )
-    });
-    if kinds
-        .iter()
-        .any(|(chosen, unexplained)| chosen.len() == 1 && unexplained.len() < 2)
-    {
+    let Some(chosen) =
+        apart_by_onset(&e, &fired, &scopes, settings).or_else(|| apart_by_place(&e, &in_country, scopes, settings))
+    else {
         return vec![e];
-    }
-    let single_kind = kinds
-        .into_iter()
-        .filter(explains)
-        .min_by_key(|(chosen, _)| chosen.len());
-    let (chosen, unexplained) =
-        single_kind.unwrap_or_else(|| explain(scopes.into_iter().map(|(_, members)| members).collect()));
-    if chosen.len() < 2 || unexplained.len() >= 2 {
-        return vec![e];
-    }
+    };
     // Each part lasts while its own probes — those in no other part — are down; shared probes join every part
     // they belong to for as long as it lasts.
     let mut parts = Vec::new();
@@ -788,6 +739,164 @@ fn split_independent(
         }
     }
     if parts.is_empty() { vec![e] } else { parts }
+}
+
+/// The parts of outage `e` told apart by when they began: its probes grouped by onset (a group starts more than
+/// [`ONSET_GAP`] buckets after the one before), each group explained by the scope of `scopes` that fits it best
+/// among those holding most of it (a scope already explaining an earlier group first: a blackout's UPS probes go
+/// dark later, in the same region). Two outages of different kinds of scope that began apart — a region's blackout and
+/// a network's failure beside it — are two, however much of the country they cover together; parts all of one
+/// kind (networks cut one after another, regions one after another) are one outage unfolding, left to
+/// [`apart_by_place`]. At most one probe may be left unexplained.
+fn apart_by_onset<'s>(
+    e: &Episode,
+    fired: &dyn Fn(usize) -> &'s BTreeSet<usize>,
+    scopes: &[(String, Vec<usize>)],
+    settings: &ClassifierSettings,
+) -> Option<Vec<BTreeSet<usize>>> {
+    let mut onset: BTreeMap<usize, usize> = BTreeMap::new();
+    for t in e.start..e.end {
+        for &p in fired(t).intersection(&e.participants) {
+            onset.entry(p).or_insert(t);
+        }
+    }
+    let mut order: Vec<(usize, usize)> = onset.into_iter().map(|(p, t)| (t, p)).collect();
+    order.sort_unstable();
+    // Groups of probes by onset, each with the last onset in it.
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (t, p) in order {
+        match groups.last_mut() {
+            Some((last, group)) if t <= *last + ONSET_GAP => {
+                *last = t;
+                group.push(p);
+            }
+            _ => groups.push((t, vec![p])),
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut unexplained = 0;
+    for (_, group) in &groups {
+        if group.len() < 2 {
+            unexplained += group.len();
+            continue;
+        }
+        let held = |i: usize| group.iter().filter(|p| scopes[i].1.contains(p)).count();
+        let holds = |i: usize| held(i) as f64 >= settings.cover_share * group.len() as f64;
+        if chosen.iter().any(|&i| holds(i)) {
+            continue;
+        }
+        // The scope that fits the group best: the fewest of its probes left out plus the fewest of the scope's
+        // probes outside it; it must fit better than no scope at all.
+        let misfit = |i: usize| (group.len() - held(i)) + (scopes[i].1.len() - held(i));
+        match (0..scopes.len())
+            .filter(|&i| holds(i) && misfit(i) < group.len())
+            .min_by_key(|&i| (misfit(i), scopes[i].1.len()))
+        {
+            Some(i) => chosen.push(i),
+            None => unexplained += group.len(),
+        }
+    }
+    // The kinds of scope that hold exactly a part's probes (a region served by one network is both).
+    let kinds = |i: usize| -> BTreeSet<&str> {
+        scopes
+            .iter()
+            .filter(|(_, members)| *members == scopes[i].1)
+            .filter_map(|(key, _)| key.split(':').next())
+            .collect()
+    };
+    let one_kind = chosen
+        .iter()
+        .map(|&i| kinds(i))
+        .reduce(|a, b| a.intersection(&b).copied().collect())
+        .is_some_and(|common| !common.is_empty());
+    if chosen.len() < 2 || unexplained >= 2 || one_kind {
+        return None;
+    }
+    Some(
+        chosen
+            .into_iter()
+            .map(|i| {
+                scopes[i]
+                    .1
+                    .iter()
+                    .copied()
+                    .filter(|p| e.participants.contains(p))
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// See [`apart_by_onset`]: a blackout's devices go dark within a bucket or two of the power (the corpus draws
+/// them within one; the lab's within seconds), and a network's failure takes its probes at once; three buckets
+/// keep a part's stragglers with it while two outages that begin minutes apart stay two.
+const ONSET_GAP: usize = 3;
+
+/// The parts of outage `e` told apart by where they are: scopes almost wholly down, the union far from the whole
+/// country (`in_country`, of whose groups `scopes` are).
+fn apart_by_place(
+    e: &Episode,
+    in_country: &[usize],
+    scopes: Vec<(String, Vec<usize>)>,
+    settings: &ClassifierSettings,
+) -> Option<Vec<BTreeSet<usize>>> {
+    if e.participants.len() as f64 >= settings.cover_share * in_country.len() as f64 {
+        return None;
+    }
+    // Scopes almost wholly down, largest share of the episode first (the tighter scope on ties), chosen greedily
+    // while each explains two more probes: the parts, and the probes none explains.
+    let explain = |scopes: Vec<Vec<usize>>| -> (Vec<BTreeSet<usize>>, BTreeSet<usize>) {
+        let mut down: Vec<(usize, BTreeSet<usize>)> = scopes
+            .into_iter()
+            .map(|members| {
+                let hit: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
+                (members.len(), hit)
+            })
+            .filter(|(size, hit)| hit.len() >= 2 && hit.len() as f64 >= settings.cover_share * *size as f64)
+            .collect();
+        down.sort_by_key(|(size, hit)| (std::cmp::Reverse(hit.len()), *size));
+        let mut unexplained = e.participants.clone();
+        let mut chosen: Vec<BTreeSet<usize>> = Vec::new();
+        for (_, hit) in down {
+            let new = hit.intersection(&unexplained).count();
+            if new >= 2 {
+                unexplained.retain(|p| !hit.contains(p));
+                chosen.push(hit);
+            }
+        }
+        (chosen, unexplained)
+    };
+    // One kind of scope explaining the outage on its own — several networks, several regions — says more than a
+    // mix: a transit cut of three networks is three network failures, not a region and an access type. The kind
+    // with the fewest parts wins; a single part is the episode itself. Mixed kinds (a blackout beside an ISP's
+    // failure) come last.
+    let explains =
+        |(chosen, unexplained): &(Vec<BTreeSet<usize>>, BTreeSet<usize>)| chosen.len() >= 2 && unexplained.len() < 2;
+    let kinds = ["asn:", "region:", "access:"].map(|kind| {
+        explain(
+            scopes
+                .iter()
+                .filter(|(key, _)| key.starts_with(kind))
+                .map(|(_, members)| members.clone())
+                .collect(),
+        )
+    });
+    if kinds
+        .iter()
+        .any(|(chosen, unexplained)| chosen.len() == 1 && unexplained.len() < 2)
+    {
+        return None;
+    }
+    let single_kind = kinds
+        .into_iter()
+        .filter(explains)
+        .min_by_key(|(chosen, _)| chosen.len());
+    let (chosen, unexplained) =
+        single_kind.unwrap_or_else(|| explain(scopes.into_iter().map(|(_, members)| members).collect()));
+    (chosen.len() >= 2 && unexplained.len() < 2).then_some(chosen)
 }
 
 /// The scopes tested for probes of no known country: their networks only. They form no country scope, and their
@@ -971,7 +1080,7 @@ fn choose_scope(
             .first()
             .is_some_and(|&f| timelines[i].probe.asn == timelines[f].probe.asn)
     });
-    let mut best: Option<(usize, EventScope, Vec<usize>)> = None;
+    let mut best: Option<(usize, usize, EventScope, Vec<usize>)> = None;
     // Probes of no known country: the network holding most of the episode's probes, whatever its share.
     let mut most: Option<(usize, EventScope, Vec<usize>)> = None;
     let mut consider = |scope: EventScope, members: Vec<usize>| {
@@ -989,11 +1098,17 @@ fn choose_scope(
         if !placed && scope.level == "asn" && most.as_ref().is_none_or(|(n, _, _)| covered > *n) {
             most = Some((covered, scope.clone(), members.clone()));
         }
+        // Of the scopes holding most of the outage, the one that fits it best: the fewest of the outage's probes
+        // left out plus the fewest of the scope's probes that stayed up; the smaller scope on ties. A region whose
+        // probes all went down is the outage's scope rather than the network holding most of them.
+        let misfit = (e.participants.len() - covered) + (members.len() - covered);
         if covered >= need
             && (members.len() < in_country.len() || (scope.level == "asn" && (!placed || single_network)))
-            && best.as_ref().is_none_or(|(n, _, _)| members.len() < *n)
+            && best
+                .as_ref()
+                .is_none_or(|(fit, n, _, _)| (misfit, members.len()) < (*fit, *n))
         {
-            best = Some((members.len(), scope, members));
+            best = Some((misfit, members.len(), scope, members));
         }
     };
     let asns: BTreeSet<u32> = in_country.iter().map(|&i| timelines[i].probe.asn).collect();
@@ -1049,7 +1164,7 @@ fn choose_scope(
             members,
         );
     }
-    match best.or(most) {
+    match best.map(|(_, n, scope, members)| (n, scope, members)).or(most) {
         Some((_, scope, members)) => (scope, members),
         None => (
             EventScope {
@@ -1060,6 +1175,104 @@ fn choose_scope(
             in_country,
         ),
     }
+}
+
+/// The events of one outage: one at the scope [`choose_scope`] finds, or — for a network failure at a place
+/// made of whole networks that failed while another network there kept working — one per network
+/// ([`whole_networks`]).
+fn outage_events(
+    e: &Episode,
+    timelines: &[Timeline<'_>],
+    input: &ClassifierInput,
+    settings: &ClassifierSettings,
+) -> Vec<DisruptionEvent> {
+    let event = outage_event(e, timelines, input, settings);
+    if event.class != EventClass::NetworkFailure || event.scope.level == "asn" {
+        return vec![event];
+    }
+    let Some(split) = whole_networks(e, timelines, settings) else {
+        return vec![event];
+    };
+    let names = split
+        .parts
+        .iter()
+        .map(|(asn, _, _)| format!("AS{asn}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let kept = split
+        .kept
+        .iter()
+        .map(|asn| format!("AS{asn}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    split
+        .parts
+        .into_iter()
+        .map(|(asn, part, members)| {
+            let scope = asn_scope(&e.country, asn);
+            let features = features::features(&part, &scope, &members, timelines, input);
+            let mut event = event_at(&part, scope, &members, &features, timelines, input);
+            event.evidence.push(Evidence {
+                family: "scope".to_owned(),
+                text: format!(
+                    "{names} failed together, each with all its probes, while {kept} kept working: a failure of \
+                     networks, reported network by network"
+                ),
+                points: 0,
+            });
+            event
+        })
+        .collect()
+}
+
+/// A country's outage read as failures of whole networks: each network with probes in it, and the networks of
+/// the country that kept working.
+struct WholeNetworks {
+    /// Per network failed: its ASN, its part of the outage, and its probes in the country.
+    parts: Vec<(u32, Episode, Vec<usize>)>,
+    /// ASNs of the country's networks that stayed mostly up.
+    kept: Vec<u32>,
+}
+
+/// Whether outage `e` is two or more networks failing whole: every probe down is in a network at least
+/// `cover_share` of whose probes are down (two or more of them; one stray probe is allowed, as in
+/// [`split_independent`]), and another network of the country stayed mostly up. A
+/// network failure is a failure of networks: it is reported at a place (a region's fibre, a country's only
+/// gateway) when every network there failed, and network by network when some network beside them kept working —
+/// an analyst would name the networks a cable cut took down, not the country (CLASSIFICATION.md F9).
+fn whole_networks(e: &Episode, timelines: &[Timeline<'_>], settings: &ClassifierSettings) -> Option<WholeNetworks> {
+    if e.country == UNPLACED_COUNTRY {
+        return None;
+    }
+    let mut networks: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, tl) in timelines.iter().enumerate() {
+        if tl.probe.country == e.country && tl.expected.get(e.start).copied().unwrap_or(false) {
+            networks.entry(tl.probe.asn).or_default().push(i);
+        }
+    }
+    let mut parts = Vec::new();
+    let mut kept = Vec::new();
+    let mut stray = 0;
+    for (asn, members) in networks {
+        let down: BTreeSet<usize> = members.iter().copied().filter(|p| e.participants.contains(p)).collect();
+        if down.len() >= 2 && down.len() as f64 >= settings.cover_share * members.len() as f64 {
+            let shared = down.intersection(&e.shared).copied().collect();
+            let part = Episode {
+                country: e.country.clone(),
+                start: e.start,
+                end: e.end,
+                participants: down,
+                shared,
+            };
+            parts.push((asn, part, members));
+        } else {
+            stray += down.len();
+            if down.len() * 2 < members.len() {
+                kept.push(asn);
+            }
+        }
+    }
+    (parts.len() >= 2 && stray < 2 && !kept.is_empty()).then_some(WholeNetworks { parts, kept })
 }
 
 fn outage_event(
@@ -1088,6 +1301,19 @@ fn outage_event(
             (scope, members, features) = (place, place_members, place_features);
         }
     }
+    event_at(e, scope, &members, &features, timelines, input)
+}
+
+/// The event of outage `e` at `scope`, whose probes are `members`, decided on `features`.
+fn event_at(
+    e: &Episode,
+    scope: EventScope,
+    members: &[usize],
+    features: &[Feature],
+    timelines: &[Timeline<'_>],
+    input: &ClassifierInput,
+) -> DisruptionEvent {
+    let presence_only = e.participants.iter().all(|&p| timelines[p].presence_only);
     // Scope minimums for anything above low confidence (CLASSIFICATION.md §5.3): 8 probes for a country
     // (Disco's unit minimum), 3 for anything smaller.
     let min_probes = match scope.level.as_str() {
@@ -1099,7 +1325,7 @@ fn outage_event(
     } else {
         ConfidenceLevel::High
     };
-    let mut decision = decide(&features, max_level);
+    let mut decision = decide(features, max_level);
     // Presence alone says nothing of power or paths: never more than a low-confidence shutdown or blackout.
     if presence_only
         && matches!(decision.class, EventClass::Shutdown | EventClass::PowerOutage)
