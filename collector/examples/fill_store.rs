@@ -27,6 +27,7 @@ fn measurement(at: DateTime<Utc>, target: Target, result: MeasurementResult) -> 
         target,
         network: None,
         clock: None,
+        uplink: None,
         result,
     }
 }

@@ -86,6 +86,7 @@ fn measurement(started: DateTime<Utc>, target: Target, result: MeasurementResult
         target,
         network: None,
         clock: None,
+        uplink: None,
         result,
     }
 }

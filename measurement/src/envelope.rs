@@ -32,8 +32,43 @@ pub struct Measurement {
     pub network: Option<ObservedNetwork>,
     /// The probe's clock state, so unsynced measurements can be re-timed.
     pub clock: Option<Clock>,
+    /// Which of the probe's uplinks took the measurement; absent on a probe with one uplink.
+    pub uplink: Option<Uplink>,
     /// The kind-specific result; its variant is the `kind`.
     pub result: MeasurementResult,
+}
+
+/// One of a probe's ways out (`[[uplinks]]` in probe.toml): a measurement taken through it says so, so that the
+/// collector reads a satellite path apart from the terrestrial network it does not cross.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uplink {
+    /// Its name in the probe's configuration: 1–32 ASCII letters, digits, `-` or `_` (a label, never a place).
+    pub name: String,
+    /// How it reaches the internet.
+    pub access: UplinkAccess,
+}
+
+/// How an uplink reaches the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UplinkAccess {
+    /// A fixed line (DSL, fibre, cable) through a terrestrial ISP.
+    Fixed,
+    /// A mobile network.
+    Mobile,
+    /// A satellite network: its path leaves the country without crossing the national border's routers.
+    Satellite,
+}
+
+impl UplinkAccess {
+    /// Its wire name (`fixed`, `mobile`, `satellite`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UplinkAccess::Fixed => "fixed",
+            UplinkAccess::Mobile => "mobile",
+            UplinkAccess::Satellite => "satellite",
+        }
+    }
 }
 
 /// What a measurement was aimed at.
@@ -150,6 +185,8 @@ struct WireRef<'a> {
     network: &'a Option<ObservedNetwork>,
     #[serde(skip_serializing_if = "Option::is_none")]
     clock: &'a Option<Clock>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uplink: &'a Option<Uplink>,
     result: &'a MeasurementResult,
 }
 
@@ -164,6 +201,7 @@ impl Serialize for Measurement {
             target: &self.target,
             network: &self.network,
             clock: &self.clock,
+            uplink: &self.uplink,
             result: &self.result,
         }
         .serialize(serializer)
@@ -182,6 +220,8 @@ struct WireOwned {
     network: Option<ObservedNetwork>,
     #[serde(default)]
     clock: Option<Clock>,
+    #[serde(default)]
+    uplink: Option<Uplink>,
     result: Box<RawValue>,
 }
 
@@ -203,6 +243,7 @@ impl<'de> Deserialize<'de> for Measurement {
             target: wire.target,
             network: wire.network,
             clock: wire.clock,
+            uplink: wire.uplink,
             result,
         })
     }

@@ -27,7 +27,7 @@ mod scrub;
 pub mod signature;
 mod validate;
 
-pub use envelope::{Clock, Measurement, ObservedNetwork, SCHEMA_VERSION, Scope, Target};
+pub use envelope::{Clock, Measurement, ObservedNetwork, SCHEMA_VERSION, Scope, Target, Uplink, UplinkAccess};
 pub use error::MeasurementError;
 pub use kind::{Kind, UnknownKind};
 pub use outcome::Outcome;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use vigil_measurement::{Kind, Limits, Measurement, MeasurementResult, Outcome, Scope, validate};
+use vigil_measurement::{Kind, Limits, Measurement, MeasurementResult, Outcome, Scope, Uplink, UplinkAccess, validate};
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -38,7 +38,7 @@ fn fixture(name: &str) -> Measurement {
 #[test]
 fn every_fixture_parses_validates_and_round_trips() {
     let all = fixtures();
-    assert!(all.len() >= 11, "fixtures went missing: {}", all.len());
+    assert!(all.len() >= 12, "fixtures went missing: {}", all.len());
     for (name, bytes) in all {
         let parsed = Measurement::from_json_slice(bytes.trim_ascii()).unwrap_or_else(|e| panic!("{name}: {e}"));
         validate(&parsed, receiver_clock(), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -137,4 +137,24 @@ fn unknown_fields_from_newer_probes_are_ignored() {
     let line = m.to_json_line();
     assert!(!line.contains("cpu_temp_c") && !line.contains("added_later") && !line.contains("probe_build"));
     assert_eq!(m.result.outcome(), Outcome::Ok);
+}
+
+#[test]
+fn a_measurement_says_which_uplink_took_it_and_one_without_says_nothing() {
+    let m = fixture("tcp_over_satellite_uplink.json");
+    assert_eq!(
+        m.uplink,
+        Some(Uplink {
+            name: "sat".to_owned(),
+            access: UplinkAccess::Satellite,
+        })
+    );
+    assert!(
+        m.to_json_line()
+            .contains(r#""uplink":{"name":"sat","access":"satellite"}"#)
+    );
+    // A probe with one uplink sends what it sent before the field existed.
+    let single = fixture("tcp_injected_rst.json");
+    assert_eq!(single.uplink, None);
+    assert!(!single.to_json_line().contains("uplink"));
 }

@@ -166,3 +166,28 @@ fn scrubbing_removes_addresses_from_error_detail_and_title() {
     m.scrub_free_text();
     assert_eq!(m.result.error_detail(), Some("bind [scrubbed]:5353 failed"));
 }
+
+#[test]
+fn an_uplink_name_is_a_short_label() {
+    let with = |uplink: &str| GOOD.replace(r#""result""#, &format!(r#""uplink":{uplink},"result""#));
+    check(&with(r#"{"name":"wan-2_b","access":"mobile"}"#)).expect("a label is accepted");
+    for (uplink, why) in [
+        (r#"{"name":"","access":"fixed"}"#, "must be 1 to 32 bytes"),
+        (
+            r#"{"name":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","access":"fixed"}"#,
+            "must be 1 to 32 bytes",
+        ),
+        (
+            r#"{"name":"near 10.0.0.1","access":"fixed"}"#,
+            "may hold only ASCII letters",
+        ),
+    ] {
+        let err = rejected(&with(uplink));
+        assert!(
+            err.to_string().contains("uplink.name") && err.to_string().contains(why),
+            "{uplink}: {err}"
+        );
+    }
+    let err = rejected(&with(r#"{"name":"sat","access":"balloon"}"#));
+    assert!(err.to_string().contains("unknown variant `balloon`"), "{err}");
+}

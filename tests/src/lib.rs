@@ -323,6 +323,7 @@ fn measurement_line(result: MeasurementResult) -> (Uuid, String) {
         },
         network: None,
         clock: None,
+        uplink: None,
         result,
     };
     (id, m.to_json_line())

@@ -102,6 +102,7 @@ fn measurement(rng: &mut fastrand::Rng, at: DateTime<Utc>, target: Target, resul
         target,
         network: None,
         clock: None,
+        uplink: None,
         result,
     }
 }

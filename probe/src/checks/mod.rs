@@ -32,6 +32,7 @@ pub fn envelope(
         target,
         network: None,
         clock: crate::clock::stamp(elapsed),
+        uplink: None,
         result,
     }
 }
