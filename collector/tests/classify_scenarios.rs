@@ -317,6 +317,40 @@ fn both_readings(events: &[DisruptionEvent], probes: usize) -> &DisruptionEvent 
 }
 
 #[test]
+fn a_region_whose_probes_are_all_one_network_names_both_readings() {
+    // Tabriz's five probes are all on AS64997, which has one more probe, up, in Isfahan. They lose every path at
+    // once, gateways up: a cut ordered for Tabriz and AS64997's failure there put the same probes down.
+    let mut all = probes();
+    for i in 0..5 {
+        all.push(probe_info(
+            &format!("tbz-64997-{i}"),
+            "IR",
+            64997,
+            "Tabriz",
+            AccessType::Fixed,
+        ));
+    }
+    all.push(probe_info("isf-64997", "IR", 64997, "Isfahan", AccessType::Fixed));
+    let s = Scenario::of(&all, |p, b| {
+        let cut = p.region.as_deref() == Some("Tabriz") && CUT.contains(&b);
+        Some(Report {
+            domestic_ok: !cut,
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    let e = both_readings(&events, 5);
+    assert_eq!(e.scope.region.as_deref(), Some("Tabriz"), "{e:#?}");
+    assert_evidence(
+        e,
+        &[
+            "every probe in Tabriz (IR) is on AS64997: a cut ordered for Tabriz and a failure of AS64997 there look the same",
+        ],
+    );
+}
+
+#[test]
 fn a_mobile_cut_where_one_operator_carries_every_mobile_probe_names_both_readings() {
     // Fixed lines on three networks work; every mobile probe is on one mobile-only operator, and all of them are
     // cut off from abroad. A mobile shutdown and that operator's failure look the same.

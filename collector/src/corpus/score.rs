@@ -99,7 +99,7 @@ fn event_members<'a>(event: &DisruptionEvent, probes: &'a Placement) -> BTreeSet
 
 /// Whether a true shutdown or network failure is one nothing the probes measure can tell from the other: its probes
 /// are exactly one network's, and that network holds every probe of its country, or every probe of its access type
-/// there. Such a network's failure and a cut ordered for that scope look the same on every probe — the same
+/// there; or its probes are every probe of a region, all on one network. Such a network's failure and a cut ordered for that scope look the same on every probe — the same
 /// geometry (CLASSIFICATION.md F9: no other network watched beside it; F5: its access type is its own), the same
 /// devices, the same paths — so `unknown`, or a call at low confidence, is the honest answer, and the report
 /// gives the share right on the outages that can be told apart beside the share right on all.
@@ -117,6 +117,19 @@ pub fn inseparable(truth: &Truth, probes: &Placement) -> bool {
     };
     if placed.iter().any(|p| p.asn != first.asn) {
         return false;
+    }
+    // Every probe of a region, all on one network (serving other regions too or not).
+    if let Some(region) = &first.region
+        && placed.iter().all(|p| p.region.as_ref() == Some(region))
+        && truth_members(
+            &TruthScope::Region {
+                country: first.country.clone(),
+                region: region.clone(),
+            },
+            probes,
+        ) == members
+    {
+        return true;
     }
     let network = truth_members(
         &TruthScope::Asn {
@@ -592,7 +605,7 @@ impl fmt::Display for EvalReport {
         writeln!(
             f,
             "on the {} events the probes can tell from their look-alikes: {:.1} % right; on {hidden} outages of one \
-             network that is all its country's or access type's probes: {:.1} % right, {:.1} % unknown",
+             network that is all its country's, access type's or region's probes: {:.1} % right, {:.1} % unknown",
             self.separable.0,
             share(self.separable.1, self.separable.0),
             share(hidden_right, hidden),

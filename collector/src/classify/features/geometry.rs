@@ -124,9 +124,9 @@ pub(super) fn across_borders(v: &OutageView<'_, '_>) -> Vec<Feature> {
 }
 
 /// Why the scope's probes cannot tell an order from a failure, when they are one network that holds every probe of
-/// its country, or every probe of its access type there (`every probe in XL is on AS64501: …`): then nothing they
-/// measure can tell that network's failure from a cut ordered for the country or the access type — no other
-/// network was watched beside
+/// its country, or every probe of its access type there (`every probe in XL is on AS64501: …`), or when they are
+/// every probe of a region and all on one network: then nothing they measure can tell that network's failure
+/// from a cut ordered for the country, the access type or the region — no other network was watched beside
 /// it (CLASSIFICATION.md F9) and its access type is its own (F5). The corpus's scorer sets such outages apart
 /// (`corpus::score::inseparable`); a quarter of them were called the wrong one of the two, many at high
 /// confidence, before this was read (seed 1: 254 such outages, 48 % right).
@@ -141,6 +141,20 @@ pub(super) fn one_network_is_all_watched(v: &OutageView<'_, '_>) -> Option<Strin
     let asn = asn_of(first);
     let network = country_members_where(&|p| asn_of(p) == asn);
     let members: BTreeSet<usize> = v.members.iter().copied().collect();
+    // A region whose probes are all on one network (that network may serve other regions too): a cut ordered
+    // for the region and the network's failure there put the same probes down.
+    let region_of = |p: usize| v.timelines[p].probe.region.as_deref();
+    if let Some(region) = region_of(first)
+        && members
+            .iter()
+            .all(|&p| asn_of(p) == asn && region_of(p) == Some(region))
+        && country_members_where(&|p| region_of(p) == Some(region)) == members
+    {
+        return Some(format!(
+            "every probe in {region} ({country}) is on AS{asn}: a cut ordered for {region} and a failure of \
+             AS{asn} there look the same to them"
+        ));
+    }
     if members != network {
         return None;
     }
