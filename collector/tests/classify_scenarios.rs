@@ -316,10 +316,9 @@ fn both_readings(events: &[DisruptionEvent], probes: usize) -> &DisruptionEvent 
     e
 }
 
-#[test]
-fn a_region_whose_probes_are_all_one_network_names_both_readings() {
-    // Tabriz's five probes are all on AS64997, which has one more probe, up, in Isfahan. They lose every path at
-    // once, gateways up: a cut ordered for Tabriz and AS64997's failure there put the same probes down.
+/// The events when Tabriz — five probes of AS64997 (which has one more, up, in Isfahan) and `more` — loses every
+/// path during `CUT`, gateways up, beside the probes of [`probes`].
+fn tabriz_cut(more: &[ProbeInfo]) -> Vec<DisruptionEvent> {
     let mut all = probes();
     for i in 0..5 {
         all.push(probe_info(
@@ -331,6 +330,7 @@ fn a_region_whose_probes_are_all_one_network_names_both_readings() {
         ));
     }
     all.push(probe_info("isf-64997", "IR", 64997, "Isfahan", AccessType::Fixed));
+    all.extend_from_slice(more);
     let s = Scenario::of(&all, |p, b| {
         let cut = p.region.as_deref() == Some("Tabriz") && CUT.contains(&b);
         Some(Report {
@@ -339,7 +339,14 @@ fn a_region_whose_probes_are_all_one_network_names_both_readings() {
             ..HEALTHY
         })
     });
-    let events = s.events_for(all);
+    s.events_for(all)
+}
+
+#[test]
+fn a_region_whose_probes_are_all_one_network_names_both_readings() {
+    // Tabriz's five probes are all on AS64997, which has one more probe, up, in Isfahan. They lose every path at
+    // once, gateways up: a cut ordered for Tabriz and AS64997's failure there put the same probes down.
+    let events = tabriz_cut(&[]);
     let e = both_readings(&events, 5);
     assert_eq!(e.scope.region.as_deref(), Some("Tabriz"), "{e:#?}");
     assert_evidence(
@@ -663,27 +670,7 @@ fn a_blackout_and_a_networks_failure_that_began_apart_are_two_outages_even_cover
 fn a_region_whose_probes_all_went_down_is_the_scope_rather_than_the_network_holding_most_of_them() {
     // Tabriz: five probes of AS64997 (which has one more, up, in Isfahan) and one of AS64998. All six lose
     // every path at once. AS64997 holds as many probes as Tabriz and five of the six down; Tabriz holds all six.
-    let mut all = probes();
-    for i in 0..5 {
-        all.push(probe_info(
-            &format!("tbz-64997-{i}"),
-            "IR",
-            64997,
-            "Tabriz",
-            AccessType::Fixed,
-        ));
-    }
-    all.push(probe_info("isf-64997", "IR", 64997, "Isfahan", AccessType::Fixed));
-    all.push(probe_info("tbz-64998", "IR", 64998, "Tabriz", AccessType::Mobile));
-    let s = Scenario::of(&all, |p, b| {
-        let cut = p.region.as_deref() == Some("Tabriz") && CUT.contains(&b);
-        Some(Report {
-            domestic_ok: !cut,
-            international_ok: !cut,
-            ..HEALTHY
-        })
-    });
-    let events = s.events_for(all);
+    let events = tabriz_cut(&[probe_info("tbz-64998", "IR", 64998, "Tabriz", AccessType::Mobile)]);
     let outages: Vec<&DisruptionEvent> = events.iter().filter(|e| e.scope.level != "probe").collect();
     assert_eq!(outages.len(), 1, "{events:#?}");
     let e = outages[0];
