@@ -279,3 +279,47 @@ async fn a_url_that_refuses_the_token_does_not_stop_delivery_through_the_next() 
     assert_eq!(stored(&home.store, &ids).await, 7);
     assert_eq!(depth(&spool), 0);
 }
+
+/// `[[uplinks]]` are tried in order: an uplink whose interface is missing (a modem not plugged in) fails, and the
+/// batch goes through the next one; with no working uplink the failure names each one tried.
+#[tokio::test]
+async fn uploads_go_through_the_next_uplink_when_one_cannot_connect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("p1");
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 30);
+    let uplink = |name: &str, interface: &str, upload: bool| {
+        format!("[[uplinks]]\nname = \"{name}\"\ninterface = \"{interface}\"\naccess = \"fixed\"\nupload = {upload}\n")
+    };
+    let with_uplinks = |uplinks: &str| {
+        let mut config = probe_config(dir.path(), &collector.url, &token, &[]);
+        let parsed: ProbeConfig = toml::from_str(&format!(
+            "[collector]\nurl = \"{}\"\ntoken = \"{token}\"\n{uplinks}",
+            collector.url
+        ))
+        .expect("uplinks parse");
+        config.uplinks = parsed.uplinks;
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        config
+    };
+
+    let only_missing = with_uplinks(&(uplink("modem", "vgl-nomodem0", true) + &uplink("lan", "lo", false)));
+    let mut uploader = Uploader::new(&only_missing).expect("uploader");
+    let outcome = uploader.upload_once(&spool).await.expect("round");
+    let RoundOutcome::Failed { error, .. } = outcome else {
+        panic!("no working upload uplink: {outcome:?}")
+    };
+    assert!(error.contains("via modem"), "names the uplink tried: {error}");
+    assert!(
+        !error.contains("via lan"),
+        "an uplink with upload = false carries nothing: {error}"
+    );
+    assert_eq!(depth(&spool), 30, "nothing is lost");
+
+    let missing_then_loopback = with_uplinks(&(uplink("modem", "vgl-nomodem0", true) + &uplink("lan", "lo", true)));
+    let mut uploader = Uploader::new(&missing_then_loopback).expect("uploader");
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
+    assert_eq!((summary.records, last), (30, RoundOutcome::Empty));
+    assert_eq!(stored(&collector.store, &ids).await, 30);
+}

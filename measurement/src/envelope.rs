@@ -48,6 +48,27 @@ pub struct Uplink {
     pub access: UplinkAccess,
 }
 
+impl Uplink {
+    /// Longest name, bytes.
+    pub const MAX_NAME: usize = 32;
+
+    /// What is wrong with `name` as an uplink's name, if anything. A name is a short label (`sat`, `wan-2`): 1–32
+    /// ASCII letters, digits, `-` or `_`, so that it can carry neither an address nor a description of where the
+    /// probe is.
+    pub fn name_problem(name: &str) -> Option<&'static str> {
+        if name.is_empty() || name.len() > Self::MAX_NAME {
+            return Some("must be 1 to 32 bytes");
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Some("may hold only ASCII letters, digits, '-' and '_'");
+        }
+        None
+    }
+}
+
 /// How an uplink reaches the internet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

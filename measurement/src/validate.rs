@@ -44,22 +44,11 @@ impl Default for Limits {
     }
 }
 
-/// Longest uplink name, bytes.
-const MAX_UPLINK_NAME: usize = 32;
-
-/// An uplink's name is a short label (`sat`, `wan-2`): 1–32 ASCII letters, digits, `-` or `_`, so that it can
-/// carry neither an address nor a description of where the probe is.
 fn uplink_name(name: &str) -> Result<(), MeasurementError> {
-    if name.is_empty() || name.len() > MAX_UPLINK_NAME {
-        return invalid("uplink.name", "must be 1 to 32 bytes");
+    match crate::Uplink::name_problem(name) {
+        Some(problem) => invalid("uplink.name", problem),
+        None => Ok(()),
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return invalid("uplink.name", "may hold only ASCII letters, digits, '-' and '_'");
-    }
-    Ok(())
 }
 /// Checks a parsed measurement against `limits`, judging time against the receiver's clock `now`.
 pub fn validate(m: &Measurement, now: DateTime<Utc>, limits: &Limits) -> Result<(), MeasurementError> {

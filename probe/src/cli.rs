@@ -207,6 +207,9 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                 config.lists.files.len(),
                 config.probe.state_dir.display()
             );
+            for line in vigil_probe::describe_uplinks(&config.uplinks) {
+                println!("  {line}");
+            }
             ExitCode::SUCCESS
         }
         Err(ConfigError::Invalid { path, problems }) => {

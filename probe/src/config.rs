@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use url::Url;
-use vigil_measurement::Scope;
+use vigil_measurement::{Scope, Uplink, UplinkAccess};
 
 /// The whole probe configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +38,60 @@ pub struct ProbeConfig {
     /// DNS check behaviour.
     #[serde(default)]
     pub dns: DnsSection,
+    /// The probe's ways out, when it has more than the routing table's default (a terrestrial line and a
+    /// satellite dish or a second modem). None: one way out, chosen by the routing table, as before.
+    #[serde(default)]
+    pub uplinks: Vec<UplinkEntry>,
+}
+
+/// One `[[uplinks]]` entry: an interface the probe measures through, uploads through, or both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UplinkEntry {
+    /// A short label sent with each measurement taken through it (`wan`, `sat`): 1–32 letters, digits, `-`, `_`.
+    pub name: String,
+    /// The network interface (`eth0`, `wwan0`, `enp1s0u1`).
+    pub interface: String,
+    /// How it reaches the internet: `fixed`, `mobile` or `satellite`.
+    pub access: UplinkAccess,
+    /// Whether vitals and anchor checks run through it (test lists run through the first such uplink only).
+    #[serde(default = "yes")]
+    pub measure: bool,
+    /// Whether batches may go to the collector through it (tried in the order listed).
+    #[serde(default = "yes")]
+    pub upload: bool,
+    /// How its sockets are kept on the interface: `auto` (the device, else its address), `device`
+    /// (`SO_BINDTODEVICE`), or `address` (its source address, for machines whose policy routing already sends
+    /// that address's traffic out of the interface).
+    #[serde(default)]
+    pub bind: BindChoice,
+}
+
+/// `[[uplinks]] bind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindChoice {
+    /// The device when the kernel allows it (Linux 5.7 and later, or CAP_NET_RAW), else the address.
+    #[default]
+    Auto,
+    /// Always the device.
+    Device,
+    /// Always the interface's source address.
+    Address,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl UplinkEntry {
+    /// Its label on the wire.
+    pub fn label(&self) -> Uplink {
+        Uplink {
+            name: self.name.clone(),
+            access: self.access,
+        }
+    }
 }
 
 /// `[dns]`.
@@ -456,6 +510,35 @@ impl ProbeConfig {
         if self.upload.max_batch_bytes < 64 << 10 {
             add("upload.max_batch_bytes".into(), "must be at least 65536");
         }
+        for (i, uplink) in self.uplinks.iter().enumerate() {
+            if let Some(problem) = Uplink::name_problem(&uplink.name) {
+                add(format!("uplinks[{i}].name"), problem);
+            } else if self.uplinks[..i].iter().any(|u| u.name == uplink.name) {
+                add(format!("uplinks[{i}].name"), "another uplink has this name");
+            }
+            if !is_interface_name(&uplink.interface) {
+                add(
+                    format!("uplinks[{i}].interface"),
+                    "an interface name: 1 to 15 bytes, no '/', ':' or spaces (see `ip link`)",
+                );
+            } else if self.uplinks[..i].iter().any(|u| u.interface == uplink.interface) {
+                add(format!("uplinks[{i}].interface"), "another uplink uses this interface");
+            }
+        }
+        if !self.uplinks.is_empty() {
+            if !self.uplinks.iter().any(|u| u.upload) {
+                add(
+                    "uplinks".into(),
+                    "at least one uplink needs upload = true, or nothing reaches the collector",
+                );
+            }
+            if !self.uplinks.iter().any(|u| u.measure) {
+                add(
+                    "uplinks".into(),
+                    "at least one uplink needs measure = true, or nothing is measured",
+                );
+            }
+        }
         out
     }
 
@@ -515,6 +598,17 @@ fn resolver_address(text: &str) -> Result<(), String> {
         "tls" | "https" => Ok(()),
         other => Err(format!("unknown resolver transport `{other}` (udp, tcp, tls, https)")),
     }
+}
+
+/// A name Linux accepts for a network interface (`IFNAMSIZ` less the NUL; `dev_valid_name`).
+fn is_interface_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() < 16
+        && text != "."
+        && text != ".."
+        && !text
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b.is_ascii_control())
 }
 
 /// A syntactically valid DNS host name.
@@ -590,6 +684,39 @@ mod tests {
                 "lists.ca_file",
             ]
         );
+    }
+
+    #[test]
+    fn uplinks_are_optional_and_each_problem_is_named() {
+        assert!(parse(MINIMAL).uplinks.is_empty());
+        let two = parse(&format!(
+            "{MINIMAL}[[uplinks]]\nname = \"wan\"\ninterface = \"eth0\"\naccess = \"fixed\"\n\
+             [[uplinks]]\nname = \"sat\"\ninterface = \"enp1s0u1\"\naccess = \"satellite\"\nmeasure = false\n"
+        ));
+        assert!(two.problems().is_empty(), "{:?}", two.problems());
+        assert_eq!(two.uplinks[1].label().access, UplinkAccess::Satellite);
+        assert!(two.uplinks[0].measure && two.uplinks[0].upload && !two.uplinks[1].measure);
+        let bad = parse(&format!(
+            "{MINIMAL}[[uplinks]]\nname = \"a b\"\ninterface = \"eth0/x\"\naccess = \"mobile\"\nupload = false\n\
+             [[uplinks]]\nname = \"wan\"\ninterface = \"eth1\"\naccess = \"fixed\"\nupload = false\n\
+             [[uplinks]]\nname = \"wan\"\ninterface = \"eth1\"\naccess = \"fixed\"\nupload = false\n"
+        ));
+        let keys: Vec<String> = bad.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "uplinks[0].name",
+                "uplinks[0].interface",
+                "uplinks[2].name",
+                "uplinks[2].interface",
+                "uplinks",
+            ]
+        );
+        let err = toml::from_str::<ProbeConfig>(&format!(
+            "{MINIMAL}[[uplinks]]\nname = \"x\"\ninterface = \"eth0\"\naccess = \"balloon\"\n"
+        ))
+        .expect_err("unknown access");
+        assert!(err.to_string().contains("balloon"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Connections the probe makes itself — name lookup, TCP connect and TLS (rustls), within one deadline — each
-//! carried by a [`Counted`] stream, so the data budget sees every byte (the HTTP check and the uploader use them).
+//! Connections the probe makes itself — name lookup, TCP connect and TLS (rustls), within one deadline, along one
+//! [`NetPath`] (an uplink's interface, or the routing table's choice) — each carried by a [`Counted`] stream, so
+//! the data budget sees every byte (the HTTP check and the uploader use them).
 //! Failures keep their stage (lookup, connect, TLS) so a check can report where it failed.
 
 use std::io;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use url::{Host, Url};
 
+use crate::net::NetPath;
 use crate::traffic::{CheckMeter, Counted, DATAGRAM_HEADERS};
 
 /// What one name lookup through the system resolver is counted as: its A and AAAA queries and answers. The
@@ -54,11 +56,12 @@ pub enum ConnectError {
     Timeout(&'static str),
 }
 
-/// Opens a connection to `url`'s host and port (TLS with `tls` for `https`) within `within`, counting its bytes
-/// into the process's total and, when given, a check's `meter`.
+/// Opens a connection to `url`'s host and port (TLS with `tls` for `https`) along `path` within `within`,
+/// counting its bytes into the process's total and, when given, a check's `meter`.
 pub async fn open(
     url: &Url,
     tls: &tokio_rustls::TlsConnector,
+    path: &NetPath,
     within: Duration,
     meter: Option<&CheckMeter>,
 ) -> Result<Connection, ConnectError> {
@@ -80,8 +83,8 @@ pub async fn open(
         Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
         Some(Host::Domain(name)) => {
             count_lookup(SYSTEM_LOOKUP_BYTES);
-            match tokio::time::timeout_at(deadline, tokio::net::lookup_host((name, port))).await {
-                Ok(Ok(found)) => found.collect(),
+            match tokio::time::timeout_at(deadline, path.lookup(name, port)).await {
+                Ok(Ok(found)) => found,
                 Ok(Err(err)) => return Err(ConnectError::Lookup(err)),
                 Err(_) => return Err(ConnectError::Timeout("dns")),
             }
@@ -91,7 +94,7 @@ pub async fn open(
     let mut last = ConnectError::NoAddress;
     let mut connected = None;
     for addr in addrs {
-        match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await {
+        match tokio::time::timeout_at(deadline, path.connect_tcp(addr)).await {
             Ok(Ok(stream)) => {
                 connected = Some((stream, addr));
                 break;

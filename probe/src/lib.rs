@@ -6,7 +6,8 @@
 //! `vitals` and `clock` (the evidence that tells a power cut from a shutdown), `packet` and `net` (pure packet
 //! code; sockets and privileges), `spool` (crash-safe queue), `upload` (delivery to the collector),
 //! `own_addresses` (the addresses it never sends), `signing` (the probe's Ed25519 key that signs every upload),
-//! `fingerprints` and `test_lists` (inputs), `budget`, `metrics`, `config`. ARCHITECTURE.md maps them.
+//! `fingerprints` and `test_lists` (inputs), `budget`, `metrics`, `config`, `uplinks` (the ways out: `[[uplinks]]` bound to their interfaces).
+//! ARCHITECTURE.md maps them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,20 +36,22 @@ mod sys;
 mod test_lists;
 mod tls;
 mod traffic;
+mod uplinks;
 mod upload;
 mod vitals;
 
 // Running the probe.
 pub use agent::{LIST_URL_CAP, run, run_once};
-pub use config::{ConfigError, ProbeConfig};
+pub use config::{ConfigError, ProbeConfig, UplinkEntry};
 pub use metrics::ProbeMetrics;
 pub use signing::ProbeKey;
+pub use uplinks::describe_uplinks;
 
 // The checks, one namespace each.
 pub use checks::{dns, http, icmp, syn, tcp, trace};
 
 // Packet parsing of raw-socket replies (hostile input: the fuzz targets drive these), and packet privileges.
-pub use net::{PacketMode, detect_packet_mode};
+pub use net::{BindMethod, Egress, NetPath, PacketMode, detect_packet_mode};
 pub use packet::icmp::parse as parse_icmp;
 pub use packet::ipv4::split as split_ipv4;
 pub use packet::tcp::parse as parse_tcp;

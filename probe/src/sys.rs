@@ -35,6 +35,11 @@ pub fn boottime_ms() -> Option<u64> {
 /// Every address configured on this machine's interfaces (loopback included; the caller filters), or empty when
 /// the call fails.
 pub fn interface_addresses() -> Vec<std::net::IpAddr> {
+    named_interface_addresses().into_iter().map(|(_, ip)| ip).collect()
+}
+
+/// Every address configured on this machine's interfaces with the interface's name, or empty when the call fails.
+pub fn named_interface_addresses() -> Vec<(String, std::net::IpAddr)> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: `&mut head` is a valid pointer to a pointer; on success getifaddrs stores a list we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -46,6 +51,15 @@ pub fn interface_addresses() -> Vec<std::net::IpAddr> {
         // SAFETY: `cursor` is a non-null node of the list getifaddrs returned, valid until freeifaddrs.
         let entry = unsafe { &*cursor };
         let addr = entry.ifa_addr;
+        let name = if entry.ifa_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a non-null `ifa_name` is a NUL-terminated string owned by the list, valid until
+            // freeifaddrs; it is copied out here.
+            unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
         if !addr.is_null() {
             // SAFETY: a non-null `ifa_addr` points to a sockaddr whose `sa_family` says its real type; we read
             // the family first and then only the matching, properly sized struct.
@@ -53,13 +67,15 @@ pub fn interface_addresses() -> Vec<std::net::IpAddr> {
             if family == libc::AF_INET {
                 // SAFETY: family AF_INET: the sockaddr is a sockaddr_in.
                 let v4 = unsafe { &*addr.cast::<libc::sockaddr_in>() };
-                out.push(std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be(
-                    v4.sin_addr.s_addr,
-                ))));
+                let ip = std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+                out.push((name, std::net::IpAddr::V4(ip)));
             } else if family == libc::AF_INET6 {
                 // SAFETY: family AF_INET6: the sockaddr is a sockaddr_in6.
                 let v6 = unsafe { &*addr.cast::<libc::sockaddr_in6>() };
-                out.push(std::net::IpAddr::V6(std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr)));
+                out.push((
+                    name,
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr)),
+                ));
             }
         }
         cursor = entry.ifa_next;
@@ -88,6 +104,11 @@ mod tests {
         assert!(
             all.contains(&std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
             "{all:?}"
+        );
+        let named = named_interface_addresses();
+        assert!(
+            named.contains(&("lo".to_owned(), std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))),
+            "{named:?}"
         );
     }
 }

@@ -61,6 +61,7 @@ async fn setup(flag_bogons: bool) -> DnsResolvers {
         timeout: Duration::from_millis(700),
         flag_bogons,
         extra_roots: Vec::new(),
+        egress: None,
     };
     let (resolvers, problems) = DnsResolvers::new(&specs, settings, Arc::new(Fingerprints::builtin()));
     assert!(problems.is_empty(), "{problems:?}");
@@ -214,6 +215,7 @@ async fn dot_and_doh_resolvers_answer_and_serve_as_controls() {
         timeout: Duration::from_secs(3),
         flag_bogons: true,
         extra_roots: vec![cert.der.clone()],
+        egress: None,
     };
     let (resolvers, problems) = DnsResolvers::new(&specs, settings, Arc::new(Fingerprints::builtin()));
     assert!(problems.is_empty(), "{problems:?}");
@@ -256,6 +258,7 @@ async fn a_dot_server_with_an_untrusted_certificate_is_a_tls_error() {
         timeout: Duration::from_secs(3),
         flag_bogons: true,
         extra_roots: Vec::new(),
+        egress: None,
     };
     let (resolvers, _) = DnsResolvers::new(&specs, settings, Arc::new(Fingerprints::builtin()));
     let all = resolvers.check("normal.test", &target("normal.test")).await;

@@ -175,7 +175,7 @@ async fn a_tls_handshake_that_fails_is_a_tls_error_with_its_stage() {
 #[tokio::test]
 async fn tcp_connect_is_ok_to_an_open_port_and_refused_at_a_closed_one() {
     let open = serve(HashMap::new()).await;
-    let m = tcp::check(open.ip(), open.port(), Duration::from_secs(2), target("open")).await;
+    let m = tcp::check(open.ip(), open.port(), Duration::from_secs(2), None, target("open")).await;
     validate(&m, chrono::Utc::now(), &Limits::default()).expect("valid");
     let MeasurementResult::Tcp(ok) = &m.result else {
         panic!("not tcp")
@@ -183,7 +183,14 @@ async fn tcp_connect_is_ok_to_an_open_port_and_refused_at_a_closed_one() {
     assert_eq!((ok.outcome, ok.method.as_deref()), (Outcome::Ok, Some("connect")));
     assert!(ok.rtt_ms.is_some());
     let closed = closed_port();
-    let m = tcp::check(closed.ip(), closed.port(), Duration::from_secs(2), target("closed")).await;
+    let m = tcp::check(
+        closed.ip(),
+        closed.port(),
+        Duration::from_secs(2),
+        None,
+        target("closed"),
+    )
+    .await;
     assert_eq!(m.result.outcome(), Outcome::Refused);
 }
 

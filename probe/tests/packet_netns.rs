@@ -169,15 +169,15 @@ fn netns_child() {
         timeout: Duration::from_millis(700),
     };
     let out = |name: &str, json: String| println!("RESULT {name} {json}");
-    out("icmp_ok", json(&ping(v4("10.77.1.2"), icmp, mode)));
-    out("icmp_unreachable", json(&ping(v4("10.77.9.9"), icmp, mode)));
-    out("icmp_prohibited", json(&ping(v4("10.77.1.4"), icmp, mode)));
+    out("icmp_ok", json(&ping(v4("10.77.1.2"), icmp, mode, None)));
+    out("icmp_unreachable", json(&ping(v4("10.77.9.9"), icmp, mode, None)));
+    out("icmp_prohibited", json(&ping(v4("10.77.1.4"), icmp, mode, None)));
     let ttls = SynAckTtls::default();
     let t = Duration::from_millis(1500);
-    out("syn_open", json(&probe(v4("10.77.1.2"), 8080, t, &ttls)));
-    out("syn_closed", json(&probe(v4("10.77.1.2"), 8081, t, &ttls)));
-    out("syn_filtered", json(&probe(v4("10.77.1.2"), 8082, t, &ttls)));
-    out("syn_injected", json(&probe(v4("10.77.1.2"), 8083, t, &ttls)));
+    out("syn_open", json(&probe(v4("10.77.1.2"), 8080, t, &ttls, None)));
+    out("syn_closed", json(&probe(v4("10.77.1.2"), 8081, t, &ttls, None)));
+    out("syn_filtered", json(&probe(v4("10.77.1.2"), 8082, t, &ttls, None)));
+    out("syn_injected", json(&probe(v4("10.77.1.2"), 8083, t, &ttls, None)));
     let settings = TraceSettings {
         max_hops: 6,
         hop_timeout: Duration::from_millis(500),
@@ -197,7 +197,7 @@ fn netns_child() {
         json(&trace(v4("10.77.1.2"), TraceProtocol::Tcp(8082), &settings)),
     );
     let local = vigil_probe::read_local(&vigil_probe::VitalsSources::default());
-    out("gateway", serde_json::json!({"route": local.route.as_ref().and_then(|r| r.gateway).map(|g| g.to_string()), "link_up": local.link_up, "answers": vigil_probe::icmp::gateway_answers(v4("10.77.0.1"), mode).0}).to_string());
+    out("gateway", serde_json::json!({"route": local.route.as_ref().and_then(|r| r.gateway).map(|g| g.to_string()), "link_up": local.link_up, "answers": vigil_probe::icmp::gateway_answers(v4("10.77.0.1"), mode, None).0}).to_string());
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {

@@ -1,12 +1,14 @@
 //! The measuring agent: what `vigil-probe run` and `once` do.
 //!
-//! Every `cycle_secs` (with up to 10% jitter, cycles never overlap): each anchor gets DNS, TCP (the URL's port,
-//! else 443) and HTTP checks. Every `list_cycle_secs`: each test-list URL gets DNS and HTTP checks, `concurrency`
+//! Every `cycle_secs` (with up to 10% jitter, cycles never overlap): vitals, and each anchor gets DNS, TCP (the
+//! URL's port, else 443) and HTTP checks — once per measuring uplink when `[[uplinks]]` are declared, each bound
+//! to its interface and labelled with it, else once along the routing table's choice, unlabelled. Every `list_cycle_secs`: each test-list URL gets DNS and HTTP checks, `concurrency`
 //! at a time, within the daily data budget. Results go to the spool as they come (anchors in one transaction per
 //! cycle, list results in chunks); an upload task wakes after each append and drains the spool to the collector.
 //! On SIGTERM or Ctrl-C measuring stops and one last upload is tried.
 
 mod targets;
+mod uplinks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +19,7 @@ use tokio::sync::Notify;
 use vigil_measurement::{Measurement, Outcome, Scope, Target};
 
 pub use targets::plan_anchor;
+use uplinks::UplinkChecks;
 
 use crate::budget::DataBudget;
 use crate::checks::dns::{DnsResolvers, DnsSettings, ResolverSpec};
@@ -51,8 +54,9 @@ pub enum AgentError {
 /// Everything needed to measure, built once from the configuration.
 pub struct Checks {
     config: ProbeConfig,
-    dns: DnsResolvers,
-    http: HttpChecker,
+    /// The measuring uplinks in configuration order (one, unlabelled, when none are declared); test lists run
+    /// on the first.
+    uplinks: Vec<UplinkChecks>,
     lists: TestLists,
     mode: PacketMode,
     syn_ack_ttls: SynAckTtls,
@@ -110,25 +114,39 @@ impl Checks {
                 .map_err(|reason| AgentError::Setup(format!("lists.ca_file {}: {reason}", path.display())))?,
             None => Vec::new(),
         };
-        let (dns, problems) = DnsResolvers::new(
-            &specs,
-            DnsSettings {
-                timeout: Duration::from_secs_f64(config.timeouts.dns_secs),
-                flag_bogons: config.dns.flag_bogon_answers,
-                extra_roots: extra_roots.clone(),
-            },
-            Arc::clone(&fingerprints),
-        );
-        warnings.extend(problems.iter().map(ToString::to_string));
         let http = HttpChecker::new(
             HttpSettings {
                 connect_timeout: Duration::from_secs_f64(config.timeouts.connect_secs),
                 timeout: Duration::from_secs_f64(config.timeouts.http_secs),
             },
-            fingerprints,
+            Arc::clone(&fingerprints),
             &extra_roots,
         )
         .map_err(|e| AgentError::Setup(e.to_string()))?;
+        let (ways, egress_warnings) = crate::uplinks::ways_out(&config.uplinks);
+        warnings.extend(egress_warnings);
+        let mut uplinks = Vec::new();
+        for way in ways.into_iter().filter(|w| w.measure) {
+            let (dns, problems) = DnsResolvers::new(
+                &specs,
+                DnsSettings {
+                    timeout: Duration::from_secs_f64(config.timeouts.dns_secs),
+                    flag_bogons: config.dns.flag_bogon_answers,
+                    extra_roots: extra_roots.clone(),
+                    egress: way.path.egress().cloned(),
+                },
+                Arc::clone(&fingerprints),
+            );
+            // The same resolvers on every uplink: say what is wrong with them once.
+            if uplinks.is_empty() {
+                warnings.extend(problems.iter().map(ToString::to_string));
+            }
+            uplinks.push(UplinkChecks {
+                http: http.clone().along(way.path.clone()),
+                dns,
+                way,
+            });
+        }
         let lists = TestLists::load(&config.lists.files).map_err(|e| AgentError::Setup(e.to_string()))?;
         if !lists.skipped.is_empty() {
             warnings.push(format!("{} test-list rows skipped", lists.skipped.len()));
@@ -143,8 +161,7 @@ impl Checks {
         Ok((
             Checks {
                 config,
-                dns,
-                http,
+                uplinks,
                 lists,
                 mode,
                 syn_ack_ttls: SynAckTtls::default(),
@@ -159,9 +176,26 @@ impl Checks {
         self.lists.entries.len()
     }
 
-    /// One cycle of anchor checks, all anchors at once.
+    /// One cycle of anchor checks, all anchors on every measuring uplink at once; each measurement names its
+    /// uplink when uplinks are declared.
     pub async fn anchor_cycle(&self) -> Vec<Measurement> {
+        let per_uplink = self.uplinks.iter().map(|uplink| async move {
+            let mut out = self.anchor_cycle_on(uplink).await;
+            for m in &mut out {
+                m.uplink.clone_from(&uplink.way.label);
+            }
+            out
+        });
+        futures_util::future::join_all(per_uplink)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    async fn anchor_cycle_on(&self, uplink: &UplinkChecks) -> Vec<Measurement> {
         let connect_timeout = Duration::from_secs_f64(self.config.timeouts.connect_secs);
+        let egress = uplink.way.path.egress();
         let cycles = self.config.anchors.iter().map(|anchor| async move {
             let plan = plan_anchor(&anchor.target);
             let target = Target {
@@ -171,11 +205,12 @@ impl Checks {
             };
             let mut out = Vec::new();
             if let Some(host) = &plan.host {
-                out.extend(self.dns.check(host, &target).await);
+                out.extend(uplink.dns.check(host, &target).await);
             }
-            if let Some(ip) = plan.resolve().await {
+            if let Some(ip) = plan.resolve(&uplink.way.path).await {
                 let icmp_ok = if self.mode.can_ping() && ip.is_ipv4() {
-                    let m = icmp_check::check(ip, IcmpSettings::default(), self.mode, target.clone()).await;
+                    let m = icmp_check::check(ip, IcmpSettings::default(), self.mode, egress.cloned(), target.clone())
+                        .await;
                     let ok = m.result.outcome() == Outcome::Ok;
                     out.push(m);
                     ok
@@ -188,11 +223,12 @@ impl Checks {
                         plan.port,
                         connect_timeout,
                         self.syn_ack_ttls.clone(),
+                        egress.cloned(),
                         target.clone(),
                     )
                     .await
                 } else {
-                    tcp::check(ip, plan.port, connect_timeout, target.clone()).await
+                    tcp::check(ip, plan.port, connect_timeout, egress, target.clone()).await
                 };
                 let tcp_ok = tcp.result.outcome() == Outcome::Ok;
                 out.push(tcp);
@@ -203,11 +239,15 @@ impl Checks {
                     } else {
                         TraceProtocol::Tcp(plan.port)
                     };
-                    out.push(trace::check(ip, protocol, self.trace_settings(), target.clone()).await);
+                    let settings = TraceSettings {
+                        egress: egress.cloned(),
+                        ..self.trace_settings()
+                    };
+                    out.push(trace::check(ip, protocol, settings, target.clone()).await);
                 }
             }
             if let Some(url) = &plan.url {
-                out.push(self.http.check(url, target.clone()).await);
+                out.push(uplink.http.check(url, target.clone()).await);
             }
             out
         });
@@ -226,24 +266,48 @@ impl Checks {
         }
     }
 
-    /// The probe's vitals now: files, then the gateway by ICMP (or a complete ARP entry when ICMP is not
-    /// permitted or not answered).
-    pub async fn vitals(&self, spool_depth: u64, last_gasp: bool) -> Measurement {
+    /// The probe's vitals now, one measurement per measuring uplink (each with its own interface's link and
+    /// gateway, and the same cycle number): files, then the gateway by ICMP (or a complete ARP entry when ICMP is
+    /// not permitted or not answered).
+    pub async fn vitals(&self, spool_depth: u64, last_gasp: bool) -> Vec<Measurement> {
+        let seq = self.vitals_seq.fetch_add(1, Ordering::SeqCst);
+        let per_uplink = self.uplinks.iter().map(|uplink| async move {
+            let mut m = self.vitals_on(&uplink.way, spool_depth, last_gasp, seq).await;
+            m.uplink.clone_from(&uplink.way.label);
+            m
+        });
+        futures_util::future::join_all(per_uplink).await
+    }
+
+    async fn vitals_on(
+        &self,
+        way: &crate::uplinks::WayOut,
+        spool_depth: u64,
+        last_gasp: bool,
+        seq: u64,
+    ) -> Measurement {
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
         let sources = self.config.vitals.sources();
         let mode = self.mode;
+        let interface = way.interface.clone();
+        let egress = way.path.egress().cloned();
         let (local, gateway) = tokio::task::spawn_blocking(move || {
-            let local = vitals::read_local(&sources);
+            let local = vitals::read_local_on(&sources, interface.as_deref());
             let gateway = local.route.as_ref().and_then(|r| r.gateway).map(|gw| {
-                let (answered, rtt) = icmp_check::gateway_answers(gw, mode);
-                (answered || vitals::arp_complete(&sources.arp_path, gw), rtt)
+                let (answered, rtt) = icmp_check::gateway_answers(gw, mode, egress.as_ref());
+                (
+                    answered || vitals::arp_complete(&sources.arp_path, gw, interface.as_deref()),
+                    rtt,
+                )
             });
             (local, gateway)
         })
         .await
-        .unwrap_or_else(|_| (vitals::read_local(&self.config.vitals.sources()), None));
-        let seq = self.vitals_seq.fetch_add(1, Ordering::SeqCst);
+        .unwrap_or_else(|_| {
+            let local = vitals::read_local_on(&self.config.vitals.sources(), way.interface.as_deref());
+            (local, None)
+        });
         let result = vitals::result(
             &local,
             VitalsExtras {
@@ -280,6 +344,9 @@ impl Checks {
     /// are handed to `sink` as each URL finishes, and the budget is saved as it is spent.
     pub async fn list_pass(&self, budget: &mut DataBudget, mut sink: impl FnMut(Vec<Measurement>)) -> ListPassSummary {
         let mut summary = ListPassSummary::default();
+        let Some(uplink) = self.uplinks.first() else {
+            return summary;
+        };
         let budget = std::sync::Mutex::new(budget);
         let in_flight = AtomicU64::new(0);
         let stopped = AtomicBool::new(false);
@@ -303,9 +370,12 @@ impl Checks {
                 };
                 let mut out = Vec::new();
                 if let Some(host) = entry.url.host_str() {
-                    out.extend(self.dns.check(host, &target).await);
+                    out.extend(uplink.dns.check(host, &target).await);
                 }
-                out.push(self.http.check(&entry.url, target).await);
+                out.push(uplink.http.check(&entry.url, target).await);
+                for m in &mut out {
+                    m.uplink.clone_from(&uplink.way.label);
+                }
                 out
             })
             .buffer_unordered(self.config.probe.concurrency.max(1));
@@ -336,7 +406,7 @@ pub struct ListPassSummary {
 pub async fn run_once(config: ProbeConfig) -> Result<(Vec<Measurement>, Vec<String>), AgentError> {
     let budget_bytes = config.probe.daily_budget_mb.saturating_mul(1 << 20);
     let (checks, warnings) = Checks::build(config)?;
-    let mut all = vec![checks.vitals(0, false).await];
+    let mut all = checks.vitals(0, false).await;
     all.extend(checks.anchor_cycle().await);
     let mut budget = DataBudget::in_memory(budget_bytes);
     checks.list_pass(&mut budget, |results| all.extend(results)).await;
@@ -363,7 +433,8 @@ pub async fn run(
     }
     tracing::info!(
         anchors = checks.config.anchors.len(),
-        resolvers = checks.dns.len(),
+        resolvers = checks.uplinks.first().map_or(0, |u| u.dns.len()),
+        uplinks = checks.uplinks.len(),
         list_urls = checks.list_len(),
         cycle_secs = cycle.as_secs(),
         "probe running"
@@ -387,17 +458,19 @@ pub async fn run(
             let jitter = cycle.mul_f64(fastrand::f64() * 0.1).min(Duration::from_secs(5));
             tokio::time::sleep(jitter).await;
             let depth = spool.with(|s| s.depth()).unwrap_or(0);
-            let mut vital = checks.vitals(depth, false).await;
-            let low = checks.battery_low(&vital);
+            let mut vitals = checks.vitals(depth, false).await;
+            let low = vitals.iter().any(|v| checks.battery_low(v));
             if low && !battery_gasped {
                 // The battery is about to run out: say so, and get it out at once.
-                if let vigil_measurement::MeasurementResult::Vitals(v) = &mut vital.result {
-                    v.last_gasp = true;
+                for vital in &mut vitals {
+                    if let vigil_measurement::MeasurementResult::Vitals(v) = &mut vital.result {
+                        v.last_gasp = true;
+                    }
                 }
                 tracing::warn!("battery low: last gasp");
             }
             battery_gasped = low;
-            spool_results(&spool, RecordClass::Vitals, vec![vital], &wake);
+            spool_results(&spool, RecordClass::Vitals, vitals, &wake);
             let results = checks.anchor_cycle().await;
             log_cycle(&results);
             if let Some(m) = &metrics {
@@ -436,7 +509,7 @@ pub async fn run(
     // The last gasp: the probe is going dark on purpose (shutdown, service stop), and says so.
     let depth = spool.with(|s| s.depth()).unwrap_or(0);
     let gasp = checks.vitals(depth, true).await;
-    spool_results(&spool, RecordClass::Vitals, vec![gasp], &wake);
+    spool_results(&spool, RecordClass::Vitals, gasp, &wake);
     if !uploads_ended {
         tracing::info!("stopping: measuring has ended; last gasp spooled; one last upload (at most 10 s)");
         finishing.store(true, Ordering::SeqCst);

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use url::Url;
 
+use crate::net::NetPath;
+
 /// The checks one anchor gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorPlan {
@@ -48,15 +50,18 @@ pub fn plan_anchor(target: &str) -> AnchorPlan {
 }
 
 impl AnchorPlan {
-    /// The address for the TCP check: the literal one, or the first the system resolves (IPv4 first).
-    pub async fn resolve(&self) -> Option<IpAddr> {
+    /// The address for the TCP check: the literal one, or the first the system's resolvers give along `path`
+    /// (IPv4 first).
+    pub async fn resolve(&self, path: &NetPath) -> Option<IpAddr> {
         if self.ip.is_some() {
             return self.ip;
         }
         let host = self.host.as_deref()?;
-        let addrs: Vec<IpAddr> = tokio::net::lookup_host((host, self.port))
+        let addrs: Vec<IpAddr> = path
+            .lookup(host, self.port)
             .await
             .ok()?
+            .into_iter()
             .map(|a| a.ip())
             .collect();
         addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied()

@@ -23,7 +23,6 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
 /// A resolver whose sockets count their bytes.
-type CountedResolver = Resolver<super::counted_dns::CountingRuntime>;
 use url::Url;
 use vigil_measurement::result::{DnsAnswer, DnsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
@@ -31,6 +30,7 @@ use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 use super::address::{comparison_prefix, is_bogon};
 use super::{envelope, error_detail};
 use crate::fingerprints::Fingerprints;
+use crate::net::{CountedResolver, CountingRuntime, Egress};
 
 /// One resolver to ask, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,9 @@ pub struct DnsSettings {
     pub flag_bogons: bool,
     /// Extra trusted roots (DER) for DoT and DoH, besides Mozilla's: a private CA, or a test's own.
     pub extra_roots: Vec<Vec<u8>>,
+    /// The uplink whose interface queries leave by (the routing table's choice when `None`). A resolver on this
+    /// machine (a local stub on loopback) is asked directly whatever the uplink.
+    pub egress: Option<Egress>,
 }
 
 /// A resolver that cannot be set up (the others still run).
@@ -354,7 +357,11 @@ fn endpoint(address: &str) -> Option<Endpoint> {
 
 /// Why a connection to a resolver fails: its own TCP connect, then (for DoT and DoH) a TLS handshake.
 async fn diagnose(endpoint: &Endpoint, settings: &DnsSettings) -> (Outcome, Option<String>) {
-    let connect = tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(endpoint.addr)).await;
+    let connect = tokio::time::timeout(
+        settings.timeout,
+        crate::net::connect_tcp(settings.egress.as_ref(), endpoint.addr),
+    )
+    .await;
     let stream = match connect {
         Err(_) => return (Outcome::Timeout, None),
         Ok(Err(err)) => return super::tcp::connect_failure(&err),
@@ -448,7 +455,7 @@ fn build_resolver(address: &str, settings: &DnsSettings) -> Result<CountedResolv
     opts.try_tcp_on_error = false;
     opts.ndots = 0;
     let tls = crate::tls::client_config_with(&settings.extra_roots).map_err(|e| bad(&format!("TLS setup: {e}")))?;
-    Resolver::builder_with_config(config, super::counted_dns::CountingRuntime::default())
+    Resolver::builder_with_config(config, CountingRuntime::via(settings.egress.clone()))
         .with_options(opts)
         .with_tls_config(tls)
         .build()

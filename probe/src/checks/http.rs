@@ -19,6 +19,7 @@ use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::envelope;
 use crate::fingerprints::Fingerprints;
+use crate::net::NetPath;
 use crate::traffic::CheckMeter;
 
 /// Most body bytes read per response.
@@ -59,6 +60,7 @@ pub struct HttpSettings {
 #[derive(Clone)]
 pub struct HttpChecker {
     tls: tokio_rustls::TlsConnector,
+    path: NetPath,
     settings: HttpSettings,
     fingerprints: Arc<Fingerprints>,
 }
@@ -79,9 +81,16 @@ impl HttpChecker {
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(HttpChecker {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            path: NetPath::system(),
             settings,
             fingerprints,
         })
+    }
+
+    /// The same checker, its connections along `path` (an uplink's interface and name lookups).
+    pub fn along(mut self, path: NetPath) -> Self {
+        self.path = path;
+        self
     }
 
     /// Fetches `url`; never fails (a failure is the result).
@@ -102,7 +111,7 @@ impl HttpChecker {
 
     /// Looks the host up, connects (TLS for https) and sends one GET; the response's body is still to be read.
     async fn request(&self, url: &Url, meter: &CheckMeter) -> Result<Exchange, FetchError> {
-        let connection = crate::connect::open(url, &self.tls, self.settings.connect_timeout, Some(meter))
+        let connection = crate::connect::open(url, &self.tls, &self.path, self.settings.connect_timeout, Some(meter))
             .await
             .map_err(|e| FetchError::connect(&e))?;
         let (io, addr, tls_version) = (connection.io, connection.peer, connection.tls_version);

@@ -10,7 +10,7 @@ use vigil_measurement::result::IcmpResult;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::envelope;
-use crate::net::{DgramIcmpSocket, PacketMode, PacketSocket, RawSocket};
+use crate::net::{DgramIcmpSocket, Egress, PacketMode, PacketSocket, RawSocket};
 use crate::packet::icmp::{self, IcmpMessage};
 
 /// Settings of one ICMP run.
@@ -31,12 +31,18 @@ impl Default for IcmpSettings {
     }
 }
 
-/// Pings `ip`; never fails (a failure is the result).
-pub async fn check(ip: IpAddr, settings: IcmpSettings, mode: PacketMode, target: Target) -> Measurement {
+/// Pings `ip`, out by `egress` when given; never fails (a failure is the result).
+pub async fn check(
+    ip: IpAddr,
+    settings: IcmpSettings,
+    mode: PacketMode,
+    egress: Option<Egress>,
+    target: Target,
+) -> Measurement {
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
     let result = match ip {
-        IpAddr::V4(v4) => tokio::task::spawn_blocking(move || ping(v4, settings, mode))
+        IpAddr::V4(v4) => tokio::task::spawn_blocking(move || ping(v4, settings, mode, egress.as_ref()))
             .await
             .unwrap_or_else(|e| failed(ip, settings, mode, Outcome::Error, Some(e.to_string()))),
         IpAddr::V6(_) => failed(
@@ -50,13 +56,13 @@ pub async fn check(ip: IpAddr, settings: IcmpSettings, mode: PacketMode, target:
     envelope(target, started_at, clock.elapsed(), MeasurementResult::Icmp(result))
 }
 
-/// The blocking ping itself.
-pub fn ping(dst: Ipv4Addr, settings: IcmpSettings, mode: PacketMode) -> IcmpResult {
+/// The blocking ping itself, out by `egress` when given.
+pub fn ping(dst: Ipv4Addr, settings: IcmpSettings, mode: PacketMode, egress: Option<&Egress>) -> IcmpResult {
     let ip = IpAddr::V4(dst);
     let socket: io::Result<Box<dyn PacketSocket>> = match mode {
-        PacketMode::Raw => RawSocket::icmp().map(|s| Box::new(s) as Box<dyn PacketSocket>),
+        PacketMode::Raw => RawSocket::icmp(egress).map(|s| Box::new(s) as Box<dyn PacketSocket>),
         PacketMode::Unprivileged { dgram_icmp: true } => {
-            DgramIcmpSocket::connect(dst).map(|s| Box::new(s) as Box<dyn PacketSocket>)
+            DgramIcmpSocket::connect(dst, egress).map(|s| Box::new(s) as Box<dyn PacketSocket>)
         }
         PacketMode::Unprivileged { dgram_icmp: false } => {
             return failed(
@@ -186,8 +192,9 @@ fn failed(
     }
 }
 
-/// Pings the gateway once or twice: the vitals' `gateway_reachable`.
-pub fn gateway_answers(gateway: Ipv4Addr, mode: PacketMode) -> (bool, Option<f64>) {
+/// Pings the gateway once or twice (out by `egress`, the gateway's interface, when given): the vitals'
+/// `gateway_reachable`.
+pub fn gateway_answers(gateway: Ipv4Addr, mode: PacketMode, egress: Option<&Egress>) -> (bool, Option<f64>) {
     if !mode.can_ping() {
         return (false, None);
     }
@@ -198,6 +205,7 @@ pub fn gateway_answers(gateway: Ipv4Addr, mode: PacketMode) -> (bool, Option<f64
             timeout: Duration::from_millis(800),
         },
         mode,
+        egress,
     );
     (r.received > 0, r.rtt_min_ms)
 }

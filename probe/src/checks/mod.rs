@@ -3,7 +3,6 @@
 //! envelope by [`envelope`].
 
 pub mod address;
-mod counted_dns;
 pub mod dns;
 pub mod http;
 pub mod icmp;

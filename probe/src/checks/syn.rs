@@ -15,7 +15,7 @@ use vigil_measurement::result::TcpResult;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::envelope;
-use crate::net::{PacketSocket, RawSocket, source_address_for};
+use crate::net::{Egress, PacketSocket, RawSocket, source_address_for};
 use crate::packet::icmp::{self, IcmpMessage};
 use crate::packet::tcp;
 
@@ -38,12 +38,19 @@ impl SynAckTtls {
     }
 }
 
-/// Sends a SYN to `ip:port`; never fails (a failure is the result).
-pub async fn check(ip: IpAddr, port: u16, timeout: Duration, ttls: SynAckTtls, target: Target) -> Measurement {
+/// Sends a SYN to `ip:port`, out by `egress` when given; never fails (a failure is the result).
+pub async fn check(
+    ip: IpAddr,
+    port: u16,
+    timeout: Duration,
+    ttls: SynAckTtls,
+    egress: Option<Egress>,
+    target: Target,
+) -> Measurement {
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
     let result = match ip {
-        IpAddr::V4(v4) => tokio::task::spawn_blocking(move || probe(v4, port, timeout, &ttls))
+        IpAddr::V4(v4) => tokio::task::spawn_blocking(move || probe(v4, port, timeout, &ttls, egress.as_ref()))
             .await
             .unwrap_or_else(|e| empty(ip, port, Outcome::Error, Some(e.to_string()))),
         IpAddr::V6(_) => empty(
@@ -63,15 +70,15 @@ struct Reply {
     at: Duration,
 }
 
-/// The blocking SYN exchange.
-pub fn probe(dst: Ipv4Addr, port: u16, timeout: Duration, ttls: &SynAckTtls) -> TcpResult {
+/// The blocking SYN exchange, out by `egress` when given.
+pub fn probe(dst: Ipv4Addr, port: u16, timeout: Duration, ttls: &SynAckTtls, egress: Option<&Egress>) -> TcpResult {
     let ip = IpAddr::V4(dst);
-    let sockets = RawSocket::tcp().and_then(|t| RawSocket::icmp().map(|i| (t, i)));
+    let sockets = RawSocket::tcp(egress).and_then(|t| RawSocket::icmp(egress).map(|i| (t, i)));
     let (tcp_socket, icmp_socket) = match sockets {
         Ok(s) => s,
         Err(err) => return empty(ip, port, Outcome::Error, Some(super::error_detail(&err))),
     };
-    let src = match source_address_for(dst) {
+    let src = match source_address_for(dst, egress) {
         Ok(src) => src,
         Err(err) => return empty(ip, port, super::tcp::connect_failure(&err).0, None),
     };

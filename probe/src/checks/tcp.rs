@@ -9,12 +9,13 @@ use vigil_measurement::result::TcpResult;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::envelope;
+use crate::net::Egress;
 
-/// Connects once to `ip:port` within `timeout`.
-pub async fn check(ip: IpAddr, port: u16, timeout: Duration, target: Target) -> Measurement {
+/// Connects once to `ip:port` within `timeout`, out by `egress` when given.
+pub async fn check(ip: IpAddr, port: u16, timeout: Duration, egress: Option<&Egress>, target: Target) -> Measurement {
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
-    let attempt = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(SocketAddr::new(ip, port))).await;
+    let attempt = tokio::time::timeout(timeout, crate::net::connect_tcp(egress, SocketAddr::new(ip, port))).await;
     // No payload: the handshake and close are the check's bytes (a refused or lost SYN counts the same, erring high).
     crate::traffic::count_wire(crate::traffic::CONNECTION_OVERHEAD);
     let elapsed = clock.elapsed();

@@ -9,7 +9,7 @@ use vigil_measurement::result::{TraceHop, TraceResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::envelope;
-use crate::net::{PacketSocket, RawSocket, source_address_for};
+use crate::net::{Egress, PacketSocket, RawSocket, source_address_for};
 use crate::packet::icmp::{self, IcmpMessage};
 use crate::packet::tcp;
 
@@ -35,6 +35,8 @@ pub struct TraceSettings {
     pub local_prefixes: Vec<ipnet::Ipv4Net>,
     /// Whether private addresses count as the probe's own network.
     pub private_is_local: bool,
+    /// The uplink whose interface the trace leaves by (the routing table's choice when `None`).
+    pub egress: Option<Egress>,
 }
 
 impl Default for TraceSettings {
@@ -45,6 +47,7 @@ impl Default for TraceSettings {
             give_up_after: 3,
             local_prefixes: Vec::new(),
             private_is_local: true,
+            egress: None,
         }
     }
 }
@@ -65,18 +68,18 @@ pub async fn check(ip: IpAddr, protocol: TraceProtocol, settings: TraceSettings,
 /// The blocking trace.
 pub fn trace(dst: Ipv4Addr, protocol: TraceProtocol, settings: &TraceSettings) -> TraceResult {
     let ip = IpAddr::V4(dst);
-    let icmp_socket = match RawSocket::icmp() {
+    let icmp_socket = match RawSocket::icmp(settings.egress.as_ref()) {
         Ok(s) => s,
         Err(err) => return failed(ip, protocol, super::error_detail(&err)),
     };
     let tcp_socket = match protocol {
         TraceProtocol::Icmp => None,
-        TraceProtocol::Tcp(_) => match RawSocket::tcp() {
+        TraceProtocol::Tcp(_) => match RawSocket::tcp(settings.egress.as_ref()) {
             Ok(s) => Some(s),
             Err(err) => return failed(ip, protocol, super::error_detail(&err)),
         },
     };
-    let src = match source_address_for(dst) {
+    let src = match source_address_for(dst, settings.egress.as_ref()) {
         Ok(s) => s,
         Err(err) => return failed(ip, protocol, super::error_detail(&err)),
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::egress::Egress;
 use crate::packet::ipv4::{self, Ipv4Header};
 
 /// One packet received.
@@ -36,18 +37,22 @@ pub struct RawSocket {
 }
 
 impl RawSocket {
-    /// A raw ICMP socket (needs CAP_NET_RAW).
-    pub fn icmp() -> io::Result<Self> {
-        Self::open(Protocol::ICMPV4)
+    /// A raw ICMP socket (needs CAP_NET_RAW), out by `egress` when given.
+    pub fn icmp(egress: Option<&Egress>) -> io::Result<Self> {
+        Self::open(Protocol::ICMPV4, egress)
     }
 
-    /// A raw TCP socket (needs CAP_NET_RAW). It receives a copy of every TCP segment to this host.
-    pub fn tcp() -> io::Result<Self> {
-        Self::open(Protocol::TCP)
+    /// A raw TCP socket (needs CAP_NET_RAW), out by `egress` when given. It receives a copy of every TCP segment
+    /// to this host (to the egress's interface, when bound to its device).
+    pub fn tcp(egress: Option<&Egress>) -> io::Result<Self> {
+        Self::open(Protocol::TCP, egress)
     }
 
-    fn open(protocol: Protocol) -> io::Result<Self> {
+    fn open(protocol: Protocol, egress: Option<&Egress>) -> io::Result<Self> {
         let socket = Socket::new(Domain::IPV4, Type::RAW, Some(protocol))?;
+        if let Some(egress) = egress {
+            egress.bind(&socket, false)?;
+        }
         Ok(RawSocket { socket: socket.into() })
     }
 }
@@ -87,9 +92,12 @@ pub struct DgramIcmpSocket {
 }
 
 impl DgramIcmpSocket {
-    /// Opens a ping socket connected to `peer`.
-    pub fn connect(peer: Ipv4Addr) -> io::Result<Self> {
+    /// Opens a ping socket connected to `peer`, out by `egress` when given.
+    pub fn connect(peer: Ipv4Addr, egress: Option<&Egress>) -> io::Result<Self> {
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?;
+        if let Some(egress) = egress {
+            egress.bind(&socket, false)?;
+        }
         socket.connect(&SocketAddr::V4(SocketAddrV4::new(peer, 0)).into())?;
         Ok(DgramIcmpSocket {
             socket: socket.into(),
@@ -132,12 +140,19 @@ fn recv_within(socket: &UdpSocket, buf: &mut [u8], timeout: Duration) -> io::Res
     }
 }
 
-/// The local address the kernel would use to reach `dst` (no packet is sent: connecting a UDP socket only
-/// consults the routing table).
-pub fn source_address_for(dst: Ipv4Addr) -> io::Result<Ipv4Addr> {
-    let probe = UdpSocket::bind("0.0.0.0:0")?;
-    probe.connect(SocketAddrV4::new(dst, 9))?;
-    match probe.local_addr()?.ip() {
+/// The local address the kernel would use to reach `dst`, out by `egress` when given (no packet is sent:
+/// connecting a UDP socket only consults the routing table).
+pub fn source_address_for(dst: Ipv4Addr, egress: Option<&Egress>) -> io::Result<Ipv4Addr> {
+    let probe = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+    if let Some(egress) = egress {
+        egress.bind(&probe, false)?;
+    }
+    probe.connect(&SocketAddr::V4(SocketAddrV4::new(dst, 9)).into())?;
+    let local = probe
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("no socket address"))?;
+    match local.ip() {
         IpAddr::V4(v4) => Ok(v4),
         IpAddr::V6(_) => Err(io::Error::other("no IPv4 source address")),
     }

@@ -1,8 +1,9 @@
 //! The uploader: moves spooled measurements to the collector (DESIGN.md §2) and deletes them only after a `200`.
 //!
 //! Each round takes one batch from the spool, withholds the probe's own addresses from it ([`crate::own_addresses`]), (newest vitals first, then the backlog oldest first), sends it as
-//! gzip-compressed NDJSON to the collector URL and, when that cannot be reached, to each fallback URL in turn,
-//! and acts on the answer:
+//! gzip-compressed NDJSON to the collector URL and, when that cannot be reached, to each fallback URL in turn —
+//! through each upload-capable uplink in the order `[[uplinks]]` lists them (every URL through the first, then
+//! through the next; the `Vigil-Uplink` header names the one that carried it) — and acts on the answer:
 //!
 //! | answer | action |
 //! |---|---|
@@ -121,9 +122,19 @@ pub struct DrainSummary {
     pub quarantined: usize,
 }
 
+/// A client for the collector along one way out.
+struct Route {
+    /// The uplink's name, sent as `Vigil-Uplink`; `None` along the routing table's choice.
+    uplink: Option<String>,
+    client: CollectorClient,
+}
+
+/// The header naming the uplink that carried a batch (how the bytes travelled; not signed, not stored as data).
+pub const UPLINK_HEADER: &str = "vigil-uplink";
+
 /// Sends spooled batches to the collector.
 pub struct Uploader {
-    client: CollectorClient,
+    routes: Vec<Route>,
     endpoints: Vec<Url>,
     token: String,
     key: crate::signing::ProbeKey,
@@ -142,13 +153,25 @@ impl Uploader {
         for base in std::iter::once(&config.collector.url).chain(&config.collector.fallback_urls) {
             endpoints.push(measurements_url(base)?);
         }
-        let client = CollectorClient::new(
-            crate::tls::collector_client_config(config.collector.ca_file.as_deref(), &config.collector.cert_sha256)?,
-            Duration::from_secs_f64(config.timeouts.connect_secs),
-            Duration::from_secs_f64(config.timeouts.upload_secs),
-        );
+        let tls =
+            crate::tls::collector_client_config(config.collector.ca_file.as_deref(), &config.collector.cert_sha256)?;
+        // The checks' set-up says what is wrong with an uplink's interface; the uploader only uses the paths.
+        let (ways, _warnings) = crate::uplinks::ways_out(&config.uplinks);
+        let routes = ways
+            .into_iter()
+            .filter(|way| way.upload)
+            .map(|way| Route {
+                uplink: way.label.map(|label| label.name),
+                client: CollectorClient::new(
+                    tls.clone(),
+                    way.path,
+                    Duration::from_secs_f64(config.timeouts.connect_secs),
+                    Duration::from_secs_f64(config.timeouts.upload_secs),
+                ),
+            })
+            .collect();
         Ok(Uploader {
-            client,
+            routes,
             endpoints,
             token: config.collector.token.clone(),
             key: crate::signing::ProbeKey::load_or_create(&config.probe.state_dir)?,
@@ -179,33 +202,45 @@ impl Uploader {
         let mut errors = Vec::new();
         let mut refusals = Vec::new();
         let bearer = format!("Bearer {}", self.token);
-        let headers = [
-            ("authorization", bearer.as_str()),
-            ("content-type", "application/x-ndjson"),
-            ("content-encoding", "gzip"),
-            (vigil_measurement::signature::SIGNATURE_HEADER, signature.as_str()),
-        ];
-        for endpoint in &self.endpoints {
-            let response = match self.client.post(endpoint, &headers, body.clone()).await {
-                Ok(r) => r,
-                Err(err) => {
-                    errors.push(format!("{}: {err}", endpoint.host_str().unwrap_or("?")));
+        let mut answer = None;
+        'routes: for route in &self.routes {
+            let mut headers = vec![
+                ("authorization", bearer.as_str()),
+                ("content-type", "application/x-ndjson"),
+                ("content-encoding", "gzip"),
+                (vigil_measurement::signature::SIGNATURE_HEADER, signature.as_str()),
+            ];
+            let via = match &route.uplink {
+                Some(name) => {
+                    headers.push((UPLINK_HEADER, name.as_str()));
+                    format!(" via {name}")
+                }
+                None => String::new(),
+            };
+            for endpoint in &self.endpoints {
+                let host = endpoint.host_str().unwrap_or("?");
+                let response = match route.client.post(endpoint, &headers, body.clone()).await {
+                    Ok(r) => r,
+                    Err(err) => {
+                        errors.push(format!("{host}{via}: {err}"));
+                        continue;
+                    }
+                };
+                let status = response.status;
+                if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+                    errors.push(format!("{host}{via}: HTTP {status}"));
                     continue;
                 }
-            };
-            let status = response.status;
-            if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-                errors.push(format!("{}: HTTP {status}", endpoint.host_str().unwrap_or("?")));
-                continue;
+                if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                    let reason = response.json["error"].as_str().unwrap_or("no reason given");
+                    refusals.push(format!("{host}{via}: HTTP {status}: {reason}"));
+                    continue;
+                }
+                answer = Some(response);
+                break 'routes;
             }
-            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                let reason = response.json["error"].as_str().unwrap_or("no reason given");
-                refusals.push(format!(
-                    "{}: HTTP {status}: {reason}",
-                    endpoint.host_str().unwrap_or("?")
-                ));
-                continue;
-            }
+        }
+        if let Some(response) = answer {
             return self.act(spool, &batch, response).await;
         }
         if !refusals.is_empty() {

@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use url::Url;
 
 use crate::connect::{ConnectError, Io};
+use crate::net::NetPath;
 
 /// Largest answer body read from the collector (its answers are small JSON objects).
 const MAX_ANSWER_BYTES: usize = 64 << 10;
@@ -55,13 +56,14 @@ pub struct CollectorClient {
 }
 
 impl CollectorClient {
-    /// A client trusting `tls` (the collector's roots and pins), connecting within `connect_timeout` and waiting
-    /// at most `timeout` for each answer.
-    pub fn new(tls: rustls::ClientConfig, connect_timeout: Duration, timeout: Duration) -> Self {
+    /// A client trusting `tls` (the collector's roots and pins), connecting along `path` within
+    /// `connect_timeout` and waiting at most `timeout` for each answer.
+    pub fn new(tls: rustls::ClientConfig, path: NetPath, connect_timeout: Duration, timeout: Duration) -> Self {
         let mut tls = tls;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let connector = Connector {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            path,
             connect_timeout,
         };
         let client = Client::builder(TokioExecutor::new())
@@ -136,6 +138,7 @@ fn describe(err: &hyper_util::client::legacy::Error) -> String {
 #[derive(Clone)]
 struct Connector {
     tls: tokio_rustls::TlsConnector,
+    path: NetPath,
     connect_timeout: Duration,
 }
 
@@ -152,7 +155,7 @@ impl tower_service::Service<Uri> for Connector {
         let this = self.clone();
         Box::pin(async move {
             let url = Url::parse(&uri.to_string()).map_err(|e| ConnectError::Unusable(e.to_string()))?;
-            let connection = crate::connect::open(&url, &this.tls, this.connect_timeout, None).await?;
+            let connection = crate::connect::open(&url, &this.tls, &this.path, this.connect_timeout, None).await?;
             Ok(Conn(TokioIo::new(connection.io)))
         })
     }

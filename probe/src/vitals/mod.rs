@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use link::carrier;
 pub use power::read_power;
-pub use route::{DefaultRoute, default_route};
+pub use route::{DefaultRoute, default_route, default_route_on};
 use vigil_measurement::result::{Power, VitalsResult};
 use vigil_measurement::{Outcome, Scope, Target};
 
@@ -65,8 +65,14 @@ pub struct LocalState {
     pub problems: Vec<String>,
 }
 
-/// Reads every file source.
+/// Reads every file source; the route and link are the routing table's preferred default route's.
 pub fn read_local(sources: &VitalsSources) -> LocalState {
+    read_local_on(sources, None)
+}
+
+/// Reads every file source; the route and link are `interface`'s (an uplink's) when given, else the routing
+/// table's preferred default route's.
+pub fn read_local_on(sources: &VitalsSources, interface: Option<&str>) -> LocalState {
     let mut problems = Vec::new();
     let boot_id = match std::fs::read_to_string(&sources.boot_id_path) {
         Ok(text) => text.trim().to_owned(),
@@ -86,10 +92,18 @@ pub fn read_local(sources: &VitalsSources) -> LocalState {
             0.0
         }
     };
-    let route = std::fs::read_to_string(&sources.route_path)
-        .ok()
-        .and_then(|t| default_route(&t));
-    let link_up = route.as_ref().and_then(|r| carrier(&sources.net_dir, &r.interface));
+    let table = std::fs::read_to_string(&sources.route_path).ok();
+    let (route, link_up) = match interface {
+        None => {
+            let route = table.as_deref().and_then(default_route);
+            let link_up = route.as_ref().and_then(|r| carrier(&sources.net_dir, &r.interface));
+            (route, link_up)
+        }
+        Some(name) => (
+            table.as_deref().and_then(|t| default_route_on(t, name)),
+            carrier(&sources.net_dir, name),
+        ),
+    };
     LocalState {
         boot_id,
         uptime_s,
@@ -100,8 +114,9 @@ pub fn read_local(sources: &VitalsSources) -> LocalState {
     }
 }
 
-/// Whether the kernel holds a complete ARP entry for `ip` (a gateway that answered ARP recently).
-pub fn arp_complete(arp_path: &Path, ip: Ipv4Addr) -> bool {
+/// Whether the kernel holds a complete ARP entry for `ip` (a gateway that answered ARP recently), on `device`
+/// when given (two uplinks' gateways often share an address, such as 192.168.1.1).
+pub fn arp_complete(arp_path: &Path, ip: Ipv4Addr, device: Option<&str>) -> bool {
     let Ok(table) = std::fs::read_to_string(arp_path) else {
         return false;
     };
@@ -111,6 +126,7 @@ pub fn arp_complete(arp_path: &Path, ip: Ipv4Addr) -> bool {
             && f[0].parse::<Ipv4Addr>().ok() == Some(ip)
             && u32::from_str_radix(f[2].trim_start_matches("0x"), 16).is_ok_and(|flags| flags & 0x2 != 0)
             && f[3] != "00:00:00:00:00:00"
+            && device.is_none_or(|d| f.get(5) == Some(&d))
     })
 }
 
@@ -213,8 +229,21 @@ mod tests {
             (local.power.on_battery, local.power.battery_pct),
             (Some(true), Some(42.0))
         );
-        assert!(arp_complete(&sources.arp_path, Ipv4Addr::new(10, 0, 0, 1)));
-        assert!(!arp_complete(&sources.arp_path, Ipv4Addr::new(10, 0, 0, 9)));
+        assert!(arp_complete(&sources.arp_path, Ipv4Addr::new(10, 0, 0, 1), None));
+        assert!(arp_complete(
+            &sources.arp_path,
+            Ipv4Addr::new(10, 0, 0, 1),
+            Some("veth0")
+        ));
+        assert!(!arp_complete(
+            &sources.arp_path,
+            Ipv4Addr::new(10, 0, 0, 1),
+            Some("wwan0")
+        ));
+        assert!(!arp_complete(&sources.arp_path, Ipv4Addr::new(10, 0, 0, 9), None));
+        assert_eq!(read_local_on(&sources, Some("veth0")).route, local.route);
+        let elsewhere = read_local_on(&sources, Some("wwan0"));
+        assert_eq!((elsewhere.route, elsewhere.link_up), (None, None));
         let r = result(
             &local,
             VitalsExtras {

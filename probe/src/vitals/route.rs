@@ -16,12 +16,22 @@ const RTF_GATEWAY: u32 = 0x2;
 
 /// Parses `/proc/net/route` text; the up default route with the lowest metric wins.
 pub fn default_route(table: &str) -> Option<DefaultRoute> {
+    default_route_where(table, |_| true)
+}
+
+/// The up default route through `interface` with the lowest metric (an uplink's own gateway, while another
+/// interface's route may be the one the table prefers).
+pub fn default_route_on(table: &str, interface: &str) -> Option<DefaultRoute> {
+    default_route_where(table, |name| name == interface)
+}
+
+fn default_route_where(table: &str, interface_wanted: impl Fn(&str) -> bool) -> Option<DefaultRoute> {
     table
         .lines()
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 8 || f[1] != "00000000" || f[7] != "00000000" {
+            if f.len() < 8 || f[1] != "00000000" || f[7] != "00000000" || !interface_wanted(f[0]) {
                 return None;
             }
             let flags = u32::from_str_radix(f[3], 16).ok()?;
@@ -62,6 +72,18 @@ mod tests {
                 gateway: Some(Ipv4Addr::new(10, 0, 0, 1)),
             })
         );
+    }
+
+    #[test]
+    fn an_uplink_has_its_own_interface_default_route() {
+        assert_eq!(
+            default_route_on(TABLE, "wlan0"),
+            Some(DefaultRoute {
+                interface: "wlan0".to_owned(),
+                gateway: Some(Ipv4Addr::new(192, 168, 1, 1)),
+            })
+        );
+        assert_eq!(default_route_on(TABLE, "wwan0"), None);
     }
 
     #[test]
