@@ -351,6 +351,11 @@ fn unprivileged_fallback_works_as_nobody(lab: &Lab) {
         stderr.contains("no CAP_NET_RAW") && stderr.contains("setcap cap_net_raw+ep"),
         "says so once, with the fix: {stderr}"
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("\"uplink\""),
+        "a probe without [[uplinks]] writes what it always wrote: no uplink field"
+    );
     let lines: Vec<vigil_measurement::Measurement> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| vigil_measurement::Measurement::from_json_slice(l.as_bytes()).expect("schema-1 line"))
