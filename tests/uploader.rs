@@ -323,3 +323,69 @@ async fn uploads_go_through_the_next_uplink_when_one_cannot_connect() {
     assert_eq!((summary.records, last), (30, RoundOutcome::Empty));
     assert_eq!(stored(&collector.store, &ids).await, 30);
 }
+
+/// `[upload] during_isolation`: `hold` sends nothing while an uplink is isolated and everything once it is not;
+/// `other_uplinks` keeps batches off the isolated uplink and holds when no other can carry them. Nothing is lost.
+#[tokio::test]
+async fn during_isolation_holds_or_keeps_batches_off_the_isolated_uplink() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("p1");
+    let spool = spool_in(dir.path());
+    let ids = spool_measurements(&spool, 20);
+    let config_with = |policy: &str, uplinks: &str| {
+        let mut config = probe_config(dir.path(), &collector.url, &token, &[]);
+        let parsed: ProbeConfig = toml::from_str(&format!(
+            "[collector]\nurl = \"{}\"\ntoken = \"{token}\"\n[upload]\nduring_isolation = \"{policy}\"\n{uplinks}",
+            collector.url
+        ))
+        .expect("parses");
+        config.uplinks = parsed.uplinks;
+        config.upload.during_isolation = parsed.upload.during_isolation;
+        config
+    };
+    let wan_then_modem = "[[uplinks]]\nname = \"wan\"\ninterface = \"lo\"\naccess = \"fixed\"\n\
+                          [[uplinks]]\nname = \"modem\"\ninterface = \"vgl-nomodem0\"\naccess = \"mobile\"\n";
+
+    // hold: nothing leaves while wan is isolated, then everything, once.
+    let mut uploader = Uploader::new(&config_with("hold", wan_then_modem)).expect("uploader");
+    let isolation = uploader.isolation();
+    isolation.set(Some("wan"), true);
+    for _ in 0..3 {
+        let outcome = uploader.upload_once(&spool).await.expect("round");
+        assert!(
+            matches!(&outcome, RoundOutcome::Held { reason } if reason.contains("hold")),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(
+        (depth(&spool), stored(&collector.store, &ids).await),
+        (20, 0),
+        "held, not lost"
+    );
+    isolation.set(Some("wan"), false);
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
+    assert_eq!((summary.records, last), (20, RoundOutcome::Empty));
+    assert_eq!(stored(&collector.store, &ids).await, 20);
+
+    // other_uplinks: with wan isolated only the modem may carry the batch (and it is not plugged in).
+    let more = spool_measurements(&spool, 5);
+    let mut uploader = Uploader::new(&config_with("other_uplinks", wan_then_modem)).expect("uploader");
+    let isolation = uploader.isolation();
+    isolation.set(Some("wan"), true);
+    let outcome = uploader.upload_once(&spool).await.expect("round");
+    let RoundOutcome::Failed { error, .. } = &outcome else {
+        panic!("only the modem was tried: {outcome:?}")
+    };
+    assert!(error.contains("via modem") && !error.contains("via wan"), "{error}");
+    isolation.set(Some("modem"), true);
+    let outcome = uploader.upload_once(&spool).await.expect("round");
+    assert!(
+        matches!(outcome, RoundOutcome::Held { .. }),
+        "no uplink left: {outcome:?}"
+    );
+    isolation.set(Some("wan"), false);
+    let (summary, _) = uploader.drain(&spool).await.expect("drain");
+    assert_eq!(summary.records, 5);
+    assert_eq!(stored(&collector.store, &more).await, 5);
+}

@@ -298,6 +298,9 @@ pub struct UploadSection {
     pub max_batch_bytes: usize,
     /// Longest wait between failed attempts, seconds.
     pub max_backoff_secs: u64,
+    /// While an uplink is isolated (its gateway answers, nothing abroad does): `send` as usual, `hold` everything,
+    /// or send only through `other_uplinks`. Nothing is lost either way.
+    pub during_isolation: crate::upload::DuringIsolation,
 }
 
 impl Default for UploadSection {
@@ -306,6 +309,7 @@ impl Default for UploadSection {
             max_batch_records: 1000,
             max_batch_bytes: 1 << 20,
             max_backoff_secs: 600,
+            during_isolation: crate::upload::DuringIsolation::Send,
         }
     }
 }

@@ -58,7 +58,7 @@ pub use packet::tcp::parse as parse_tcp;
 
 // The spool and the uploader.
 pub use spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolError, SpoolOptions, SpooledRecord};
-pub use upload::{RoundOutcome, Uploader};
+pub use upload::{DuringIsolation, IsolationState, RoundOutcome, Uploader, judge_isolation};
 
 // Inputs, vitals and traffic accounting.
 pub use fingerprints::{Fingerprints, Location, PatternType};

@@ -14,7 +14,7 @@ pub struct ProbeMetrics {
     pub spool_depth: IntGauge,
     /// Line bytes waiting in the spool.
     pub spool_bytes: IntGauge,
-    /// Upload rounds by result (`delivered`, `quarantined`, `failed`, `unauthorized`).
+    /// Upload rounds by result (`delivered`, `quarantined`, `failed`, `unauthorized`, `held`).
     pub uploads: IntCounterVec,
     /// Records delivered to the collector.
     pub uploaded_records: IntCounter,

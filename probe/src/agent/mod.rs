@@ -326,6 +326,26 @@ impl Checks {
         )
     }
 
+    /// Judges each measuring uplink's cycle (its vitals and anchors) for isolation and records it in `state`,
+    /// saying so in the log when it changes.
+    fn judge_isolation(&self, vitals: &[Measurement], anchors: &[Measurement], state: &crate::upload::IsolationState) {
+        for uplink in &self.uplinks {
+            let name = uplink.way.label.as_ref().map(|l| l.name.as_str());
+            let mine = |m: &&Measurement| m.uplink.as_ref().map(|l| l.name.as_str()) == name;
+            let cycle: Vec<Measurement> = vitals.iter().chain(anchors).filter(mine).cloned().collect();
+            let isolated = crate::upload::judge_isolation(&cycle);
+            if state.set(name, isolated) {
+                let uplink = name.unwrap_or("the uplink");
+                let policy = self.config.upload.during_isolation;
+                if isolated {
+                    tracing::warn!(uplink, ?policy, "isolated: the gateway answers and nothing abroad does");
+                } else {
+                    tracing::info!(uplink, "no longer isolated");
+                }
+            }
+        }
+    }
+
     /// Whether the battery has fallen below the last-gasp threshold while on battery.
     fn battery_low(&self, vitals: &Measurement) -> bool {
         match &vitals.result {
@@ -441,6 +461,7 @@ pub async fn run(
     );
     let wake = Arc::new(Notify::new());
     let finishing = Arc::new(AtomicBool::new(false));
+    let isolation = uploader.isolation();
     let uploads = upload_loop(
         uploader,
         spool.clone(),
@@ -470,9 +491,10 @@ pub async fn run(
                 tracing::warn!("battery low: last gasp");
             }
             battery_gasped = low;
-            spool_results(&spool, RecordClass::Vitals, vitals, &wake);
+            spool_results(&spool, RecordClass::Vitals, vitals.clone(), &wake);
             let results = checks.anchor_cycle().await;
             log_cycle(&results);
+            checks.judge_isolation(&vitals, &results, &isolation);
             if let Some(m) = &metrics {
                 m.observe_checks(&results);
                 if let Ok(stats) = spool.with(|s| s.stats()) {
@@ -554,6 +576,7 @@ async fn upload_loop(
                     match &last {
                         RoundOutcome::Failed { .. } => m.uploads.with_label_values(&["failed"]).inc(),
                         RoundOutcome::Unauthorized { .. } => m.uploads.with_label_values(&["unauthorized"]).inc(),
+                        RoundOutcome::Held { .. } => m.uploads.with_label_values(&["held"]).inc(),
                         _ => {}
                     }
                     if summary.batches > 0 {

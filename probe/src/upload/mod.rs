@@ -14,8 +14,12 @@
 //! | `422` naming an address | the collector sees the probe connect from it: remember it, withhold it, resend |
 //! | `429`, `503` | wait at least `Retry-After` |
 //! | anything else, or no answer | back off (exponential, full jitter) and try again |
+//!
+//! Before each round, `[upload] during_isolation` ([`DuringIsolation`]) may hold the batch, or keep it off an
+//! isolated uplink, while the agent judges an uplink isolated (`isolation.rs`); held batches stay in the spool.
 
 mod backoff;
+mod isolation;
 mod transport;
 
 use std::io::Write;
@@ -25,6 +29,7 @@ use hyper::StatusCode;
 use url::Url;
 
 pub use backoff::Backoff;
+pub use isolation::{DuringIsolation, IsolationState, judge as judge_isolation};
 use transport::{Answer, CollectorClient};
 
 use crate::config::ProbeConfig;
@@ -64,6 +69,11 @@ pub enum RoundOutcome {
     /// asks again.
     Unauthorized {
         /// The collector's reason (per URL).
+        reason: String,
+    },
+    /// Uploads wait while an uplink is isolated (`[upload] during_isolation`); the spool keeps everything.
+    Held {
+        /// Which uplinks are isolated and the policy that holds.
         reason: String,
     },
     /// Could not deliver; try again later.
@@ -135,6 +145,8 @@ pub const UPLINK_HEADER: &str = "vigil-uplink";
 /// Sends spooled batches to the collector.
 pub struct Uploader {
     routes: Vec<Route>,
+    during_isolation: DuringIsolation,
+    isolation: IsolationState,
     endpoints: Vec<Url>,
     token: String,
     key: crate::signing::ProbeKey,
@@ -172,6 +184,8 @@ impl Uploader {
             .collect();
         Ok(Uploader {
             routes,
+            during_isolation: config.upload.during_isolation,
+            isolation: IsolationState::default(),
             endpoints,
             token: config.collector.token.clone(),
             key: crate::signing::ProbeKey::load_or_create(&config.probe.state_dir)?,
@@ -186,12 +200,41 @@ impl Uploader {
         })
     }
 
+    /// The isolation state this uploader obeys: the agent records its judgement of each cycle in it.
+    pub fn isolation(&self) -> IsolationState {
+        self.isolation.clone()
+    }
+
+    /// The routes a batch may take now, or why none may (`during_isolation` holds).
+    fn open_routes(&self) -> Result<Vec<&Route>, String> {
+        let isolated = |route: &&Route| self.isolation.is_isolated(route.uplink.as_deref());
+        match self.during_isolation {
+            DuringIsolation::Send => Ok(self.routes.iter().collect()),
+            DuringIsolation::Hold if self.isolation.any() => {
+                Err("an uplink is isolated and during_isolation = \"hold\"".to_owned())
+            }
+            DuringIsolation::Hold => Ok(self.routes.iter().collect()),
+            DuringIsolation::OtherUplinks => {
+                let open: Vec<&Route> = self.routes.iter().filter(|r| !isolated(r)).collect();
+                if open.is_empty() {
+                    Err("every upload uplink is isolated and during_isolation = \"other_uplinks\"".to_owned())
+                } else {
+                    Ok(open)
+                }
+            }
+        }
+    }
+
     /// One round: one batch, one answer, one action.
     pub async fn upload_once(&mut self, spool: &SharedSpool) -> Result<RoundOutcome, UploadError> {
         let batch = spool.with(|s| s.next_batch(self.max_records, self.max_bytes))?;
         if batch.is_empty() {
             return Ok(RoundOutcome::Empty);
         }
+        let routes = match self.open_routes() {
+            Ok(routes) => routes,
+            Err(reason) => return Ok(RoundOutcome::Held { reason }),
+        };
         let own = self.own.current();
         let body = gzip_ndjson(
             batch
@@ -203,7 +246,7 @@ impl Uploader {
         let mut refusals = Vec::new();
         let bearer = format!("Bearer {}", self.token);
         let mut answer = None;
-        'routes: for route in &self.routes {
+        'routes: for route in routes {
             let mut headers = vec![
                 ("authorization", bearer.as_str()),
                 ("content-type", "application/x-ndjson"),
@@ -284,7 +327,8 @@ impl Uploader {
                 let floor = self.auth_backoff.bound();
                 self.auth_backoff.fail(Some(floor))
             }
-            RoundOutcome::Empty => Duration::ZERO,
+            // Held rounds wait for the next cycle's judgement (the agent wakes the uploader after each).
+            RoundOutcome::Empty | RoundOutcome::Held { .. } => Duration::ZERO,
             _ => {
                 self.backoff.succeed();
                 self.auth_backoff.succeed();
