@@ -91,6 +91,11 @@ vigil_probe_anchors:
 vigil_probe_resolvers: []
 vigil_probe_dns_include_system: false
 vigil_probe_service_enabled: false
+vigil_probe_during_isolation: other_uplinks
+vigil_probe_uplinks:
+  - name: loop
+    interface: lo
+    access: fixed
 VARS
 ansible-playbook -i tests/inventory.yml probe.yml --tags key -e "@$work/vars.yml" > "$work/key.log" || { cat "$work/key.log"; exit 1; } >&2
 pubkey=$(cat "$work/keys/localhost.pubkey")
@@ -131,7 +136,9 @@ unit_privileges=(--reuid=vigil-probe --regid=vigil-probe --init-groups --inh-cap
   --ambient-caps=-all,+net_raw --bounding-set=-all,+net_raw --no-new-privs)
 as_unit() { setpriv "${unit_privileges[@]}" -- "$@"; }
 echo "== check-config as the unit's user"
-as_unit /usr/local/bin/vigil-probe check-config /etc/vigil-probe/probe.toml
+as_unit /usr/local/bin/vigil-probe check-config /etc/vigil-probe/probe.toml | tee "$work/check-config.txt"
+grep -q "uplink loop: lo (fixed), measures and uploads, bound to the device" "$work/check-config.txt" \
+  || { echo "check-config does not describe the rendered [[uplinks]]" >&2; exit 1; }
 echo "== one cycle as the unit's user"
 as_unit /usr/local/bin/vigil-probe once --config /etc/vigil-probe/probe.toml > "$work/once.ndjson"
 python3 - "$work/once.ndjson" <<'PY'
@@ -140,6 +147,8 @@ lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 kinds = {l["kind"] for l in lines}
 missing = {"vitals", "tcp", "http", "icmp"} - kinds
 assert not missing, f"one cycle lacks {missing}: {kinds}"
+uplinks = {(l.get("uplink") or {}).get("name") for l in lines}
+assert uplinks == {"loop"}, f"every measurement names the rendered uplink: {uplinks}"
 ok = [l for l in lines if l["kind"] in ("tcp", "http") and l["result"]["outcome"] == "ok"]
 assert ok, "the anchor on loopback answered nothing"
 print(f"one cycle: {len(lines)} measurements, kinds {sorted(kinds)}")

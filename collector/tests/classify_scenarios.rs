@@ -205,10 +205,13 @@ impl Scenario {
     }
 
     fn events_in(&self, order: &[usize], probes: Vec<ProbeInfo>) -> Vec<DisruptionEvent> {
+        let access: std::collections::HashMap<String, AccessType> =
+            probes.iter().map(|p| (p.probe_id.clone(), p.access)).collect();
         let placed = order.iter().map(|&i| {
             let (p, t, m) = &self.measurements[i];
             Placed {
                 probe_id: p,
+                access: access.get(p).copied().unwrap_or(AccessType::Fixed),
                 started_at: *t,
                 measurement: m,
             }

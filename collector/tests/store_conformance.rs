@@ -514,10 +514,17 @@ async fn folded(store: &dyn Store, probe_id: &str, from: DateTime<Utc>, to: Date
         })
         .await
         .expect("reads");
+    let registered = store.probes().await.expect("registry");
+    let access = registered
+        .iter()
+        .find(|p| p.probe_id == probe_id)
+        .map(|p| p.profile.access)
+        .expect("registered");
     let mut fold = SummaryBuilder::new(60, from, to);
     for r in &rows {
         fold.add(Placed {
             probe_id: &r.probe_id,
+            access,
             started_at: r.started_at.expect("placed"),
             measurement: &r.measurement,
         });
@@ -755,6 +762,63 @@ async fn bucket_summaries(store: &dyn Store) {
             "a bucket {hours} h in: {:?}",
             long.keys().collect::<Vec<_>>()
         );
+    }
+}
+
+/// A probe with several uplinks (issue 24): what it measured on an uplink of its registered access (mobile here)
+/// or on none is its own timeline; what it measured on a satellite dish is the timeline `PROBE/satellite`, never mixed into
+/// the probe's (the dish's answers during a shutdown would make the probe look connected) — on the raw fold and
+/// the materialised summaries alike.
+async fn uplink_timelines(store: &dyn Store) {
+    let p = register(store, "prb-uplinks1", 50).await;
+    let t = t0() + Duration::days(5);
+    let at = |s: i64| t + Duration::seconds(s);
+    let intl = ("http://10.60.0.10/", "international", "anchors");
+    let on = |m: Measurement, uplink: Option<(&str, &str)>| {
+        let mut line = m.to_json_line();
+        if let Some((name, access)) = uplink {
+            line = line.replacen(
+                r#","result":"#,
+                &format!(r#","uplink":{{"name":"{name}","access":"{access}"}},"result":"#),
+                1,
+            );
+        }
+        Measurement::from_json_slice(line.as_bytes()).expect("valid measurement")
+    };
+    let ok = r#"{"outcome":"ok","ip":"10.60.0.10","port":80,"rtt_ms":20.0}"#;
+    let timeout = r#"{"outcome":"timeout","ip":"10.60.0.10","port":80}"#;
+    let written = vec![
+        on(shaped("tcp", intl, timeout, at(1), None), None),
+        on(shaped("tcp", intl, timeout, at(2), None), Some(("lte", "mobile"))),
+        on(shaped("tcp", intl, ok, at(3), None), Some(("sat", "satellite"))),
+        on(shaped("tcp", intl, ok, at(4), None), Some(("sat", "satellite"))),
+    ];
+    store.write_batches(vec![batch(&p, written)]).await.expect("writes");
+    let (from, to) = (t, t + Duration::minutes(2));
+    let sat = format!("{}/satellite", p.probe_id);
+    let raw = store.bucket_summaries(from, to, 60).await.expect("summaries");
+    let expected = folded(store, &p.probe_id, from, to).await;
+    let bucket = t.timestamp() / 60;
+    for summaries in [
+        raw,
+        aggregates::bucket_summaries(store, from, to, 60, aggregates::Reader::latest(60))
+            .await
+            .expect("materialised"),
+    ] {
+        let own = &summaries[&p.probe_id][&bucket];
+        assert_eq!(
+            (own.international.ok, own.international.total),
+            (0, 2),
+            "the terrestrial uplinks only"
+        );
+        let dish = &summaries[&sat][&bucket];
+        assert_eq!(
+            (dish.international.ok, dish.international.total),
+            (2, 2),
+            "the dish's own timeline"
+        );
+        assert_eq!(summaries.get(&p.probe_id), expected.get(&p.probe_id));
+        assert_eq!(summaries.get(&sat), expected.get(&sat));
     }
 }
 
@@ -1142,6 +1206,7 @@ async fn suite(store: Arc<dyn Store>, twin: Arc<dyn Store>) {
     presence(&*store).await;
     bucket_summaries(&*store).await;
     materialised_summaries(&*store, &*twin).await;
+    uplink_timelines(&*store).await;
     signed_batches(&*store).await;
     webhook_outbox(&*store).await;
 }

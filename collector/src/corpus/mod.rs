@@ -59,6 +59,11 @@ impl Scenario {
             .collect()
     }
 
+    /// Each probe's access, by id.
+    fn access_by_probe(&self) -> std::collections::HashMap<String, crate::model::AccessType> {
+        self.probes().into_iter().map(|p| (p.probe_id, p.access)).collect()
+    }
+
     /// End of the last bucket.
     pub fn to(&self) -> DateTime<Utc> {
         self.t0 + Duration::seconds(WINDOW_BUCKETS as i64 * BUCKET_SECS)
@@ -66,8 +71,10 @@ impl Scenario {
 
     /// The classifier's input over the whole window.
     pub fn input(&self) -> ClassifierInput {
+        let access = self.access_by_probe();
         let placed = self.sent.iter().map(|s| Placed {
             probe_id: &s.probe_id,
+            access: access[s.probe_id.as_str()],
             started_at: s.measurement.started_at,
             measurement: &s.measurement,
         });
@@ -101,8 +108,10 @@ impl Scenario {
                     .and_then(|c| c.range(b..).next())
                     .is_some_and(|&up| up < cut)
         };
+        let access = self.access_by_probe();
         let placed = self.sent.iter().filter(|s| delivered(s)).map(|s| Placed {
             probe_id: &s.probe_id,
+            access: access[s.probe_id.as_str()],
             started_at: s.measurement.started_at,
             measurement: &s.measurement,
         });

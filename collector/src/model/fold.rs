@@ -18,6 +18,9 @@ use super::summary::{BlockingMethod, Bucket, BucketSummary, VitalsSummary};
 pub struct Placed<'a> {
     /// The probe that took it.
     pub probe_id: &'a str,
+    /// The access the probe was registered with: a measurement taken on an uplink of another access goes to
+    /// that uplink's own timeline ([`super::timeline_id`]).
+    pub access: super::AccessType,
     /// Effective start time (the collector's, after re-timing).
     pub started_at: DateTime<Utc>,
     /// The measurement.
@@ -90,16 +93,17 @@ impl SummaryBuilder {
         if !self.buckets.contains(&bucket) {
             return;
         }
+        let m = p.measurement;
+        let timeline = super::timeline_id(p.probe_id, p.access, m.uplink.as_ref());
         let summary = self
             .observed
-            .entry(p.probe_id.to_owned())
+            .entry(timeline.clone().into_owned())
             .or_default()
             .entry(bucket)
             .or_default();
-        let m = p.measurement;
         match &m.result {
             MeasurementResult::Vitals(v) => {
-                let key = (p.probe_id.to_owned(), bucket);
+                let key = (timeline.into_owned(), bucket);
                 let stamp = (p.started_at.timestamp_millis(), m.id);
                 if self.latest.get(&key).is_none_or(|seen| stamp > *seen) {
                     self.latest.insert(key, stamp);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::StoreError;
 use super::aggregates::{AggregateState, Changes, Placement};
 use super::measurements::{MeasurementQuery, MeasurementStore};
-use crate::model::{Bucket, Partials, Placed, Summaries, SummaryBuilder};
+use crate::model::{AccessType, Bucket, Partials, Placed, Summaries, SummaryBuilder};
 
 /// Computes and keeps per-bucket summaries.
 #[async_trait::async_trait]
@@ -60,11 +60,18 @@ pub trait SummaryStore: Send + Sync {
 /// at a time, so memory holds the summaries and one slice: [`SummaryStore::bucket_summaries`] for a backend that
 /// cannot aggregate by itself.
 pub async fn fold_raw_rows(
-    store: &(impl MeasurementStore + ?Sized),
+    store: &(impl MeasurementStore + super::ProbeRegistry + ?Sized),
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     bucket_secs: i64,
 ) -> Result<Summaries, StoreError> {
+    // Each probe's registered access decides which of its uplinks' measurements are its own timeline.
+    let access: std::collections::HashMap<String, AccessType> = store
+        .probes()
+        .await?
+        .into_iter()
+        .map(|p| (p.probe_id, p.profile.access))
+        .collect();
     let mut builder = SummaryBuilder::new(bucket_secs, from, to);
     let slice = chrono::Duration::seconds((bucket_secs.max(1) * 4).max(60));
     let mut start = from;
@@ -81,6 +88,7 @@ pub async fn fold_raw_rows(
             if let Some(started_at) = r.started_at {
                 builder.add(Placed {
                     probe_id: &r.probe_id,
+                    access: access.get(&r.probe_id).copied().unwrap_or(AccessType::Fixed),
                     started_at,
                     measurement: &r.measurement,
                 });

@@ -363,6 +363,7 @@ fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -
         v_last_gasp: vitals.is_some_and(|v| v.last_gasp).into(),
         v_uptime_s: vitals.map_or(0.0, |v| v.uptime_s),
         path_end: path_end(&m.result).unwrap_or_default(),
+        uplink_access: m.uplink.as_ref().map_or("", |u| u.access.as_str()),
     }
 }
 

@@ -149,6 +149,24 @@ impl ClickHouseStore {
             })
             .await?;
         }
+        // Version 10 keeps the access of the uplink that took each measurement (issue 24): a probe's other
+        // uplinks are timelines of their own. Rows stored before it were taken on no declared uplink.
+        if !has_column(&client, "measurements", "uplink_access").await? {
+            if on_cluster {
+                return Err(StoreError::UpgradeNeeded(
+                    "measurements has no uplink_access column (schema 10): upgrade every server of the cluster \
+                     first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+                        .to_owned(),
+                ));
+            }
+            tracing::info!("adding measurements.uplink_access (schema 10)");
+            with_retry("add measurements.uplink_access", || {
+                client
+                    .query("ALTER TABLE measurements ADD COLUMN uplink_access String DEFAULT ''")
+                    .execute()
+            })
+            .await?;
+        }
         // Version 7 keeps the targets each summary loaded (the censorship controls); version 8 the international
         // anchors each reached and failed (a cut leaking through an allowlist); version 9 where failed traces to
         // them died. Summaries are recomputed from the measurements, so older rows only lack these until their

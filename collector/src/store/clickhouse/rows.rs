@@ -37,6 +37,8 @@ pub struct MeasurementRow {
     pub v_last_gasp: u8,
     pub v_uptime_s: f64,
     pub path_end: String,
+    /// The access of the uplink that took it (`''`: none declared).
+    pub uplink_access: &'static str,
 }
 
 /// A `clock_anchors` row: a boot's synced reading (the earliest wins: `version` is `u64::MAX - mono_ms`).

@@ -15,7 +15,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// The uptime column as a database made before schema 5 gains it: its rows already stored read their uptime from
 /// the body (vitals bodies hold `"uptime_s":…`; other kinds read 0), rows written since carry it.
@@ -49,7 +49,7 @@ const TABLES: &[Table] = &[
                   target_name String, target_scope String, target_list Nullable(String), country String, asn UInt32, \
                   region Nullable(String), access String, body String, metric Nullable(Float64), metric_kind String, \
                   blocking String, fingerprint String, v_boot String, v_on_battery UInt8, v_gateway UInt8, \
-                  v_link UInt8, v_last_gasp UInt8, v_uptime_s Float64, path_end String",
+                  v_link UInt8, v_last_gasp UInt8, v_uptime_s Float64, path_end String, uplink_access String",
         version: None,
         partition: Some("day"),
         order: "country, asn, probe_id, reported_ms, id",

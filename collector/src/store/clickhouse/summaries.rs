@@ -33,7 +33,7 @@ const DAY_US: i64 = 86_400_000_000;
 fn summary_select(bucket_ms: i64) -> String {
     let intl_ok = "anchor = 1 AND target_scope = 'international' AND outcome = 'ok'";
     format!(
-        "SELECT probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
+        "SELECT timeline AS probe_id, intDiv(effective_ms, {bucket_ms}) AS bucket,
             countIf(anchor = 1 AND target_scope = 'domestic' AND outcome = 'ok') AS dom_ok,
             countIf(anchor = 1 AND target_scope = 'domestic') AS dom_total,
             countIf({intl_ok}) AS intl_ok,
@@ -55,8 +55,11 @@ fn summary_select(bucket_ms: i64) -> String {
     )
 }
 
-/// The hot columns every summary query reads, besides the time.
-const HOT_COLUMNS: &str = "id, probe_id, kind, outcome, target_name, target_scope, metric, metric_kind, blocking, \
+/// The hot columns every summary query reads, besides the time. `timeline` is the probe's id, or for a measurement
+/// taken on an uplink of another access than the probe's registered one, `PROBE/ACCESS` (`model::timeline_id`).
+const HOT_COLUMNS: &str = "id, \
+    if(uplink_access = '' OR uplink_access = access, probe_id, concat(probe_id, '/', uplink_access)) AS timeline, \
+    kind, outcome, target_name, target_scope, metric, metric_kind, blocking, \
     fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp, path_end, \
     toUInt8(ifNull(target_list, '') = 'anchors' AND kind NOT IN ('vitals', 'trace')) AS anchor, \
     toUInt8(ifNull(target_list, '') = 'anchors' AND kind = 'trace') AS traced_anchor";
@@ -94,7 +97,7 @@ pub(super) fn partials_sql(
                     WHERE {days} AND clock_synced = 1 AND reported_ms >= {from_ms}
                         {reported_until}{of_probes}
                     LIMIT 1 BY id
-                 ) GROUP BY probe_id, bucket",
+                 ) GROUP BY timeline, bucket",
                 reported_until = to_ms.map(|t| format!(" AND reported_ms < {t}")).unwrap_or_default(),
             )
         }
@@ -120,7 +123,7 @@ pub(super) fn partials_sql(
                         WHERE {rows}{of_probes}
                     ) WHERE placed AND effective_ms >= {from_ms}{until}
                     LIMIT 1 BY id
-                 ) GROUP BY probe_id, bucket"
+                 ) GROUP BY timeline, bucket"
             )
         }
     }
@@ -316,7 +319,12 @@ impl ClickHouseStore {
         let mut rows = Vec::with_capacity(partials.len());
         for ((probe_id, bucket), partial) in partials {
             let s = &partial.summary;
-            let (country, asn) = registry.get(probe_id).cloned().unwrap_or_default();
+            // A probe's other timeline (`prb-x/satellite`) is filed under the probe's country; its network is not
+            // the registered one, and unknown.
+            let (country, asn) = match crate::model::split_timeline(probe_id) {
+                (probe, None) => registry.get(probe).cloned().unwrap_or_default(),
+                (probe, Some(_)) => (registry.get(probe).map(|r| r.0.clone()).unwrap_or_default(), 0),
+            };
             let (mut blocked_target, mut blocked_method, mut blocked_fingerprint) =
                 (Vec::new(), Vec::new(), Vec::new());
             for (target, method) in &s.blocked {

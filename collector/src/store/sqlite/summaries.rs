@@ -11,7 +11,7 @@ use vigil_measurement::Measurement;
 use super::time::from_ms;
 use super::{SqliteStore, with_conn};
 
-use crate::model::{Bucket, Partial, Partials, Placed, SummaryBuilder};
+use crate::model::{AccessType, Bucket, Partial, Partials, Placed, SummaryBuilder};
 use crate::store::{AggregateState, Changes, Placement, StoreError, SummaryStore};
 
 /// Probe ids per query (SQLite binds at most a few thousand values on older builds).
@@ -88,7 +88,7 @@ pub(super) fn placed_partials(
         Value::Integer(buckets.start.saturating_mul(bucket_ms)),
     ];
     let mut sql =
-        "SELECT probe_id, started_at_ms, body FROM measurements WHERE time_source = ?1 AND started_at_ms >= ?2"
+        "SELECT probe_id, started_at_ms, body, access FROM measurements WHERE time_source = ?1 AND started_at_ms >= ?2"
             .to_owned();
     if let Some(end) = buckets.end.checked_mul(bucket_ms) {
         base.push(Value::Integer(end));
@@ -118,8 +118,13 @@ pub(super) fn placed_partials(
                 context: "measurements.body",
                 detail: e.to_string(),
             })?;
+            let access: String = row.get(3)?;
             builder.add(Placed {
                 probe_id: &probe_id,
+                access: AccessType::parse(&access).ok_or_else(|| StoreError::Corrupt {
+                    context: "measurements.access",
+                    detail: format!("unknown access type {access}"),
+                })?,
                 started_at,
                 measurement: &measurement,
             });
