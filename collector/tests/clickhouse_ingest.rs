@@ -199,6 +199,46 @@ async fn a_database_from_before_schema_9_gains_path_ends() {
     new.stop().await;
 }
 
+/// A database made before schema 10 gains `measurements.uplink_access` on start; a measurement taken on a
+/// probe's satellite uplink is then stored with it.
+#[tokio::test]
+async fn a_database_from_before_schema_10_gains_uplink_access() {
+    let server = ClickHouseServer::start();
+    let spec = server.spec("upgrade10");
+    let old = TestCollector::start_on(CollectorConfig::default(), Some(spec.clone())).await;
+    let (_, token) = old.add_probe("p1").await;
+    old.stop().await;
+    server
+        .run_in("upgrade10", "ALTER TABLE measurements DROP COLUMN uplink_access")
+        .expect("drops the column");
+    let column = |server: &ClickHouseServer| {
+        server
+            .run_in(
+                "upgrade10",
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'measurements' \
+                 AND name = 'uplink_access' FORMAT TSV",
+            )
+            .expect("reads the columns")
+    };
+    assert_eq!(column(&server), "", "the table is as schema 9 made it");
+    let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
+    assert_eq!(column(&server), "uplink_access\n", "the column is added on start");
+    let (_, tcp) = common::line("tcp");
+    let on_dish = tcp.replacen(
+        r#","result":"#,
+        r#","uplink":{"name":"sat","access":"satellite"},"result":"#,
+        1,
+    );
+    assert_ne!(on_dish, tcp, "the template changed");
+    let answer = new.post(Some(&token), None, format!("{on_dish}\n").into_bytes()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(
+        server.run_in("upgrade10", "SELECT uplink_access FROM measurements FORMAT TSV"),
+        Ok("satellite\n".to_owned())
+    );
+    new.stop().await;
+}
+
 /// A batch sent again while its first copy is being written (a probe that timed out and retried) is stored once
 /// and reported as duplicates, whether the copies share a write or land in consecutive ones — the second looked up
 /// its ids while the first was committing.
