@@ -192,6 +192,24 @@ impl Scenario {
         Scenario { measurements }
     }
 
+    /// Adds what the satellite dishes of the `dual` probes (their second uplink, issue 24) report, each bucket
+    /// shaped by `shape`: the probe's measurements taken through the dish, labelled so.
+    fn with_dishes(mut self, dual: &[ProbeInfo], mut shape: impl FnMut(&ProbeInfo, i64) -> Option<Report>) -> Self {
+        let dish = vigil_measurement::Uplink {
+            name: "sat".to_owned(),
+            access: vigil_measurement::UplinkAccess::Satellite,
+        };
+        for p in dual {
+            for b in 0..WINDOW {
+                for (t, mut m) in shape(p, b).map(|r| report(b, r)).unwrap_or_default() {
+                    m.uplink = Some(dish.clone());
+                    self.measurements.push((p.probe_id.clone(), t, m));
+                }
+            }
+        }
+        self
+    }
+
     /// The events of these measurements, for `probes`.
     fn events_for(&self, probes: Vec<ProbeInfo>) -> Vec<DisruptionEvent> {
         let order: Vec<usize> = (0..self.measurements.len()).collect();
@@ -1130,4 +1148,95 @@ fn international_speed_collapsing_on_most_of_an_asn_without_loss_is_throttling()
     assert_eq!(e.ended_at, Some((t0() + Duration::seconds(66 * BUCKET)).timestamp()));
     assert!(e.evidence[0].text.contains("8% of their usual speed"), "{e:#?}");
     assert_eq!(events.len(), 1, "no outage, no other event: {events:#?}");
+}
+
+/// The six Tehran probes of [`probes`], each with a satellite dish beside its line (issue 24).
+fn tehran_dual_homed() -> Vec<ProbeInfo> {
+    probes()
+        .into_iter()
+        .filter(|p| p.region.as_deref() == Some("Tehran"))
+        .collect()
+}
+
+fn outages(events: &[DisruptionEvent]) -> Vec<&DisruptionEvent> {
+    events.iter().filter(|e| e.class.lineage() == "outage").collect()
+}
+
+#[test]
+fn a_shutdown_is_read_on_the_lines_while_the_dishes_beside_them_keep_working() {
+    // Every line is cut from abroad (the intranet works) and reports so; six probes' dishes reach everything.
+    let cut = |b: i64| (40..70).contains(&b);
+    let s = Scenario::new(|_, b| {
+        Some(Report {
+            international_ok: !cut(b),
+            ..HEALTHY
+        })
+    })
+    .with_dishes(&tehran_dual_homed(), |_, _| Some(HEALTHY));
+    let events = s.events();
+    let found = outages(&events);
+    assert_eq!(found.len(), 1, "{events:#?}");
+    let e = found[0];
+    assert_eq!(
+        (e.class, e.scope.level.as_str()),
+        (EventClass::Shutdown, "country"),
+        "{e:#?}"
+    );
+    assert_eq!(e.affected_probes, 12, "the lines, not the dishes: {e:#?}");
+}
+
+#[test]
+fn dishes_failing_while_the_lines_beside_them_work_are_a_satellite_failure_not_a_terrestrial_verdict() {
+    // Jamming in Tehran: the dishes' checks fail (nothing answers through them) while every line works.
+    let jammed = |b: i64| (40..70).contains(&b);
+    let s = Scenario::new(|_, _| Some(HEALTHY)).with_dishes(&tehran_dual_homed(), |_, b| {
+        Some(Report {
+            domestic_ok: !jammed(b),
+            international_ok: !jammed(b),
+            ..HEALTHY
+        })
+    });
+    let events = s.events();
+    let found = outages(&events);
+    assert_eq!(found.len(), 1, "{events:#?}");
+    let e = found[0];
+    assert_eq!(
+        (e.class, e.scope.level.as_str(), e.scope.access.as_deref()),
+        (EventClass::NetworkFailure, "access", Some("satellite")),
+        "{e:#?}"
+    );
+    assert!(
+        e.evidence
+            .iter()
+            .any(|ev| ev.text.contains("only the probes' satellite uplinks failed")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn dishes_going_dark_with_their_region_are_power_evidence_in_the_blackout_not_an_event_of_their_own() {
+    // A blackout in Tehran: lines and dishes silent together; back with a new boot.
+    let dark = |p: &ProbeInfo, b: i64| p.region.as_deref() == Some("Tehran") && (40..70).contains(&b);
+    let shape = |p: &ProbeInfo, b: i64| {
+        (!dark(p, b)).then_some(Report {
+            boot: if b >= 70 && p.region.as_deref() == Some("Tehran") {
+                2
+            } else {
+                1
+            },
+            ..HEALTHY
+        })
+    };
+    let s = Scenario::new(shape).with_dishes(&tehran_dual_homed(), shape);
+    let events = s.events();
+    let found = outages(&events);
+    assert_eq!(found.len(), 1, "one outage, the terrestrial one: {events:#?}");
+    let e = found[0];
+    assert_ne!(e.scope.level, "access", "{e:#?}");
+    assert!(
+        e.evidence
+            .iter()
+            .any(|ev| ev.text.contains("satellite uplinks went dark with them")),
+        "{e:#?}"
+    );
 }

@@ -300,7 +300,7 @@ pub struct UploadSection {
     pub max_backoff_secs: u64,
     /// While an uplink is isolated (its gateway answers, nothing abroad does): `send` as usual, `hold` everything,
     /// or send only through `other_uplinks`. Nothing is lost either way.
-    pub during_isolation: crate::upload::DuringIsolation,
+    pub during_isolation: DuringIsolation,
 }
 
 impl Default for UploadSection {
@@ -309,9 +309,23 @@ impl Default for UploadSection {
             max_batch_records: 1000,
             max_batch_bytes: 1 << 20,
             max_backoff_secs: 600,
-            during_isolation: crate::upload::DuringIsolation::Send,
+            during_isolation: DuringIsolation::Send,
         }
     }
+}
+
+/// `[upload] during_isolation`: what uploads do while an uplink is isolated. Nothing is ever deleted before the
+/// collector acknowledges it, so no choice loses a measurement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuringIsolation {
+    /// Upload as usual, through every upload-capable uplink in order (a domestic relay included).
+    #[default]
+    Send,
+    /// Send nothing while any measuring uplink is isolated; everything goes once none is.
+    Hold,
+    /// Send only through uplinks that are not isolated (a satellite dish, a foreign SIM); hold when there is none.
+    OtherUplinks,
 }
 
 /// One thing wrong with a configuration, at a key path.

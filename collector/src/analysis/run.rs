@@ -150,6 +150,7 @@ pub async fn load_input(
         .collect();
     let bucket_secs = bucket_secs.max(1);
     let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs, reader).await?;
+    let probes = crate::classify::input::with_other_paths(probes, &observed);
     let read: usize = observed.values().map(BTreeMap::len).sum();
     let buckets = bucket_range(bucket_secs, from, to);
     // Pseudo-probes (RIPE Atlas): judged by their presence alone, and only where their log covers the window.

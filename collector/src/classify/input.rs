@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AccessType, Bucket, BucketSummary, Placed, SummaryBuilder, bucket_range};
+use crate::model::{
+    AccessType, Bucket, BucketSummary, Placed, Summaries, SummaryBuilder, bucket_range, split_timeline,
+};
 
 /// A probe as the classifier sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,28 @@ pub struct ClassifierInput {
     pub presence: BTreeMap<String, super::presence::ProbePresence>,
 }
 
+/// The probes, then the timelines of their uplinks of another access seen in `observed` (issue 24,
+/// `model::timeline_id`): each in its probe's country and region, with the access its uplink declared, no known
+/// network (AS 0) and held by no saved outage (it is judged apart from the terrestrial scopes).
+pub fn with_other_paths(mut probes: Vec<ProbeInfo>, observed: &Summaries) -> Vec<ProbeInfo> {
+    let registered: BTreeMap<String, ProbeInfo> = probes.iter().map(|p| (p.probe_id.clone(), p.clone())).collect();
+    for timeline in observed.keys() {
+        let (probe, Some(access)) = split_timeline(timeline) else {
+            continue;
+        };
+        if let Some(p) = registered.get(probe) {
+            probes.push(ProbeInfo {
+                probe_id: timeline.clone(),
+                asn: 0,
+                access,
+                held_since: None,
+                ..p.clone()
+            });
+        }
+    }
+    probes
+}
+
 /// Builds the input for buckets `[from, to)` of `bucket_secs` seconds.
 pub fn build_input<'a>(
     probes: Vec<ProbeInfo>,
@@ -60,11 +84,12 @@ pub fn build_input<'a>(
     for p in placed {
         builder.add(p);
     }
+    let observed = builder.finish();
     ClassifierInput {
         bucket_secs: bucket_secs.max(1),
         buckets: bucket_range(bucket_secs, from, to),
-        probes,
-        observed: builder.finish(),
+        probes: with_other_paths(probes, &observed),
+        observed,
         presence: BTreeMap::new(),
     }
 }

@@ -17,6 +17,7 @@ pub mod attribute;
 mod controls;
 mod features;
 pub mod input;
+mod other_paths;
 mod platform;
 pub mod presence;
 pub mod state;
@@ -83,11 +84,31 @@ pub const UNPLACED_COUNTRY: &str = "ZZ";
 
 /// Classifies a window.
 pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<DisruptionEvent> {
+    // A probe's uplinks of another access (a satellite dish beside a fixed line, issue 24) do not cross the
+    // border its terrestrial line crosses: they are judged apart, never in the terrestrial scopes, and what they
+    // show is then read against the terrestrial events (`other_paths`).
+    let mut events = classify_among(input, settings, |p| !other_paths::is_other_path(p));
+    for access in [AccessType::Satellite, AccessType::Mobile, AccessType::Fixed] {
+        let of_access = |p: &ProbeInfo| other_paths::is_other_path(p) && p.access == access;
+        if input.probes.iter().any(of_access) {
+            events = other_paths::merge(events, classify_among(input, settings, of_access), access);
+        }
+    }
+    events
+}
+
+/// Classifies the probes `among` accepts, as one population.
+fn classify_among(
+    input: &ClassifierInput,
+    settings: &ClassifierSettings,
+    among: impl Fn(&ProbeInfo) -> bool,
+) -> Vec<DisruptionEvent> {
     let n = window_len(input);
     let controls = controls::AnchorControls::of(input);
     let mut timelines: Vec<Timeline<'_>> = input
         .probes
         .iter()
+        .filter(|probe| among(probe))
         .map(|probe| {
             let (states, expected, presence_only) = probe_timeline(probe, input, settings, &controls);
             Timeline {

@@ -11,22 +11,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::Deserialize;
 use vigil_measurement::{Kind, Measurement, MeasurementResult, Outcome, Scope};
 
-/// `[upload] during_isolation`: what uploads do while an uplink is isolated. Nothing is ever deleted before the
-/// collector acknowledges it, so no choice loses a measurement.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DuringIsolation {
-    /// Upload as usual, through every upload-capable uplink in order (a domestic relay included).
-    #[default]
-    Send,
-    /// Send nothing while any measuring uplink is isolated; everything goes once none is.
-    Hold,
-    /// Send only through uplinks that are not isolated (a satellite dish, a foreign SIM); hold when there is none.
-    OtherUplinks,
-}
+pub use crate::config::DuringIsolation;
 
 /// Which uplinks are isolated now (by name; `None` is the single, undeclared way out). Shared by the agent, which
 /// writes it after each cycle, and the uploader, which reads it before each round.
