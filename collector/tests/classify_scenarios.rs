@@ -1240,3 +1240,70 @@ fn dishes_going_dark_with_their_region_are_power_evidence_in_the_blackout_not_an
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_cut_reported_live_by_dual_homed_probes_is_a_shutdown_while_it_lasts() {
+    // A national cut under way at the end of the window: the probes with only a line are silent (their evidence
+    // is in their spools); three probes with a dish beside their line upload their lines' measurements live over
+    // it — gateway up, the same boot, domestic anchors answering, nothing abroad.
+    let live: Vec<ProbeInfo> = probes()
+        .into_iter()
+        .filter(|p| p.region.as_deref() == Some("Tehran") && p.access == AccessType::Fixed)
+        .collect();
+    let live_ids: Vec<String> = live.iter().map(|p| p.probe_id.clone()).collect();
+    let s = Scenario::new(|p, b| {
+        if b < 90 {
+            Some(HEALTHY)
+        } else if live_ids.contains(&p.probe_id) {
+            Some(Report {
+                international_ok: false,
+                ..HEALTHY
+            })
+        } else {
+            None
+        }
+    })
+    .with_dishes(&live, |_, _| Some(HEALTHY));
+    let events = s.events();
+    let found = outages(&events);
+    assert_eq!(found.len(), 1, "{events:#?}");
+    let e = found[0];
+    assert_eq!(
+        (e.class, e.scope.level.as_str(), e.ended_at),
+        (EventClass::Shutdown, "country", None),
+        "{e:#?}"
+    );
+    assert!(
+        e.evidence.iter().any(|ev| ev.text.contains("live")),
+        "the live reports are named: {e:#?}"
+    );
+}
+
+#[test]
+fn a_satellite_probe_going_dark_with_its_region_is_named_in_the_blackout() {
+    // Isfahan's blackout also silences a probe whose only way out is a dish (registered as satellite access).
+    let mut all = probes();
+    all.push(probe_info(
+        "p-dish-Isfahan",
+        "IR",
+        14593,
+        "Isfahan",
+        AccessType::Satellite,
+    ));
+    let s = Scenario::of(&all, |p, b| {
+        let isfahan = p.region.as_deref() == Some("Isfahan");
+        match (isfahan, b) {
+            (true, b) if b == CUT.start - 1 && p.access != AccessType::Satellite => Some(Report {
+                battery: true,
+                ..HEALTHY
+            }),
+            (true, b) if CUT.contains(&b) => None,
+            (true, b) if b >= CUT.end => Some(Report { boot: 2, ..HEALTHY }),
+            _ => Some(HEALTHY),
+        }
+    });
+    let events = s.events_for(all);
+    let e = only(&events, EventClass::PowerOutage);
+    assert_eq!(e.scope.region.as_deref(), Some("Isfahan"), "{e:#?}");
+    assert_evidence(e, &["1 of them on satellite access went dark too"]);
+}

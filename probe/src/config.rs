@@ -322,7 +322,8 @@ pub enum DuringIsolation {
     /// Upload as usual, through every upload-capable uplink in order (a domestic relay included).
     #[default]
     Send,
-    /// Send nothing while any measuring uplink is isolated; everything goes once none is.
+    /// Send nothing while a measuring uplink that crosses the border (a line, a mobile network; not a satellite
+    /// dish) is isolated; everything goes once none is.
     Hold,
     /// Send only through uplinks that are not isolated (a satellite dish, a foreign SIM); hold when there is none.
     OtherUplinks,

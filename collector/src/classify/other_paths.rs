@@ -16,7 +16,7 @@ use crate::model::{AccessType, DisruptionEvent, EventClass, Evidence, split_time
 use super::ProbeInfo;
 
 /// Whether a probe of the classifier's input is another uplink's timeline of a registered probe.
-pub(super) fn is_other_path(probe: &ProbeInfo) -> bool {
+pub(crate) fn is_other_path(probe: &ProbeInfo) -> bool {
     split_timeline(&probe.probe_id).1.is_some()
 }
 

@@ -1,6 +1,7 @@
 //! Per-bucket series for a scope (DESIGN.md §3 `/api/v1/timeline`): how many probes were expected, reporting,
 //! online, isolated, dark and on battery, and how often domestic and international anchors answered. Uses the
-//! same states as the classifier, so the chart and the events never disagree.
+//! same states as the classifier, so the chart and the events never disagree. It is the terrestrial view: a probe's
+//! uplinks of another access (a dish beside its line, issue 24) are left out.
 
 use serde::Serialize;
 
@@ -67,6 +68,9 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, settings: &Cla
     for probe in input
         .probes
         .iter()
+        // The terrestrial view: a probe's uplinks of another access (a dish beside its line) are not its country's
+        // network, and their answers during a cut would read as the country's reachability.
+        .filter(|p| !super::other_paths::is_other_path(p))
         .filter(|p| filter.country.as_ref().is_none_or(|c| *c == p.country) && filter.asn.is_none_or(|a| a == p.asn))
     {
         let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);

@@ -20,4 +20,4 @@ pub use presence::{PresenceLog, PresenceSession, PresenceSpan};
 pub use probe::{AccessType, ProbeProfile, ProbeRecord};
 pub use public_view::{MIN_REGION_PROBES, PublicProbe, public_list, public_regions, rfc3339};
 pub use summary::{BlockingMethod, Bucket, BucketSummary, Tally, VitalsSummary, median};
-pub use timeline::{split_timeline, timeline_id};
+pub use timeline::{other_timeline, split_timeline, timeline_id};

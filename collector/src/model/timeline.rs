@@ -29,11 +29,14 @@ fn uplink_access(uplink: &Uplink) -> AccessType {
 /// The timeline of a measurement by `probe_id` (registered with `registered` access) taken on `uplink`.
 pub fn timeline_id<'a>(probe_id: &'a str, registered: AccessType, uplink: Option<&Uplink>) -> Cow<'a, str> {
     match uplink.map(uplink_access) {
-        Some(access) if access != registered => {
-            Cow::Owned(format!("{probe_id}{TIMELINE_SEPARATOR}{}", access.as_str()))
-        }
+        Some(access) if access != registered => Cow::Owned(other_timeline(probe_id, access)),
         _ => Cow::Borrowed(probe_id),
     }
+}
+
+/// The id of `probe_id`'s timeline of uplinks of `access` (another access than it was registered with).
+pub fn other_timeline(probe_id: &str, access: AccessType) -> String {
+    format!("{probe_id}{TIMELINE_SEPARATOR}{}", access.as_str())
 }
 
 /// A timeline id's probe and, for a probe's other timeline, its access.

@@ -334,7 +334,7 @@ impl Checks {
             let mine = |m: &&Measurement| m.uplink.as_ref().map(|l| l.name.as_str()) == name;
             let cycle: Vec<Measurement> = vitals.iter().chain(anchors).filter(mine).cloned().collect();
             let isolated = crate::upload::judge_isolation(&cycle);
-            if state.set(name, isolated) {
+            if state.set(uplink.way.label.as_ref(), isolated) {
                 let uplink = name.unwrap_or("the uplink");
                 let policy = self.config.upload.during_isolation;
                 if isolated {

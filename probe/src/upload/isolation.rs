@@ -8,35 +8,52 @@
 //! uploading through a censored network can draw attention to a volunteer. The agent judges each cycle
 //! ([`judge`]) and records it in an [`IsolationState`] the uploader reads before each round.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use vigil_measurement::{Kind, Measurement, MeasurementResult, Outcome, Scope};
+use vigil_measurement::{Kind, Measurement, MeasurementResult, Outcome, Scope, Uplink, UplinkAccess};
 
 pub use crate::config::DuringIsolation;
 
-/// Which uplinks are isolated now (by name; `None` is the single, undeclared way out). Shared by the agent, which
-/// writes it after each cycle, and the uploader, which reads it before each round.
+/// Which uplinks are isolated now (by name; `None` is the single, undeclared way out), each with whether it crosses
+/// the national border. Shared by the agent, which writes it after each cycle, and the uploader, which reads it
+/// before each round.
 #[derive(Debug, Clone, Default)]
-pub struct IsolationState(Arc<Mutex<BTreeSet<Option<String>>>>);
+pub struct IsolationState(Arc<Mutex<BTreeMap<Option<String>, bool>>>);
+
+/// Whether an uplink's path crosses the national border: a line or a mobile network does (a cut there is what
+/// isolation means, and uploading through it is what may draw attention), a satellite dish does not. The single,
+/// undeclared way out is taken to be a line.
+pub fn crosses_border(uplink: Option<&Uplink>) -> bool {
+    uplink.is_none_or(|u| u.access != UplinkAccess::Satellite)
+}
 
 impl IsolationState {
     /// Records whether `uplink` is isolated after its latest cycle; true when that changed.
-    pub fn set(&self, uplink: Option<&str>, isolated: bool) -> bool {
-        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = uplink.map(str::to_owned);
-        if isolated { set.insert(key) } else { set.remove(&key) }
+    pub fn set(&self, uplink: Option<&Uplink>, isolated: bool) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = uplink.map(|u| u.name.clone());
+        if isolated {
+            map.insert(key, crosses_border(uplink)).is_none()
+        } else {
+            map.remove(&key).is_some()
+        }
     }
 
     /// Whether `uplink` is isolated.
     pub fn is_isolated(&self, uplink: Option<&str>) -> bool {
-        let set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        set.contains(&uplink.map(str::to_owned))
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.contains_key(&uplink.map(str::to_owned))
     }
 
-    /// Whether any uplink is isolated.
-    pub fn any(&self) -> bool {
-        !self.0.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
+    /// Whether an uplink that crosses the border is isolated: the cut `during_isolation = "hold"` waits out. A
+    /// jammed dish beside a working line is no reason to hold: the line is not cut.
+    pub fn border_cut(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .any(|&crosses| crosses)
     }
 }
 
@@ -152,11 +169,30 @@ mod tests {
     #[test]
     fn the_state_records_changes_per_uplink() {
         let state = IsolationState::default();
-        assert!(!state.any());
-        assert!(state.set(Some("wan"), true));
-        assert!(!state.set(Some("wan"), true), "no change");
+        let wan = Uplink {
+            name: "wan".to_owned(),
+            access: UplinkAccess::Fixed,
+        };
+        assert!(!state.border_cut());
+        assert!(state.set(Some(&wan), true));
+        assert!(!state.set(Some(&wan), true), "no change");
         assert!(state.is_isolated(Some("wan")) && !state.is_isolated(Some("sat")) && !state.is_isolated(None));
-        assert!(state.set(Some("wan"), false));
-        assert!(!state.any());
+        assert!(state.border_cut());
+        assert!(state.set(Some(&wan), false));
+        assert!(!state.border_cut());
+    }
+
+    #[test]
+    fn a_dish_that_cannot_reach_abroad_is_isolated_but_no_border_cut() {
+        let state = IsolationState::default();
+        let dish = Uplink {
+            name: "sat".to_owned(),
+            access: UplinkAccess::Satellite,
+        };
+        assert!(state.set(Some(&dish), true));
+        assert!(state.is_isolated(Some("sat")), "uploads keep off it");
+        assert!(!state.border_cut(), "hold does not wait for a jammed dish");
+        assert!(state.set(None, true));
+        assert!(state.border_cut(), "the undeclared way out is a line");
     }
 }

@@ -210,8 +210,8 @@ impl Uploader {
         let isolated = |route: &&Route| self.isolation.is_isolated(route.uplink.as_deref());
         match self.during_isolation {
             DuringIsolation::Send => Ok(self.routes.iter().collect()),
-            DuringIsolation::Hold if self.isolation.any() => {
-                Err("an uplink is isolated and during_isolation = \"hold\"".to_owned())
+            DuringIsolation::Hold if self.isolation.border_cut() => {
+                Err("an uplink crossing the border is isolated and during_isolation = \"hold\"".to_owned())
             }
             DuringIsolation::Hold => Ok(self.routes.iter().collect()),
             DuringIsolation::OtherUplinks => {

@@ -1,6 +1,7 @@
 //! Device evidence (CLASSIFICATION.md §2): reboots on return, battery, gateway and link during the cut.
 
-use crate::model::{PATH_END_HOME, VitalsSummary};
+use crate::classify::ProbeState;
+use crate::model::{AccessType, PATH_END_HOME, VitalsSummary};
 
 use super::OutageView;
 use crate::classify::attribute::Feature;
@@ -82,6 +83,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
             }
         }
     }
+    out.extend(satellite_gone_dark(v));
     if with_battery > 0 && battery as f64 / with_battery as f64 >= 0.3 {
         out.push(Feature {
             family: "device",
@@ -99,7 +101,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     }
     // A home up during the cut argues for a shutdown only from enough witnesses (`enough_witnesses`); a dark home
     // is reported by the probes a blackout left alive, on a battery, which may be few of its probes.
-    let lan_heard = super::enough_witnesses(with_lan, v.participants.len());
+    let lan_heard = v.enough_witnesses(with_lan);
     if lan_heard && lan_up as f64 / with_lan as f64 >= 0.6 && battery == 0 {
         // CLASSIFICATION.md F3: link and gateway up with the path failing first at the border is +3 shutdown, −3
         // power, +2 cable cut (+1 technical). Where the failure lies is read from the anchors: domestic ones
@@ -131,6 +133,33 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         });
     }
     out
+}
+
+/// The outage's probes on satellite access (registered so, on the terrestrial scopes' side) that fell silent with
+/// the rest, named: a dish of a foreign operator does not cross the border, so a cut cannot silence it and its
+/// silence is its power's or its own (issue 24). Points: none. The registry says "satellite", not whose: a
+/// domestic VSAT operator's gateway sits inside the country, where a cut reaches it, and the corpus has no such
+/// probes to weigh the difference on yet.
+fn satellite_gone_dark(v: &OutageView<'_, '_>) -> Option<Feature> {
+    let dark = v
+        .participants
+        .iter()
+        .filter(|&&p| {
+            let t = &v.timelines[p];
+            t.probe.access == AccessType::Satellite
+                && !crate::classify::other_paths::is_other_path(t.probe)
+                && (v.episode.start..v.episode.end).any(|b| t.states.get(b) == Some(&ProbeState::Silent))
+        })
+        .count();
+    (dark > 0).then(|| Feature {
+        family: "device",
+        text: format!(
+            "{dark} of them on satellite access went dark too: a dish whose path does not cross the border is beyond \
+             a cut's reach, so its silence is its power's or its own"
+        ),
+        points: [0, 0, 0],
+        inside_cut: false,
+    })
 }
 
 /// Whether the outage's paths failed at the border: where their failed traces died when enough of them traced

@@ -9,11 +9,11 @@ mod path;
 mod presence;
 mod timing;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::attribute::Feature;
 use super::{ClassifierInput, Episode, Timeline};
-use crate::model::{Bucket, BucketSummary, EventScope, Tally};
+use crate::model::{AccessType, Bucket, BucketSummary, EventScope, Tally, other_timeline};
 
 /// The level of a scope, typed (the event's `scope.level` is its text form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,9 @@ pub(super) struct OutageView<'a, 't> {
     pub participants: Vec<usize>,
     /// The probes of the outage's country expected at its start.
     pub country_members: Vec<usize>,
+    /// The participants heard on another uplink (a dish beside the line, issue 24) in buckets their line was
+    /// down, and the accesses they were heard on: their lines' reports come from inside the cut, by construction.
+    pub reporting_through_other_uplinks: (usize, BTreeSet<&'static str>),
     /// Every probe's timeline.
     pub timelines: &'a [Timeline<'t>],
     /// The classifier's input.
@@ -91,6 +94,7 @@ impl<'a, 't> OutageView<'a, 't> {
                 timelines[i].probe.country == e.country && timelines[i].expected.get(e.start).copied().unwrap_or(false)
             })
             .collect();
+        let reporting_through_other_uplinks = through_other_uplinks(e, &participants, timelines, input);
         OutageView {
             episode: e,
             scope,
@@ -99,10 +103,22 @@ impl<'a, 't> OutageView<'a, 't> {
             members,
             participants,
             country_members,
+            reporting_through_other_uplinks,
             timelines,
             input,
             empty: BTreeMap::new(),
         }
+    }
+
+    /// Whether `witnesses` of the outage's participants reporting from inside the cut may speak for it: two or
+    /// more, and at least half — or two or more reporting through another uplink. Spooled measurements arrive when
+    /// a probe is back, so while an outage unfolds the few that arrive come from probes caught at its edge (a lossy
+    /// or flapping one, a probe back early), and one probe's readings made an ISP's failure an interim "shutdown"
+    /// (issue 23, case 9: a shutdown is called only from evidence measured inside the cut). A probe heard on its
+    /// dish in the buckets its line was down is at no edge: its line's reports are from inside the cut, whichever
+    /// share of the outage's probes it is (issue 24: live reports open the event while the cut lasts).
+    pub(super) fn enough_witnesses(&self, witnesses: usize) -> bool {
+        witnesses >= 2 && (witnesses * 2 >= self.participants.len() || self.reporting_through_other_uplinks.0 >= 2)
     }
 
     /// What probe `p` measured, bucket by bucket.
@@ -167,13 +183,57 @@ struct AnchorsWhileDown {
     leaked_buckets: usize,
 }
 
-/// Whether `witnesses` of an outage's `participants` reporting from inside the cut may speak for it: two or more,
-/// and at least half. Spooled measurements arrive when a probe is back, so while an outage unfolds the few that
-/// arrive come from probes caught at its edge (a lossy or flapping one, a probe back early), and one probe's
-/// readings made an ISP's failure an interim "shutdown" (issue 23, case 9: a shutdown is called only from
-/// evidence measured inside the cut).
-pub(super) fn enough_witnesses(witnesses: usize, participants: usize) -> bool {
-    witnesses >= 2 && witnesses * 2 >= participants
+/// How many of `participants` were heard on another uplink's timeline in a bucket their line was down, and on
+/// which accesses.
+fn through_other_uplinks(
+    e: &Episode,
+    participants: &[usize],
+    timelines: &[Timeline<'_>],
+    input: &ClassifierInput,
+) -> (usize, BTreeSet<&'static str>) {
+    let mut accesses = BTreeSet::new();
+    let mut probes = 0;
+    for &p in participants {
+        let line = &timelines[p];
+        let mut heard = false;
+        for access in [AccessType::Satellite, AccessType::Mobile, AccessType::Fixed] {
+            let Some(other) = input.observed.get(&other_timeline(&line.probe.probe_id, access)) else {
+                continue;
+            };
+            let down_and_heard = (e.start..e.end).any(|t| {
+                line.states.get(t).is_some_and(|s| s.is_down()) && other.contains_key(&(input.buckets.start + t as i64))
+            });
+            if down_and_heard {
+                heard = true;
+                accesses.insert(access.as_str());
+            }
+        }
+        probes += usize::from(heard);
+    }
+    (probes, accesses)
+}
+
+/// The probes reporting through another uplink while their lines were down, named (their reports are weighed by
+/// the device and path families like any other; this says why so few may speak for the outage).
+fn other_uplinks_named(v: &OutageView<'_, '_>) -> Option<Feature> {
+    let (probes, accesses) = &v.reporting_through_other_uplinks;
+    if *probes == 0 {
+        return None;
+    }
+    let accesses: Vec<&str> = accesses.iter().copied().collect();
+    Some(Feature {
+        family: "device",
+        text: format!(
+            "{probes} of the {} probes down kept reporting through another uplink ({}) while their lines were cut: \
+             what their lines measured comes from inside the cut",
+            v.participants.len(),
+            accesses.join(", ")
+        ),
+        // Points: none of its own. What these probes measured (gateway, power, anchors, paths) is weighed by the
+        // device and path families; that they could report says only that they had power, which their vitals say.
+        points: [0, 0, 0],
+        inside_cut: true,
+    })
 }
 
 /// The features of an outage reported at `scope` over `members`, family by family.
@@ -186,6 +246,7 @@ pub(super) fn features(
 ) -> Vec<Feature> {
     let view = OutageView::new(e, scope, members, timelines, input);
     let mut out = presence::features(&view);
+    out.extend(other_uplinks_named(&view));
     out.extend(device::features(&view));
     out.extend(path::features(&view));
     out.extend(access::features(&view));

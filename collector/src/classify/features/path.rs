@@ -14,7 +14,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     // Each probe's checks from the buckets it was itself down in (a probe back early in a staggered recovery
     // answers everything, which says nothing of the cut), from enough of the outage's probes to speak for it.
     let anchors = v.anchors_while_down();
-    if !super::enough_witnesses(anchors.witnesses, v.participants.len()) {
+    if !v.enough_witnesses(anchors.witnesses) {
         return out;
     }
     // An allowlist's leak, when there was one, is named: a reader sees why the probes still reached something.
@@ -136,7 +136,7 @@ pub(super) fn where_paths_died(v: &OutageView<'_, '_>) -> Option<PathsDied> {
         .count();
     // A border argues for a cut ordered there: only from enough witnesses inside it (`enough_witnesses`). A dark
     // access network is reported by the probes a blackout left alive, on a battery, which may be few.
-    if enough(at_border) && super::enough_witnesses(traced, v.participants.len()) {
+    if enough(at_border) && v.enough_witnesses(traced) {
         return Some(PathsDied {
             place: Place::Border,
             probes: at_border,
