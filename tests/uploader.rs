@@ -324,7 +324,8 @@ async fn uploads_go_through_the_next_uplink_when_one_cannot_connect() {
     assert_eq!(stored(&collector.store, &ids).await, 30);
 }
 
-/// `[upload] during_isolation`: `hold` sends nothing while an uplink is isolated and everything once it is not;
+/// `[upload] during_isolation`: `hold` sends nothing while a line is isolated and everything once it is not (a
+/// jammed dish is no reason to hold);
 /// `other_uplinks` keeps batches off the isolated uplink and holds when no other can carry them. Nothing is lost.
 #[tokio::test]
 async fn during_isolation_holds_or_keeps_batches_off_the_isolated_uplink() {
@@ -347,10 +348,19 @@ async fn during_isolation_holds_or_keeps_batches_off_the_isolated_uplink() {
     let wan_then_modem = "[[uplinks]]\nname = \"wan\"\ninterface = \"lo\"\naccess = \"fixed\"\n\
                           [[uplinks]]\nname = \"modem\"\ninterface = \"vgl-nomodem0\"\naccess = \"mobile\"\n";
 
+    let label = |name: &str, access| vigil_measurement::Uplink {
+        name: name.to_owned(),
+        access,
+    };
+    let (wan, modem) = (
+        label("wan", vigil_measurement::UplinkAccess::Fixed),
+        label("modem", vigil_measurement::UplinkAccess::Mobile),
+    );
+
     // hold: nothing leaves while wan is isolated, then everything, once.
     let mut uploader = Uploader::new(&config_with("hold", wan_then_modem)).expect("uploader");
     let isolation = uploader.isolation();
-    isolation.set(Some("wan"), true);
+    isolation.set(Some(&wan), true);
     for _ in 0..3 {
         let outcome = uploader.upload_once(&spool).await.expect("round");
         assert!(
@@ -363,28 +373,40 @@ async fn during_isolation_holds_or_keeps_batches_off_the_isolated_uplink() {
         (20, 0),
         "held, not lost"
     );
-    isolation.set(Some("wan"), false);
+    isolation.set(Some(&wan), false);
     let (summary, last) = uploader.drain(&spool).await.expect("drain");
     assert_eq!((summary.records, last), (20, RoundOutcome::Empty));
     assert_eq!(stored(&collector.store, &ids).await, 20);
+
+    // hold does not wait for a dish that reaches nothing (jammed) while the line works: the line is not cut.
+    let after_jam = spool_measurements(&spool, 3);
+    let wan_then_dish = "[[uplinks]]\nname = \"wan\"\ninterface = \"lo\"\naccess = \"fixed\"\n\
+                         [[uplinks]]\nname = \"dish\"\ninterface = \"vgl-nodish0\"\naccess = \"satellite\"\n";
+    let mut uploader = Uploader::new(&config_with("hold", wan_then_dish)).expect("uploader");
+    uploader
+        .isolation()
+        .set(Some(&label("dish", vigil_measurement::UplinkAccess::Satellite)), true);
+    let (summary, last) = uploader.drain(&spool).await.expect("drain");
+    assert_eq!((summary.records, last), (3, RoundOutcome::Empty));
+    assert_eq!(stored(&collector.store, &after_jam).await, 3);
 
     // other_uplinks: with wan isolated only the modem may carry the batch (and it is not plugged in).
     let more = spool_measurements(&spool, 5);
     let mut uploader = Uploader::new(&config_with("other_uplinks", wan_then_modem)).expect("uploader");
     let isolation = uploader.isolation();
-    isolation.set(Some("wan"), true);
+    isolation.set(Some(&wan), true);
     let outcome = uploader.upload_once(&spool).await.expect("round");
     let RoundOutcome::Failed { error, .. } = &outcome else {
         panic!("only the modem was tried: {outcome:?}")
     };
     assert!(error.contains("via modem") && !error.contains("via wan"), "{error}");
-    isolation.set(Some("modem"), true);
+    isolation.set(Some(&modem), true);
     let outcome = uploader.upload_once(&spool).await.expect("round");
     assert!(
         matches!(outcome, RoundOutcome::Held { .. }),
         "no uplink left: {outcome:?}"
     );
-    isolation.set(Some("wan"), false);
+    isolation.set(Some(&wan), false);
     let (summary, _) = uploader.drain(&spool).await.expect("drain");
     assert_eq!(summary.records, 5);
     assert_eq!(stored(&collector.store, &more).await, 5);

@@ -5,7 +5,7 @@
 //! `/etc/netns` files). The scenarios run with `cargo test -p vigil-lab --features lab --test lab`.
 
 use clap::{Parser, Subcommand};
-use vigil_lab::lab::country::{COLLECTOR, COLLECTOR_PORT, NS_COLLECTOR, PROBES, ns_probe};
+use vigil_lab::lab::country::{COLLECTOR, COLLECTOR_PORT, NS_COLLECTOR, Sky, ns_probe, running, spec};
 use vigil_lab::lab::{Lab, net, preflight};
 
 #[derive(Parser)]
@@ -18,14 +18,30 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build the lab and leave it running.
-    Up,
+    Up {
+        /// The satellite ways out to use: none, the dishes beside four probes' lines, or the satellite-only probe.
+        #[arg(long, value_enum, default_value = "ground")]
+        sky: SkyArg,
+    },
     /// Remove everything the lab created.
     Down,
 }
 
+/// `--sky`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SkyArg {
+    Ground,
+    Dishes,
+    SatelliteOnly,
+}
+
 fn main() -> std::process::ExitCode {
     match Cli::parse().command {
-        Command::Up => match up() {
+        Command::Up { sky } => match up(match sky {
+            SkyArg::Ground => Sky::Ground,
+            SkyArg::Dishes => Sky::Dishes,
+            SkyArg::SatelliteOnly => Sky::SatelliteOnly,
+        }) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("vigil-lab up: {err}");
@@ -45,16 +61,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn up() -> Result<(), vigil_lab::lab::LabError> {
+fn up(sky: Sky) -> Result<(), vigil_lab::lab::LabError> {
     let mut lab = Lab::up()?;
-    let run_dir = lab.fresh_run("manual", vigil_lab::lab::DEFAULT_WINDOW_SECS)?;
+    let run_dir = lab.fresh_run("manual", vigil_lab::lab::DEFAULT_WINDOW_SECS, sky)?;
     println!("The lab is up. Working directory: {}", run_dir.display());
     println!(
         "\nCollector API (inside its namespace):\n  ip netns exec {NS_COLLECTOR} curl -s http://{COLLECTOR}:{COLLECTOR_PORT}/api/v1/events"
     );
     println!("  ip netns exec {NS_COLLECTOR} curl -s http://{COLLECTOR}:{COLLECTOR_PORT}/api/v1/probes");
     println!("\nProbes (each in its namespace; config, spool and log in the working directory):");
-    for (i, spec) in PROBES.iter().enumerate() {
+    for (n, spec) in running(sky).into_iter().filter_map(|n| Some((n, spec(n)?))) {
         println!(
             "  {:4} {} AS{} {:6} {:6}{}  ip netns exec {} bash",
             spec.name,
@@ -63,7 +79,7 @@ fn up() -> Result<(), vigil_lab::lab::LabError> {
             spec.region.unwrap_or("-"),
             spec.access,
             if spec.ups { " ups" } else { "    " },
-            ns_probe(i + 1)
+            ns_probe(n)
         );
     }
     println!("\nTake it down with: vigil-lab down");

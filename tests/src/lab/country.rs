@@ -3,10 +3,14 @@
 //!
 //! ```text
 //!  probe ── home router ── ISP (AS64501 | AS64502 | AS64503, each with its resolver) ──┐
-//!                                                                                       border ── international
+//!    └─ (dish) ──────────────────────────────────────────── satellite network ──┐      border ── international
 //!                               domestic servers (web, national blockpage 10.10.34.34) ─┘        (web, resolver,
 //!  three probes abroad ── home router ───────────────────────────────────────────────────────────  collector)
 //! ```
+//!
+//! The satellite network reaches the international side without crossing the border, with a satellite's delay,
+//! jitter and loss (`net::SATELLITE_NETEM`). Four probes in the north have a dish beside their line, used in the
+//! scenarios that ask for it ([`Sky`]); a probe in the south has only a dish.
 
 use std::net::Ipv4Addr;
 
@@ -24,6 +28,32 @@ pub enum Upstream {
     Isp(u8),
     /// Straight to the international side.
     Abroad,
+    /// A dish, and nothing else: the satellite network.
+    Satellite,
+}
+
+/// A probe's dish beside its line (issue 24), and what its uploads do while the line is cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dish {
+    /// No dish.
+    None,
+    /// A dish; uploads go through it while the line is isolated (`during_isolation = "other_uplinks"`): live
+    /// reports from inside a cut.
+    Live,
+    /// A dish; uploads wait while the line is isolated (`during_isolation = "hold"`).
+    Hold,
+}
+
+/// Which of the country's satellite ways out a scenario uses (issue 24); the rest of the time the probes run as
+/// single-line probes and the satellite-only probe is off, so every other scenario reads as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sky {
+    /// None.
+    Ground,
+    /// The dishes beside the lines of the probes that have one ([`ProbeSpec::dish`]).
+    Dishes,
+    /// The probes whose only way out is a dish ([`SATELLITE_ONLY`]).
+    SatelliteOnly,
 }
 
 /// One probe as registered with the collector.
@@ -43,6 +73,8 @@ pub struct ProbeSpec {
     pub ups: bool,
     /// Its upstream.
     pub upstream: Upstream,
+    /// A dish beside its line.
+    pub dish: Dish,
 }
 
 const fn home(name: &'static str, isp: u8, region: &'static str, access: &'static str, ups: bool) -> ProbeSpec {
@@ -54,7 +86,12 @@ const fn home(name: &'static str, isp: u8, region: &'static str, access: &'stati
         access,
         ups,
         upstream: Upstream::Isp(isp),
+        dish: Dish::None,
     }
+}
+
+const fn with_dish(spec: ProbeSpec, dish: Dish) -> ProbeSpec {
+    ProbeSpec { dish, ..spec }
 }
 
 const fn abroad(name: &'static str, asn: u32) -> ProbeSpec {
@@ -66,6 +103,7 @@ const fn abroad(name: &'static str, asn: u32) -> ProbeSpec {
         access: "fixed",
         ups: false,
         upstream: Upstream::Abroad,
+        dish: Dish::None,
     }
 }
 
@@ -79,26 +117,63 @@ pub const ISPS: u8 = 3;
 
 /// The probes: ten in the country (three ISPs, two regions, fixed and mobile, three on a UPS) and three abroad.
 /// AS64501 serves the north only (an ISP in one region, issue 23 case 1); the other two serve both regions.
-/// A probe's number is its position plus one; its addresses derive from it.
+/// Four in the north, one on each network and one more, have a dish beside their line: three report through it
+/// while their line is cut, one holds its reports. A probe's number is its position plus one; its addresses
+/// derive from it.
 pub const PROBES: [ProbeSpec; 13] = [
     home("p01", 1, "north", "fixed", false),
-    home("p02", 1, "north", "fixed", true),
+    with_dish(home("p02", 1, "north", "fixed", true), Dish::Live),
     home("p03", 1, "north", "fixed", false),
-    home("p04", 2, "north", "fixed", false),
+    with_dish(home("p04", 2, "north", "fixed", false), Dish::Live),
     home("p05", 2, "south", "fixed", true),
     home("p06", 2, "south", "mobile", false),
-    home("p07", 3, "north", "mobile", false),
+    with_dish(home("p07", 3, "north", "mobile", false), Dish::Live),
     home("p08", 3, "south", "mobile", false),
-    home("p09", 3, "north", "mobile", false),
+    with_dish(home("p09", 3, "north", "mobile", false), Dish::Hold),
     home("p10", 2, "south", "fixed", true),
     abroad("a11", 64598),
     abroad("a12", 64598),
     abroad("a13", 64599),
 ];
 
-/// Probe numbers (1-based) of the probes matching `keep`.
+/// The satellite operator's AS number (documentation range), as AS14593 is Starlink's.
+pub const SATELLITE_ASN: u32 = 64510;
+
+/// Probes whose only way out is a dish, numbered after [`PROBES`]; they run in the scenarios with
+/// [`Sky::SatelliteOnly`].
+pub const SATELLITE_ONLY: [ProbeSpec; 1] = [ProbeSpec {
+    name: "s14",
+    country: HOME_COUNTRY,
+    asn: SATELLITE_ASN,
+    region: Some("south"),
+    access: "satellite",
+    ups: false,
+    upstream: Upstream::Satellite,
+    dish: Dish::None,
+}];
+
+/// Every probe the lab has a place for, by number − 1: [`PROBES`], then [`SATELLITE_ONLY`].
+pub fn all_probes() -> impl Iterator<Item = ProbeSpec> {
+    PROBES.into_iter().chain(SATELLITE_ONLY)
+}
+
+/// The probe numbered `n`.
+pub fn spec(n: usize) -> Option<ProbeSpec> {
+    all_probes().nth(n.checked_sub(1)?)
+}
+
+/// Probe numbers (1-based) of the probes of [`PROBES`] matching `keep`.
 pub fn probes_where(keep: impl Fn(&ProbeSpec) -> bool) -> Vec<usize> {
     (1..=PROBES.len()).filter(|&n| keep(&PROBES[n - 1])).collect()
+}
+
+/// The probes a scenario with `sky` runs, by number.
+pub fn running(sky: Sky) -> Vec<usize> {
+    let mut out: Vec<usize> = (1..=PROBES.len()).collect();
+    if sky == Sky::SatelliteOnly {
+        out.extend(PROBES.len() + 1..=PROBES.len() + SATELLITE_ONLY.len());
+    }
+    out
 }
 
 /// Probes in the lab country.
@@ -129,6 +204,36 @@ pub fn home_upstream(n: usize) -> Ipv4Addr {
 fn octet(n: usize) -> u8 {
     u8::try_from(n).expect("fewer than 256 probes")
 }
+
+/// A probe's address on its dish's link (a dual-homed probe's second interface, a satellite-only probe's only one).
+pub fn dish_probe_addr(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 110, octet(n), 2)
+}
+
+/// The dish's address (the gateway on that link; the satellite network's side of it).
+pub fn dish_addr(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 110, octet(n), 1)
+}
+
+/// The probe's interface towards its dish.
+pub const DISH_IF: &str = "sat0";
+
+/// The satellite network's interface towards probe `n`'s dish.
+pub fn dish_link(n: usize) -> String {
+    format!("d{n:02}")
+}
+
+/// Whether probe `n` has a dish (beside a line, or alone).
+pub fn has_dish(spec: &ProbeSpec) -> bool {
+    spec.dish != Dish::None || spec.upstream == Upstream::Satellite
+}
+
+/// The satellite network's address on its link to the international side.
+pub const SATELLITE_LINK: Ipv4Addr = Ipv4Addr::new(10, 80, 0, 2);
+/// The international side's address on that link.
+pub const INTL_TO_SATELLITE: Ipv4Addr = Ipv4Addr::new(10, 80, 0, 1);
+/// Every dish link's addresses.
+pub const DISH_PREFIX: &str = "10.110.0.0/16";
 
 /// An ISP's address on its uplink (also where its resolver listens).
 pub fn isp_uplink(isp: u8) -> Ipv4Addr {
@@ -212,12 +317,23 @@ pub const NS_DOMESTIC: &str = "vgl-dom";
 pub const NS_INTL: &str = "vgl-intl";
 /// The collector.
 pub const NS_COLLECTOR: &str = "vgl-coll";
+/// The satellite network (the dishes' side, and its ground station abroad).
+pub const NS_SATELLITE: &str = "vgl-sat";
 
 /// Every namespace of the lab.
 pub fn namespaces() -> Vec<String> {
-    let mut all: Vec<String> = (1..=PROBES.len()).flat_map(|n| [ns_probe(n), ns_home(n)]).collect();
+    let mut all: Vec<String> = all_probes()
+        .enumerate()
+        .flat_map(|(i, spec)| {
+            let n = i + 1;
+            match spec.upstream {
+                Upstream::Satellite => vec![ns_probe(n)],
+                _ => vec![ns_probe(n), ns_home(n)],
+            }
+        })
+        .collect();
     all.extend((1..=ISPS).map(ns_isp));
-    all.extend([NS_BORDER, NS_DOMESTIC, NS_INTL, NS_COLLECTOR].map(str::to_owned));
+    all.extend([NS_BORDER, NS_DOMESTIC, NS_INTL, NS_COLLECTOR, NS_SATELLITE].map(str::to_owned));
     all
 }
 
@@ -226,6 +342,7 @@ pub fn upstream_ns(spec: &ProbeSpec) -> String {
     match spec.upstream {
         Upstream::Isp(isp) => ns_isp(isp),
         Upstream::Abroad => NS_INTL.to_owned(),
+        Upstream::Satellite => NS_SATELLITE.to_owned(),
     }
 }
 
@@ -233,7 +350,7 @@ pub fn upstream_ns(spec: &ProbeSpec) -> String {
 pub fn system_resolver(spec: &ProbeSpec) -> Ipv4Addr {
     match spec.upstream {
         Upstream::Isp(isp) => isp_uplink(isp),
-        Upstream::Abroad => PUBLIC_RESOLVER,
+        Upstream::Abroad | Upstream::Satellite => PUBLIC_RESOLVER,
     }
 }
 
@@ -252,5 +369,16 @@ mod tests {
         let names: std::collections::BTreeSet<_> = namespaces().into_iter().collect();
         assert_eq!(names.len(), namespaces().len(), "namespace names are unique");
         assert!(names.iter().all(|n| n.starts_with(NS_PREFIX) && n.len() <= 15));
+        let dishes: Vec<&ProbeSpec> = PROBES.iter().filter(|p| p.dish != Dish::None).collect();
+        assert!(
+            dishes.iter().filter(|p| p.dish == Dish::Live).count() >= 2,
+            "two dual-homed probes report live"
+        );
+        assert!(dishes.iter().any(|p| p.dish == Dish::Hold));
+        assert!(
+            SATELLITE_ONLY
+                .iter()
+                .all(|p| p.region.is_some() && p.access == "satellite")
+        );
     }
 }

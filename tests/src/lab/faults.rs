@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::country::{
-    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, PROBES, Upstream, namespaces, ns_home, ns_isp,
-    probes_where, site_addr,
+    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_SATELLITE, Upstream, all_probes, dish_link, has_dish,
+    namespaces, ns_home, ns_isp, probes_where, site_addr,
 };
 use super::net::{INTL_RATE, collector_route, link, nft, run, shape_international};
 use super::nodes::PowerState;
@@ -66,6 +66,8 @@ pub enum Fault {
     },
     /// The collector's own link goes down.
     CollectorCut,
+    /// The dishes of a region are jammed: each still answers its probe (the dish is up), nothing passes it.
+    SatelliteJamming(&'static str),
 }
 
 /// Pause between probes when a fault (or its end) is staggered, as real power cuts and returns are.
@@ -125,10 +127,20 @@ impl Lab {
                 Ok(())
             }
             Fault::RegionalPower(region) => {
-                let hit = probes_where(|p| p.country == HOME_COUNTRY && p.region == Some(region));
+                let hit = self.running_in(region);
                 self.power_off(&hit)
             }
             Fault::ProbePower(n) => self.power_off(&[n]),
+            Fault::SatelliteJamming(region) => {
+                let links = dish_links_in(region).join("\", \"");
+                nft(
+                    NS_SATELLITE,
+                    &forward_rules(&[
+                        &format!("iifname {{ \"{links}\" }} drop"),
+                        &format!("oifname {{ \"{links}\" }} drop"),
+                    ]),
+                )
+            }
             Fault::DnsInjection { isp, hosts } => self.servers.set_isp_answers(isp, hosts, BLOCKPAGE),
             Fault::Blockpage { isp, host } => {
                 let addr = site(host)?;
@@ -170,9 +182,10 @@ impl Lab {
             }
             Fault::Blockpage { isp, .. } | Fault::RstInjection { isp, .. } => drop_table(&ns_isp(isp)),
             Fault::RegionalPower(region) => {
-                let hit = probes_where(|p| p.country == HOME_COUNTRY && p.region == Some(region));
+                let hit = self.running_in(region);
                 self.power_on(&hit)
             }
+            Fault::SatelliteJamming(_) => drop_table(NS_SATELLITE),
             Fault::ProbePower(n) => self.power_on(&[n]),
             Fault::DnsInjection { isp, .. } => self.servers.set_isp_answers(isp, &[], BLOCKPAGE),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(false),
@@ -193,8 +206,14 @@ impl Lab {
         shape_international(INTL_RATE)?;
         link(NS_COLLECTOR, "eth0", true)?;
         collector_route()?;
-        for n in 1..=PROBES.len() {
-            link(&ns_home(n), "lan", true)?;
+        for (i, spec) in all_probes().enumerate() {
+            let n = i + 1;
+            if spec.upstream != Upstream::Satellite {
+                link(&ns_home(n), "lan", true)?;
+            }
+            if has_dish(&spec) {
+                link(NS_SATELLITE, &dish_link(n), true)?;
+            }
         }
         for isp in 1..=ISPS {
             self.servers.set_isp_answers(isp, &[], BLOCKPAGE)?;
@@ -202,14 +221,23 @@ impl Lab {
         self.servers.set_tls_site_expired(false)
     }
 
-    /// Mains off for these probes, one after another: the home router goes dark, a probe on a UPS switches to
-    /// battery, one without dies on the spot.
+    /// The running probes of a region of the lab country.
+    fn running_in(&self, region: &str) -> Vec<usize> {
+        self.probes
+            .iter()
+            .filter(|p| p.spec.country == HOME_COUNTRY && p.spec.region == Some(region))
+            .map(|p| p.n)
+            .collect()
+    }
+
+    /// Mains off for these probes, one after another: the home router and the dish go dark, a probe on a UPS
+    /// switches to battery, one without dies on the spot.
     fn power_off(&mut self, probes: &[usize]) -> Result<(), LabError> {
         for (i, &n) in probes.iter().enumerate() {
             if i > 0 {
                 std::thread::sleep(STAGGER);
             }
-            link(&ns_home(n), "lan", false)?;
+            home_links(self.probe_mut(n)?.spec, n, false)?;
             let node = self.probe_mut(n)?;
             if node.spec.ups {
                 node.set_power(PowerState::Battery)?;
@@ -227,7 +255,7 @@ impl Lab {
             if i > 0 {
                 std::thread::sleep(STAGGER);
             }
-            link(&ns_home(n), "lan", true)?;
+            home_links(self.probe_mut(n)?.spec, n, true)?;
             let node = self.probe_mut(n)?;
             if node.spec.ups {
                 node.set_power(PowerState::Mains)?;
@@ -238,6 +266,26 @@ impl Lab {
         }
         Ok(())
     }
+}
+
+/// A probe's home router and dish, on or off with the mains.
+fn home_links(spec: super::country::ProbeSpec, n: usize, up: bool) -> Result<(), LabError> {
+    if spec.upstream != Upstream::Satellite {
+        link(&ns_home(n), "lan", up)?;
+    }
+    if has_dish(&spec) {
+        link(NS_SATELLITE, &dish_link(n), up)?;
+    }
+    Ok(())
+}
+
+/// The satellite network's links to the dishes of a region of the lab country.
+fn dish_links_in(region: &str) -> Vec<String> {
+    all_probes()
+        .enumerate()
+        .filter(|(_, p)| p.country == HOME_COUNTRY && p.region == Some(region) && has_dish(p))
+        .map(|(i, _)| dish_link(i + 1))
+        .collect()
 }
 
 fn forward_rules(rules: &[&str]) -> String {

@@ -21,7 +21,7 @@ use api::Api;
 
 /// The collector's classifier window in the lab, seconds: longer than every scenario but the one about windows.
 pub const DEFAULT_WINDOW_SECS: u64 = 1800;
-use country::{NS_COLLECTOR, PROBES};
+use country::{NS_COLLECTOR, Sky, running, spec};
 use nodes::{Binaries, CollectorNode, ProbeNode};
 use servers::Servers;
 
@@ -146,22 +146,23 @@ impl Lab {
     }
 
     /// Starts a run from scratch: faults cleared, a new collector (classifying windows of `window_secs`) with an
-    /// empty store, every probe registered and started with an empty spool and a fresh boot.
-    pub fn fresh_run(&mut self, name: &str, window_secs: u64) -> Result<PathBuf, LabError> {
+    /// empty store, every probe `sky` runs registered and started with an empty spool and a fresh boot.
+    pub fn fresh_run(&mut self, name: &str, window_secs: u64, sky: Sky) -> Result<PathBuf, LabError> {
         self.stop_run();
         self.clear_faults()?;
         let run_dir = self.dir.join("runs").join(name);
         let _ = std::fs::remove_dir_all(&run_dir);
         let collector = CollectorNode::start(&self.bins, &run_dir.join("collector"), window_secs)?;
-        for (i, spec) in PROBES.iter().enumerate() {
-            let (probe_id, token) = collector.register(&self.bins, spec)?;
+        for n in running(sky) {
+            let spec = spec(n).ok_or_else(|| LabError::Setup(format!("no probe {n}")))?;
+            let (probe_id, token) = collector.register(&self.bins, &spec)?;
             let node = ProbeNode::prepare(
-                i + 1,
-                *spec,
-                probe_id,
-                &token,
+                n,
+                spec,
+                (probe_id, &token),
                 &run_dir.join(spec.name),
                 &self.servers.ca_file,
+                sky,
             )?;
             self.probes.push(node);
         }

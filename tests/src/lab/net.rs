@@ -6,10 +6,11 @@ use std::process::{Command, Stdio};
 
 use super::LabError;
 use super::country::{
-    BLOCKPAGE, BORDER_LOOPBACK, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY, DOM_LINK, DOMESTIC_WEB,
-    INTL_ANCHORS, INTL_LINK, ISPS, NS_BORDER, NS_COLLECTOR, NS_DOMESTIC, NS_INTL, NS_PREFIX, PROBES, PUBLIC_RESOLVER,
-    SITES, Upstream, border_to_isp, home_lan, home_upstream, home_wan, isp_uplink, namespaces, ns_home, ns_isp,
-    ns_probe, probe_addr, system_resolver, upstream_ns,
+    BLOCKPAGE, BORDER_LOOPBACK, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY, DISH_IF, DISH_PREFIX,
+    DOM_LINK, DOMESTIC_WEB, INTL_ANCHORS, INTL_LINK, INTL_TO_SATELLITE, ISPS, NS_BORDER, NS_COLLECTOR, NS_DOMESTIC,
+    NS_INTL, NS_PREFIX, NS_SATELLITE, PUBLIC_RESOLVER, SATELLITE_LINK, SITES, Upstream, all_probes, border_to_isp,
+    dish_addr, dish_link, dish_probe_addr, has_dish, home_lan, home_upstream, home_wan, isp_uplink, namespaces,
+    ns_home, ns_isp, ns_probe, probe_addr, system_resolver, upstream_ns,
 };
 
 /// The capacity of the country's international link, in `tc` units. A real probe's speed samples are bound by its
@@ -17,6 +18,10 @@ use super::country::{
 /// slowed unaffected probes' samples to a tenth), which is no network's behaviour. At this rate a 64 KiB anchor page
 /// takes about 5 ms, so scheduling noise of a millisecond or two moves a sample little.
 pub const INTL_RATE: &str = "100mbit";
+
+/// The satellite network's path, each way (`tc netem`): a low-orbit constellation's 25–60 ms round trip (20 ms
+/// each way, ±8 ms of jitter: 24–56 ms) and its loss, 1 % on the way down.
+pub const SATELLITE_NETEM: [&[&str]; 2] = [&["delay", "20ms", "8ms"], &["delay", "20ms", "8ms", "loss", "1%"]];
 
 /// Caps traffic from abroad into the country at `rate` (a token bucket on the international side of the border).
 pub fn shape_international(rate: &str) -> Result<(), LabError> {
@@ -212,10 +217,57 @@ pub fn build() -> Result<(), LabError> {
         "lo",
     ])?;
 
-    // Probes and their home routers.
-    for (i, spec) in PROBES.iter().enumerate() {
+    // The satellite network: its ground station abroad, reached without the border, at a satellite's pace.
+    veth(NS_SATELLITE, "ground", NS_INTL, "sat")?;
+    addr(NS_SATELLITE, "ground", &format!("{SATELLITE_LINK}/24"))?;
+    addr(NS_INTL, "sat", &format!("{INTL_TO_SATELLITE}/24"))?;
+    route(NS_SATELLITE, "default", &INTL_TO_SATELLITE.to_string())?;
+    route(NS_INTL, DISH_PREFIX, &SATELLITE_LINK.to_string())?;
+    forwarding(NS_SATELLITE)?;
+    for (ns, dev, netem) in [
+        (NS_SATELLITE, "ground", SATELLITE_NETEM[0]),
+        (NS_INTL, "sat", SATELLITE_NETEM[1]),
+    ] {
+        let mut args = vec!["-n", ns, "qdisc", "replace", "dev", dev, "root", "netem"];
+        args.extend_from_slice(netem);
+        run("tc", &args)?;
+    }
+
+    // Probes, their home routers and their dishes.
+    for (i, spec) in all_probes().enumerate() {
         let n = i + 1;
-        let (probe, home, up) = (ns_probe(n), ns_home(n), upstream_ns(spec));
+        let probe = ns_probe(n);
+        if has_dish(&spec) {
+            // The probe's link to its dish: the dish is its gateway there, the satellite network behind it. Beside
+            // a line it is the second default route (a higher metric): a probe without `[[uplinks]]` keeps to its
+            // line, one with them binds each check to its interface.
+            veth(&probe, DISH_IF, NS_SATELLITE, &dish_link(n))?;
+            addr(&probe, DISH_IF, &format!("{}/24", dish_probe_addr(n)))?;
+            addr(NS_SATELLITE, &dish_link(n), &format!("{}/24", dish_addr(n)))?;
+            let metric = if spec.upstream == Upstream::Satellite {
+                "0"
+            } else {
+                "100"
+            };
+            ip(&[
+                "-n",
+                &probe,
+                "route",
+                "add",
+                "default",
+                "via",
+                &dish_addr(n).to_string(),
+                "dev",
+                DISH_IF,
+                "metric",
+                metric,
+            ])?;
+        }
+        write_resolv_conf(&probe, system_resolver(&spec))?;
+        if spec.upstream == Upstream::Satellite {
+            continue;
+        }
+        let (home, up) = (ns_home(n), upstream_ns(&spec));
         veth(&probe, "eth0", &home, "lan")?;
         addr(&probe, "eth0", &format!("{}/24", probe_addr(n)))?;
         addr(&home, "lan", &format!("{}/24", home_lan(n)))?;
@@ -243,17 +295,21 @@ pub fn build() -> Result<(), LabError> {
                 ])?;
             }
         }
-        // `ip netns exec` puts /etc/netns/NS/resolv.conf in place of /etc/resolv.conf for what runs there.
-        let etc = std::path::Path::new("/etc/netns").join(&probe);
-        std::fs::create_dir_all(&etc).map_err(|e| LabError::io(&etc, e))?;
-        let resolv = etc.join("resolv.conf");
-        std::fs::write(
-            &resolv,
-            format!("nameserver {}\noptions timeout:1 attempts:1\n", system_resolver(spec)),
-        )
-        .map_err(|e| LabError::io(&resolv, e))?;
     }
     Ok(())
+}
+
+/// Names a probe's system resolver: `ip netns exec` puts /etc/netns/NS/resolv.conf in place of /etc/resolv.conf
+/// for what runs there.
+fn write_resolv_conf(probe_ns: &str, resolver: std::net::Ipv4Addr) -> Result<(), LabError> {
+    let etc = std::path::Path::new("/etc/netns").join(probe_ns);
+    std::fs::create_dir_all(&etc).map_err(|e| LabError::io(&etc, e))?;
+    let resolv = etc.join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        format!("nameserver {resolver}\noptions timeout:1 attempts:1\n"),
+    )
+    .map_err(|e| LabError::io(&resolv, e))
 }
 
 /// Sets a link up or down inside a namespace.

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 use super::LabError;
 use super::country::{
-    COLLECTOR, COLLECTOR_PORT, DOMESTIC_WEB, HOME_COUNTRY, INTL_ANCHORS, NS_COLLECTOR, PUBLIC_RESOLVER, ProbeSpec,
-    SITES, ns_probe, site_url,
+    COLLECTOR, COLLECTOR_PORT, DISH_IF, DOMESTIC_WEB, Dish, HOME_COUNTRY, INTL_ANCHORS, NS_COLLECTOR, PUBLIC_RESOLVER,
+    ProbeSpec, SITES, Sky, ns_probe, site_url,
 };
 
 /// Where the release binaries are.
@@ -210,15 +210,17 @@ pub struct ProbeNode {
 }
 
 impl ProbeNode {
-    /// Writes a probe's config and vitals files (a fresh boot) under `dir`, with an empty state directory.
+    /// Writes a probe's config and vitals files (a fresh boot) under `dir`, with an empty state directory; under
+    /// [`Sky::Dishes`] a probe with a dish declares its line and its dish as `[[uplinks]]`.
     pub fn prepare(
         n: usize,
         spec: ProbeSpec,
-        probe_id: String,
-        token: &str,
+        registered: (String, &str),
         dir: &Path,
         ca_file: &Path,
+        sky: Sky,
     ) -> Result<Self, LabError> {
+        let (probe_id, token) = registered;
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("state")).map_err(|e| LabError::io(dir, e))?;
         let node = ProbeNode {
@@ -258,6 +260,19 @@ impl ProbeNode {
         } else {
             "files = []".to_owned()
         };
+        let uplinks = match (sky, spec.dish) {
+            (Sky::Dishes, Dish::Live | Dish::Hold) => format!(
+                "[[uplinks]]\nname = \"line\"\ninterface = \"eth0\"\naccess = \"{}\"\n\n\
+                 [[uplinks]]\nname = \"dish\"\ninterface = \"{DISH_IF}\"\naccess = \"satellite\"\n\n",
+                spec.access
+            ),
+            _ => String::new(),
+        };
+        let during_isolation = match (sky, spec.dish) {
+            (Sky::Dishes, Dish::Live) => "other_uplinks",
+            (Sky::Dishes, Dish::Hold) => "hold",
+            _ => "send",
+        };
         let d = dir.display();
         // Every lab address is private: the probe's own network is its home LAN (`local_prefixes`), so the ISP's
         // and the border's hops count as beyond it, as a real ISP's public addresses would.
@@ -270,7 +285,7 @@ impl ProbeNode {
              [vitals]\nboot_id_path = \"{d}/vitals/boot_id\"\nuptime_path = \"{d}/vitals/uptime\"\n\
              power_supply_dir = \"{d}/vitals/power\"\ntrust_wall_clock = true\n\n\
              [timeouts]\ndns_secs = 1.0\nconnect_secs = 1.5\nhttp_secs = 3.0\nupload_secs = 4.0\n\n\
-             [upload]\nmax_backoff_secs = 2\n",
+             [upload]\nmax_backoff_secs = 2\nduring_isolation = \"{during_isolation}\"\n\n{uplinks}",
             c = TIMING.cycle_secs,
         );
         let path = dir.join("probe.toml");

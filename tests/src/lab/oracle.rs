@@ -104,6 +104,20 @@ pub fn reconcile(
     Ok(out)
 }
 
+/// How many measurements taken in `[from, to)` by `probe_id` (on any of its uplinks) `store` holds now.
+pub fn taken_between(store: &str, probe_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<usize, LabError> {
+    let rows = stored_measurements(
+        store,
+        MeasurementQuery {
+            probe_id: Some(probe_id.to_owned()),
+            from: Some(from),
+            to: Some(to),
+            ..MeasurementQuery::default()
+        },
+    )?;
+    Ok(rows.len())
+}
+
 /// The probes that measured `target` with outcome `outcome` (as the wire names it) in `[from, to)`: what makes a
 /// verdict of "nothing happened" a verdict on something measured.
 pub fn probes_measuring(

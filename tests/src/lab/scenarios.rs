@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
-use super::country::{ABROAD_COUNTRY, HOME_COUNTRY, INTL_ANCHORS, TLS_SITE, isp_asn, probes_where, site_url};
+use super::country::{ABROAD_COUNTRY, Dish, HOME_COUNTRY, INTL_ANCHORS, Sky, TLS_SITE, isp_asn, site_url};
 use super::faults::Fault;
 use super::nodes::TIMING;
-use super::oracle::{journal, probes_measuring, reconcile};
+use super::oracle::{journal, probes_measuring, reconcile, taken_between};
 use super::{DEFAULT_WINDOW_SECS, Lab, LabError};
 
 /// Which scope an expected event must have.
@@ -87,7 +87,14 @@ pub enum During {
     Unknown,
     /// A `collector_side` event (every probe everywhere went silent).
     CollectorSide,
+    /// A shutdown of the country, open, citing the probes that report through their dishes while their lines are
+    /// cut, at most [`LIVE_WITHIN_BUCKETS`] after the onset; after the fault the same event, ended. The probes set
+    /// to hold send nothing they measured during the cut.
+    Live,
 }
+
+/// How soon after a cut's onset live reports must have opened its event, in buckets (issue 24, scenario a).
+pub const LIVE_WITHIN_BUCKETS: i64 = 3;
 
 /// One named case.
 #[derive(Debug, Clone, Copy)]
@@ -112,6 +119,8 @@ pub struct Scenario {
     pub window_secs: u64,
     /// What the probes must have measured while the fault lasted.
     pub measured: Option<Measured>,
+    /// The satellite ways out the run uses.
+    pub sky: Sky,
 }
 
 /// Measurements the store must hold from the fault's time: (site, outcome, from how many networks at least).
@@ -150,6 +159,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: true,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "isp_upstream_cut",
@@ -173,6 +183,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "single_region_isp_upstream_cut",
@@ -191,6 +202,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "isp_transit_cut",
@@ -214,6 +226,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "shutdown_with_allowlisted_address",
@@ -241,6 +254,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "shutdown_longer_than_the_window",
@@ -260,6 +274,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: 6 * TIMING.bucket_secs,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "mobile_only_shutdown",
@@ -282,18 +297,76 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
+    },
+    Scenario {
+        name: "national_shutdown_reported_live",
+        story: "The border drops all international traffic, as in the first scenario; four probes in the north have a \
+                satellite dish beside their line (issue 24, scenarios a and d). Three send their reports through it \
+                while their lines are cut (`during_isolation = \"other_uplinks\"`): their lines' measurements — \
+                gateway up, the same boot, domestic anchors answering, nothing abroad — reach the collector during \
+                the cut, and the shutdown is called while it lasts, naming them. The fourth holds \
+                (`\"hold\"`): nothing it measured during the cut is sent during it, and everything arrives once \
+                afterwards, as from every other probe.",
+        fault: Fault::NationalShutdown,
+        baseline_buckets: 2,
+        hold_buckets: 5,
+        during: During::Live,
+        expect: &[Expect {
+            evidence: &[
+                "through another uplink (satellite)",
+                "a national intranet",
+                "kept a reachable gateway",
+            ],
+            ..expect("shutdown", level("country"))
+        }],
+        spool_oracle: true,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+        sky: Sky::Dishes,
+    },
+    Scenario {
+        name: "satellite_jamming",
+        story: "The dishes of the north are jammed: each still answers its probe, nothing passes it, while every \
+                line beside them and every probe's power work (issue 24, scenario c). The satellite path's own \
+                failure, scoped to satellite access — never a terrestrial event, and no shutdown.",
+        fault: Fault::SatelliteJamming("north"),
+        baseline_buckets: 2,
+        hold_buckets: 4,
+        during: During::Nothing,
+        expect: &[Expect {
+            evidence: &["only the probes' satellite uplinks failed"],
+            ..expect(
+                "network_failure",
+                ScopeMatch {
+                    access: Some("satellite"),
+                    ..level("access")
+                },
+            )
+        }],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+        sky: Sky::Dishes,
     },
     Scenario {
         name: "regional_power_outage",
         story: "The south's mains fail, probe by probe over seconds: home routers go dark, probes without a UPS die \
                 (SIGKILL), UPS probes report battery power and a dead LAN. Power returns probe by probe; the dead ones \
-                boot with new boot ids. A power outage scoped to the region.",
+                boot with new boot ids. A power outage scoped to the region. A probe whose only way out is a dish \
+                (s14) goes dark with its neighbours: no cut reaches a dish, so the event names it (issue 24, \
+                scenario b).",
         fault: Fault::RegionalPower("south"),
         baseline_buckets: 2,
         hold_buckets: 4,
         during: During::Nothing,
         expect: &[Expect {
-            evidence: &["new boot id", "switched to battery", "lost their gateway or link"],
+            evidence: &[
+                "new boot id",
+                "switched to battery",
+                "lost their gateway or link",
+                "on satellite access went dark too",
+            ],
             ..expect(
                 "power_outage",
                 ScopeMatch {
@@ -305,6 +378,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::SatelliteOnly,
     },
     Scenario {
         name: "single_probe_power_loss",
@@ -326,6 +400,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "dns_censorship",
@@ -346,6 +421,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "http_blockpage",
@@ -366,6 +442,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "tcp_reset_injection",
@@ -385,6 +462,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "expired_certificate",
@@ -404,6 +482,7 @@ pub const SCENARIOS: &[Scenario] = &[
             outcome: "tls_error",
             networks: 3,
         }),
+        sky: Sky::Ground,
     },
     Scenario {
         name: "international_throttling",
@@ -431,6 +510,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: false,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
     Scenario {
         name: "collector_unreachable",
@@ -446,6 +526,7 @@ pub const SCENARIOS: &[Scenario] = &[
         spool_oracle: true,
         window_secs: DEFAULT_WINDOW_SECS,
         measured: None,
+        sky: Sky::Ground,
     },
 ];
 
@@ -455,6 +536,9 @@ pub struct Report {
     /// One line per matched event, and the oracle's count.
     pub lines: Vec<String>,
 }
+
+/// How often the lab's collector classifies (`nodes::CollectorNode::start`): the slack on a latency bound.
+const CLASSIFIER_INTERVAL_SECS: f64 = 2.0;
 
 fn bucket_secs() -> i64 {
     i64::try_from(TIMING.bucket_secs).unwrap_or(8)
@@ -507,9 +591,10 @@ fn wait_healthy(lab: &Lab, buckets: i64) -> Result<(), LabError> {
         let now = Utc::now().timestamp() - 2;
         let end = now.div_euclid(b) * b;
         let start = end - buckets * b;
+        let running = |country: &str| lab.probes.iter().filter(|p| p.spec.country == country).count();
         for (country, count) in [
-            (HOME_COUNTRY, probes_where(|p| p.country == HOME_COUNTRY).len()),
-            (ABROAD_COUNTRY, probes_where(|p| p.country == ABROAD_COUNTRY).len()),
+            (HOME_COUNTRY, running(HOME_COUNTRY)),
+            (ABROAD_COUNTRY, running(ABROAD_COUNTRY)),
         ] {
             let points = lab.api().get(&format!(
                 "/api/v1/timeline?country={country}&from={}&to={}",
@@ -537,21 +622,55 @@ fn is_outage(class: &str) -> bool {
 pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
     let b = bucket_secs();
     let run_started = Utc::now();
-    lab.fresh_run(s.name, s.window_secs)?;
+    lab.fresh_run(s.name, s.window_secs, s.sky)?;
     wait_healthy(lab, s.baseline_buckets)?;
     let fault_at = at((Utc::now().timestamp() / b + 1) * b);
     sleep_until(fault_at);
     lab.apply(s.fault)?;
     let lift_at = fault_at + chrono::Duration::seconds(s.hold_buckets * b);
     let hold = Duration::from_secs(u64::try_from(s.hold_buckets * b).unwrap_or(30));
+    let mut latency = Vec::new();
     let seen_during = match s.during {
         During::Nothing => None,
-        During::Unknown => Some(poll(hold, "an `unknown` event while the country is cut off", || {
-            Ok(lab.api().events()?.into_iter().find_map(|e| {
-                (e["class"] == "unknown" && e["scope"]["country"] == HOME_COUNTRY)
-                    .then(|| e["id"].as_str().unwrap_or_default().to_owned())
-            }))
-        })?),
+        During::Unknown => {
+            let id = poll(hold, "an `unknown` event while the country is cut off", || {
+                Ok(lab.api().events()?.into_iter().find_map(|e| {
+                    (e["class"] == "unknown" && e["scope"]["country"] == HOME_COUNTRY)
+                        .then(|| e["id"].as_str().unwrap_or_default().to_owned())
+                }))
+            })?;
+            latency.push(format!(
+                "detection latency: the country's silence was an `unknown` event {:.1} s after the onset",
+                (Utc::now() - fault_at).num_milliseconds() as f64 / 1000.0
+            ));
+            Some(id)
+        }
+        During::Live => {
+            let within = Duration::from_secs(u64::try_from((LIVE_WITHIN_BUCKETS + 1) * b).unwrap_or(32));
+            let id = poll(within, "a shutdown called from live reports during the cut", || {
+                Ok(lab.api().events()?.into_iter().find_map(|e| {
+                    let live = e["class"] == "shutdown"
+                        && e["scope"]["country"] == HOME_COUNTRY
+                        && e["ended_at"].is_null()
+                        && e["evidence"].as_array().is_some_and(|ev| {
+                            ev.iter()
+                                .any(|x| x["text"].as_str().is_some_and(|t| t.contains("another uplink")))
+                        });
+                    live.then(|| e["id"].as_str().unwrap_or_default().to_owned())
+                }))
+            })?;
+            let after = (Utc::now() - fault_at).num_milliseconds() as f64 / 1000.0;
+            if after > (LIVE_WITHIN_BUCKETS * b) as f64 + CLASSIFIER_INTERVAL_SECS {
+                return Err(LabError::Verdict(format!(
+                    "the live shutdown opened {after:.1} s after the onset, more than {LIVE_WITHIN_BUCKETS} buckets"
+                )));
+            }
+            latency.push(format!(
+                "detection latency: the shutdown was called {after:.1} s after the onset, while the cut lasted, from \
+                 live reports"
+            ));
+            Some(id)
+        }
         During::CollectorSide => Some(poll(
             hold,
             "a `collector_side` event while the collector is cut off",
@@ -569,6 +688,25 @@ pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
             },
         )?),
     };
+    if s.sky == Sky::Dishes && s.during == During::Live {
+        // Just before the cut ends: nothing a holding probe measured once it could have judged its line cut (a
+        // cycle after the onset) may be in the store yet.
+        sleep_until(lift_at - chrono::Duration::seconds(1));
+        let store = lab.collector()?.store.clone();
+        for node in lab.probes.iter().filter(|p| p.spec.dish == Dish::Hold) {
+            let sent = taken_between(&store, &node.probe_id, fault_at + chrono::Duration::seconds(b), lift_at)?;
+            if sent > 0 {
+                return Err(LabError::Verdict(format!(
+                    "{} holds during a cut, yet {sent} of its measurements from the cut arrived during it",
+                    node.spec.name
+                )));
+            }
+            latency.push(format!(
+                "{} (hold) sent nothing it measured during the cut",
+                node.spec.name
+            ));
+        }
+    }
     sleep_until(lift_at);
     lab.lift(s.fault)?;
     if let Some(gone) = lab.casualties().first() {
@@ -586,6 +724,15 @@ pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
         judge(s, &events, fault_at, lift_at, seen_during.as_deref(), &probe_ids).map_err(LabError::Verdict)?;
         Ok(Some(first))
     })?;
+    if let Some(first) = s.expect.first() {
+        latency.push(format!(
+            "detection latency: {} settled {:.1} s after the onset ({:.1} s after the fault ended)",
+            first.class,
+            (Utc::now() - fault_at).num_milliseconds() as f64 / 1000.0 - 5.0,
+            (Utc::now() - lift_at).num_milliseconds() as f64 / 1000.0 - 5.0
+        ));
+    }
+    report.lines.extend(latency);
     if let Some(want) = s.measured {
         let store = lab.collector()?.store.clone();
         let probes = probes_measuring(&store, &site_url(want.site), want.outcome, fault_at, lift_at)?;
@@ -742,6 +889,11 @@ fn judge(
                     "the event seen during the cut ({seen_during:?}) was not revised into this one: {e}"
                 ));
             }
+        }
+        if s.during == During::Live && is_outage(want.class) && seen_during != e["id"].as_str() {
+            return Err(format!(
+                "the shutdown called during the cut ({seen_during:?}) is not this one: {e}"
+            ));
         }
         report.lines.push(format!(
             "{} / {} / {} confidence {:.2} ({}), {} of {} probes, {} → {}, {} revision(s); evidence: {}",
