@@ -6,11 +6,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need: a C compiler (bundled SQLite, zstd) and a C++ one (libFuzzer, for
 # fuzz/smoke.sh); ip, nft, python3 and runuser
-# for the network-namespace tests; Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
+# for the network-namespace tests; iptables, for the lab's satellite path (NFQUEUE); Prometheus, which a test runs to scrape the collector; nginx and dnsmasq, the
 # lab's web and DNS servers; ClickHouse (and ZooKeeper for its cluster test), the store for scale; Chromium,
 # the headless browser the status page is tested in.
-packages=(gcc g++ libc6-dev iproute2 nftables python3 python3-venv util-linux procps prometheus nginx-light dnsmasq-base
-  clickhouse-server clickhouse-client zookeeper chromium curl)
+packages=(gcc g++ libc6-dev iproute2 nftables iptables python3 python3-venv util-linux procps prometheus
+  nginx-light dnsmasq-base clickhouse-server clickhouse-client zookeeper chromium curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,10 +1,13 @@
 //! The measuring agent: what `vigil-probe run` and `once` do.
 //!
-//! Every `cycle_secs` (with up to 10% jitter, cycles never overlap): vitals, and each anchor gets DNS, TCP (the
-//! URL's port, else 443) and HTTP checks — once per measuring uplink when `[[uplinks]]` are declared, each bound
-//! to its interface and labelled with it, else once along the routing table's choice, unlabelled. Every `list_cycle_secs`: each test-list URL gets DNS and HTTP checks, `concurrency`
-//! at a time, within the daily data budget. Results go to the spool as they come (anchors in one transaction per
-//! cycle, list results in chunks); an upload task wakes after each append and drains the spool to the collector.
+//! Every `cycle_secs` (with up to 10% jitter, cycles never overlap), on each measuring uplink in its own loop:
+//! vitals, and each anchor gets DNS, TCP (the URL's port, else 443) and HTTP checks — bound to the uplink's
+//! interface and labelled with it when `[[uplinks]]` are declared, else along the routing table's choice,
+//! unlabelled. Every `list_cycle_secs`, in a loop of its own: each test-list URL gets DNS and HTTP checks,
+//! `concurrency` at a time, within the daily data budget. The loops never wait for each other: a line timing out
+//! during a cut, or a list pass of minutes, does not leave another uplink's buckets empty. Results go to the spool
+//! as they come (anchors in one transaction per cycle, list results in chunks); an upload task wakes after each
+//! append and drains the spool to the collector.
 //! On SIGTERM or Ctrl-C measuring stops and one last upload is tried.
 
 mod targets;
@@ -179,18 +182,21 @@ impl Checks {
     /// One cycle of anchor checks, all anchors on every measuring uplink at once; each measurement names its
     /// uplink when uplinks are declared.
     pub async fn anchor_cycle(&self) -> Vec<Measurement> {
-        let per_uplink = self.uplinks.iter().map(|uplink| async move {
-            let mut out = self.anchor_cycle_on(uplink).await;
-            for m in &mut out {
-                m.uplink.clone_from(&uplink.way.label);
-            }
-            out
-        });
+        let per_uplink = self.uplinks.iter().map(|uplink| self.anchor_cycle_of(uplink));
         futures_util::future::join_all(per_uplink)
             .await
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// One cycle of anchor checks on one measuring uplink, each measurement naming it when uplinks are declared.
+    async fn anchor_cycle_of(&self, uplink: &UplinkChecks) -> Vec<Measurement> {
+        let mut out = self.anchor_cycle_on(uplink).await;
+        for m in &mut out {
+            m.uplink.clone_from(&uplink.way.label);
+        }
+        out
     }
 
     async fn anchor_cycle_on(&self, uplink: &UplinkChecks) -> Vec<Measurement> {
@@ -271,12 +277,18 @@ impl Checks {
     /// not permitted or not answered).
     pub async fn vitals(&self, spool_depth: u64, last_gasp: bool) -> Vec<Measurement> {
         let seq = self.vitals_seq.fetch_add(1, Ordering::SeqCst);
-        let per_uplink = self.uplinks.iter().map(|uplink| async move {
-            let mut m = self.vitals_on(&uplink.way, spool_depth, last_gasp, seq).await;
-            m.uplink.clone_from(&uplink.way.label);
-            m
-        });
+        let per_uplink = self
+            .uplinks
+            .iter()
+            .map(|uplink| self.vitals_of(uplink, spool_depth, last_gasp, seq));
         futures_util::future::join_all(per_uplink).await
+    }
+
+    /// The vitals on one measuring uplink, naming it when uplinks are declared.
+    async fn vitals_of(&self, uplink: &UplinkChecks, spool_depth: u64, last_gasp: bool, seq: u64) -> Measurement {
+        let mut m = self.vitals_on(&uplink.way, spool_depth, last_gasp, seq).await;
+        m.uplink.clone_from(&uplink.way.label);
+        m
     }
 
     async fn vitals_on(
@@ -326,22 +338,17 @@ impl Checks {
         )
     }
 
-    /// Judges each measuring uplink's cycle (its vitals and anchors) for isolation and records it in `state`,
+    /// Judges one measuring uplink's cycle (its vitals and anchors) for isolation and records it in `state`,
     /// saying so in the log when it changes.
-    fn judge_isolation(&self, vitals: &[Measurement], anchors: &[Measurement], state: &crate::upload::IsolationState) {
-        for uplink in &self.uplinks {
-            let name = uplink.way.label.as_ref().map(|l| l.name.as_str());
-            let mine = |m: &&Measurement| m.uplink.as_ref().map(|l| l.name.as_str()) == name;
-            let cycle: Vec<Measurement> = vitals.iter().chain(anchors).filter(mine).cloned().collect();
-            let isolated = crate::upload::judge_isolation(&cycle);
-            if state.set(uplink.way.label.as_ref(), isolated) {
-                let uplink = name.unwrap_or("the uplink");
-                let policy = self.config.upload.during_isolation;
-                if isolated {
-                    tracing::warn!(uplink, ?policy, "isolated: the gateway answers and nothing abroad does");
-                } else {
-                    tracing::info!(uplink, "no longer isolated");
-                }
+    fn judge_isolation(&self, uplink: &UplinkChecks, cycle: &[Measurement], state: &crate::upload::IsolationState) {
+        let isolated = crate::upload::judge_isolation(cycle);
+        if state.set(uplink.way.label.as_ref(), isolated) {
+            let uplink = uplink.way.label.as_ref().map_or("the uplink", |l| l.name.as_str());
+            let policy = self.config.upload.during_isolation;
+            if isolated {
+                tracing::warn!(uplink, ?policy, "isolated: the gateway answers and nothing abroad does");
+            } else {
+                tracing::info!(uplink, "no longer isolated");
             }
         }
     }
@@ -362,12 +369,15 @@ impl Checks {
     /// One pass over the test lists, `concurrency` URLs at a time. A URL starts only when the budget has room for
     /// it and every URL in flight at [`LIST_URL_CAP`]; the pass ends at the first URL that does not fit. Results
     /// are handed to `sink` as each URL finishes, and the budget is saved as it is spent.
-    pub async fn list_pass(&self, budget: &mut DataBudget, mut sink: impl FnMut(Vec<Measurement>)) -> ListPassSummary {
+    pub async fn list_pass(
+        &self,
+        budget: &std::sync::Mutex<DataBudget>,
+        mut sink: impl FnMut(Vec<Measurement>),
+    ) -> ListPassSummary {
         let mut summary = ListPassSummary::default();
         let Some(uplink) = self.uplinks.first() else {
             return summary;
         };
-        let budget = std::sync::Mutex::new(budget);
         let in_flight = AtomicU64::new(0);
         let stopped = AtomicBool::new(false);
         let admit = || {
@@ -428,8 +438,8 @@ pub async fn run_once(config: ProbeConfig) -> Result<(Vec<Measurement>, Vec<Stri
     let (checks, warnings) = Checks::build(config)?;
     let mut all = checks.vitals(0, false).await;
     all.extend(checks.anchor_cycle().await);
-    let mut budget = DataBudget::in_memory(budget_bytes);
-    checks.list_pass(&mut budget, |results| all.extend(results)).await;
+    let budget = std::sync::Mutex::new(DataBudget::in_memory(budget_bytes));
+    checks.list_pass(&budget, |results| all.extend(results)).await;
     Ok((all, warnings))
 }
 
@@ -441,10 +451,10 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     let spool = SharedSpool::new(Spool::open(&config.probe.state_dir, config.spool_options())?);
     let uploader = Uploader::new(&config)?;
-    let mut budget = DataBudget::open(
+    let budget = std::sync::Mutex::new(DataBudget::open(
         &config.probe.state_dir,
         config.probe.daily_budget_mb.saturating_mul(1 << 20),
-    );
+    ));
     let cycle = Duration::from_secs(config.probe.cycle_secs);
     let list_cycle = Duration::from_secs(config.probe.list_cycle_secs);
     let (checks, warnings) = Checks::build(config)?;
@@ -469,52 +479,35 @@ pub async fn run(
         Arc::clone(&finishing),
         metrics.clone(),
     );
+    // Each measuring uplink keeps its own cadence, and the test lists theirs: a line whose checks time out during
+    // a cut, or a list pass of minutes, never delays another uplink's vitals and anchors (a dish's measurements
+    // missing from every other bucket would read as the dish going dark).
     let measuring = async {
-        let mut ticker = tokio::time::interval(cycle);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut last_list: Option<Instant> = None;
-        let mut battery_gasped = false;
-        loop {
-            ticker.tick().await;
-            let jitter = cycle.mul_f64(fastrand::f64() * 0.1).min(Duration::from_secs(5));
-            tokio::time::sleep(jitter).await;
-            let depth = spool.with(|s| s.depth()).unwrap_or(0);
-            let mut vitals = checks.vitals(depth, false).await;
-            let low = vitals.iter().any(|v| checks.battery_low(v));
-            if low && !battery_gasped {
-                // The battery is about to run out: say so, and get it out at once.
-                for vital in &mut vitals {
-                    if let vigil_measurement::MeasurementResult::Vitals(v) = &mut vital.result {
-                        v.last_gasp = true;
-                    }
-                }
-                tracing::warn!("battery low: last gasp");
-            }
-            battery_gasped = low;
-            spool_results(&spool, RecordClass::Vitals, vitals.clone(), &wake);
-            let results = checks.anchor_cycle().await;
-            log_cycle(&results);
-            checks.judge_isolation(&vitals, &results, &isolation);
-            if let Some(m) = &metrics {
-                m.observe_checks(&results);
-                if let Ok(stats) = spool.with(|s| s.stats()) {
-                    m.spool_depth.set(i64::try_from(stats.records).unwrap_or(i64::MAX));
-                    m.spool_bytes.set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
+        let per_uplink = checks.uplinks.iter().map(|uplink| {
+            measure_uplink(
+                &checks,
+                uplink,
+                cycle,
+                Shared {
+                    spool: &spool,
+                    wake: &wake,
+                    budget: &budget,
+                    metrics: metrics.as_ref(),
+                },
+                &isolation,
+            )
+        });
+        let lists = async {
+            let mut ticker = tokio::time::interval(list_cycle);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticker.tick().await;
+                if checks.list_len() > 0 {
+                    run_list_pass(&checks, &budget, &spool, &wake).await;
                 }
             }
-            spool_results(&spool, RecordClass::Anchor, results, &wake);
-            // Anchors, vitals and uploads spend the budget too (they never pause): saved as spent.
-            if let Err(err) = budget.save_if_due() {
-                tracing::warn!(error = %err, "could not save the data budget");
-            }
-            if let Some(m) = &metrics {
-                m.budget_spent.set(i64::try_from(budget.spent()).unwrap_or(i64::MAX));
-            }
-            if last_list.is_none_or(|t| t.elapsed() >= list_cycle) && checks.list_len() > 0 {
-                last_list = Some(Instant::now());
-                run_list_pass(&checks, &mut budget, &spool, &wake).await;
-            }
-        }
+        };
+        futures_util::future::join(futures_util::future::join_all(per_uplink), lists).await;
     };
     tokio::pin!(shutdown, uploads, measuring);
     let mut uploads_ended = false;
@@ -624,14 +617,79 @@ async fn upload_loop(
     }
 }
 
-async fn run_list_pass(checks: &Checks, budget: &mut DataBudget, spool: &SharedSpool, wake: &Notify) {
-    if !budget.can_start(LIST_URL_CAP, 0) {
-        tracing::info!(
-            spent = budget.spent(),
-            limit = budget.limit(),
-            "daily data budget spent: test lists pause until tomorrow (UTC); vitals and anchors go on"
-        );
-        return;
+/// What the measuring loops share: the spool and its wake-up, the data budget, the metrics.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    spool: &'a SharedSpool,
+    wake: &'a Notify,
+    budget: &'a std::sync::Mutex<DataBudget>,
+    metrics: Option<&'a crate::metrics::ProbeMetrics>,
+}
+
+/// One measuring uplink's loop: every `cycle`, its vitals (a last gasp when the battery runs low), its anchors,
+/// and the judgement of its isolation.
+async fn measure_uplink(
+    checks: &Checks,
+    uplink: &UplinkChecks,
+    cycle: Duration,
+    shared: Shared<'_>,
+    isolation: &crate::upload::IsolationState,
+) {
+    let mut ticker = tokio::time::interval(cycle);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut battery_gasped = false;
+    loop {
+        ticker.tick().await;
+        let jitter = cycle.mul_f64(fastrand::f64() * 0.1).min(Duration::from_secs(5));
+        tokio::time::sleep(jitter).await;
+        let depth = shared.spool.with(|s| s.depth()).unwrap_or(0);
+        let seq = checks.vitals_seq.fetch_add(1, Ordering::SeqCst);
+        let mut vitals = checks.vitals_of(uplink, depth, false, seq).await;
+        let low = checks.battery_low(&vitals);
+        if low && !battery_gasped {
+            // The battery is about to run out: say so, and get it out at once.
+            if let vigil_measurement::MeasurementResult::Vitals(v) = &mut vitals.result {
+                v.last_gasp = true;
+            }
+            tracing::warn!("battery low: last gasp");
+        }
+        battery_gasped = low;
+        spool_results(shared.spool, RecordClass::Vitals, vec![vitals.clone()], shared.wake);
+        let results = checks.anchor_cycle_of(uplink).await;
+        log_cycle(&results);
+        let mut cycle_measurements = results.clone();
+        cycle_measurements.push(vitals);
+        checks.judge_isolation(uplink, &cycle_measurements, isolation);
+        if let Some(m) = shared.metrics {
+            m.observe_checks(&results);
+            if let Ok(stats) = shared.spool.with(|s| s.stats()) {
+                m.spool_depth.set(i64::try_from(stats.records).unwrap_or(i64::MAX));
+                m.spool_bytes.set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
+            }
+        }
+        spool_results(shared.spool, RecordClass::Anchor, results, shared.wake);
+        // Anchors, vitals and uploads spend the budget too (they never pause): saved as spent.
+        let mut budget = shared.budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(err) = budget.save_if_due() {
+            tracing::warn!(error = %err, "could not save the data budget");
+        }
+        if let Some(m) = shared.metrics {
+            m.budget_spent.set(i64::try_from(budget.spent()).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+async fn run_list_pass(checks: &Checks, budget: &std::sync::Mutex<DataBudget>, spool: &SharedSpool, wake: &Notify) {
+    {
+        let mut budget = budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !budget.can_start(LIST_URL_CAP, 0) {
+            tracing::info!(
+                spent = budget.spent(),
+                limit = budget.limit(),
+                "daily data budget spent: test lists pause until tomorrow (UTC); vitals and anchors go on"
+            );
+            return;
+        }
     }
     let mut pending = Vec::new();
     let summary = checks
@@ -643,7 +701,7 @@ async fn run_list_pass(checks: &Checks, budget: &mut DataBudget, spool: &SharedS
         })
         .await;
     spool_results(spool, RecordClass::List, pending, wake);
-    if let Err(err) = budget.save() {
+    if let Err(err) = budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner).save() {
         tracing::warn!(error = %err, "could not save the data budget");
     }
     tracing::info!(

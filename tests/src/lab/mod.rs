@@ -2,7 +2,7 @@
 //! servers from Debian packages, the real collector and probe release binaries, and named scenarios that break
 //! it in the ways shutdowns, power cuts and censors do ([`scenarios`]).
 //!
-//! Needs root and `ip`, `nft`, `tc`, `ss`, `nginx` and `dnsmasq`. Everything it creates is named `vgl-…`; every
+//! Needs root and `ip`, `nft`, `iptables`, `tc`, `ss`, `nginx` and `dnsmasq`. Everything it creates is named `vgl-…`; every
 //! address it uses is a 10.x address inside its own namespaces. [`net::teardown`] removes it all, and runs on
 //! success, failure and Ctrl-C.
 
@@ -66,11 +66,12 @@ impl LabError {
 }
 
 /// Programs the lab runs, and the Debian packages that have them.
-const TOOLS: [(&str, &str); 7] = [
+const TOOLS: [(&str, &str); 8] = [
     ("ip", "iproute2"),
     ("ss", "iproute2"),
     ("tc", "iproute2"),
     ("nft", "nftables"),
+    ("iptables", "iptables"),
     ("nginx", "nginx-light"),
     ("dnsmasq", "dnsmasq-base"),
     ("sysctl", "procps"),
@@ -133,7 +134,7 @@ impl Lab {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| LabError::io(&dir, e))?;
         net::build()?;
-        let servers = Servers::start(&dir.join("servers"))?;
+        let servers = Servers::start(&dir.join("servers"), &bins.sky)?;
         let api = Api::in_namespace(NS_COLLECTOR)?;
         Ok(Lab {
             dir,

@@ -19,9 +19,36 @@ use super::country::{
 /// takes about 5 ms, so scheduling noise of a millisecond or two moves a sample little.
 pub const INTL_RATE: &str = "100mbit";
 
-/// The satellite network's path, each way (`tc netem`): a low-orbit constellation's 25–60 ms round trip (20 ms
-/// each way, ±8 ms of jitter: 24–56 ms) and its loss, 1 % on the way down.
-pub const SATELLITE_NETEM: [&[&str]; 2] = [&["delay", "20ms", "8ms"], &["delay", "20ms", "8ms", "loss", "1%"]];
+/// The satellite network's forward chain hands what it forwards to `vigil-lab-sky` (NFQUEUE: queue 0 going up, 1
+/// coming down), which holds each packet for a satellite's delay and drops some coming down; a queue nobody listens
+/// to is bypassed. With iptables: nftables' own `queue` needs `CONFIG_NFT_QUEUE`, which kernels may lack while
+/// having the xtables NFQUEUE target.
+const SATELLITE_PATH: [[&str; 10]; 2] = [
+    [
+        "-A",
+        "FORWARD",
+        "-o",
+        "ground",
+        "-j",
+        "NFQUEUE",
+        "--queue-num",
+        "0",
+        "--queue-bypass",
+        "-w",
+    ],
+    [
+        "-A",
+        "FORWARD",
+        "-i",
+        "ground",
+        "-j",
+        "NFQUEUE",
+        "--queue-num",
+        "1",
+        "--queue-bypass",
+        "-w",
+    ],
+];
 
 /// Caps traffic from abroad into the country at `rate` (a token bucket on the international side of the border).
 pub fn shape_international(rate: &str) -> Result<(), LabError> {
@@ -224,13 +251,8 @@ pub fn build() -> Result<(), LabError> {
     route(NS_SATELLITE, "default", &INTL_TO_SATELLITE.to_string())?;
     route(NS_INTL, DISH_PREFIX, &SATELLITE_LINK.to_string())?;
     forwarding(NS_SATELLITE)?;
-    for (ns, dev, netem) in [
-        (NS_SATELLITE, "ground", SATELLITE_NETEM[0]),
-        (NS_INTL, "sat", SATELLITE_NETEM[1]),
-    ] {
-        let mut args = vec!["-n", ns, "qdisc", "replace", "dev", dev, "root", "netem"];
-        args.extend_from_slice(netem);
-        run("tc", &args)?;
+    for rule in SATELLITE_PATH {
+        in_ns(NS_SATELLITE, "iptables", &rule)?;
     }
 
     // Probes, their home routers and their dishes.

@@ -18,6 +18,8 @@ pub struct Binaries {
     pub collector: PathBuf,
     /// `vigil-probe`.
     pub probe: PathBuf,
+    /// `vigil-lab-sky`, the satellite path's delay and loss (built with the lab, beside the program running it).
+    pub sky: PathBuf,
 }
 
 impl Binaries {
@@ -39,9 +41,21 @@ impl Binaries {
                     })?
             }
         };
+        let exe = std::env::current_exe().map_err(|e| LabError::Setup(e.to_string()))?;
+        let sky = exe
+            .ancestors()
+            .map(|a| a.join("vigil-lab-sky"))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                LabError::Setup(
+                    "vigil-lab-sky is missing beside the lab: build it with `cargo build -p vigil-lab --bins`"
+                        .to_owned(),
+                )
+            })?;
         let bins = Binaries {
             collector: dir.join("vigil-collector"),
             probe: dir.join("vigil-probe"),
+            sky,
         };
         for b in [&bins.collector, &bins.probe] {
             if !b.is_file() {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::LabError;
 use super::country::{
-    BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, PUBLIC_RESOLVER, SITES, TLS_SITE, isp_uplink, ns_isp, site_addr,
+    BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, NS_SATELLITE, PUBLIC_RESOLVER, SITES, TLS_SITE, isp_uplink, ns_isp,
+    site_addr,
 };
 use super::net::in_ns;
 use crate::wait_until;
@@ -93,8 +94,9 @@ impl TlsSiteFiles {
 }
 
 impl Servers {
-    /// Writes the servers' files under `dir` and starts them; returns once each is listening.
-    pub fn start(dir: &Path) -> Result<Self, LabError> {
+    /// Writes the servers' files under `dir` and starts them, and the satellite path's `sky` program; returns once
+    /// each server is listening.
+    pub fn start(dir: &Path, sky: &Path) -> Result<Self, LabError> {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let (ca_file, tls) = TlsSiteFiles::create(dir)?;
         let tls_site = format!(
@@ -135,6 +137,10 @@ impl Servers {
             servers.dnsmasq(&ns_isp(isp), isp_uplink(isp), &file, dir)?;
             servers.isp_hosts.push(file);
         }
+        let sky = sky.display().to_string();
+        let log = dir.join("sky.log");
+        let child = spawn(NS_SATELLITE, &sky, &[], &log)?;
+        servers.children.push(("vigil-lab-sky".to_owned(), child));
         Ok(servers)
     }
 
