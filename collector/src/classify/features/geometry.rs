@@ -139,6 +139,11 @@ pub(super) fn one_network_is_all_watched(v: &OutageView<'_, '_>) -> Option<Strin
     };
     let first = *v.members.first()?;
     let asn = asn_of(first);
+    // AS 0 is no network: a probe's other uplinks (a dish beside its line) are judged with their network unknown
+    // (`input::with_other_paths`), so there is no network's failure to confuse with a cut.
+    if asn == 0 {
+        return None;
+    }
     let network = country_members_where(&|p| asn_of(p) == asn);
     let members: BTreeSet<usize> = v.members.iter().copied().collect();
     // A region whose probes are all on one network (that network may serve other regions too): a cut ordered
