@@ -51,6 +51,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A verdict's outcome: a packet the kernel no longer holds (its device went down — a dish losing power — which
+/// flushes the packets queued through it) is gone, and nothing is wrong with the path; any other error is.
+fn settle(verdict: std::io::Result<()>) -> std::io::Result<()> {
+    match verdict {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 fn run(cli: &Cli) -> std::io::Result<()> {
     let mut queue = Queue::open()?;
     for num in [cli.up_queue, cli.down_queue] {
@@ -78,7 +87,7 @@ fn run(cli: &Cli) -> std::io::Result<()> {
                 Ok(mut msg) => {
                     if msg.get_queue_num() == cli.down_queue && rng.f64() * 100.0 < cli.down_loss_percent {
                         msg.set_verdict(Verdict::Drop);
-                        queue.verdict(msg)?;
+                        settle(queue.verdict(msg))?;
                         continue;
                     }
                     let due = Instant::now() + Duration::from_millis(rng.u64(low..=high));
@@ -97,7 +106,7 @@ fn run(cli: &Cli) -> std::io::Result<()> {
             }
             let mut msg = entry.remove();
             msg.set_verdict(Verdict::Accept);
-            queue.verdict(msg)?;
+            settle(queue.verdict(msg))?;
         }
         std::thread::sleep(TICK);
     }

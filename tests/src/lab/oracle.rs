@@ -104,6 +104,18 @@ pub fn reconcile(
     Ok(out)
 }
 
+/// When a probe's log first said something containing `needle` at or after `after` (its lines start with an
+/// RFC 3339 time).
+pub fn first_said(log: &Path, needle: &str, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, LabError> {
+    let text = std::fs::read_to_string(log).map_err(|e| LabError::io(log, e))?;
+    Ok(text
+        .lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(|l| DateTime::parse_from_rfc3339(l.split_whitespace().next()?).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .find(|&t| t >= after))
+}
+
 /// How many measurements taken in `[from, to)` by `probe_id` (on any of its uplinks) `store` holds now.
 pub fn taken_between(store: &str, probe_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<usize, LabError> {
     let rows = stored_measurements(

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::country::{ABROAD_COUNTRY, Dish, HOME_COUNTRY, INTL_ANCHORS, Sky, TLS_SITE, isp_asn, site_url};
 use super::faults::Fault;
 use super::nodes::TIMING;
-use super::oracle::{journal, probes_measuring, reconcile, taken_between};
+use super::oracle::{first_said, journal, probes_measuring, reconcile, taken_between};
 use super::{DEFAULT_WINDOW_SECS, Lab, LabError};
 
 /// Which scope an expected event must have.
@@ -689,23 +689,7 @@ pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
         )?),
     };
     if s.sky == Sky::Dishes && s.during == During::Live {
-        // Just before the cut ends: nothing a holding probe measured once it could have judged its line cut (a
-        // cycle after the onset) may be in the store yet.
-        sleep_until(lift_at - chrono::Duration::seconds(1));
-        let store = lab.collector()?.store.clone();
-        for node in lab.probes.iter().filter(|p| p.spec.dish == Dish::Hold) {
-            let sent = taken_between(&store, &node.probe_id, fault_at + chrono::Duration::seconds(b), lift_at)?;
-            if sent > 0 {
-                return Err(LabError::Verdict(format!(
-                    "{} holds during a cut, yet {sent} of its measurements from the cut arrived during it",
-                    node.spec.name
-                )));
-            }
-            latency.push(format!(
-                "{} (hold) sent nothing it measured during the cut",
-                node.spec.name
-            ));
-        }
+        latency.extend(check_holding(lab, fault_at, lift_at)?);
     }
     sleep_until(lift_at);
     lab.lift(s.fault)?;
@@ -794,6 +778,44 @@ pub fn run(lab: &mut Lab, s: &Scenario) -> Result<Report, LabError> {
         ));
     }
     Ok(report)
+}
+
+/// `during_isolation = "hold"` (issue 24, scenario d): each holding probe judges its line isolated during the cut
+/// (at the end of its line's first cycle after the onset, timeouts and traces included: a probe cannot know sooner),
+/// and from then until the cut ends nothing it measures is sent, through the line or its dish (checked just before
+/// the cut ends, in the store); it keeps measuring meanwhile. The spool oracle then finds everything delivered once.
+fn check_holding(lab: &Lab, fault_at: DateTime<Utc>, lift_at: DateTime<Utc>) -> Result<Vec<String>, LabError> {
+    let b = bucket_secs();
+    let mut lines = Vec::new();
+    let store = lab.collector()?.store.clone();
+    for node in lab.probes.iter().filter(|p| p.spec.dish == Dish::Hold) {
+        let notice = (lift_at - chrono::Duration::seconds(b) - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        let judged = poll(notice, &format!("{} judging its line cut", node.spec.name), || {
+            first_said(&node.log_path(), "isolated: the gateway answers", fault_at)
+        })?;
+        sleep_until(lift_at - chrono::Duration::seconds(1));
+        let sent = taken_between(&store, &node.probe_id, judged, lift_at)?;
+        let measured = journal(&node.log_path())?
+            .iter()
+            .filter(|m| m.started_at >= judged && m.started_at < lift_at)
+            .count();
+        if sent > 0 || measured == 0 {
+            return Err(LabError::Verdict(format!(
+                "{} holds during a cut: of {measured} measurements taken after it judged its line cut, {sent} \
+                 arrived during the cut",
+                node.spec.name
+            )));
+        }
+        lines.push(format!(
+            "{} (hold) judged its line cut {:.1} s after the onset; of the {measured} measurements it took from then \
+             until the cut ended, none was sent during it",
+            node.spec.name,
+            (judged - fault_at).num_milliseconds() as f64 / 1000.0
+        ));
+    }
+    Ok(lines)
 }
 
 /// Whether the events are exactly the expected ones; the report on success, what is wrong otherwise.
