@@ -377,16 +377,26 @@ async fn prometheus_scrapes_the_probes_metrics_and_sees_its_uploads() {
     assert!(probe.terminate(Duration::from_secs(20)));
 }
 
-/// What a counting web server on loopback has served: bytes read and written on its sockets, and when each
-/// request came.
+/// What a counting web server on loopback has served: bytes read and written on its sockets, when each request
+/// came, and from when to when each was served (request read → response written).
 #[derive(Default)]
 struct Served {
     bytes: u64,
     requests: Vec<std::time::Instant>,
+    spans: Vec<(std::time::Instant, std::time::Instant)>,
 }
 
 /// A web server on loopback answering every GET with `body_len` bytes, counting every byte it reads and writes.
 async fn counting_server(body_len: usize) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Served>>) {
+    paced_server(body_len, Duration::ZERO).await
+}
+
+/// [`counting_server`], each response taking `pace` (half before the headers, half before the body) as on a
+/// slower link.
+async fn paced_server(
+    body_len: usize,
+    pace: Duration,
+) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Served>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -404,20 +414,27 @@ async fn counting_server(body_len: usize) -> (std::net::SocketAddr, std::sync::A
                         Ok(n) => head.extend_from_slice(&chunk[..n]),
                     }
                 }
-                record.lock().expect("lock").requests.push(std::time::Instant::now());
+                let came = std::time::Instant::now();
+                record.lock().expect("lock").requests.push(came);
+                tokio::time::sleep(pace / 2).await;
                 let mut reply = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n"
                 )
                 .into_bytes();
                 reply.extend(std::iter::repeat_n(b'v', body_len));
                 let mut written = 0;
-                for piece in reply.chunks(16 << 10) {
+                for (i, piece) in reply.chunks(16 << 10).enumerate() {
+                    if i == 1 {
+                        tokio::time::sleep(pace / 2).await;
+                    }
                     if stream.write_all(piece).await.is_err() {
                         break;
                     }
                     written += piece.len();
                 }
-                record.lock().expect("lock").bytes += (head.len() + written) as u64;
+                let mut record = record.lock().expect("lock");
+                record.bytes += (head.len() + written) as u64;
+                record.spans.push((came, std::time::Instant::now()));
             });
         }
     });
@@ -501,4 +518,65 @@ async fn the_data_budget_counts_real_bytes_and_stops_test_lists_within_one_check
     );
     assert_eq!(list_served.lock().expect("lock").requests.len(), list_requests);
     assert!(again.terminate(Duration::from_secs(20)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_urls_never_share_the_link_with_an_anchor_cycle() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("turns");
+    // Lists busy most of each cycle: 40 URLs of 300 ms, 4 at a time, every 5 s. Anchors of 200 ms, every 5 s.
+    let (lists, list_served) = paced_server(64 << 10, Duration::from_millis(300)).await;
+    let (anchor, anchor_served) = paced_server(64 << 10, Duration::from_millis(200)).await;
+    let list = dir.path().join("list.csv");
+    let mut rows = String::from("url,category_code,category_description,date_added,source,notes\n");
+    for i in 0..40 {
+        rows.push_str(&format!(
+            "http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"
+        ));
+    }
+    std::fs::write(&list, rows).expect("list");
+    let config = dir.path().join("probe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\n[probe]\nstate_dir = \"{state}\"\ncycle_secs = 5\n\
+             list_cycle_secs = 5\nconcurrency = 4\ndaily_budget_mb = 1000\n[[anchors]]\ntarget = \"http://{anchor}/\"\n\
+             scope = \"international\"\n[lists]\nfiles = [\"{list}\"]\n[vitals]\npower_supply_dir = \"{power}\"\n\
+             [dns]\ninclude_system = false\n[timeouts]\nconnect_secs = 2.0\nhttp_secs = 5.0\nupload_secs = 5.0\n",
+            url = collector.url,
+            state = dir.path().join("state").display(),
+            list = list.display(),
+            power = dir.path().join("power").display(),
+        ),
+    )
+    .expect("config");
+    let mut probe = ProbeProcess::run(&config);
+    assert!(
+        wait_until(Duration::from_secs(60), || anchor_served
+            .lock()
+            .expect("lock")
+            .spans
+            .len()
+            >= 5
+            && list_served.lock().expect("lock").spans.len() >= 80),
+        "5 anchor cycles and 2 list passes did not run: {} anchor fetches, {} list fetches",
+        anchor_served.lock().expect("lock").spans.len(),
+        list_served.lock().expect("lock").spans.len()
+    );
+    assert!(probe.terminate(Duration::from_secs(20)));
+    let anchors = anchor_served.lock().expect("lock").spans.clone();
+    let urls = list_served.lock().expect("lock").spans.clone();
+    let shared: Vec<_> = anchors
+        .iter()
+        .filter(|a| urls.iter().any(|u| u.0 < a.1 && a.0 < u.1))
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "{} of {} anchor fetches were served while a list URL was",
+        shared.len(),
+        anchors.len()
+    );
+    // And none had to go ahead beside them: every list URL here finishes within the grace.
+    assert_eq!(probe.logged("shared_link=true"), 0);
 }

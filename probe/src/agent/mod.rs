@@ -4,13 +4,16 @@
 //! vitals, and each anchor gets DNS, TCP (the URL's port, else 443) and HTTP checks — bound to the uplink's
 //! interface and labelled with it when `[[uplinks]]` are declared, else along the routing table's choice,
 //! unlabelled. Every `list_cycle_secs`, in a loop of its own: each test-list URL gets DNS and HTTP checks,
-//! `concurrency` at a time, within the daily data budget. The loops never wait for each other: a line timing out
-//! during a cut, or a list pass of minutes, does not leave another uplink's buckets empty. Results go to the spool
+//! `concurrency` at a time, within the daily data budget. The loops do not wait for each other: a line timing out
+//! during a cut, or a list pass of minutes, does not leave another uplink's buckets empty. One exception, short:
+//! the first uplink's anchor cycle has its link to itself (no list URL starts once it is due, and it waits a grace
+//! for those in flight, `turns`), so the probe's own list traffic never slows its speed samples. Results go to the spool
 //! as they come (anchors in one transaction per cycle, list results in chunks); an upload task wakes after each
 //! append and drains the spool to the collector.
 //! On SIGTERM or Ctrl-C measuring stops and one last upload is tried.
 
 mod targets;
+mod turns;
 mod uplinks;
 
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use tokio::sync::Notify;
 use vigil_measurement::{Measurement, Outcome, Scope, Target};
 
 pub use targets::plan_anchor;
+use turns::LinkTurns;
 use uplinks::UplinkChecks;
 
 use crate::budget::DataBudget;
@@ -64,6 +68,8 @@ pub struct Checks {
     mode: PacketMode,
     syn_ack_ttls: SynAckTtls,
     vitals_seq: std::sync::atomic::AtomicU64,
+    /// The first uplink's turns between its anchor cycles and the list URLs.
+    list_link: LinkTurns,
 }
 
 /// What one test-list URL may use on the wire, reserved against the data budget before it starts: its HTTP
@@ -169,6 +175,7 @@ impl Checks {
                 mode,
                 syn_ack_ttls: SynAckTtls::default(),
                 vitals_seq: std::sync::atomic::AtomicU64::new(0),
+                list_link: LinkTurns::default(),
             },
             warnings,
         ))
@@ -393,6 +400,8 @@ impl Checks {
         let mut work = futures_util::stream::iter(self.lists.entries.iter())
             .take_while(|_| std::future::ready(admit()))
             .map(|entry| async move {
+                // Never beside the list uplink's anchor cycle (its speed samples): see `turns`.
+                let _turn = self.list_link.list_url().await;
                 let target = Target {
                     name: entry.url.to_string(),
                     scope: Scope::International,
@@ -483,10 +492,12 @@ pub async fn run(
     // a cut, or a list pass of minutes, never delays another uplink's vitals and anchors (a dish's measurements
     // missing from every other bucket would read as the dish going dark).
     let measuring = async {
-        let per_uplink = checks.uplinks.iter().map(|uplink| {
+        let per_uplink = checks.uplinks.iter().enumerate().map(|(i, uplink)| {
             measure_uplink(
                 &checks,
                 uplink,
+                // The test lists run on the first uplink.
+                i == 0,
                 cycle,
                 Shared {
                     spool: &spool,
@@ -626,11 +637,12 @@ struct Shared<'a> {
     metrics: Option<&'a crate::metrics::ProbeMetrics>,
 }
 
-/// One measuring uplink's loop: every `cycle`, its vitals (a last gasp when the battery runs low), its anchors,
-/// and the judgement of its isolation.
+/// One measuring uplink's loop: every `cycle`, its vitals (a last gasp when the battery runs low), its anchors
+/// (on the uplink that `carries_lists`, with the link to themselves: `turns`), and the judgement of its isolation.
 async fn measure_uplink(
     checks: &Checks,
     uplink: &UplinkChecks,
+    carries_lists: bool,
     cycle: Duration,
     shared: Shared<'_>,
     isolation: &crate::upload::IsolationState,
@@ -655,8 +667,14 @@ async fn measure_uplink(
         }
         battery_gasped = low;
         spool_results(shared.spool, RecordClass::Vitals, vec![vitals.clone()], shared.wake);
+        let turn = if carries_lists {
+            Some(checks.list_link.anchors(cycle).await)
+        } else {
+            None
+        };
         let results = checks.anchor_cycle_of(uplink).await;
-        log_cycle(&results);
+        log_cycle(&results, turn.as_ref().is_some_and(|t| !t.is_alone()));
+        drop(turn);
         let mut cycle_measurements = results.clone();
         cycle_measurements.push(vitals);
         checks.judge_isolation(uplink, &cycle_measurements, isolation);
@@ -738,12 +756,14 @@ fn spool_results(spool: &SharedSpool, class: RecordClass, mut results: Vec<Measu
     }
 }
 
-fn log_cycle(results: &[Measurement]) {
+/// Logs a finished anchor cycle; `shared_link` when list URLs were still in flight beside it.
+fn log_cycle(results: &[Measurement], shared_link: bool) {
     let ok = results.iter().filter(|m| m.result.outcome() == Outcome::Ok).count();
     tracing::info!(
         measurements = results.len(),
         ok,
         failed = results.len() - ok,
+        shared_link,
         "anchor cycle done"
     );
 }

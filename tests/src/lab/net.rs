@@ -14,10 +14,18 @@ use super::country::{
 };
 
 /// The capacity of the country's international link, in `tc` units. A real probe's speed samples are bound by its
-/// links; unshaped veths would bind them by how busy the lab machine's two cores are (a spool draining after a cut
-/// slowed unaffected probes' samples to a tenth), which is no network's behaviour. At this rate a 64 KiB anchor page
-/// takes about 5 ms, so scheduling noise of a millisecond or two moves a sample little.
-pub const INTL_RATE: &str = "100mbit";
+/// own access line (`ACCESS_RATE`), and a country's international capacity dwarfs what its probes fetch. Here the
+/// link is 20 access lines wide: the ten probes at home and their test-list passes, all ticking together, rarely
+/// fill it, so a probe's sample is slowed by its own line, not by its neighbours' list pages (on a link of two
+/// lines they put three-fold dips into every probe's baseline).
+pub const INTL_RATE: &str = "1gbit";
+
+/// The capacity of each probe's access line towards it (its home's WAN link), in `tc` units: a common fixed line.
+/// Every probe's speed samples are bound by a link of its own — the probes abroad too, whose samples were otherwise
+/// bound by the lab's CPU (three-fold dips under load read as their network throttled; a spool draining after a
+/// cut slowed unaffected probes' samples to a tenth). At this rate a 64 KiB anchor page takes about 10 ms, so
+/// scheduling noise of a millisecond or two moves a sample little.
+pub const ACCESS_RATE: &str = "50mbit";
 
 /// The satellite network's forward chain hands what it forwards to `vigil-lab-sky` (NFQUEUE: queue 0 going up, 1
 /// coming down), which holds each packet for a satellite's delay and drops some coming down; a queue nobody listens
@@ -52,14 +60,35 @@ const SATELLITE_PATH: [[&str; 10]; 2] = [
 
 /// Caps traffic from abroad into the country at `rate` (a token bucket on the international side of the border).
 pub fn shape_international(rate: &str) -> Result<(), LabError> {
+    shape(NS_INTL, "uplink", rate)
+}
+
+/// Caps what leaves `dev` in namespace `ns` at `rate` (`tc` units: `kbit`, `mbit`, `gbit`), with up to 300 ms of
+/// queue, through a token bucket of [`burst_of`] the rate.
+fn shape(ns: &str, dev: &str, rate: &str) -> Result<(), LabError> {
+    let burst = format!("{}b", burst_of(rate)?);
     run(
         "tc",
         &[
-            "-n", NS_INTL, "qdisc", "replace", "dev", "uplink", "root", "tbf", "rate", rate, "burst", "16kb",
-            "latency", "300ms",
+            "-n", ns, "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", &burst, "latency", "300ms",
         ],
     )
     .map(drop)
+}
+
+/// A token bucket for `rate`: a millisecond of it, and at least 16 KiB. Smaller than a timer tick's worth, a
+/// bucket holds the rate below what is set; much larger, it lets a whole anchor page through a throttle at once.
+fn burst_of(rate: &str) -> Result<u64, LabError> {
+    let unit = |suffix: &str, bits: u64| {
+        rate.strip_suffix(suffix)
+            .and_then(|n| n.parse::<u64>().ok())
+            .map(|n| n * bits)
+    };
+    let bits_per_sec = unit("gbit", 1_000_000_000)
+        .or_else(|| unit("mbit", 1_000_000))
+        .or_else(|| unit("kbit", 1_000))
+        .ok_or_else(|| LabError::Setup(format!("not a tc rate: {rate}")))?;
+    Ok((bits_per_sec / 8 / 1000).max(16 << 10))
 }
 
 /// Runs a program; its stdout on success, else an error with its stderr.
@@ -298,6 +327,7 @@ pub fn build() -> Result<(), LabError> {
         veth(&home, "wan", &up, &up_if)?;
         addr(&home, "wan", &format!("{}/24", home_wan(n)))?;
         addr(&up, &up_if, &format!("{}/24", home_upstream(n)))?;
+        shape(&up, &up_if, ACCESS_RATE)?;
         route(&home, "default", &home_upstream(n).to_string())?;
         forwarding(&home)?;
         let lan = format!("10.100.{n}.0/24");

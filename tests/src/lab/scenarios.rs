@@ -486,7 +486,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "international_throttling",
-        story: "International traffic into the country, usually 100 Mbit/s, is capped at 16 Mbit/s with tbf: \
+        story: "International traffic into the country, usually 1 Gbit/s, is capped at 16 Mbit/s with tbf: \
                 international anchors still answer, far slower than each probe's own baseline, while domestic ones \
                 are normal — throttling, in every network.",
         fault: Fault::Throttle { rate: "16mbit" },
