@@ -163,6 +163,7 @@ fn report(bucket: i64, r: Report) -> Vec<(DateTime<Utc>, Measurement)> {
             server_ip: None,
             throughput_bps: Some(speed),
             error_detail: None,
+            sni: None,
         });
         out.push((t, measurement(t, anchor(Scope::International), http)));
     }
@@ -846,6 +847,7 @@ fn site_fetch(outcome: Outcome) -> MeasurementResult {
         server_ip: None,
         throughput_bps: None,
         error_detail: None,
+        sni: None,
     })
 }
 

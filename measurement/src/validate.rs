@@ -162,6 +162,12 @@ fn check_http(r: &HttpResult, limits: &Limits) -> Result<(), MeasurementError> {
     if let Some(bps) = r.throughput_bps {
         finite_in("result.throughput_bps", bps, 0.0, f64::MAX)?;
     }
+    if let Some(sni) = &r.sni {
+        // A DNS name is at most 253 bytes.
+        text("result.sni.server_name", &sni.server_name, 253)?;
+        text("result.sni.control_name", &sni.control_name, 253)?;
+        opt_text("result.sni.error_detail", &sni.error_detail, limits.max_text_bytes)?;
+    }
     Ok(())
 }
 

@@ -102,6 +102,32 @@ fn http_status_null_means_no_response() {
 }
 
 #[test]
+fn an_sni_test_says_the_name_was_filtered_and_an_http_result_without_one_has_none() {
+    let m = fixture("http_sni_filtered.json");
+    let MeasurementResult::Http(h) = &m.result else {
+        panic!("an http result")
+    };
+    let sni = h.sni.as_ref().expect("the SNI pair");
+    assert_eq!(
+        (
+            sni.server_name.as_str(),
+            sni.outcome,
+            sni.control_name.as_str(),
+            sni.control_outcome
+        ),
+        ("www.example.org", Outcome::Reset, "example.com", Outcome::TlsError)
+    );
+    assert!(
+        sni.name_filtered(),
+        "control answered, target not: a filter on the name"
+    );
+    let MeasurementResult::Http(plain) = fixture("http_blockpage.json").result else {
+        panic!("an http result")
+    };
+    assert!(plain.sni.is_none());
+}
+
+#[test]
 fn trace_hops_keep_nulls_and_local_marks() {
     let MeasurementResult::Trace(trace) = fixture("trace_dies_at_border.json").result else {
         panic!("not trace")

@@ -198,7 +198,7 @@ pub struct ResolverEntry {
 }
 
 /// `[lists]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ListsSection {
     /// Citizen Lab format CSV files.
@@ -208,6 +208,20 @@ pub struct ListsSection {
     /// PEM certificates trusted, besides Mozilla's roots, when measuring sites, anchors and encrypted resolvers:
     /// a deployment that also watches its own privately signed services (and the lab). Unset for volunteers.
     pub ca_file: Option<PathBuf>,
+    /// The control name of the SNI test after a failed TLS handshake: a name no censor has a reason to block
+    /// (default `example.com`); empty turns the test off.
+    pub sni_control: String,
+}
+
+impl Default for ListsSection {
+    fn default() -> Self {
+        ListsSection {
+            files: Vec::new(),
+            fingerprints_dir: None,
+            ca_file: None,
+            sni_control: crate::checks::sni::DEFAULT_CONTROL.to_owned(),
+        }
+    }
 }
 
 /// `[vitals]`.
@@ -501,6 +515,13 @@ impl ProbeConfig {
         {
             add("lists.ca_file".into(), "no such file");
         }
+        let control = &self.lists.sni_control;
+        if !control.is_empty() && rustls::pki_types::ServerName::try_from(control.as_str()).is_err() {
+            add(
+                "lists.sni_control".into(),
+                "must be a DNS name (or empty, to turn the SNI test off)",
+            );
+        }
         if let Some(dir) = &self.lists.fingerprints_dir
             && !dir.is_dir()
         {
@@ -686,6 +707,7 @@ mod tests {
             [lists]
             files = ["/nonexistent/list.csv"]
             ca_file = "/nonexistent/ca.pem"
+            sni_control = "not a name"
             "#,
         );
         let keys: Vec<String> = config.problems().into_iter().map(|p| p.key).collect();
@@ -701,6 +723,7 @@ mod tests {
                 "resolvers[1].address",
                 "lists.files[0]",
                 "lists.ca_file",
+                "lists.sni_control",
             ]
         );
     }

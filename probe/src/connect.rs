@@ -48,12 +48,25 @@ pub enum ConnectError {
     /// TCP connect failed.
     #[error("connect failed: {0}")]
     Connect(io::Error),
-    /// The TLS handshake failed.
-    #[error("TLS handshake failed: {0}")]
-    Tls(io::Error),
-    /// The deadline passed at this stage (`dns`, `connect`, `tls`).
+    /// The TLS handshake with this address failed.
+    #[error("TLS handshake failed: {1}")]
+    Tls(SocketAddr, io::Error),
+    /// The deadline passed during the TLS handshake with this address.
+    #[error("timed out at tls")]
+    TlsTimeout(SocketAddr),
+    /// The deadline passed at this stage (`dns`, `connect`).
     #[error("timed out at {0}")]
     Timeout(&'static str),
+}
+
+impl ConnectError {
+    /// The address a TLS handshake failed with, when that is where the connection failed.
+    pub fn tls_peer(&self) -> Option<SocketAddr> {
+        match self {
+            ConnectError::Tls(peer, _) | ConnectError::TlsTimeout(peer) => Some(*peer),
+            _ => None,
+        }
+    }
 }
 
 /// Opens a connection to `url`'s host and port (TLS with `tls` for `https`) along `path` within `within`,
@@ -122,8 +135,8 @@ pub async fn open(
     };
     let tls = match tokio::time::timeout_at(deadline, tls.connect(name, stream)).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(err)) => return Err(ConnectError::Tls(err)),
-        Err(_) => return Err(ConnectError::Timeout("tls")),
+        Ok(Err(err)) => return Err(ConnectError::Tls(peer, err)),
+        Err(_) => return Err(ConnectError::TlsTimeout(peer)),
     };
     // rustls names versions `TLSv1_3`; the schema writes `TLSv1.3`.
     let tls_version = tls

@@ -29,6 +29,7 @@ fn checker(fingerprints: Fingerprints) -> HttpChecker {
         HttpSettings {
             connect_timeout: Duration::from_secs(2),
             timeout: Duration::from_millis(1500),
+            sni_control: None,
         },
         Arc::new(fingerprints),
         &[],
@@ -230,15 +231,91 @@ async fn serve_tls(cert: &support::dns_tls::TestCert, body: Vec<u8>) -> std::net
 }
 
 fn tls_checker(cert: &support::dns_tls::TestCert) -> HttpChecker {
+    sni_checker(std::slice::from_ref(&cert.der), None)
+}
+
+/// A checker trusting `roots`, running the SNI test with `control` after a failed handshake.
+fn sni_checker(roots: &[Vec<u8>], control: Option<&str>) -> HttpChecker {
     HttpChecker::new(
         HttpSettings {
-            connect_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
+            sni_control: control.map(str::to_owned),
         },
         Arc::new(Fingerprints::builtin()),
-        std::slice::from_ref(&cert.der),
+        roots,
     )
     .expect("checker")
+}
+
+#[tokio::test]
+async fn a_filter_on_the_server_name_is_told_from_a_server_that_is_down_or_broken() {
+    use support::web::{SniVerdict, sni_filter};
+    let cert = support::dns_tls::TestCert::localhost();
+    let server = serve_tls(&cert, b"<html><title>Site</title></html>".to_vec()).await;
+    let checker = sni_checker(std::slice::from_ref(&cert.der), Some("example.com"));
+    let via = |addr: std::net::SocketAddr| format!("https://localhost:{}/", addr.port());
+
+    // The name is filtered, by a reset and by dropping: the control's handshake is answered (a certificate for
+    // another name), the target's is not.
+    for (verdict, outcome) in [
+        (SniVerdict::Reset, Outcome::Reset),
+        (SniVerdict::Drop, Outcome::Timeout),
+    ] {
+        let filter = sni_filter(server, "localhost", verdict).await;
+        let meter = vigil_probe::CheckMeter::new();
+        let url = Url::parse(&via(filter)).expect("url");
+        let r = http(&checker.check_metered(&url, target(url.as_str()), &meter).await);
+        assert_eq!((r.outcome, r.failure_stage.as_deref()), (outcome, Some("tls")), "{r:?}");
+        let sni = r
+            .sni
+            .as_ref()
+            .unwrap_or_else(|| panic!("no SNI test after a failed handshake: {r:?}"));
+        assert_eq!(
+            (sni.server_name.as_str(), sni.outcome, sni.answered),
+            ("localhost", outcome, false),
+            "{verdict:?}: {sni:?}"
+        );
+        assert_eq!(
+            (sni.control_name.as_str(), sni.control_outcome, sni.control_answered),
+            ("example.com", Outcome::TlsError, true),
+            "{verdict:?}: {sni:?}"
+        );
+        assert!(sni.name_filtered());
+        assert_eq!(r.server_ip, Some(filter.ip()));
+        // The server's certificate came back to the control's handshake, and it was counted.
+        assert!(meter.bytes() > cert.der.len() as u64, "{} bytes counted", meter.bytes());
+    }
+
+    // Without the filter the page loads and there is no test.
+    let r = fetch(&checker, &via(server)).await;
+    assert_eq!((r.outcome, r.sni), (Outcome::Ok, None));
+
+    // A server whose certificate fails (here, one nobody vouches for; an expired one alike): both handshakes are
+    // answered, so no filter on the name.
+    let untrusting = sni_checker(&[], Some("example.com"));
+    let r = fetch(&untrusting, &via(server)).await;
+    let sni = r.sni.expect("a test after the failed handshake");
+    assert_eq!(
+        (r.outcome, sni.answered, sni.control_answered),
+        (Outcome::TlsError, true, true)
+    );
+    assert!(!sni.name_filtered());
+
+    // Something that does not speak TLS answers neither; a closed port fails before TLS: no test.
+    let r = fetch(&checker, &via(plaintext_talker().await)).await;
+    let sni = r.sni.expect("a test after the failed handshake");
+    assert!(
+        !sni.answered && !sni.control_answered && !sni.name_filtered(),
+        "{sni:?}"
+    );
+    let r = fetch(&checker, &via(closed_port())).await;
+    assert_eq!((r.outcome, r.sni), (Outcome::Refused, None));
+
+    // With the test turned off, a filtered name is a reset and nothing more.
+    let filter = sni_filter(server, "localhost", SniVerdict::Reset).await;
+    let r = fetch(&tls_checker(&cert), &via(filter)).await;
+    assert_eq!((r.outcome, r.sni), (Outcome::Reset, None));
 }
 
 #[tokio::test]

@@ -298,5 +298,6 @@ fn site_result(answer: SiteAnswer) -> MeasurementResult {
         server_ip: None,
         throughput_bps: None,
         error_detail: None,
+        sni: None,
     })
 }

@@ -252,6 +252,11 @@ pub fn anchor_metric(result: &MeasurementResult) -> Option<(AnchorMetric, f64)> 
 pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
     match result {
         MeasurementResult::Dns(d) if d.outcome == Outcome::DnsInjected => Some(BlockingMethod::Dns),
+        // The SNI test speaks for itself: a reset, a timeout or a TLS failure of the target's handshake while the
+        // control's was answered (a timeout alone is no blocking method; with the control answered, it is).
+        MeasurementResult::Http(h) if h.outcome != Outcome::Ok && h.sni.as_ref().is_some_and(|t| t.name_filtered()) => {
+            Some(BlockingMethod::Sni)
+        }
         MeasurementResult::Http(h) => match h.outcome {
             Outcome::DnsInjected => Some(BlockingMethod::Dns),
             Outcome::Blockpage => Some(BlockingMethod::HttpBlockpage),
@@ -317,6 +322,38 @@ mod tests {
         Measurement::from_json_slice(line.as_bytes())
             .expect("a valid trace")
             .result
+    }
+
+    fn http(json: &str) -> MeasurementResult {
+        let line = format!(
+            r#"{{"schema":1,"id":"0190a0c4-0000-7000-8000-000000000002","kind":"http","started_at":"2026-01-01T00:00:00Z","duration_ms":5,"target":{{"name":"https://a.example/","scope":"international","list":"l"}},"result":{json}}}"#
+        );
+        Measurement::from_json_slice(line.as_bytes())
+            .expect("a valid fetch")
+            .result
+    }
+
+    #[test]
+    fn a_handshake_stopped_for_its_name_alone_is_sni_filtering_and_one_both_names_fail_is_not() {
+        let sni = |outcome: &str, answered: bool, control_answered: bool| {
+            http(&format!(
+                r#"{{"outcome":"{outcome}","url":"https://a.example/","status":null,"failure_stage":"tls","sni":{{"server_name":"a.example","outcome":"{outcome}","answered":{answered},"control_name":"example.com","control_outcome":"tls_error","control_answered":{control_answered}}}}}"#
+            ))
+        };
+        // Reset, or dropped until it timed out, while the control's handshake was answered: the name.
+        assert_eq!(blocking_method(&sni("reset", false, true)), Some(BlockingMethod::Sni));
+        assert_eq!(blocking_method(&sni("timeout", false, true)), Some(BlockingMethod::Sni));
+        // Neither answered: the address or the server, as before (a reset is still a reset; a timeout nothing).
+        assert_eq!(
+            blocking_method(&sni("reset", false, false)),
+            Some(BlockingMethod::TcpReset)
+        );
+        assert_eq!(blocking_method(&sni("timeout", false, false)), None);
+        // Both answered (an expired certificate): a TLS failure, not the name.
+        assert_eq!(
+            blocking_method(&sni("tls_error", true, true)),
+            Some(BlockingMethod::Tls)
+        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub enum BlockingMethod {
     TcpReset,
     /// TLS failure.
     Tls,
+    /// A filter on the TLS server name: the probe's SNI test had a control name's handshake answered by the
+    /// address the target's was not.
+    Sni,
 }
 
 impl BlockingMethod {
@@ -64,6 +67,7 @@ impl BlockingMethod {
             BlockingMethod::HttpBlockpage => "http_blockpage",
             BlockingMethod::TcpReset => "tcp_reset",
             BlockingMethod::Tls => "tls",
+            BlockingMethod::Sni => "sni",
         }
     }
 
@@ -74,6 +78,7 @@ impl BlockingMethod {
             "http_blockpage" => Some(BlockingMethod::HttpBlockpage),
             "tcp_reset" => Some(BlockingMethod::TcpReset),
             "tls" => Some(BlockingMethod::Tls),
+            "sni" => Some(BlockingMethod::Sni),
             _ => None,
         }
     }

@@ -50,4 +50,40 @@ pub struct HttpResult {
     /// Failure text outside the closed set, scrubbed of IP addresses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
+    /// When an HTTPS fetch failed in its TLS handshake: the same address asked again with the real server name and
+    /// with a control name, to tell a filter on the name (SNI) from a server that is down or broken. Optional in
+    /// schema 1 (older collectors ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<SniTest>,
+}
+
+/// Two TLS handshakes to the address an HTTPS fetch failed its handshake with, over the same path: one naming the
+/// target (`server_name`), one naming a control (`control_name`) — the control first, as a censor that remembers a
+/// blocked name may block the address for a while after it. A filter on the name lets the control's handshake
+/// through and stops the target's: `answered` false, `control_answered` true. A server down or broken answers
+/// neither, or both the same (an expired certificate is answered to both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SniTest {
+    /// The target's name, as the fetch sent it.
+    pub server_name: String,
+    /// How the handshake naming the target ended (`ok`, `reset`, `timeout`, `tls_error`, …).
+    pub outcome: Outcome,
+    /// Whether the server's side of that handshake came back: its certificate (valid or not) or a TLS alert.
+    pub answered: bool,
+    /// The control name (the probe's `[lists] sni_control`).
+    pub control_name: String,
+    /// How the handshake naming the control ended; a certificate for another name is still an answer.
+    pub control_outcome: Outcome,
+    /// Whether the server's side of the control's handshake came back.
+    pub control_answered: bool,
+    /// What the target's handshake failed with, scrubbed of IP addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
+}
+
+impl SniTest {
+    /// Whether the pair shows a filter on the server name: the control was answered, the target was not.
+    pub fn name_filtered(&self) -> bool {
+        self.control_answered && !self.answered
+    }
 }

@@ -7,7 +7,7 @@
 //! (rustls) — each wrapped in a [`Counted`] stream, so every byte of it (handshakes, redirects, bodies) is
 //! counted for the data budget, and a fetch stops reading once it has used [`FETCH_CAP`] bytes on the wire.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,8 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// The whole fetch, redirects included.
     pub timeout: Duration,
+    /// The control name of the SNI test that follows a failed TLS handshake ([`super::sni`]); none: no test.
+    pub sni_control: Option<String>,
 }
 
 /// A reusable HTTP checker (one TLS configuration; a new connection per request, so each fetch sees the
@@ -98,14 +100,21 @@ impl HttpChecker {
         self.check_metered(url, target, &CheckMeter::new()).await
     }
 
-    /// Fetches `url`, counting its bytes on the wire into `meter` (and the process's total).
+    /// Fetches `url`, counting its bytes on the wire into `meter` (and the process's total). When the fetch fails
+    /// in a TLS handshake and a control name is set, the SNI test follows ([`super::sni`]), each of its two
+    /// handshakes within the connect timeout.
     pub async fn check_metered(&self, url: &Url, target: Target, meter: &CheckMeter) -> Measurement {
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
-        let result = match tokio::time::timeout(self.settings.timeout, self.fetch(url, meter)).await {
-            Ok(result) => result,
-            Err(_) => failure(url, Outcome::Timeout, "response", None),
+        let (mut result, tls_failed) = match tokio::time::timeout(self.settings.timeout, self.fetch(url, meter)).await {
+            Ok(fetched) => fetched,
+            Err(_) => (failure(url, Outcome::Timeout, "response", None), None),
         };
+        if let (Some((peer, name)), Some(control)) = (tls_failed, &self.settings.sni_control) {
+            result.server_ip = Some(peer.ip());
+            let timeout = self.settings.connect_timeout;
+            result.sni = Some(super::sni::test(peer, &name, control, &self.tls, &self.path, timeout, meter).await);
+        }
         envelope(target, started_at, clock.elapsed(), MeasurementResult::Http(result))
     }
 
@@ -113,7 +122,11 @@ impl HttpChecker {
     async fn request(&self, url: &Url, meter: &CheckMeter) -> Result<Exchange, FetchError> {
         let connection = crate::connect::open(url, &self.tls, &self.path, self.settings.connect_timeout, Some(meter))
             .await
-            .map_err(|e| FetchError::connect(&e))?;
+            .map_err(|e| {
+                let mut failed = FetchError::connect(&e);
+                failed.tls_failed = e.tls_peer().zip(url.domain().map(str::to_owned));
+                failed
+            })?;
         let (io, addr, tls_version) = (connection.io, connection.peer, connection.tls_version);
         // Reads of at most 16 KiB, so no read carries the fetch far past its cap (hyper's buffer would grow).
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
@@ -147,7 +160,9 @@ impl HttpChecker {
         })
     }
 
-    async fn fetch(&self, first: &Url, meter: &CheckMeter) -> HttpResult {
+    /// Fetches `first`, following redirects; with the result, the address and name of a TLS handshake that
+    /// failed, if that is how it ended.
+    async fn fetch(&self, first: &Url, meter: &CheckMeter) -> (HttpResult, Option<(SocketAddr, String)>) {
         let mut url = first.clone();
         let mut redirects = Vec::new();
         loop {
@@ -156,7 +171,7 @@ impl HttpChecker {
                 Err(err) => {
                     let mut result = failure(first, err.outcome, err.stage, err.detail);
                     result.redirects = redirects;
-                    return result;
+                    return (result, err.tls_failed);
                 }
             };
             let Exchange {
@@ -227,7 +242,7 @@ impl HttpChecker {
                 result.failure_stage = Some("response".to_owned());
                 result.error_detail = detail;
             }
-            return result;
+            return (result, None);
         }
     }
 }
@@ -283,16 +298,23 @@ struct FetchError {
     outcome: Outcome,
     stage: &'static str,
     detail: Option<String>,
+    /// The address and server name a TLS handshake failed with: what the SNI test asks again.
+    tls_failed: Option<(SocketAddr, String)>,
 }
 
 impl FetchError {
     fn new(outcome: Outcome, stage: &'static str, detail: Option<String>) -> Self {
-        FetchError { outcome, stage, detail }
+        FetchError {
+            outcome,
+            stage,
+            detail,
+            tls_failed: None,
+        }
     }
 
     /// A socket error at `stage`, by its kind.
     fn io(stage: &'static str, err: &std::io::Error) -> Self {
-        let outcome = io_outcome(err.kind());
+        let outcome = super::io_outcome(err.kind());
         let detail = matches!(outcome, Outcome::Error | Outcome::HttpError).then(|| super::error_detail(err));
         FetchError::new(outcome, stage, detail)
     }
@@ -305,7 +327,8 @@ impl FetchError {
             ConnectError::Lookup(e) => FetchError::new(Outcome::Nxdomain, "dns", Some(super::error_detail(e))),
             ConnectError::NoAddress => FetchError::new(Outcome::Nxdomain, "dns", Some("no address".to_owned())),
             ConnectError::Connect(e) => FetchError::io("connect", e),
-            ConnectError::Tls(e) => FetchError::tls(e),
+            ConnectError::Tls(_, e) => FetchError::tls(e),
+            ConnectError::TlsTimeout(_) => FetchError::new(Outcome::Timeout, "tls", None),
             ConnectError::Timeout(stage) => FetchError::new(Outcome::Timeout, stage, None),
         }
     }
@@ -345,20 +368,6 @@ impl FetchError {
     }
 }
 
-/// The outcome of a socket error's kind.
-fn io_outcome(kind: std::io::ErrorKind) -> Outcome {
-    use std::io::ErrorKind;
-    match kind {
-        ErrorKind::TimedOut => Outcome::Timeout,
-        ErrorKind::ConnectionRefused => Outcome::Refused,
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => Outcome::Reset,
-        ErrorKind::HostUnreachable => Outcome::Unreachable,
-        ErrorKind::NetworkUnreachable => Outcome::NoRoute,
-        ErrorKind::UnexpectedEof => Outcome::HttpError,
-        _ => Outcome::Error,
-    }
-}
-
 /// A result for a fetch that produced no response.
 fn failure(url: &Url, outcome: Outcome, stage: &str, detail: Option<String>) -> HttpResult {
     HttpResult {
@@ -376,6 +385,7 @@ fn failure(url: &Url, outcome: Outcome, stage: &str, detail: Option<String>) -> 
         server_ip: None,
         throughput_bps: None,
         error_detail: detail,
+        sni: None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod address;
 pub mod dns;
 pub mod http;
 pub mod icmp;
+pub mod sni;
 pub mod syn;
 pub mod tcp;
 pub mod trace;
@@ -53,4 +54,19 @@ pub fn error_detail(err: &dyn std::error::Error) -> String {
         clean.truncate(cut);
     }
     clean
+}
+
+/// The outcome a socket error stands for (a close mid-exchange is an HTTP error; the TLS checks read it as theirs).
+pub(crate) fn io_outcome(kind: std::io::ErrorKind) -> vigil_measurement::Outcome {
+    use std::io::ErrorKind;
+    use vigil_measurement::Outcome;
+    match kind {
+        ErrorKind::TimedOut => Outcome::Timeout,
+        ErrorKind::ConnectionRefused => Outcome::Refused,
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => Outcome::Reset,
+        ErrorKind::HostUnreachable => Outcome::Unreachable,
+        ErrorKind::NetworkUnreachable => Outcome::NoRoute,
+        ErrorKind::UnexpectedEof => Outcome::HttpError,
+        _ => Outcome::Error,
+    }
 }

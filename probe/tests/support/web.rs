@@ -106,3 +106,49 @@ pub async fn plaintext_talker() -> SocketAddr {
     });
     addr
 }
+
+/// What an SNI filter does to a connection whose ClientHello names a blocked server.
+#[derive(Debug, Clone, Copy)]
+pub enum SniVerdict {
+    /// Resets it (RST), as Iran's filter does.
+    Reset,
+    /// Drops everything after it, so the handshake times out.
+    Drop,
+}
+
+/// A middlebox in front of `upstream` that reads each connection's first bytes (the ClientHello), and when they
+/// carry `blocked` (the server name is in clear there, as a DPI box or iptables' `string` match sees it) applies
+/// `verdict`; every other connection is relayed both ways.
+pub async fn sni_filter(upstream: SocketAddr, blocked: &'static str, verdict: SniVerdict) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut hello = vec![0u8; 4096];
+            let Ok(n) = client.read(&mut hello).await else {
+                continue;
+            };
+            hello.truncate(n);
+            if hello.windows(blocked.len()).any(|w| w == blocked.as_bytes()) {
+                match verdict {
+                    SniVerdict::Reset => {
+                        let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+                        drop(client);
+                    }
+                    SniVerdict::Drop => held.push(client),
+                }
+                continue;
+            }
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                if server.write_all(&hello).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    addr
+}

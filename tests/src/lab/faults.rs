@@ -1,5 +1,6 @@
-//! What the lab does to the country: each fault is applied and lifted with real tools (nftables rules, links
-//! going down, `tbf` rate limits, dnsmasq answers, killed processes and rewritten vitals files).
+//! What the lab does to the country: each fault is applied and lifted with real tools (nftables rules, iptables'
+//! `string` match for the server name in a ClientHello, links going down, `tbf` rate limits, dnsmasq answers,
+//! killed processes and rewritten vitals files).
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use super::country::{
     BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_SATELLITE, Upstream, all_probes, dish_link, has_dish,
     namespaces, ns_home, ns_isp, probes_where, site_addr,
 };
-use super::net::{INTL_RATE, collector_route, link, nft, run, shape_international};
+use super::net::{INTL_RATE, collector_route, in_ns, link, nft, run, shape_international};
 use super::nodes::PowerState;
 use super::{Lab, LabError};
 
@@ -55,6 +56,14 @@ pub enum Fault {
         /// The ISP.
         isp: u8,
         /// The site.
+        host: &'static str,
+    },
+    /// An ISP resets every connection whose ClientHello names a site (its SNI), as Iran's filter does: the
+    /// handshake naming anything else to the same address goes through.
+    SniFilter {
+        /// The ISP.
+        isp: u8,
+        /// The server name filtered.
         host: &'static str,
     },
     /// The HTTPS site's certificate expires: it fails TLS for every network alike, which no censor did.
@@ -162,6 +171,7 @@ impl Lab {
                     )]),
                 )
             }
+            Fault::SniFilter { isp, host } => in_ns(&ns_isp(isp), "iptables", &sni_rule("-A", host)).map(drop),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(true),
             Fault::Throttle { rate } => shape_international(rate),
             Fault::CollectorCut => link(NS_COLLECTOR, "eth0", false),
@@ -188,6 +198,7 @@ impl Lab {
             Fault::SatelliteJamming(_) => drop_table(NS_SATELLITE),
             Fault::ProbePower(n) => self.power_on(&[n]),
             Fault::DnsInjection { isp, .. } => self.servers.set_isp_answers(isp, &[], BLOCKPAGE),
+            Fault::SniFilter { isp, host } => in_ns(&ns_isp(isp), "iptables", &sni_rule("-D", host)).map(drop),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(false),
             Fault::Throttle { .. } => shape_international(INTL_RATE),
             Fault::CollectorCut => {
@@ -217,6 +228,8 @@ impl Lab {
         }
         for isp in 1..=ISPS {
             self.servers.set_isp_answers(isp, &[], BLOCKPAGE)?;
+            // The ISPs' iptables rules are only ever the SNI filter's.
+            let _ = in_ns(&ns_isp(isp), "iptables", &["-F", "FORWARD", "-w"]);
         }
         self.servers.set_tls_site_expired(false)
     }
@@ -286,6 +299,29 @@ fn dish_links_in(region: &str) -> Vec<String> {
         .filter(|(_, p)| p.country == HOME_COUNTRY && p.region == Some(region) && has_dish(p))
         .map(|(i, _)| dish_link(i + 1))
         .collect()
+}
+
+/// The SNI filter's iptables rule, appended (`-A`) or deleted (`-D`): a TLS segment whose payload carries the
+/// name (in clear in the ClientHello) is answered with a reset and goes no further.
+fn sni_rule<'a>(op: &'a str, host: &'a str) -> [&'a str; 16] {
+    [
+        op,
+        "FORWARD",
+        "-p",
+        "tcp",
+        "--dport",
+        "443",
+        "-m",
+        "string",
+        "--string",
+        host,
+        "--algo",
+        "bm",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ]
 }
 
 fn forward_rules(rules: &[&str]) -> String {

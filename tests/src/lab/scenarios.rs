@@ -465,6 +465,25 @@ pub const SCENARIOS: &[Scenario] = &[
         sky: Sky::Ground,
     },
     Scenario {
+        name: "sni_filtering",
+        story: "AS64503 resets every TLS connection whose ClientHello names the lab's HTTPS site (iptables' string \
+                match on the server name, as Iran filters): the probes' SNI test finds a handshake naming a control \
+                answered by the same address: censorship by SNI, in that network only, while the others load the \
+                site.",
+        fault: Fault::SniFilter { isp: 3, host: TLS_SITE },
+        baseline_buckets: 1,
+        hold_buckets: 3,
+        during: During::Nothing,
+        expect: &[Expect {
+            targets: &[(TLS_SITE, "sni")],
+            ..expect("censorship", asn(3))
+        }],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+        sky: Sky::Ground,
+    },
+    Scenario {
         name: "expired_certificate",
         story: "The lab's one HTTPS site (bank.vigil.test, abroad) starts serving a certificate that expired in \
                 2021, signed by the CA the probes trust. Every probe in every network now fails its TLS handshake \
