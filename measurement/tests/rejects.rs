@@ -191,3 +191,19 @@ fn an_uplink_name_is_a_short_label() {
     let err = rejected(&with(r#"{"name":"sat","access":"balloon"}"#));
     assert!(err.to_string().contains("unknown variant `balloon`"), "{err}");
 }
+
+#[test]
+fn an_sni_test_with_an_overlong_name_or_a_missing_answer_is_named() {
+    let http = |sni: &str| {
+        format!(
+            r#"{{"schema":1,"id":"0192f3c4-7a1e-7cc0-9a7b-3f1d2e4c5b6a","kind":"http","started_at":"2026-11-23T10:00:00Z","duration_ms":3,"target":{{"name":"https://a.example/","scope":"international"}},"result":{{"outcome":"reset","url":"https://a.example/","status":null,"sni":{sni}}}}}"#
+        )
+    };
+    let good = r#"{"server_name":"a.example","outcome":"reset","answered":false,"control_name":"example.com","control_outcome":"ok","control_answered":true}"#;
+    check(&http(good)).expect("a valid SNI test");
+    let long = good.replace("a.example", &"a".repeat(254));
+    let err = rejected(&http(&long));
+    assert!(err.to_string().contains("result.sni.server_name"), "{err}");
+    let err = rejected(&http(&good.replace(r#","answered":false"#, "")));
+    assert!(err.to_string().contains("answered"), "{err}");
+}
