@@ -674,12 +674,13 @@ async fn measure_uplink(
         } else {
             None
         };
-        let results = checks.anchor_cycle_of(uplink).await;
+        let mut results = checks.anchor_cycle_of(uplink).await;
         log_cycle(&results, turn.as_ref().is_some_and(|t| !t.is_alone()));
         drop(turn);
-        let mut cycle_measurements = results.clone();
-        cycle_measurements.push(vitals);
-        checks.judge_isolation(uplink, &cycle_measurements, isolation);
+        // The cycle is judged with its vitals (already spooled): put beside the anchors for it, then taken off.
+        results.push(vitals);
+        checks.judge_isolation(uplink, &results, isolation);
+        results.pop();
         if let Some(m) = shared.metrics {
             m.observe_checks(&results);
             if let Ok(stats) = shared.spool.with(|s| s.stats()) {
