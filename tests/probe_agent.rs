@@ -441,6 +441,41 @@ async fn paced_server(
     (addr, served)
 }
 
+/// A probe config measuring one international anchor at `anchor` and a test list of 40 pages at `lists`, both
+/// every 5 s, with `probe_keys` added to its `[probe]` section; the list and state live under `dir`.
+fn forty_page_config(
+    dir: &Path,
+    collector_url: &str,
+    token: &str,
+    lists: std::net::SocketAddr,
+    anchor: std::net::SocketAddr,
+    probe_keys: &str,
+) -> std::path::PathBuf {
+    let list = dir.join("list.csv");
+    let mut rows = String::from("url,category_code,category_description,date_added,source,notes\n");
+    for i in 0..40 {
+        rows.push_str(&format!(
+            "http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"
+        ));
+    }
+    std::fs::write(&list, rows).expect("list");
+    let config = dir.join("probe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\nurl = \"{collector_url}\"\ntoken = \"{token}\"\n[probe]\nstate_dir = \"{state}\"\ncycle_secs = 5\n\
+             list_cycle_secs = 5\n{probe_keys}\n[[anchors]]\ntarget = \"http://{anchor}/\"\nscope = \"international\"\n\
+             [lists]\nfiles = [\"{list}\"]\n[vitals]\npower_supply_dir = \"{power}\"\n[dns]\ninclude_system = false\n\
+             [timeouts]\nconnect_secs = 2.0\nhttp_secs = 5.0\nupload_secs = 5.0\n",
+            state = dir.join("state").display(),
+            list = list.display(),
+            power = dir.join("power").display(),
+        ),
+    )
+    .expect("config");
+    config
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_data_budget_counts_real_bytes_and_stops_test_lists_within_one_check_of_it() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -449,30 +484,8 @@ async fn the_data_budget_counts_real_bytes_and_stops_test_lists_within_one_check
     // The test list: 40 pages of 200 KiB (8 MB in all) against a budget of 1 MB a day.
     let (lists, list_served) = counting_server(200 << 10).await;
     let (anchor, anchor_served) = counting_server(2 << 10).await;
-    let list = dir.path().join("list.csv");
-    let mut rows = String::from("url,category_code,category_description,date_added,source,notes\n");
-    for i in 0..40 {
-        rows.push_str(&format!(
-            "http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"
-        ));
-    }
-    std::fs::write(&list, rows).expect("list");
     let state = dir.path().join("state");
-    let config = dir.path().join("probe.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\n[probe]\nstate_dir = \"{state}\"\ncycle_secs = 5\n\
-             list_cycle_secs = 5\ndaily_budget_mb = 1\n[[anchors]]\ntarget = \"http://{anchor}/\"\nscope = \"international\"\n\
-             [lists]\nfiles = [\"{list}\"]\n[vitals]\npower_supply_dir = \"{power}\"\n[dns]\ninclude_system = false\n\
-             [timeouts]\nconnect_secs = 2.0\nhttp_secs = 5.0\nupload_secs = 5.0\n",
-            url = collector.url,
-            state = state.display(),
-            list = list.display(),
-            power = dir.path().join("power").display(),
-        ),
-    )
-    .expect("config");
+    let config = forty_page_config(dir.path(), &collector.url, &token, lists, anchor, "daily_budget_mb = 1");
     let mut probe = ProbeProcess::run(&config);
     // The lists stop for the day once the budget has no room for one more URL at its cap.
     assert!(
@@ -528,29 +541,14 @@ async fn list_urls_never_share_the_link_with_an_anchor_cycle() {
     // Lists busy most of each cycle: 40 URLs of 300 ms, 4 at a time, every 5 s. Anchors of 200 ms, every 5 s.
     let (lists, list_served) = paced_server(64 << 10, Duration::from_millis(300)).await;
     let (anchor, anchor_served) = paced_server(64 << 10, Duration::from_millis(200)).await;
-    let list = dir.path().join("list.csv");
-    let mut rows = String::from("url,category_code,category_description,date_added,source,notes\n");
-    for i in 0..40 {
-        rows.push_str(&format!(
-            "http://{lists}/page{i},NEWS,News Media,2026-01-01,vigil-test,\n"
-        ));
-    }
-    std::fs::write(&list, rows).expect("list");
-    let config = dir.path().join("probe.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[collector]\nurl = \"{url}\"\ntoken = \"{token}\"\n[probe]\nstate_dir = \"{state}\"\ncycle_secs = 5\n\
-             list_cycle_secs = 5\nconcurrency = 4\ndaily_budget_mb = 1000\n[[anchors]]\ntarget = \"http://{anchor}/\"\n\
-             scope = \"international\"\n[lists]\nfiles = [\"{list}\"]\n[vitals]\npower_supply_dir = \"{power}\"\n\
-             [dns]\ninclude_system = false\n[timeouts]\nconnect_secs = 2.0\nhttp_secs = 5.0\nupload_secs = 5.0\n",
-            url = collector.url,
-            state = dir.path().join("state").display(),
-            list = list.display(),
-            power = dir.path().join("power").display(),
-        ),
-    )
-    .expect("config");
+    let config = forty_page_config(
+        dir.path(),
+        &collector.url,
+        &token,
+        lists,
+        anchor,
+        "concurrency = 4\ndaily_budget_mb = 1000",
+    );
     let mut probe = ProbeProcess::run(&config);
     assert!(
         wait_until(Duration::from_secs(60), || anchor_served
