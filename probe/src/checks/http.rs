@@ -333,18 +333,14 @@ impl FetchError {
         }
     }
 
-    /// A failed TLS handshake: a TLS error when rustls refused it, else what the socket saw (a reset, a timeout).
+    /// A failed TLS handshake ([`super::tls_outcome`]), with its detail when it is a TLS error.
     fn tls(err: &std::io::Error) -> Self {
-        let refused_by_rustls = err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
-        if refused_by_rustls || err.kind() == std::io::ErrorKind::UnexpectedEof {
-            FetchError::new(Outcome::TlsError, "tls", Some(super::error_detail(err)))
-        } else {
-            let mut e = FetchError::io("tls", err);
-            if e.outcome == Outcome::Error {
-                e.outcome = Outcome::TlsError;
-            }
-            e
-        }
+        let outcome = super::tls_outcome(err);
+        FetchError::new(
+            outcome,
+            "tls",
+            (outcome == Outcome::TlsError).then(|| super::error_detail(err)),
+        )
     }
 
     /// An HTTP exchange error: the socket's error when there is one in its causes, else an HTTP error.

@@ -70,3 +70,16 @@ pub(crate) fn io_outcome(kind: std::io::ErrorKind) -> vigil_measurement::Outcome
         _ => Outcome::Error,
     }
 }
+
+/// The outcome of a failed TLS handshake: a TLS error when rustls refused it or the peer closed mid-handshake,
+/// else what the socket saw (a reset, a timeout), a TLS error for anything outside the closed set.
+pub(crate) fn tls_outcome(err: &std::io::Error) -> vigil_measurement::Outcome {
+    use vigil_measurement::Outcome;
+    if err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return Outcome::TlsError;
+    }
+    match io_outcome(err.kind()) {
+        Outcome::Error | Outcome::HttpError => Outcome::TlsError,
+        other => other,
+    }
+}

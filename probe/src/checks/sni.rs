@@ -25,7 +25,7 @@ pub const DEFAULT_CONTROL: &str = "example.com";
 pub const MOST_BYTES: u64 = 2 * (72 << 10);
 
 /// What one handshake came to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 struct Handshake {
     outcome: Outcome,
     answered: bool,
@@ -87,26 +87,16 @@ async fn handshake(
             answered: true,
             detail: None,
         },
-        Ok(Err(err)) => {
-            let detail = Some(super::error_detail(&err));
-            match err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                // The server's certificate or alert came back: it was reached, whatever it said.
-                Some(rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_)) => Handshake {
-                    outcome: Outcome::TlsError,
-                    answered: true,
-                    detail,
-                },
-                // Bytes that are not the server's TLS: something on the path spoke instead of it.
-                Some(_) => failed(Outcome::TlsError, detail),
-                None => {
-                    let outcome = match super::io_outcome(err.kind()) {
-                        Outcome::Error | Outcome::HttpError => Outcome::TlsError,
-                        other => other,
-                    };
-                    failed(outcome, detail)
-                }
-            }
-        }
+        Ok(Err(err)) => Handshake {
+            outcome: super::tls_outcome(&err),
+            // The server's certificate or alert came back: it was reached, whatever it said. Any other rustls
+            // refusal is bytes that are not the server's TLS: something on the path spoke instead of it.
+            answered: matches!(
+                err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+                Some(rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_))
+            ),
+            detail: Some(super::error_detail(&err)),
+        },
         Err(_) => failed(Outcome::Timeout, Some("TLS handshake timed out".to_owned())),
     }
 }
