@@ -51,13 +51,12 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// A verdict's outcome: a packet the kernel no longer holds (its device went down — a dish losing power — which
-/// flushes the packets queued through it) is gone, and nothing is wrong with the path; any other error is.
-fn settle(verdict: std::io::Result<()>) -> std::io::Result<()> {
-    match verdict {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
+/// Whether an error names a packet the kernel no longer holds: a device going down (a dish losing power) flushes
+/// the packets queued through it, and the verdict later given for one is refused with `ENOENT`. The packet is
+/// gone, as it would be on a real path, and nothing is wrong with this one. The kernel sends that refusal back as
+/// a netlink error, so it arrives on the socket's next read, not from the call that sent the verdict.
+fn flushed(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::NotFound
 }
 
 fn run(cli: &Cli) -> std::io::Result<()> {
@@ -81,13 +80,15 @@ fn run(cli: &Cli) -> std::io::Result<()> {
     // Held packets by when they are due (and arrival order, for ties).
     let mut held: BTreeMap<(Instant, u64), nfq::Message> = BTreeMap::new();
     let mut arrivals: u64 = 0;
+    // Verdicts the kernel refused because their packets were flushed.
+    let mut refused: u64 = 0;
     loop {
         loop {
             match queue.recv() {
                 Ok(mut msg) => {
                     if msg.get_queue_num() == cli.down_queue && rng.f64() * 100.0 < cli.down_loss_percent {
                         msg.set_verdict(Verdict::Drop);
-                        settle(queue.verdict(msg))?;
+                        queue.verdict(msg)?;
                         continue;
                     }
                     let due = Instant::now() + Duration::from_millis(rng.u64(low..=high));
@@ -96,6 +97,10 @@ fn run(cli: &Cli) -> std::io::Result<()> {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if flushed(&e) => {
+                    refused += 1;
+                    eprintln!("vigil-lab-sky: a verdict was refused: its packet was flushed ({refused} so far)");
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -106,7 +111,7 @@ fn run(cli: &Cli) -> std::io::Result<()> {
             }
             let mut msg = entry.remove();
             msg.set_verdict(Verdict::Accept);
-            settle(queue.verdict(msg))?;
+            queue.verdict(msg)?;
         }
         std::thread::sleep(TICK);
     }
