@@ -32,7 +32,8 @@ vspace=\"0\" hspace=\"0\"></iframe></body></html>";
 
 /// Running servers; stopped on drop.
 pub struct Servers {
-    children: Vec<(String, Child)>,
+    /// Each server: its name, its process, and the file its output goes to.
+    children: Vec<(String, Child, PathBuf)>,
     /// Each ISP resolver's hosts file (index: ISP − 1).
     pub isp_hosts: Vec<PathBuf>,
     /// The lab CA's certificate (PEM), which the probes at home trust for measuring.
@@ -140,7 +141,7 @@ impl Servers {
         let sky = sky.display().to_string();
         let log = dir.join("sky.log");
         let child = spawn(NS_SATELLITE, &sky, &[], &log)?;
-        servers.children.push(("vigil-lab-sky".to_owned(), child));
+        servers.children.push(("vigil-lab-sky".to_owned(), child, log));
         Ok(servers)
     }
 
@@ -161,13 +162,9 @@ impl Servers {
         write(&conf_path, &conf)?;
         let conf_arg = conf_path.display().to_string();
         let prefix = format!("{r}/");
-        let child = spawn(
-            ns,
-            "nginx",
-            &["-c", &conf_arg, "-p", &prefix],
-            &root.join("logs/stderr.log"),
-        )?;
-        self.children.push((format!("nginx in {ns}"), child));
+        let log = root.join("logs/stderr.log");
+        let child = spawn(ns, "nginx", &["-c", &conf_arg, "-p", &prefix], &log)?;
+        self.children.push((format!("nginx in {ns}"), child, log));
         wait_listening(ns, "-ltn", ":80")
     }
 
@@ -189,7 +186,7 @@ impl Servers {
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let child = spawn(ns, "dnsmasq", &args, &log)?;
-        self.children.push((format!("dnsmasq in {ns}"), child));
+        self.children.push((format!("dnsmasq in {ns}"), child, log));
         wait_listening(ns, "-lun", &format!("{listen}:53"))
     }
 
@@ -213,23 +210,32 @@ impl Servers {
         let pid = self
             .children
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, c)| c.id().to_string())
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, c, _)| c.id().to_string())
             .ok_or_else(|| LabError::Setup(format!("{name} is not running")))?;
         super::net::run("kill", &["-HUP", &pid]).map(drop)
     }
 
-    /// Any server that has exited, with its name.
+    /// Any server that has exited: its name, how it ended and the last lines of its output (a CI run's report
+    /// is often all there is to read).
     pub fn exited(&mut self) -> Option<String> {
-        self.children
-            .iter_mut()
-            .find_map(|(n, c)| (!matches!(c.try_wait(), Ok(None))).then(|| n.clone()))
+        self.children.iter_mut().find_map(|(name, child, log)| {
+            let status = match child.try_wait() {
+                Ok(None) => return None,
+                Ok(Some(status)) => status.to_string(),
+                Err(e) => format!("unknown state ({e})"),
+            };
+            let text = std::fs::read_to_string(&*log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(8)..].join("\n  ");
+            Some(format!("{name} ({status}; the end of {}:\n  {tail}\n)", log.display()))
+        })
     }
 }
 
 impl Drop for Servers {
     fn drop(&mut self) {
-        for (_, child) in &mut self.children {
+        for (_, child, _) in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
