@@ -1,7 +1,7 @@
 //! Prints corpus scenarios' truth and the classifier's events (for reading cases by eye).
 //!
 //! `corpus_peek SEED INDEX` prints one scenario; `corpus_peek SEED KIND COUNT [SCENARIOS]` prints the first COUNT
-//! scenarios among the corpus's first SCENARIOS of kind index KIND (`index % 17`, see `ScenarioKind::ALL`) that the classifier got wrong (with
+//! scenarios among the corpus's first SCENARIOS of kind index KIND (`index % 18`, see `ScenarioKind::ALL`) that the classifier got wrong (with
 //! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call; with `PEEK_SHUTDOWN_FIRST`: in which a
 //! shutdown was published first for an outage that was not one; with `PEEK_SEPARABLE`: that it got wrong where
 //! the probes could tell the cause from its look-alike).

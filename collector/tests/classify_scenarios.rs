@@ -891,6 +891,89 @@ fn a_tls_failure_is_censorship_only_where_other_networks_load_the_site() {
     );
 }
 
+/// A fetch of `https://site.example/` whose connection never opened: the address answered nothing.
+fn site_unanswered() -> MeasurementResult {
+    let MeasurementResult::Http(mut fetch) = site_fetch(Outcome::Timeout) else {
+        unreachable!("site_fetch is a fetch")
+    };
+    fetch.failure_stage = Some("connect".to_owned());
+    MeasurementResult::Http(fetch)
+}
+
+#[test]
+fn an_address_answering_nothing_is_ip_blocking_only_where_the_site_loads_from_other_networks() {
+    let site = Target {
+        name: "https://site.example/".to_owned(),
+        scope: Scope::International,
+        list: Some("citizenlab-global".to_owned()),
+    };
+    // One network drops the site's address while the others load it: censorship by IP there, with the control.
+    let mut one_network = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60] {
+            let fetch = if p.asn == 58224 {
+                site_unanswered()
+            } else {
+                site_fetch(Outcome::Ok)
+            };
+            one_network.add(&p.probe_id, b, site.clone(), fetch);
+        }
+    }
+    let events = one_network.events();
+    let e = only(&events, EventClass::Censorship);
+    assert_eq!((e.scope.asn, e.affected_probes), (Some(58224), 4), "{e:#?}");
+    assert_eq!(e.targets[0].method, "ip_block");
+
+    // The site's server goes dark between two fetches of one bucket: the other networks still loaded it in that
+    // bucket before this one failed it, and from then on it fails everywhere. The edge is no control.
+    let mut went_down = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [40, 45] {
+            went_down.add(&p.probe_id, b, site.clone(), site_fetch(Outcome::Ok));
+        }
+        let first = if p.asn == 58224 {
+            site_unanswered()
+        } else {
+            site_fetch(Outcome::Ok)
+        };
+        went_down.add(&p.probe_id, 50, site.clone(), first);
+        for b in [51, 55, 60] {
+            went_down.add(&p.probe_id, b, site.clone(), site_unanswered());
+        }
+    }
+    let events = went_down.events();
+    assert!(
+        events.iter().all(|e| e.class != EventClass::Censorship),
+        "a site down for everyone is not censored, its first bucket included: {events:#?}"
+    );
+
+    // A congested path in one network drops a connection now and then — on two of its probes, in two buckets —
+    // while the site loads there in the buckets between, as it does everywhere else: no block holds there.
+    let flaky_probes: Vec<String> = probes()
+        .into_iter()
+        .filter(|p| p.asn == 58224)
+        .map(|p| p.probe_id)
+        .take(2)
+        .collect();
+    let mut flaky = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60, 65, 70] {
+            let dropped = (b == 50 && p.probe_id == flaky_probes[0]) || (b == 70 && p.probe_id == flaky_probes[1]);
+            let fetch = if dropped {
+                site_unanswered()
+            } else {
+                site_fetch(Outcome::Ok)
+            };
+            flaky.add(&p.probe_id, b, site.clone(), fetch);
+        }
+    }
+    let events = flaky.events();
+    assert!(
+        events.iter().all(|e| e.class != EventClass::Censorship),
+        "connections lost now and then on a site that loads in between are no block: {events:#?}"
+    );
+}
+
 #[test]
 fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();

@@ -1624,8 +1624,8 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             }
         }
     }
-    // Control measurements: target → the networks and buckets where it loaded.
-    let mut reached: BTreeMap<&str, Vec<(&str, u32, Bucket)>> = BTreeMap::new();
+    // Control measurements: target → network → the buckets where it loaded.
+    let mut reached: BTreeMap<&str, BTreeMap<(&str, u32), BTreeSet<Bucket>>> = BTreeMap::new();
     for tl in timelines {
         let Some(observed) = input.observed.get(&tl.probe.probe_id) else {
             continue;
@@ -1635,33 +1635,65 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                 reached
                     .entry(target.as_str())
                     .or_default()
-                    .push((tl.probe.country.as_str(), tl.probe.asn, *bucket));
+                    .entry((tl.probe.country.as_str(), tl.probe.asn))
+                    .or_default()
+                    .insert(*bucket);
             }
         }
     }
     let mut out = Vec::new();
-    for ((country, asn), targets) in by_network {
+    for ((country, asn), targets) in &by_network {
+        let (country, asn) = (country.as_str(), *asn);
         // A block is confirmed on two probes of the network, and either by a blocking fingerprint (a known
-        // blockpage or injected answer names the censor, OONI's confirmed blocking) or by a control: the same
-        // target loaded from another network while it was blocked here. A reset or a TLS failure without one is
-        // an anomaly that fits the site itself just as well (an expired certificate, an origin down; issue 23,
-        // case 4; CLASSIFICATION.md §4).
+        // blockpage or injected answer names the censor, OONI's confirmed blocking) or by a control: another
+        // network where the same target loaded while it was blocked here — in more buckets of that time than it
+        // failed there. A reset, a TLS failure or an address that answers nothing without one is an anomaly
+        // that fits the site itself just as well (an expired certificate, an origin down; issue 23, case 4;
+        // CLASSIFICATION.md §4). Counting the other network's failures too keeps the edge of a site's own
+        // outage from passing for a control: in the bucket it went down one network may still have loaded it
+        // before another failed it, but every bucket after fails everywhere (issue 25, item 4).
         let controls = |name: &str, seen: &Sightings| -> BTreeSet<(&str, u32)> {
             let (Some(first), Some(last)) = (seen.buckets.first(), seen.buckets.last()) else {
                 return BTreeSet::new();
             };
+            let during = first..=last;
             reached
                 .get(name)
                 .into_iter()
                 .flatten()
-                .filter(|(c, a, b)| (*c != country.as_str() || *a != asn) && (first..=last).contains(&b))
-                .map(|(c, a, _)| (*c, *a))
+                .filter(|((c, a), _)| (*c, *a) != (country, asn))
+                .filter(|((c, a), loaded)| {
+                    let loaded = loaded.iter().filter(|b| during.contains(b)).count();
+                    let failed = by_network
+                        .get(&((*c).to_owned(), *a))
+                        .and_then(|t| t.get(name))
+                        .map_or(0, |there| there.buckets.iter().filter(|b| during.contains(b)).count());
+                    loaded > failed
+                })
+                .map(|(network, _)| *network)
                 .collect()
+        };
+        // Without a fingerprint the block must also hold here: in the time it was seen, the target failed in at
+        // least as many buckets as it loaded cleanly (loaded, and seen blocked by no probe of the network). A
+        // congested or flaky path drops a connection now and then, to a site that loads in most buckets in between;
+        // a censor's block is there bucket after bucket.
+        let holds_here = |name: &str, seen: &Sightings| -> bool {
+            let (Some(first), Some(last)) = (seen.buckets.first(), seen.buckets.last()) else {
+                return false;
+            };
+            let loaded_cleanly = reached
+                .get(name)
+                .and_then(|networks| networks.get(&(country, asn)))
+                .map_or(0, |loaded| {
+                    loaded.range(first..=last).filter(|b| !seen.buckets.contains(b)).count()
+                });
+            seen.buckets.len() >= loaded_cleanly
         };
         let confirmed: Vec<(&String, &Sightings)> = targets
             .iter()
             .filter(|(name, seen)| {
-                seen.probes.len() >= 2 && (!seen.fingerprints.is_empty() || !controls(name, seen).is_empty())
+                seen.probes.len() >= 2
+                    && (!seen.fingerprints.is_empty() || (holds_here(name, seen) && !controls(name, seen).is_empty()))
             })
             .collect();
         if confirmed.is_empty() {
@@ -1721,13 +1753,13 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
         );
         out.push(ruled_event(
             EventClass::Censorship,
-            asn_scope(&country, asn),
+            asn_scope(country, asn),
             started,
             (last + 1 < input.buckets.end).then(|| (last + 1) * input.bucket_secs),
             (if repeated { 0.9 } else { 0.7 }, level),
             (
                 probes.len(),
-                network_size.get(&(country.clone(), asn)).copied().unwrap_or(0),
+                network_size.get(&(country.to_owned(), asn)).copied().unwrap_or(0),
             ),
             Evidence {
                 family: "blocking".to_owned(),

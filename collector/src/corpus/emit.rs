@@ -278,6 +278,7 @@ fn site_result(answer: SiteAnswer) -> MeasurementResult {
             (Outcome::Blockpage, Some(200), None, Some("corpus_blockpage"))
         }
         SiteAnswer::Blocked(BlockingMethod::TcpReset) => (Outcome::Reset, None, Some("tls_handshake"), None),
+        SiteAnswer::Blocked(BlockingMethod::IpBlock) => (Outcome::Timeout, None, Some("connect"), None),
         SiteAnswer::Blocked(_) | SiteAnswer::CertificateExpired => {
             (Outcome::TlsError, None, Some("tls_handshake"), None)
         }

@@ -59,6 +59,8 @@ pub enum ScenarioKind {
     CensorshipReset,
     /// … by breaking TLS.
     CensorshipTls,
+    /// … by dropping everything sent to the site's address.
+    CensorshipIpBlock,
     /// The site's certificate expired: TLS fails everywhere, here and abroad.
     ExpiredCertificate,
     /// The site is down: it times out everywhere.
@@ -67,7 +69,7 @@ pub enum ScenarioKind {
 
 impl ScenarioKind {
     /// Every kind, in the order scenarios cycle through them.
-    pub const ALL: [ScenarioKind; 17] = [
+    pub const ALL: [ScenarioKind; 18] = [
         ScenarioKind::Quiet,
         ScenarioKind::NationalShutdownIntranet,
         ScenarioKind::NationalShutdownTotal,
@@ -85,6 +87,7 @@ impl ScenarioKind {
         ScenarioKind::CensorshipTls,
         ScenarioKind::ExpiredCertificate,
         ScenarioKind::OriginDown,
+        ScenarioKind::CensorshipIpBlock,
     ];
 }
 
@@ -458,11 +461,13 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
         ScenarioKind::CensorshipDns
         | ScenarioKind::CensorshipBlockpage
         | ScenarioKind::CensorshipReset
-        | ScenarioKind::CensorshipTls => {
+        | ScenarioKind::CensorshipTls
+        | ScenarioKind::CensorshipIpBlock => {
             let method = match kind {
                 ScenarioKind::CensorshipDns => BlockingMethod::Dns,
                 ScenarioKind::CensorshipBlockpage => BlockingMethod::HttpBlockpage,
                 ScenarioKind::CensorshipReset => BlockingMethod::TcpReset,
+                ScenarioKind::CensorshipIpBlock => BlockingMethod::IpBlock,
                 _ => BlockingMethod::Tls,
             };
             let (start, end) = (rng.usize(10..40), WINDOW_BUCKETS);

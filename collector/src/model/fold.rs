@@ -262,6 +262,12 @@ pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
             Outcome::Blockpage => Some(BlockingMethod::HttpBlockpage),
             Outcome::Reset => Some(BlockingMethod::TcpReset),
             Outcome::TlsError => Some(BlockingMethod::Tls),
+            // No connection at all: dropped (timeout), refused or rejected (ICMP) on the way to the address.
+            Outcome::Timeout | Outcome::Refused | Outcome::Unreachable
+                if h.failure_stage.as_deref() == Some("connect") =>
+            {
+                Some(BlockingMethod::IpBlock)
+            }
             _ => None,
         },
         MeasurementResult::Tcp(t) if t.injected_rst == Some(true) || t.outcome == Outcome::Reset => {
@@ -353,6 +359,31 @@ mod tests {
         assert_eq!(
             blocking_method(&sni("tls_error", true, true)),
             Some(BlockingMethod::Tls)
+        );
+    }
+
+    #[test]
+    fn a_connection_that_never_opened_is_ip_blocking_and_a_failure_after_it_is_not() {
+        let fetch = |outcome: &str, stage: &str| {
+            http(&format!(
+                r#"{{"outcome":"{outcome}","url":"https://a.example/","status":null,"failure_stage":"{stage}"}}"#
+            ))
+        };
+        for outcome in ["timeout", "refused", "unreachable"] {
+            assert_eq!(
+                blocking_method(&fetch(outcome, "connect")),
+                Some(BlockingMethod::IpBlock),
+                "{outcome} at connect"
+            );
+        }
+        // The connection opened: a slow response, a slow handshake or a local lack of route are not the address.
+        assert_eq!(blocking_method(&fetch("timeout", "response")), None);
+        assert_eq!(blocking_method(&fetch("timeout", "tls")), None);
+        assert_eq!(blocking_method(&fetch("no_route", "connect")), None);
+        // A reset at connect keeps its own method.
+        assert_eq!(
+            blocking_method(&fetch("reset", "connect")),
+            Some(BlockingMethod::TcpReset)
         );
     }
 

@@ -57,6 +57,11 @@ pub enum BlockingMethod {
     /// A filter on the TLS server name: the probe's SNI test had a control name's handshake answered by the
     /// address the target's was not.
     Sni,
+    /// No connection to the target's address: the connect timed out, was refused or met an ICMP unreachable —
+    /// a network dropping or rejecting traffic to the address (OONI's `tcp_ip` blocking). A server that is down
+    /// fails the same way, so it is only ever confirmed by a control (the last method: any signature beside it in
+    /// a bucket says more).
+    IpBlock,
 }
 
 impl BlockingMethod {
@@ -68,6 +73,7 @@ impl BlockingMethod {
             BlockingMethod::TcpReset => "tcp_reset",
             BlockingMethod::Tls => "tls",
             BlockingMethod::Sni => "sni",
+            BlockingMethod::IpBlock => "ip_block",
         }
     }
 
@@ -79,6 +85,7 @@ impl BlockingMethod {
             "tcp_reset" => Some(BlockingMethod::TcpReset),
             "tls" => Some(BlockingMethod::Tls),
             "sni" => Some(BlockingMethod::Sni),
+            "ip_block" => Some(BlockingMethod::IpBlock),
             _ => None,
         }
     }

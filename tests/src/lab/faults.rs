@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::country::{
-    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_SATELLITE, Upstream, all_probes, dish_link, has_dish,
-    namespaces, ns_home, ns_isp, probes_where, site_addr,
+    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_INTL, NS_SATELLITE, Upstream, all_probes, dish_link,
+    has_dish, namespaces, ns_home, ns_isp, probes_where, site_addr,
 };
 use super::net::{INTL_RATE, collector_route, in_ns, link, nft, run, shape_international};
 use super::nodes::PowerState;
@@ -58,6 +58,14 @@ pub enum Fault {
         /// The site.
         host: &'static str,
     },
+    /// An ISP drops everything sent to a site's address (IP blocking, as Telegram's and many sites' addresses are
+    /// blocked): the connection never opens, as to a server that is down — but only in that network.
+    IpBlock {
+        /// The ISP.
+        isp: u8,
+        /// The site.
+        host: &'static str,
+    },
     /// An ISP resets every connection whose ClientHello names a site (its SNI), as Iran's filter does: the
     /// handshake naming anything else to the same address goes through.
     SniFilter {
@@ -68,6 +76,9 @@ pub enum Fault {
     },
     /// The HTTPS site's certificate expires: it fails TLS for every network alike, which no censor did.
     CertificateExpires,
+    /// A site's server goes dark (a host powered off): its address answers nothing, to every network alike,
+    /// abroad included — what a censor dropping its traffic looks like from any one network.
+    SiteDown(&'static str),
     /// International traffic into the country capped with a token bucket.
     Throttle {
         /// The cap, in `tc` units (`16mbit`).
@@ -171,8 +182,23 @@ impl Lab {
                     )]),
                 )
             }
+            Fault::IpBlock { isp, host } => {
+                let addr = site(host)?;
+                nft(&ns_isp(isp), &forward_rules(&[&format!("ip daddr {addr} drop")]))
+            }
             Fault::SniFilter { isp, host } => in_ns(&ns_isp(isp), "iptables", &sni_rule("-A", host)).map(drop),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(true),
+            Fault::SiteDown(host) => {
+                let addr = site(host)?;
+                // The sites live in the international namespace: what is addressed to this one goes no further.
+                nft(
+                    NS_INTL,
+                    &format!(
+                        "table inet {TABLE} {{\n chain input {{ type filter hook input priority 0;\n  \
+                         ip daddr {addr} drop\n }}\n}}\n"
+                    ),
+                )
+            }
             Fault::Throttle { rate } => shape_international(rate),
             Fault::CollectorCut => link(NS_COLLECTOR, "eth0", false),
         }
@@ -190,7 +216,9 @@ impl Lab {
                 }
                 Ok(())
             }
-            Fault::Blockpage { isp, .. } | Fault::RstInjection { isp, .. } => drop_table(&ns_isp(isp)),
+            Fault::Blockpage { isp, .. } | Fault::RstInjection { isp, .. } | Fault::IpBlock { isp, .. } => {
+                drop_table(&ns_isp(isp))
+            }
             Fault::RegionalPower(region) => {
                 let hit = self.running_in(region);
                 self.power_on(&hit)
@@ -200,6 +228,7 @@ impl Lab {
             Fault::DnsInjection { isp, .. } => self.servers.set_isp_answers(isp, &[], BLOCKPAGE),
             Fault::SniFilter { isp, host } => in_ns(&ns_isp(isp), "iptables", &sni_rule("-D", host)).map(drop),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(false),
+            Fault::SiteDown(_) => drop_table(NS_INTL),
             Fault::Throttle { .. } => shape_international(INTL_RATE),
             Fault::CollectorCut => {
                 link(NS_COLLECTOR, "eth0", true)?;

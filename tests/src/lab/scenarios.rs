@@ -465,6 +465,27 @@ pub const SCENARIOS: &[Scenario] = &[
         sky: Sky::Ground,
     },
     Scenario {
+        name: "ip_blocking",
+        story: "AS64502 drops everything sent to one listed site's address, as addresses are blocked: the probes' \
+                connections to it never open, as to a server that is down — but the other networks load the site \
+                meanwhile: censorship by IP blocking, in that network only.",
+        fault: Fault::IpBlock {
+            isp: 2,
+            host: "open.vigil.test",
+        },
+        baseline_buckets: 1,
+        hold_buckets: 3,
+        during: During::Nothing,
+        expect: &[Expect {
+            targets: &[("open.vigil.test", "ip_block")],
+            ..expect("censorship", asn(2))
+        }],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+        sky: Sky::Ground,
+    },
+    Scenario {
         name: "sni_filtering",
         story: "AS64503 resets every TLS connection whose ClientHello names the lab's HTTPS site (iptables' string \
                 match on the server name, as Iran filters): the probes' SNI test finds a handshake naming a control \
@@ -499,6 +520,26 @@ pub const SCENARIOS: &[Scenario] = &[
         measured: Some(Measured {
             site: TLS_SITE,
             outcome: "tls_error",
+            networks: 3,
+        }),
+        sky: Sky::Ground,
+    },
+    Scenario {
+        name: "site_down_everywhere",
+        story: "The server of one listed site (video.vigil.test, abroad) goes dark: its address answers nothing. \
+                Every probe in every network now times out on it — from any one network the signature of a censor \
+                dropping its traffic, but with no other network loading it meanwhile (the control every blocking \
+                method needs) the site is down, no network is censored (issue 25, item 4), and nothing else happens.",
+        fault: Fault::SiteDown("video.vigil.test"),
+        baseline_buckets: 2,
+        hold_buckets: 4,
+        during: During::Nothing,
+        expect: &[],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: Some(Measured {
+            site: "video.vigil.test",
+            outcome: "timeout",
             networks: 3,
         }),
         sky: Sky::Ground,
