@@ -269,11 +269,9 @@ impl ProbeNode {
                 INTL_ANCHORS[0], INTL_ANCHORS[1]
             )
         };
-        let lists = if at_home {
-            format!("files = [\"{}\"]\nca_file = \"{}\"", list.display(), ca_file.display())
-        } else {
-            "files = []".to_owned()
-        };
+        // Every probe measures the country's test list, the ones abroad too: a site loading from outside while a
+        // network here fails it is the control a censor's block is confirmed by (issue 25, item 4).
+        let lists = format!("files = [\"{}\"]\nca_file = \"{}\"", list.display(), ca_file.display());
         let uplinks = match (sky, spec.dish) {
             (Sky::Dishes, Dish::Live | Dish::Hold) => format!(
                 "[[uplinks]]\nname = \"line\"\ninterface = \"eth0\"\naccess = \"{}\"\n\n\

@@ -527,9 +527,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "site_down_everywhere",
         story: "The server of one listed site (video.vigil.test, abroad) goes dark: its address answers nothing. \
-                Every probe in every network now times out on it — from any one network the signature of a censor \
-                dropping its traffic, but with no other network loading it meanwhile (the control every blocking \
-                method needs) the site is down, no network is censored (issue 25, item 4), and nothing else happens.",
+                Every probe in every network, and every probe abroad, now times out on it — from any one network \
+                the signature of a censor dropping its traffic, but with no other network loading it meanwhile (the \
+                control every blocking method needs) the site is down, no network is censored (issue 25, item 4), \
+                and nothing else happens.",
         fault: Fault::SiteDown("video.vigil.test"),
         baseline_buckets: 2,
         hold_buckets: 4,
@@ -540,7 +541,7 @@ pub const SCENARIOS: &[Scenario] = &[
         measured: Some(Measured {
             site: "video.vigil.test",
             outcome: "timeout",
-            networks: 3,
+            networks: 5,
         }),
         sky: Sky::Ground,
     },

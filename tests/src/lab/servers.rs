@@ -36,7 +36,7 @@ pub struct Servers {
     children: Vec<(String, Child, PathBuf)>,
     /// Each ISP resolver's hosts file (index: ISP − 1).
     pub isp_hosts: Vec<PathBuf>,
-    /// The lab CA's certificate (PEM), which the probes at home trust for measuring.
+    /// The lab CA's certificate (PEM), which every probe trusts for measuring.
     pub ca_file: PathBuf,
     /// The HTTPS site's certificates: where nginx reads them, and the valid and the expired pair.
     tls: TlsSiteFiles,
