@@ -147,6 +147,49 @@ async fn once_prints_valid_measurements_and_uploads_nothing() {
 }
 
 #[tokio::test]
+async fn an_apps_endpoints_are_measured_on_the_list_cadence_under_its_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let collector = CollectorProcess::start(dir.path(), 0);
+    let (_, token) = collector.add_probe("apps");
+    let page = serve_page("<html><head><title>Chat</title></head><body>ok</body></html>");
+    let config = write_config(dir.path(), &collector.url, &token, page);
+    // The app's web site, a port that listens, and a port nobody listens on (refused, as a rejecting filter does).
+    let open = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        "[[apps]]\nname = \"chat\"\nendpoints = [\"http://{page}/web\", \"{}\", \"{closed}\"]\n",
+        open.local_addr().expect("address")
+    ));
+    std::fs::write(&config, text).expect("config");
+    let lines = probe_once(&config);
+    // In the order they finish (`concurrency` at a time): sorted by name.
+    let mut app: Vec<(Kind, Outcome, &str)> = lines
+        .iter()
+        .filter(|m| m.target.list.as_deref() == Some("app:chat"))
+        .map(|m| (m.kind(), m.result.outcome(), m.target.name.as_str()))
+        .collect();
+    app.sort_by_key(|(_, _, name)| *name);
+    let open_name = open.local_addr().expect("address").to_string();
+    let closed_name = closed.to_string();
+    let web = format!("http://{page}/web");
+    let mut expected = [
+        (Kind::Http, Outcome::Ok, web.as_str()),
+        (Kind::Tcp, Outcome::Ok, open_name.as_str()),
+        (Kind::Tcp, Outcome::Refused, closed_name.as_str()),
+    ];
+    expected.sort_by_key(|(_, _, name)| *name);
+    assert_eq!(app, expected, "each endpoint measured once, by its kind");
+    let now = chrono::Utc::now();
+    for m in &lines {
+        validate(m, now, &Limits::default()).expect("valid");
+    }
+}
+
+#[tokio::test]
 async fn a_spent_data_budget_pauses_test_lists_but_not_anchors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let page = serve_page("<html><head><title>Anchor</title></head><body>ok</body></html>");

@@ -974,6 +974,65 @@ fn an_address_answering_nothing_is_ip_blocking_only_where_the_site_loads_from_ot
     );
 }
 
+/// A connect to an app's port: opened, or timed out.
+fn port_connect(ok: bool) -> MeasurementResult {
+    MeasurementResult::Tcp(TcpResult {
+        outcome: if ok { Outcome::Ok } else { Outcome::Timeout },
+        ip: std::net::IpAddr::from([192, 0, 2, 7]),
+        port: 5222,
+        method: None,
+        reply: None,
+        reply_ttl: None,
+        reply_ip_id: None,
+        injected_rst: None,
+        rtt_ms: ok.then_some(40.0),
+        error_detail: None,
+    })
+}
+
+#[test]
+fn an_app_whose_chat_servers_one_network_drops_is_censored_there_under_the_apps_name() {
+    let endpoint = |name: &str| Target {
+        name: name.to_owned(),
+        scope: Scope::International,
+        list: Some("app:chat".to_owned()),
+    };
+    // AS58224 drops the chat servers' addresses; the app's web site still loads there, and everything loads
+    // everywhere else.
+    let mut s = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60] {
+            s.add(
+                &p.probe_id,
+                b,
+                endpoint("https://chat.example/"),
+                site_fetch(Outcome::Ok),
+            );
+            s.add(
+                &p.probe_id,
+                b,
+                endpoint("chat.example:5222"),
+                port_connect(p.asn != 58224),
+            );
+        }
+    }
+    let events = s.events();
+    let e = only(&events, EventClass::Censorship);
+    assert_eq!((e.scope.asn, e.affected_probes), (Some(58224), 4), "{e:#?}");
+    assert_eq!(e.targets.len(), 1, "one target, the app: {:?}", e.targets);
+    assert_eq!(
+        (e.targets[0].name.as_str(), e.targets[0].method.as_str()),
+        ("app:chat", "ip_block")
+    );
+    assert!(
+        e.evidence[0]
+            .text
+            .contains("app:chat (ip_block, partly: other endpoints answered)"),
+        "{}",
+        e.evidence[0].text
+    );
+}
+
 #[test]
 fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();

@@ -662,6 +662,37 @@ async fn bucket_summaries(store: &dyn Store) {
             at(75),
             None,
         ),
+        // A site whose connection never opened (IP blocking, or the server down).
+        shaped(
+            "http",
+            ("http://gone.example/", "international", "citizenlab-global"),
+            r#"{"outcome":"timeout","url":"http://gone.example/","status":null,"failure_stage":"connect"}"#,
+            at(77),
+            None,
+        ),
+        // A messaging app: its chat port dropped, its web site loading — both judged under the app's name.
+        shaped(
+            "tcp",
+            ("chat.example:5222", "international", "app:chat"),
+            r#"{"outcome":"timeout","ip":"10.60.0.7","port":5222}"#,
+            at(80),
+            None,
+        ),
+        shaped(
+            "http",
+            ("https://chat.example/", "international", "app:chat"),
+            r#"{"outcome":"ok","url":"https://chat.example/","status":200}"#,
+            at(81),
+            None,
+        ),
+        // An anchor's connect that timed out is an outage's evidence, never a blocked target.
+        shaped(
+            "http",
+            intl,
+            r#"{"outcome":"timeout","url":"http://10.60.0.10/","status":null,"failure_stage":"connect"}"#,
+            at(82),
+            None,
+        ),
         shaped(
             "vitals",
             ("self", "local", "vitals"),
@@ -731,8 +762,20 @@ async fn bucket_summaries(store: &dyn Store) {
     );
     assert_eq!(
         b1.reached.iter().map(String::as_str).collect::<Vec<_>>(),
-        ["http://health.example/"],
-        "a listed site that loaded is kept as a control"
+        ["app:chat", "http://health.example/"],
+        "a listed site that loaded, and an app one of whose endpoints answered, are kept as controls"
+    );
+    assert_eq!(
+        b1.blocked
+            .iter()
+            .map(|(name, method)| (name.as_str(), method.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("app:chat", "ip_block"),
+            ("http://gone.example/", "ip_block"),
+            ("http://video.example/", "tcp_reset")
+        ],
+        "connections that never opened, an app's under its name; the anchor's is no blocked target"
     );
 
     // A window longer than one aggregation slice (ClickHouse aggregates two hours of buckets per query), starting

@@ -102,6 +102,16 @@ fn http_status_null_means_no_response() {
 }
 
 #[test]
+fn an_apps_endpoint_is_an_ordinary_line_whose_list_names_the_app() {
+    let m = fixture("tcp_app_endpoint.json");
+    assert_eq!(
+        (m.target.name.as_str(), m.target.list.as_deref()),
+        ("149.154.167.51:443", Some("app:telegram"))
+    );
+    assert_eq!(m.result.outcome(), Outcome::Timeout);
+}
+
+#[test]
 fn an_sni_test_says_the_name_was_filtered_and_an_http_result_without_one_has_none() {
     let m = fixture("http_sni_filtered.json");
     let MeasurementResult::Http(h) = &m.result else {

@@ -210,6 +210,10 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             for line in vigil_probe::describe_uplinks(&config.uplinks) {
                 println!("  {line}");
             }
+            let apps = config.app_names();
+            if !apps.is_empty() {
+                println!("  messaging apps: {}", apps.join(", "));
+            }
             ExitCode::SUCCESS
         }
         Err(ConfigError::Invalid { path, problems }) => {

@@ -42,6 +42,19 @@ pub struct ProbeConfig {
     /// satellite dish or a second modem). None: one way out, chosen by the routing table, as before.
     #[serde(default)]
     pub uplinks: Vec<UplinkEntry>,
+    /// Messaging apps, each a named group of endpoints measured on the test lists' cadence (`crate::apps`).
+    #[serde(default)]
+    pub apps: Vec<AppEntry>,
+}
+
+/// One `[[apps]]` entry: an app and the endpoints that reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppEntry {
+    /// The app's name, sent as `target.list = "app:NAME"`: 1–32 lowercase letters, digits, `-`, `_`.
+    pub name: String,
+    /// Its endpoints: `https://…` URLs, `host:port`, `address:port` (`crate::apps::Endpoint`).
+    pub endpoints: Vec<String>,
 }
 
 /// One `[[uplinks]]` entry: an interface the probe measures through, uploads through, or both.
@@ -211,6 +224,9 @@ pub struct ListsSection {
     /// The control name of the SNI test after a failed TLS handshake: a name no censor has a reason to block
     /// (default `example.com`); empty turns the test off.
     pub sni_control: String,
+    /// Whether the shipped messaging apps (`crate::apps::DEFAULT_APPS`: WhatsApp, Telegram, Signal, Instagram,
+    /// Facebook Messenger) are measured besides `[[apps]]` (default false: they are real hosts on the internet).
+    pub default_apps: bool,
 }
 
 impl Default for ListsSection {
@@ -220,6 +236,7 @@ impl Default for ListsSection {
             fingerprints_dir: None,
             ca_file: None,
             sni_control: crate::checks::sni::DEFAULT_CONTROL.to_owned(),
+            default_apps: false,
         }
     }
 }
@@ -411,6 +428,20 @@ impl ProbeConfig {
         }
     }
 
+    /// The messaging apps a list pass measures: every `[[apps]]` entry, then — with `[lists] default_apps` — each
+    /// shipped app no entry replaces.
+    pub fn app_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.apps.iter().map(|a| a.name.as_str()).collect();
+        if self.lists.default_apps {
+            for shipped in crate::apps::DEFAULT_APPS {
+                if !names.contains(&shipped.name) {
+                    names.push(shipped.name);
+                }
+            }
+        }
+        names
+    }
+
     /// Makes relative paths relative to `base` (the configuration file's directory).
     pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
@@ -521,6 +552,25 @@ impl ProbeConfig {
                 "lists.sni_control".into(),
                 "must be a DNS name (or empty, to turn the SNI test off)",
             );
+        }
+        let mut app_names = std::collections::HashSet::new();
+        for (i, app) in self.apps.iter().enumerate() {
+            if !crate::apps::valid_app_name(&app.name) {
+                add(
+                    format!("apps[{i}].name"),
+                    "must be 1–32 lowercase letters, digits, `-` or `_`",
+                );
+            } else if !app_names.insert(app.name.as_str()) {
+                add(format!("apps[{i}].name"), "another [[apps]] entry has this name");
+            }
+            if app.endpoints.is_empty() {
+                add(format!("apps[{i}].endpoints"), "an app needs at least one endpoint");
+            }
+            for (j, endpoint) in app.endpoints.iter().enumerate() {
+                if let Err(reason) = crate::apps::Endpoint::parse(endpoint) {
+                    add(format!("apps[{i}].endpoints[{j}]"), &reason);
+                }
+            }
         }
         if let Some(dir) = &self.lists.fingerprints_dir
             && !dir.is_dir()
@@ -708,6 +758,12 @@ mod tests {
             files = ["/nonexistent/list.csv"]
             ca_file = "/nonexistent/ca.pem"
             sni_control = "not a name"
+            [[apps]]
+            name = "Chat"
+            endpoints = ["chat.example:443"]
+            [[apps]]
+            name = "chat2"
+            endpoints = ["ftp://chat.example/", "chat.example", "chat.example:443"]
             "#,
         );
         let keys: Vec<String> = config.problems().into_iter().map(|p| p.key).collect();
@@ -724,6 +780,9 @@ mod tests {
                 "lists.files[0]",
                 "lists.ca_file",
                 "lists.sni_control",
+                "apps[0].name",
+                "apps[1].endpoints[0]",
+                "apps[1].endpoints[1]",
             ]
         );
     }
@@ -779,6 +838,18 @@ mod tests {
         assert_eq!(
             config.vitals.boot_id_path,
             PathBuf::from("/proc/sys/kernel/random/boot_id")
+        );
+    }
+
+    #[test]
+    fn the_apps_measured_are_the_configured_ones_then_the_shipped_ones_they_do_not_replace() {
+        let own = format!("{MINIMAL}[[apps]]\nname = \"telegram\"\nendpoints = [\"10.0.0.1:443\"]\n");
+        assert_eq!(parse(&own).app_names(), ["telegram"], "no shipped app unless asked");
+        let both = parse(&format!("{own}[lists]\ndefault_apps = true\n"));
+        assert!(both.problems().is_empty(), "{:?}", both.problems());
+        assert_eq!(
+            both.app_names(),
+            ["telegram", "whatsapp", "signal", "instagram", "facebook_messenger"]
         );
     }
 

@@ -6,7 +6,7 @@
 //! `vitals` and `clock` (the evidence that tells a power cut from a shutdown), `packet` and `net` (pure packet
 //! code; sockets and privileges), `spool` (crash-safe queue), `upload` (delivery to the collector),
 //! `own_addresses` (the addresses it never sends), `signing` (the probe's Ed25519 key that signs every upload),
-//! `fingerprints` and `test_lists` (inputs), `budget`, `metrics`, `config`, `uplinks` (the ways out: `[[uplinks]]` bound to their interfaces).
+//! `fingerprints`, `test_lists` and `apps` (inputs: the messaging apps' endpoints), `budget`, `metrics`, `config`, `uplinks` (the ways out: `[[uplinks]]` bound to their interfaces).
 //! ARCHITECTURE.md maps them.
 //!
 //! ```no_run
@@ -20,6 +20,7 @@
 //! ```
 
 mod agent;
+mod apps;
 mod budget;
 mod checks;
 mod clock;
@@ -42,7 +43,7 @@ mod vitals;
 
 // Running the probe.
 pub use agent::{LIST_URL_CAP, run, run_once};
-pub use config::{ConfigError, ProbeConfig, UplinkEntry};
+pub use config::{AppEntry, ConfigError, ProbeConfig, UplinkEntry};
 pub use metrics::ProbeMetrics;
 pub use signing::ProbeKey;
 pub use uplinks::describe_uplinks;
@@ -61,6 +62,7 @@ pub use spool::{NewRecord, RecordClass, SharedSpool, Spool, SpoolError, SpoolOpt
 pub use upload::{DuringIsolation, IsolationState, RoundOutcome, Uploader, judge_isolation};
 
 // Inputs, vitals and traffic accounting.
+pub use apps::{DEFAULT_APPS, Endpoint as AppEndpoint};
 pub use fingerprints::{Fingerprints, Location, PatternType};
 pub use test_lists::TestLists;
 pub use traffic::CheckMeter;

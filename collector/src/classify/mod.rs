@@ -1589,6 +1589,8 @@ struct Sightings {
     buckets: BTreeSet<i64>,
     methods: BTreeMap<BlockingMethod, usize>,
     fingerprints: BTreeSet<String>,
+    /// Probe-buckets in which the target was also reached: an app some of whose endpoints answered.
+    partial: usize,
 }
 
 /// Targets blocked on at least two online probes of one ASN, whose anchors (controls) kept working.
@@ -1618,6 +1620,9 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
                 entry.probes.insert(tl.probe.probe_id.clone());
                 entry.buckets.insert(*bucket);
                 *entry.methods.entry(*method).or_default() += 1;
+                if s.reached.contains(target) {
+                    entry.partial += 1;
+                }
                 if let Some(names) = s.fingerprints.get(target) {
                     entry.fingerprints.extend(names.iter().cloned());
                 }
@@ -1740,9 +1745,18 @@ fn censorship(timelines: &[Timeline<'_>], input: &ClassifierInput) -> Vec<Disrup
             probes.len(),
             targets
                 .iter()
-                .map(|t| match t.fingerprints.as_slice() {
-                    [] => format!("{} ({})", t.name, t.method),
-                    names => format!("{} ({}, fingerprint {})", t.name, t.method, names.join(", ")),
+                .zip(&confirmed)
+                .map(|(t, (_, seen))| {
+                    // An app blocked on some endpoints while others answered, on the same probes.
+                    let partly = if seen.partial > 0 {
+                        ", partly: other endpoints answered"
+                    } else {
+                        ""
+                    };
+                    match t.fingerprints.as_slice() {
+                        [] => format!("{} ({}{partly})", t.name, t.method),
+                        names => format!("{} ({}{partly}, fingerprint {})", t.name, t.method, names.join(", ")),
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(", "),

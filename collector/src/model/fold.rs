@@ -148,10 +148,11 @@ impl SummaryBuilder {
                 }
             }
             result => {
+                let name = judged_name(&m.target);
                 if let Some(method) = blocking_method(result) {
-                    summary.note_blocked(&m.target.name, method, fingerprint(result));
+                    summary.note_blocked(name, method, fingerprint(result));
                 } else if loaded(result) {
-                    summary.reached.insert(m.target.name.clone());
+                    summary.reached.insert(name.to_owned());
                 }
             }
         }
@@ -273,6 +274,12 @@ pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
         MeasurementResult::Tcp(t) if t.injected_rst == Some(true) || t.outcome == Outcome::Reset => {
             Some(BlockingMethod::TcpReset)
         }
+        // A connect (an app's port) that never opened.
+        MeasurementResult::Tcp(t)
+            if matches!(t.outcome, Outcome::Timeout | Outcome::Refused | Outcome::Unreachable) =>
+        {
+            Some(BlockingMethod::IpBlock)
+        }
         _ => None,
     }
 }
@@ -302,10 +309,27 @@ pub fn path_end(result: &MeasurementResult) -> Option<String> {
 /// access network's first hop.
 pub const PATH_END_HOME: &str = "home";
 
-/// Whether a result is a fetch that loaded: DNS, TCP and TLS all worked and the page came back (a control for
-/// every blocking method).
+/// Whether a result reached its target: a fetch whose DNS, TCP and TLS all worked and whose page came back, or a
+/// connect that opened (an app's port). The control for every blocking method.
 pub fn loaded(result: &MeasurementResult) -> bool {
-    matches!(result, MeasurementResult::Http(h) if h.outcome == Outcome::Ok)
+    match result {
+        MeasurementResult::Http(h) => h.outcome == Outcome::Ok,
+        MeasurementResult::Tcp(t) => t.outcome == Outcome::Ok,
+        _ => false,
+    }
+}
+
+/// `target.list` of a messaging app's measurements: this prefix and the app's name (docs/wire.md).
+pub const APP_LIST_PREFIX: &str = "app:";
+
+/// The name a target is judged under: a messaging app's endpoints all under the app (`app:whatsapp`), whichever
+/// of them a censor blocks; any other target under its own name.
+pub fn judged_name(target: &vigil_measurement::Target) -> &str {
+    target
+        .list
+        .as_deref()
+        .filter(|list| list.starts_with(APP_LIST_PREFIX) && list.len() > APP_LIST_PREFIX.len())
+        .unwrap_or(&target.name)
 }
 
 /// The name of the blocking fingerprint a result matched, if any.

@@ -13,8 +13,8 @@ mod timeline;
 
 pub use event::{BlockedTarget, ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence};
 pub use fold::{
-    ANCHOR_LIST, AnchorMetric, PATH_END_HOME, Partial, Partials, Placed, Summaries, SummaryBuilder, anchor_metric,
-    blocking_method, bucket_range, fingerprint, normalize, path_end,
+    ANCHOR_LIST, APP_LIST_PREFIX, AnchorMetric, PATH_END_HOME, Partial, Partials, Placed, Summaries, SummaryBuilder,
+    anchor_metric, blocking_method, bucket_range, fingerprint, normalize, path_end,
 };
 pub use presence::{PresenceLog, PresenceSession, PresenceSpan};
 pub use probe::{AccessType, ProbeProfile, ProbeRecord};

@@ -43,6 +43,14 @@ fn scope_text(s: &EventScope) -> String {
     }
 }
 
+/// How a blocked target reads: a messaging app (`app:NAME`) by its name, anything else as the target it is.
+fn target_text(name: &str) -> (&'static str, &str) {
+    match name.strip_prefix(crate::model::APP_LIST_PREFIX) {
+        Some(app) if !app.is_empty() => ("app", app),
+        _ => ("target", name),
+    }
+}
+
 fn event_rows(events: &[StoredEvent], reviews: &HashMap<String, EventReview>, now: i64) -> Markup {
     html! {
         @for stored in events {
@@ -80,7 +88,8 @@ fn event_rows(events: &[StoredEvent], reviews: &HashMap<String, EventReview>, no
                                 li { span.family { (ev.family) } " " (ev.text) }
                             }
                             @for t in &e.targets {
-                                li { span.family { "target" } " " (t.name) " — " (t.method.replace('_', " "))
+                                @let (family, name) = target_text(&t.name);
+                                li { span.family { (family) } " " (name) " — " (t.method.replace('_', " "))
                                     @if !t.fingerprints.is_empty() { " (" (t.fingerprints.join(", ")) ")" } }
                             }
                         }
@@ -256,6 +265,16 @@ mod tests {
         assert_eq!(duration(59), "0 min");
         assert_eq!(duration(3 * 3600 + 120), "3 h 2 min");
         assert_eq!(duration(2 * 86400 + 5 * 3600), "2 d 5 h");
+    }
+
+    #[test]
+    fn an_app_reads_as_an_app_and_a_site_as_a_target() {
+        assert_eq!(target_text("app:whatsapp"), ("app", "whatsapp"));
+        assert_eq!(
+            target_text("https://news.example/"),
+            ("target", "https://news.example/")
+        );
+        assert_eq!(target_text("app:"), ("target", "app:"));
     }
 
     #[test]

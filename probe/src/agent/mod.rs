@@ -3,7 +3,8 @@
 //! Every `cycle_secs` (with up to 10% jitter, cycles never overlap), on each measuring uplink in its own loop:
 //! vitals, and each anchor gets DNS, TCP (the URL's port, else 443) and HTTP checks — bound to the uplink's
 //! interface and labelled with it when `[[uplinks]]` are declared, else along the routing table's choice,
-//! unlabelled. Every `list_cycle_secs`, in a loop of its own: each test-list URL gets DNS and HTTP checks,
+//! unlabelled. Every `list_cycle_secs`, in a loop of its own: each test-list URL gets DNS and HTTP checks (each
+//! messaging app's endpoint its DNS check and its fetch or connect, `list_items`),
 //! `concurrency` at a time, within the daily data budget. The loops do not wait for each other: a line timing out
 //! during a cut, or a list pass of minutes, does not leave another uplink's buckets empty. One exception, short:
 //! the first uplink's anchor cycle has its link to itself (no list URL starts once it is due, and it waits a grace
@@ -12,6 +13,7 @@
 //! append and drains the spool to the collector.
 //! On SIGTERM or Ctrl-C measuring stops and one last upload is tried.
 
+mod list_items;
 mod targets;
 mod turns;
 mod uplinks;
@@ -22,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use vigil_measurement::{Measurement, Outcome, Scope, Target};
+use vigil_measurement::{Measurement, Outcome, Target};
 
+use list_items::{ListItem, list_items};
 pub use targets::plan_anchor;
 use turns::LinkTurns;
 use uplinks::UplinkChecks;
@@ -64,7 +67,8 @@ pub struct Checks {
     /// The measuring uplinks in configuration order (one, unlabelled, when none are declared); test lists run
     /// on the first.
     uplinks: Vec<UplinkChecks>,
-    lists: TestLists,
+    /// What a list pass measures: the test lists' URLs, then the apps' endpoints.
+    items: Vec<ListItem>,
     mode: PacketMode,
     syn_ack_ttls: SynAckTtls,
     vitals_seq: std::sync::atomic::AtomicU64,
@@ -168,12 +172,13 @@ impl Checks {
                 config.vitals.boot_id_path.display()
             ));
         }
+        let items = list_items(&lists, &config);
         let mode = detect_packet_mode();
         Ok((
             Checks {
                 config,
                 uplinks,
-                lists,
+                items,
                 mode,
                 syn_ack_ttls: SynAckTtls::default(),
                 vitals_seq: std::sync::atomic::AtomicU64::new(0),
@@ -183,9 +188,9 @@ impl Checks {
         ))
     }
 
-    /// The test-list URLs loaded.
+    /// The test-list URLs and app endpoints a list pass measures.
     pub fn list_len(&self) -> usize {
-        self.lists.entries.len()
+        self.items.len()
     }
 
     /// One cycle of anchor checks, all anchors on every measuring uplink at once; each measurement names its
@@ -375,7 +380,7 @@ impl Checks {
         }
     }
 
-    /// One pass over the test lists, `concurrency` URLs at a time. A URL starts only when the budget has room for
+    /// One pass over the test lists and the apps' endpoints, `concurrency` at a time. A URL starts only when the budget has room for
     /// it and every URL in flight at [`LIST_URL_CAP`]; the pass ends at the first URL that does not fit. Results
     /// are handed to `sink` as each URL finishes, and the budget is saved as it is spent.
     pub async fn list_pass(
@@ -399,25 +404,13 @@ impl Checks {
             }
             fits
         };
-        let mut work = futures_util::stream::iter(self.lists.entries.iter())
+        let connect_timeout = Duration::from_secs_f64(self.config.timeouts.connect_secs);
+        let mut work = futures_util::stream::iter(self.items.iter())
             .take_while(|_| std::future::ready(admit()))
-            .map(|entry| async move {
+            .map(|item| async move {
                 // Never beside the list uplink's anchor cycle (its speed samples): see `turns`.
                 let _turn = self.list_link.list_url().await;
-                let target = Target {
-                    name: entry.url.to_string(),
-                    scope: Scope::International,
-                    list: Some(entry.list.clone()),
-                };
-                let mut out = Vec::new();
-                if let Some(host) = entry.url.host_str() {
-                    out.extend(uplink.dns.check(host, &target).await);
-                }
-                out.push(uplink.http.check(&entry.url, target).await);
-                for m in &mut out {
-                    m.uplink.clone_from(&uplink.way.label);
-                }
-                out
+                item.measure(uplink, connect_timeout).await
             })
             .buffer_unordered(self.config.probe.concurrency.max(1));
         while let Some(results) = work.next().await {

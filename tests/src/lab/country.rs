@@ -283,6 +283,21 @@ pub const SITES: [(&str, Ipv4Addr); 5] = [
 /// The one site served over HTTPS, with a certificate from the lab's own CA (which the probes trust).
 pub const TLS_SITE: &str = "bank.vigil.test";
 
+/// The lab's messaging app, which every probe measures as `[[apps]]` (issue 25): its name.
+pub const APP: &str = "chat";
+/// The app's web site: (host name, address), abroad.
+pub const APP_WEB: (&str, Ipv4Addr) = ("chat.vigil.test", Ipv4Addr::new(10, 60, 0, 26));
+/// The app's chat server: (address, port), abroad — an address, as Telegram's clients have theirs built in.
+pub const APP_SERVER: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 60, 0, 27), 5222);
+
+/// The app's endpoints, as a probe's `[[apps]]` lists them.
+pub fn app_endpoints() -> [String; 2] {
+    [
+        format!("http://{}/", APP_WEB.0),
+        format!("{}:{}", APP_SERVER.0, APP_SERVER.1),
+    ]
+}
+
 /// A site's address.
 pub fn site_addr(host: &str) -> Option<Ipv4Addr> {
     SITES.iter().find(|(h, _)| *h == host).map(|(_, a)| *a)

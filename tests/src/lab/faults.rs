@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::country::{
-    BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_INTL, NS_SATELLITE, Upstream, all_probes, dish_link,
-    has_dish, namespaces, ns_home, ns_isp, probes_where, site_addr,
+    APP_SERVER, BLOCKPAGE, HOME_COUNTRY, ISPS, NS_BORDER, NS_COLLECTOR, NS_INTL, NS_SATELLITE, Upstream, all_probes,
+    dish_link, has_dish, namespaces, ns_home, ns_isp, probes_where, site_addr,
 };
 use super::net::{INTL_RATE, collector_route, in_ns, link, nft, run, shape_international};
 use super::nodes::PowerState;
@@ -66,6 +66,9 @@ pub enum Fault {
         /// The site.
         host: &'static str,
     },
+    /// An ISP drops everything sent to the lab app's chat server (`country::APP_SERVER`), as messaging apps' servers
+    /// are blocked by address; the app's web site still loads there.
+    AppBlock(u8),
     /// An ISP resets every connection whose ClientHello names a site (its SNI), as Iran's filter does: the
     /// handshake naming anything else to the same address goes through.
     SniFilter {
@@ -186,6 +189,10 @@ impl Lab {
                 let addr = site(host)?;
                 nft(&ns_isp(isp), &forward_rules(&[&format!("ip daddr {addr} drop")]))
             }
+            Fault::AppBlock(isp) => nft(
+                &ns_isp(isp),
+                &forward_rules(&[&format!("ip daddr {} drop", APP_SERVER.0)]),
+            ),
             Fault::SniFilter { isp, host } => in_ns(&ns_isp(isp), "iptables", &sni_rule("-A", host)).map(drop),
             Fault::CertificateExpires => self.servers.set_tls_site_expired(true),
             Fault::SiteDown(host) => {
@@ -216,9 +223,10 @@ impl Lab {
                 }
                 Ok(())
             }
-            Fault::Blockpage { isp, .. } | Fault::RstInjection { isp, .. } | Fault::IpBlock { isp, .. } => {
-                drop_table(&ns_isp(isp))
-            }
+            Fault::Blockpage { isp, .. }
+            | Fault::RstInjection { isp, .. }
+            | Fault::IpBlock { isp, .. }
+            | Fault::AppBlock(isp) => drop_table(&ns_isp(isp)),
             Fault::RegionalPower(region) => {
                 let hit = self.running_in(region);
                 self.power_on(&hit)

@@ -6,11 +6,11 @@ use std::process::{Command, Stdio};
 
 use super::LabError;
 use super::country::{
-    BLOCKPAGE, BORDER_LOOPBACK, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY, DISH_IF, DISH_PREFIX,
-    DOM_LINK, DOMESTIC_WEB, INTL_ANCHORS, INTL_LINK, INTL_TO_SATELLITE, ISPS, NS_BORDER, NS_COLLECTOR, NS_DOMESTIC,
-    NS_INTL, NS_PREFIX, NS_SATELLITE, PUBLIC_RESOLVER, SATELLITE_LINK, SITES, Upstream, all_probes, border_to_isp,
-    dish_addr, dish_link, dish_probe_addr, has_dish, home_lan, home_upstream, home_wan, isp_uplink, namespaces,
-    ns_home, ns_isp, ns_probe, probe_addr, system_resolver, upstream_ns,
+    APP_SERVER, APP_WEB, BLOCKPAGE, BORDER_LOOPBACK, BORDER_TO_DOM, BORDER_TO_INTL, COLLECTOR, COLLECTOR_GATEWAY,
+    DISH_IF, DISH_PREFIX, DOM_LINK, DOMESTIC_WEB, INTL_ANCHORS, INTL_LINK, INTL_TO_SATELLITE, ISPS, NS_BORDER,
+    NS_COLLECTOR, NS_DOMESTIC, NS_INTL, NS_PREFIX, NS_SATELLITE, PUBLIC_RESOLVER, SATELLITE_LINK, SITES, Upstream,
+    all_probes, border_to_isp, dish_addr, dish_link, dish_probe_addr, has_dish, home_lan, home_upstream, home_wan,
+    isp_uplink, namespaces, ns_home, ns_isp, ns_probe, probe_addr, system_resolver, upstream_ns,
 };
 
 /// The capacity of the country's international link, in `tc` units. A real probe's speed samples are bound by its
@@ -242,6 +242,7 @@ pub fn build() -> Result<(), LabError> {
     shape_international(INTL_RATE)?;
     let mut intl_servers: Vec<String> = INTL_ANCHORS.iter().map(ToString::to_string).collect();
     intl_servers.extend(SITES.iter().map(|(_, a)| a.to_string()));
+    intl_servers.extend([APP_WEB.1.to_string(), APP_SERVER.0.to_string()]);
     intl_servers.push(PUBLIC_RESOLVER.to_string());
     servers(NS_INTL, &intl_servers)?;
 

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 use super::LabError;
 use super::country::{
-    COLLECTOR, COLLECTOR_PORT, DISH_IF, DOMESTIC_WEB, Dish, HOME_COUNTRY, INTL_ANCHORS, NS_COLLECTOR, PUBLIC_RESOLVER,
-    ProbeSpec, SITES, Sky, ns_probe, site_url,
+    APP, COLLECTOR, COLLECTOR_PORT, DISH_IF, DOMESTIC_WEB, Dish, HOME_COUNTRY, INTL_ANCHORS, NS_COLLECTOR,
+    PUBLIC_RESOLVER, ProbeSpec, SITES, Sky, app_endpoints, ns_probe, site_url,
 };
 
 /// Where the release binaries are.
@@ -285,6 +285,11 @@ impl ProbeNode {
             (Sky::Dishes, Dish::Hold) => "hold",
             _ => "send",
         };
+        // The lab's messaging app, on every probe (its endpoints measured with the test list).
+        let apps = format!(
+            "[[apps]]\nname = \"{APP}\"\nendpoints = [{}]\n",
+            app_endpoints().map(|e| format!("\"{e}\"")).join(", ")
+        );
         let d = dir.display();
         // Every lab address is private: the probe's own network is its home LAN (`local_prefixes`), so the ISP's
         // and the border's hops count as beyond it, as a real ISP's public addresses would.
@@ -297,7 +302,7 @@ impl ProbeNode {
              [vitals]\nboot_id_path = \"{d}/vitals/boot_id\"\nuptime_path = \"{d}/vitals/uptime\"\n\
              power_supply_dir = \"{d}/vitals/power\"\ntrust_wall_clock = true\n\n\
              [timeouts]\ndns_secs = 1.0\nconnect_secs = 1.5\nhttp_secs = 3.0\nupload_secs = 4.0\n\n\
-             [upload]\nmax_backoff_secs = 2\nduring_isolation = \"{during_isolation}\"\n\n{uplinks}",
+             [upload]\nmax_backoff_secs = 2\nduring_isolation = \"{during_isolation}\"\n\n{uplinks}{apps}",
             c = TIMING.cycle_secs,
         );
         let path = dir.join("probe.toml");

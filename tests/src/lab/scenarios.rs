@@ -486,6 +486,26 @@ pub const SCENARIOS: &[Scenario] = &[
         sky: Sky::Ground,
     },
     Scenario {
+        name: "app_blocking",
+        story: "AS64501 drops everything sent to the lab's messaging app's chat server (an address, as Telegram's \
+                data centres are blocked); the app's web site still loads there, and the app works in the other \
+                networks and abroad: censorship of the app — one target, `app:chat`, whichever endpoint failed — \
+                partly, in that network only.",
+        fault: Fault::AppBlock(1),
+        baseline_buckets: 1,
+        hold_buckets: 3,
+        during: During::Nothing,
+        expect: &[Expect {
+            targets: &[("app:chat", "ip_block")],
+            evidence: &["app:chat (ip_block, partly: other endpoints answered)"],
+            ..expect("censorship", asn(1))
+        }],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+        sky: Sky::Ground,
+    },
+    Scenario {
         name: "sni_filtering",
         story: "AS64503 resets every TLS connection whose ClientHello names the lab's HTTPS site (iptables' string \
                 match on the server name, as Iran filters): the probes' SNI test finds a handshake naming a control \
@@ -949,7 +969,15 @@ fn judge(
             let mut wanted: Vec<(String, String)> = want
                 .targets
                 .iter()
-                .map(|(h, m)| (site_url(h), (*m).to_owned()))
+                .map(|(h, m)| {
+                    // An app is its own target (`app:NAME`); a site is its URL.
+                    let name = if h.starts_with("app:") {
+                        (*h).to_owned()
+                    } else {
+                        site_url(h)
+                    };
+                    (name, (*m).to_owned())
+                })
                 .collect();
             wanted.sort();
             if got != wanted {

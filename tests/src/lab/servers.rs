@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::LabError;
 use super::country::{
-    BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, NS_SATELLITE, PUBLIC_RESOLVER, SITES, TLS_SITE, isp_uplink, ns_isp,
-    site_addr,
+    APP_SERVER, APP_WEB, BLOCKPAGE, ISPS, NS_DOMESTIC, NS_INTL, NS_SATELLITE, PUBLIC_RESOLVER, SITES, TLS_SITE,
+    isp_uplink, ns_isp, site_addr,
 };
 use super::net::in_ns;
 use crate::wait_until;
@@ -116,7 +116,12 @@ impl Servers {
         };
         let intl = dir.join("nginx-intl");
         write(&intl.join("www/index.html"), &site_page())?;
-        servers.nginx(NS_INTL, &intl, &tls_site)?;
+        // The app's chat server: a port that accepts connections (the probes only connect).
+        let app_server = format!(
+            "server {{ listen {}:{}; location / {{ return 200; }} }}",
+            APP_SERVER.0, APP_SERVER.1
+        );
+        servers.nginx(NS_INTL, &intl, &format!("{tls_site}\n{app_server}"))?;
         let dom = dir.join("nginx-dom");
         write(
             &dom.join("www/index.html"),
@@ -248,7 +253,7 @@ fn hosts(overrides: &[(&str, std::net::Ipv4Addr)]) -> String {
     for (host, addr) in overrides {
         out.push_str(&format!("{addr} {host}\n"));
     }
-    for (host, addr) in SITES {
+    for (host, addr) in SITES.into_iter().chain([APP_WEB]) {
         if !overrides.iter().any(|(h, _)| *h == host) {
             out.push_str(&format!("{addr} {host}\n"));
         }

@@ -13,7 +13,7 @@ use super::{
     StoredMeasurement, WriteOutcome, bind_all, day_of, hex_array, now_ms, raw_clauses, where_clause, with_retry,
 };
 
-use crate::model::{AnchorMetric, BlockingMethod, anchor_metric, blocking_method, fingerprint, path_end};
+use crate::model::{ANCHOR_LIST, AnchorMetric, BlockingMethod, anchor_metric, blocking_method, fingerprint, path_end};
 use crate::store::{MeasurementQuery, MeasurementStore, SignedBody, StoreError, TimeSource};
 
 #[async_trait]
@@ -354,7 +354,11 @@ fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -
             Some((AnchorMetric::Rtt, _)) => "rtt",
             None => "",
         },
-        blocking: blocking_method(&m.result).map_or("", BlockingMethod::as_str),
+        // An anchor is a control, never a blocked target: its failures are outages, not methods (a shutdown's
+        // timeouts would read as `ip_block`).
+        blocking: blocking_method(&m.result)
+            .filter(|_| m.target.list.as_deref() != Some(ANCHOR_LIST))
+            .map_or("", BlockingMethod::as_str),
         fingerprint: fingerprint(&m.result).unwrap_or_default().to_owned(),
         v_boot: vitals.map(|v| v.boot_id.clone()).unwrap_or_default(),
         v_on_battery: vitals.is_some_and(|v| v.power.on_battery == Some(true)).into(),

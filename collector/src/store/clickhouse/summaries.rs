@@ -40,9 +40,9 @@ fn summary_select(bucket_ms: i64) -> String {
             countIf(anchor = 1 AND target_scope = 'international') AS intl_total,
             arraySort(groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'throughput')) AS throughput,
             arraySort(groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt')) AS rtt,
-            arraySort(groupArrayIf(tuple(target_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
+            arraySort(groupArrayIf(tuple(judged_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
                 AND blocking != '')) AS blocked,
-            arraySort(groupUniqArrayIf(target_name, anchor = 0 AND kind = 'http' AND outcome = 'ok')) AS reached,
+            arraySort(groupUniqArrayIf(judged_name, anchor = 0 AND kind IN ('http', 'tcp') AND outcome = 'ok')) AS reached,
             arraySort(groupUniqArrayIf(target_name, {intl_ok})) AS intl_reached,
             arraySort(groupUniqArrayIf(target_name, anchor = 1 AND target_scope = 'international'
                 AND outcome != 'ok')) AS intl_failed,
@@ -62,7 +62,9 @@ const HOT_COLUMNS: &str = "id, \
     kind, outcome, target_name, target_scope, metric, metric_kind, blocking, \
     fingerprint, v_boot, v_on_battery, v_gateway, v_link, v_last_gasp, path_end, \
     toUInt8(ifNull(target_list, '') = 'anchors' AND kind NOT IN ('vitals', 'trace')) AS anchor, \
-    toUInt8(ifNull(target_list, '') = 'anchors' AND kind = 'trace') AS traced_anchor";
+    toUInt8(ifNull(target_list, '') = 'anchors' AND kind = 'trace') AS traced_anchor, \
+    if(substring(ifNull(target_list, ''), 1, 4) = 'app:' AND length(ifNull(target_list, '')) > 4, \
+        ifNull(target_list, ''), target_name) AS judged_name";
 
 /// `YYYY-MM-DD` of a time in ms (for partition pruning on `day`), clamped to ClickHouse's `Date` range.
 fn day_literal(ms: i64) -> String {

@@ -1,0 +1,170 @@
+//! What a list pass measures: the test lists' URLs and the messaging apps' endpoints (`crate::apps`), one
+//! [`ListItem`] each, in that order.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use url::Url;
+use vigil_measurement::{Measurement, Scope, Target};
+
+use super::uplinks::UplinkChecks;
+use crate::apps::{DEFAULT_APPS, Endpoint, LIST_PREFIX};
+use crate::checks::tcp;
+use crate::config::ProbeConfig;
+use crate::test_lists::TestLists;
+
+/// One thing a list pass measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListItem {
+    /// A URL: DNS for its host, then an HTTP(S) fetch.
+    Url {
+        /// The URL (also the target's name).
+        url: Url,
+        /// `target.list`: the test list's name, or `app:NAME`.
+        list: String,
+    },
+    /// A port of an app: DNS when the host is a name, then a TCP connect to its first address (IPv4 first).
+    Port {
+        /// The endpoint as configured (the target's name).
+        name: String,
+        /// A host name or an address.
+        host: String,
+        /// The port.
+        port: u16,
+        /// `app:NAME`.
+        list: String,
+    },
+}
+
+/// The items of a list pass: every test-list URL, then every endpoint of `[[apps]]` and, with `[lists]
+/// default_apps`, of the shipped apps not named in `[[apps]]` (a configured app replaces the shipped one).
+/// Endpoints that do not parse are left out (the configuration's check reports them).
+pub fn list_items(lists: &TestLists, config: &ProbeConfig) -> Vec<ListItem> {
+    let mut items: Vec<ListItem> = lists
+        .entries
+        .iter()
+        .map(|e| ListItem::Url {
+            url: e.url.clone(),
+            list: e.list.clone(),
+        })
+        .collect();
+    let configured = config.apps.iter().map(|app| {
+        (
+            app.name.as_str(),
+            app.endpoints.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    });
+    let shipped = DEFAULT_APPS
+        .iter()
+        .filter(|_| config.lists.default_apps)
+        .filter(|d| !config.apps.iter().any(|a| a.name == d.name))
+        .map(|d| (d.name, d.endpoints.to_vec()));
+    for (app, endpoints) in configured.chain(shipped) {
+        let list = format!("{LIST_PREFIX}{app}");
+        for text in endpoints {
+            match Endpoint::parse(text) {
+                Ok(Endpoint::Web(url)) => items.push(ListItem::Url {
+                    url,
+                    list: list.clone(),
+                }),
+                Ok(Endpoint::Port { host, port }) => items.push(ListItem::Port {
+                    name: text.to_owned(),
+                    host,
+                    port,
+                    list: list.clone(),
+                }),
+                Err(_) => {}
+            }
+        }
+    }
+    items
+}
+
+impl ListItem {
+    /// Measures the item on `uplink`: its DNS check, then its fetch or its connect.
+    pub async fn measure(&self, uplink: &UplinkChecks, connect_timeout: Duration) -> Vec<Measurement> {
+        let mut out = Vec::new();
+        match self {
+            ListItem::Url { url, list } => {
+                let target = Target {
+                    name: url.to_string(),
+                    scope: Scope::International,
+                    list: Some(list.clone()),
+                };
+                if let Some(host) = url.host_str() {
+                    out.extend(uplink.dns.check(host, &target).await);
+                }
+                out.push(uplink.http.check(url, target).await);
+            }
+            ListItem::Port { name, host, port, list } => {
+                let target = Target {
+                    name: name.clone(),
+                    scope: Scope::International,
+                    list: Some(list.clone()),
+                };
+                let ip = match host.parse::<IpAddr>() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        out.extend(uplink.dns.check(host, &target).await);
+                        let found = uplink.way.path.lookup(host, *port).await.unwrap_or_default();
+                        let ips: Vec<IpAddr> = found.iter().map(|a| a.ip()).collect();
+                        ips.iter().find(|a| a.is_ipv4()).or(ips.first()).copied()
+                    }
+                };
+                // A name that resolves nowhere has its DNS check to say so; there is nothing to connect to.
+                if let Some(ip) = ip {
+                    out.push(tcp::check(ip, *port, connect_timeout, uplink.way.path.egress(), target).await);
+                }
+            }
+        }
+        for m in &mut out {
+            m.uplink.clone_from(&uplink.way.label);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> ProbeConfig {
+        let text = format!("[collector]\nurl = \"http://127.0.0.1:1\"\ntoken = \"t\"\n{extra}");
+        toml::from_str(&text).expect("a configuration")
+    }
+
+    #[test]
+    fn apps_follow_the_lists_each_endpoint_an_item_and_a_configured_app_replaces_the_shipped_one() {
+        let none = config("");
+        assert!(
+            list_items(&TestLists::default(), &none).is_empty(),
+            "no app unless asked"
+        );
+
+        let own = config(
+            "[[apps]]\nname = \"whatsapp\"\nendpoints = [\"https://chat.example/\", \"10.1.2.3:5222\"]\n\
+             [lists]\ndefault_apps = true\n",
+        );
+        let items = list_items(&TestLists::default(), &own);
+        let whatsapp: Vec<&ListItem> = items
+            .iter()
+            .filter(|i| matches!(i, ListItem::Url { list, .. } | ListItem::Port { list, .. } if list == "app:whatsapp"))
+            .collect();
+        assert_eq!(whatsapp.len(), 2, "the configured endpoints only: {whatsapp:?}");
+        assert_eq!(
+            whatsapp[1],
+            &ListItem::Port {
+                name: "10.1.2.3:5222".to_owned(),
+                host: "10.1.2.3".to_owned(),
+                port: 5222,
+                list: "app:whatsapp".to_owned(),
+            }
+        );
+        let shipped_others: usize = DEFAULT_APPS
+            .iter()
+            .filter(|d| d.name != "whatsapp")
+            .map(|d| d.endpoints.len())
+            .sum();
+        assert_eq!(items.len(), 2 + shipped_others);
+    }
+}
