@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Probe footprint: RSS and CPU of `vigil-probe run` over a period (default 600 s) with 2 anchors per scope and a
-# 1,000-URL test list at concurrency 16, all against loopback web servers, uploading to a local collector.
+# Probe footprint: RSS and CPU of `vigil-probe run` over a period (default 600 s) with 2 anchors per scope, a
+# 1,000-URL test list at concurrency 16 and five messaging apps of five endpoints each (three pages, the web
+# server's port and a closed port), all against loopback servers, uploading to a local collector.
 #   bench/probe_run.sh [SECONDS=600]
 # With UPLINKS=2 (root): the probe runs in a network namespace with two uplinks, veths to two namespaces that
 # serve the same pages at the same address (10.79.9.9); anchors are checked through both, the test list through
@@ -103,6 +104,13 @@ access = "fixed"
 measure = false
 TOML
 fi
+for a in 1 2 3 4 5; do
+  cat >> "$work/probe.toml" <<TOML
+[[apps]]
+name = "app$a"
+endpoints = ["http://$web:18601/p1$a.html", "http://$web:18601/p2$a.html", "http://$web:18601/p3$a.html", "$web:18601", "$web:18609"]
+TOML
+done
 (RUST_LOG=warn in_probe "$probe_bin" run --config "$work/probe.toml") & pids+=($!)
 # The probe's own pid (under `ip netns exec`, a child of the launcher).
 probe=""

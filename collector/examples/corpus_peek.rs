@@ -1,7 +1,8 @@
 //! Prints corpus scenarios' truth and the classifier's events (for reading cases by eye).
 //!
 //! `corpus_peek SEED INDEX` prints one scenario; `corpus_peek SEED KIND COUNT [SCENARIOS]` prints the first COUNT
-//! scenarios among the corpus's first SCENARIOS of kind index KIND (`index % 18`, see `ScenarioKind::ALL`) that the classifier got wrong (with
+//! scenarios among the corpus's first SCENARIOS of kind `ScenarioKind::ALL[KIND]` (`ScenarioKind::of` gives each
+//! scenario's) that the classifier got wrong (with
 //! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call; with `PEEK_SHUTDOWN_FIRST`: in which a
 //! shutdown was published first for an outage that was not one; with `PEEK_SEPARABLE`: that it got wrong where
 //! the probes could tell the cause from its look-alike).
@@ -11,14 +12,18 @@ fn main() {
     let seed = arg(0, 1) as u64;
     if args.len() >= 3 {
         let (kind, count, scenarios) = (arg(1, 0), arg(2, 5), arg(3, 100_000));
-        let kinds = vigil_collector::ScenarioKind::ALL.len();
+        let Some(&wanted) = vigil_collector::ScenarioKind::ALL.get(kind) else {
+            eprintln!("no kind {kind}: there are {}", vigil_collector::ScenarioKind::ALL.len());
+            std::process::exit(2);
+        };
         let mut shown = 0;
-        let mut index = kind;
-        while shown < count && index < scenarios {
+        for index in (0..scenarios).filter(|&i| vigil_collector::ScenarioKind::of(i) == wanted) {
+            if shown == count {
+                break;
+            }
             if show(seed, index, true) {
                 shown += 1;
             }
-            index += kinds;
         }
     } else {
         show(seed, arg(1, 0), false);

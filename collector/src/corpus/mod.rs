@@ -241,7 +241,7 @@ mod tests {
     /// The first scenario of `kind` (seed 9) that `keep` accepts, classified.
     fn first(kind: ScenarioKind, keep: impl Fn(&Scenario) -> bool) -> (Scenario, Vec<DisruptionEvent>, ScenarioScore) {
         let s = (0..2_000)
-            .filter(|i| ScenarioKind::ALL[i % ScenarioKind::ALL.len()] == kind)
+            .filter(|i| ScenarioKind::of(*i) == kind)
             .map(|i| scenario(9, i))
             .find(|s| keep(s))
             .expect("such a scenario");
@@ -418,7 +418,7 @@ mod tests {
         // Stops at the first of the 30 scenarios whose events said it (debug builds judge slowly).
         let said = |kind: ScenarioKind, text: &str| {
             (0..600)
-                .filter(|i| ScenarioKind::ALL[i % ScenarioKind::ALL.len()] == kind)
+                .filter(|i| ScenarioKind::of(*i) == kind)
                 .take(30)
                 .map(|i| judge(&scenario(1, i), &ClassifierSettings::default()).0)
                 .any(|events| events.iter().any(|e| e.evidence.iter().any(|x| x.text.contains(text))))
