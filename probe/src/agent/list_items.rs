@@ -7,6 +7,7 @@ use std::time::Duration;
 use url::Url;
 use vigil_measurement::{Measurement, Scope, Target};
 
+use super::targets::AnchorPlan;
 use super::uplinks::UplinkChecks;
 use crate::apps::{DEFAULT_APPS, Endpoint, LIST_PREFIX};
 use crate::checks::tcp;
@@ -102,17 +103,19 @@ impl ListItem {
                     scope: Scope::International,
                     list: Some(list.clone()),
                 };
-                let ip = match host.parse::<IpAddr>() {
-                    Ok(ip) => Some(ip),
-                    Err(_) => {
-                        out.extend(uplink.dns.check(host, &target).await);
-                        let found = uplink.way.path.lookup(host, *port).await.unwrap_or_default();
-                        let ips: Vec<IpAddr> = found.iter().map(|a| a.ip()).collect();
-                        ips.iter().find(|a| a.is_ipv4()).or(ips.first()).copied()
-                    }
+                // An anchor's plan without its URL: the address, or the name and its first address (IPv4 first).
+                let ip = host.parse::<IpAddr>().ok();
+                let plan = AnchorPlan {
+                    host: ip.is_none().then(|| host.clone()),
+                    ip,
+                    port: *port,
+                    url: None,
                 };
+                if let Some(name) = &plan.host {
+                    out.extend(uplink.dns.check(name, &target).await);
+                }
                 // A name that resolves nowhere has its DNS check to say so; there is nothing to connect to.
-                if let Some(ip) = ip {
+                if let Some(ip) = plan.resolve(&uplink.way.path).await {
                     out.push(tcp::check(ip, *port, connect_timeout, uplink.way.path.egress(), target).await);
                 }
             }
