@@ -164,6 +164,7 @@ fn report(bucket: i64, r: Report) -> Vec<(DateTime<Utc>, Measurement)> {
             throughput_bps: Some(speed),
             error_detail: None,
             sni: None,
+            quic: None,
         });
         out.push((t, measurement(t, anchor(Scope::International), http)));
     }
@@ -848,6 +849,7 @@ fn site_fetch(outcome: Outcome) -> MeasurementResult {
         throughput_bps: None,
         error_detail: None,
         sni: None,
+        quic: None,
     })
 }
 
@@ -971,6 +973,57 @@ fn an_address_answering_nothing_is_ip_blocking_only_where_the_site_loads_from_ot
     assert!(
         events.iter().all(|e| e.class != EventClass::Censorship),
         "connections lost now and then on a site that loads in between are no block: {events:#?}"
+    );
+}
+
+/// A fetch that loaded over TCP and TLS, its QUIC test (the site announced HTTP/3) handshaking or not.
+fn site_fetch_with_quic(quic_ok: bool) -> MeasurementResult {
+    let mut fetch = site_fetch(Outcome::Ok);
+    if let MeasurementResult::Http(h) = &mut fetch {
+        h.quic = Some(Box::new(vigil_measurement::result::QuicTest {
+            url: h.url.clone(),
+            port: 443,
+            outcome: if quic_ok { Outcome::Ok } else { Outcome::Timeout },
+            handshake: quic_ok,
+            status: quic_ok.then_some(200),
+            body_length: quic_ok.then_some(1024),
+            error_detail: None,
+        }));
+    }
+    fetch
+}
+
+#[test]
+fn quic_dropped_in_one_network_is_censorship_by_quic_there_and_quic_broken_everywhere_is_none() {
+    let site = Target {
+        name: "https://site.example/".to_owned(),
+        scope: Scope::International,
+        list: Some("citizenlab-global".to_owned()),
+    };
+    // One network drops QUIC (UDP 443): there the site loads over TCP and not over QUIC; elsewhere both load.
+    let mut one_network = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60] {
+            one_network.add(&p.probe_id, b, site.clone(), site_fetch_with_quic(p.asn != 58224));
+        }
+    }
+    let events = one_network.events();
+    let e = only(&events, EventClass::Censorship);
+    assert_eq!((e.scope.asn, e.affected_probes), (Some(58224), 4), "{e:#?}");
+    assert_eq!(e.targets[0].method, "quic");
+    assert_eq!(e.targets[0].name, "https://site.example/");
+
+    // The site's QUIC is broken for everyone (its HTTP/3 server down, TCP fine): no network is a control.
+    let mut broken = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60] {
+            broken.add(&p.probe_id, b, site.clone(), site_fetch_with_quic(false));
+        }
+    }
+    let events = broken.events();
+    assert!(
+        events.iter().all(|e| e.class != EventClass::Censorship),
+        "a site whose QUIC fails everywhere is not censored: {events:#?}"
     );
 }
 

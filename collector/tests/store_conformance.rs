@@ -685,6 +685,14 @@ async fn bucket_summaries(store: &dyn Store) {
             at(81),
             None,
         ),
+        // A site that loaded over TCP while its QUIC handshake got no answer: blocked over QUIC, no control.
+        shaped(
+            "http",
+            ("https://h3.example/", "international", "citizenlab-global"),
+            r#"{"outcome":"ok","url":"https://h3.example/","status":200,"quic":{"url":"https://h3.example/","port":443,"outcome":"timeout","handshake":false}}"#,
+            at(83),
+            None,
+        ),
         // An anchor's connect that timed out is an outage's evidence, never a blocked target.
         shaped(
             "http",
@@ -773,9 +781,11 @@ async fn bucket_summaries(store: &dyn Store) {
         [
             ("app:chat", "ip_block"),
             ("http://gone.example/", "ip_block"),
-            ("http://video.example/", "tcp_reset")
+            ("http://video.example/", "tcp_reset"),
+            ("https://h3.example/", "quic")
         ],
-        "connections that never opened, an app's under its name; the anchor's is no blocked target"
+        "connections that never opened, an app's under its name; the anchor's is no blocked target; QUIC \
+         dropped while TCP loaded"
     );
 
     // A window longer than one aggregation slice (ClickHouse aggregates two hours of buckets per query), starting

@@ -104,13 +104,16 @@ fn address_within(run: &str) -> Option<(usize, usize, IpAddr)> {
 
 impl Measurement {
     /// Scrubs IP addresses from every free-text field: `error_detail`, and for HTTP the title, header values and
-    /// the SNI test's `error_detail`.
+    /// the SNI and QUIC tests' `error_detail`.
     pub fn scrub_free_text(&mut self) {
         scrub_field(self.result.error_detail_mut());
         if let MeasurementResult::Http(http) = &mut self.result {
             scrub_field(&mut http.title);
             if let Some(sni) = &mut http.sni {
                 scrub_field(&mut sni.error_detail);
+            }
+            if let Some(quic) = &mut http.quic {
+                scrub_field(&mut quic.error_detail);
             }
             for value in http.headers.values_mut() {
                 if let Cow::Owned(clean) = scrub_ip_addresses(value) {

@@ -168,6 +168,18 @@ fn check_http(r: &HttpResult, limits: &Limits) -> Result<(), MeasurementError> {
         text("result.sni.control_name", &sni.control_name, 253)?;
         opt_text("result.sni.error_detail", &sni.error_detail, limits.max_text_bytes)?;
     }
+    if let Some(quic) = &r.quic {
+        text("result.quic.url", &quic.url, limits.max_url_bytes)?;
+        if quic.port == 0 {
+            return invalid("result.quic.port", "must be a UDP port (1-65535)");
+        }
+        if let Some(status) = quic.status
+            && !(100..=999).contains(&status)
+        {
+            return invalid("result.quic.status", "must be an HTTP status code (100-999)");
+        }
+        opt_text("result.quic.error_detail", &quic.error_detail, limits.max_text_bytes)?;
+    }
     Ok(())
 }
 

@@ -38,7 +38,7 @@ fn fixture(name: &str) -> Measurement {
 #[test]
 fn every_fixture_parses_validates_and_round_trips() {
     let all = fixtures();
-    assert!(all.len() >= 12, "fixtures went missing: {}", all.len());
+    assert!(all.len() >= 15, "fixtures went missing: {}", all.len());
     for (name, bytes) in all {
         let parsed = Measurement::from_json_slice(bytes.trim_ascii()).unwrap_or_else(|e| panic!("{name}: {e}"));
         validate(&parsed, receiver_clock(), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -109,6 +109,25 @@ fn an_apps_endpoint_is_an_ordinary_line_whose_list_names_the_app() {
         ("149.154.167.51:443", Some("app:telegram"))
     );
     assert_eq!(m.result.outcome(), Outcome::Timeout);
+}
+
+#[test]
+fn a_quic_test_says_http3_failed_while_the_fetch_over_tcp_loaded() {
+    let m = fixture("http_quic_blocked.json");
+    let MeasurementResult::Http(h) = &m.result else {
+        panic!("an http result")
+    };
+    assert_eq!((h.outcome, h.status), (Outcome::Ok, Some(200)));
+    let quic = h.quic.as_ref().expect("the QUIC test");
+    assert_eq!(
+        (quic.url.as_str(), quic.port, quic.outcome, quic.handshake, quic.status),
+        ("https://www.example.org/", 443, Outcome::Timeout, false, None)
+    );
+    assert!(quic.failed());
+    let MeasurementResult::Http(plain) = fixture("http_sni_filtered.json").result else {
+        panic!("an http result")
+    };
+    assert!(plain.quic.is_none(), "no alt-svc, no QUIC test");
 }
 
 #[test]

@@ -207,3 +207,20 @@ fn an_sni_test_with_an_overlong_name_or_a_missing_answer_is_named() {
     let err = rejected(&http(&good.replace(r#","answered":false"#, "")));
     assert!(err.to_string().contains("answered"), "{err}");
 }
+
+#[test]
+fn a_quic_test_with_port_zero_a_bad_status_or_no_handshake_flag_is_named() {
+    let http = |quic: &str| {
+        format!(
+            r#"{{"schema":1,"id":"0192f3c4-7a1e-7cc0-9a7b-3f1d2e4c5b6a","kind":"http","started_at":"2026-11-23T10:00:00Z","duration_ms":3,"target":{{"name":"https://a.example/","scope":"international"}},"result":{{"outcome":"ok","url":"https://a.example/","status":200,"quic":{quic}}}}}"#
+        )
+    };
+    let good = r#"{"url":"https://a.example/","port":443,"outcome":"ok","handshake":true,"status":200}"#;
+    check(&http(good)).expect("a valid QUIC test");
+    let err = rejected(&http(&good.replace(r#""port":443"#, r#""port":0"#)));
+    assert!(err.to_string().contains("result.quic.port"), "{err}");
+    let err = rejected(&http(&good.replace(r#""status":200"#, r#""status":42"#)));
+    assert!(err.to_string().contains("result.quic.status"), "{err}");
+    let err = rejected(&http(&good.replace(r#","handshake":true"#, "")));
+    assert!(err.to_string().contains("handshake"), "{err}");
+}

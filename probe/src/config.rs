@@ -224,6 +224,9 @@ pub struct ListsSection {
     /// The control name of the SNI test after a failed TLS handshake: a name no censor has a reason to block
     /// (default `example.com`); empty turns the test off.
     pub sni_control: String,
+    /// Whether a site that announced HTTP/3 (`alt-svc: h3`) is also asked over QUIC after its fetch, to tell a block
+    /// of QUIC from the site (default true; it costs at most `checks::quic::MOST_BYTES` per such site).
+    pub quic: bool,
     /// Whether the shipped messaging apps (`crate::apps::DEFAULT_APPS`: WhatsApp, Telegram, Signal, Instagram,
     /// Facebook Messenger) are measured besides `[[apps]]` (default false: they are real hosts on the internet).
     pub default_apps: bool,
@@ -236,6 +239,7 @@ impl Default for ListsSection {
             fingerprints_dir: None,
             ca_file: None,
             sni_control: crate::checks::sni::DEFAULT_CONTROL.to_owned(),
+            quic: true,
             default_apps: false,
         }
     }

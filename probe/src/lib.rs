@@ -2,7 +2,7 @@
 //! spool until the collector acknowledges it.
 //!
 //! Every module is private; this root is the public API. Inside: `agent` (what `run` and `once` do), `checks`
-//! (DNS, HTTP, TCP, ICMP, SYN, trace — failures are outcomes, not errors; exported as one namespace each),
+//! (DNS, HTTP with its SNI and QUIC tests, TCP, ICMP, SYN, trace — failures are outcomes, not errors; exported as one namespace each),
 //! `vitals` and `clock` (the evidence that tells a power cut from a shutdown), `packet` and `net` (pure packet
 //! code; sockets and privileges), `spool` (crash-safe queue), `upload` (delivery to the collector),
 //! `own_addresses` (the addresses it never sends), `signing` (the probe's Ed25519 key that signs every upload),
@@ -49,7 +49,7 @@ pub use signing::ProbeKey;
 pub use uplinks::describe_uplinks;
 
 // The checks, one namespace each.
-pub use checks::{dns, http, icmp, syn, tcp, trace};
+pub use checks::{dns, http, icmp, quic, syn, tcp, trace};
 
 // Packet parsing of raw-socket replies (hostile input: the fuzz targets drive these), and packet privileges.
 pub use net::{BindMethod, Egress, NetPath, PacketMode, detect_packet_mode};

@@ -146,6 +146,7 @@ fn a_page_carrying_a_published_blockpage_fingerprint_is_a_blockpage(data: &Path)
                 connect_timeout: Duration::from_secs(2),
                 timeout: Duration::from_millis(1500),
                 sni_control: None,
+                quic: false,
             },
             Arc::new(fingerprints),
             &[],

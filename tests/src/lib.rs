@@ -12,6 +12,7 @@ use uuid::Uuid;
 use vigil_measurement::result::{TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 
+pub mod h3;
 pub mod lab;
 pub mod load;
 

@@ -300,5 +300,6 @@ fn site_result(answer: SiteAnswer) -> MeasurementResult {
         throughput_bps: None,
         error_detail: None,
         sni: None,
+        quic: None,
     })
 }

@@ -258,6 +258,7 @@ pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
         MeasurementResult::Http(h) if h.outcome != Outcome::Ok && h.sni.as_ref().is_some_and(|t| t.name_filtered()) => {
             Some(BlockingMethod::Sni)
         }
+        MeasurementResult::Http(h) if quic_blocked(h) => Some(BlockingMethod::Quic),
         MeasurementResult::Http(h) => match h.outcome {
             Outcome::DnsInjected => Some(BlockingMethod::Dns),
             Outcome::Blockpage => Some(BlockingMethod::HttpBlockpage),
@@ -282,6 +283,13 @@ pub fn blocking_method(result: &MeasurementResult) -> Option<BlockingMethod> {
         }
         _ => None,
     }
+}
+
+/// Whether a fetch shows QUIC blocked: it loaded over TCP and TLS, and the QUIC test that followed (the site
+/// announced HTTP/3) got no QUIC handshake. A handshake that completed carried QUIC over the path, whatever HTTP/3
+/// did after it (a server's fault, not the path's).
+fn quic_blocked(h: &vigil_measurement::result::HttpResult) -> bool {
+    h.outcome == Outcome::Ok && h.quic.as_ref().is_some_and(|q| q.failed() && !q.handshake)
 }
 
 /// Where a trace that did not reach its target died, as [`BucketSummary::path_ends`] keeps it: the address of
@@ -309,11 +317,12 @@ pub fn path_end(result: &MeasurementResult) -> Option<String> {
 /// access network's first hop.
 pub const PATH_END_HOME: &str = "home";
 
-/// Whether a result reached its target: a fetch whose DNS, TCP and TLS all worked and whose page came back, or a
-/// connect that opened (an app's port). The control for every blocking method.
+/// Whether a result reached its target: a fetch whose DNS, TCP and TLS all worked and whose page came back (and,
+/// when it was also asked over QUIC, whose QUIC handshake did too), or a connect that opened (an app's port). The
+/// control for every blocking method.
 pub fn loaded(result: &MeasurementResult) -> bool {
     match result {
-        MeasurementResult::Http(h) => h.outcome == Outcome::Ok,
+        MeasurementResult::Http(h) => h.outcome == Outcome::Ok && !quic_blocked(h),
         MeasurementResult::Tcp(t) => t.outcome == Outcome::Ok,
         _ => false,
     }
@@ -407,6 +416,36 @@ mod tests {
         // A reset at connect keeps its own method.
         assert_eq!(
             blocking_method(&fetch("reset", "connect")),
+            Some(BlockingMethod::TcpReset)
+        );
+    }
+
+    #[test]
+    fn quic_is_blocked_only_when_the_fetch_over_tcp_loaded_and_no_quic_handshake_completed() {
+        let fetch = |outcome: &str, quic: &str| {
+            let status = if outcome == "ok" { "200" } else { "null" };
+            http(&format!(
+                r#"{{"outcome":"{outcome}","url":"https://a.example/","status":{status},"quic":{quic}}}"#
+            ))
+        };
+        let quic = |outcome: &str, handshake: bool| {
+            format!(r#"{{"url":"https://a.example/","port":443,"outcome":"{outcome}","handshake":{handshake}}}"#)
+        };
+        for outcome in ["timeout", "tls_error", "reset", "error"] {
+            let dropped = fetch("ok", &quic(outcome, false));
+            assert_eq!(blocking_method(&dropped), Some(BlockingMethod::Quic), "{outcome}");
+            assert!(!loaded(&dropped), "a site blocked over QUIC is no control: {outcome}");
+        }
+        // QUIC carried the handshake: HTTP/3 failing after it is the server's, and the site loaded.
+        let served_badly = fetch("ok", &quic("http_error", true));
+        assert_eq!(blocking_method(&served_badly), None);
+        assert!(loaded(&served_badly));
+        let both = fetch("ok", &quic("ok", true));
+        assert_eq!(blocking_method(&both), None);
+        assert!(loaded(&both));
+        // Over TCP the site failed too: its own method speaks (a reset), QUIC adds nothing.
+        assert_eq!(
+            blocking_method(&fetch("reset", &quic("timeout", false))),
             Some(BlockingMethod::TcpReset)
         );
     }

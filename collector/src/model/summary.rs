@@ -57,6 +57,10 @@ pub enum BlockingMethod {
     /// A filter on the TLS server name: the probe's SNI test had a control name's handshake answered by the
     /// address the target's was not.
     Sni,
+    /// QUIC blocked: the site loaded over TCP and TLS, and its HTTP/3 (which it announced) did not even complete a
+    /// QUIC handshake over the same path in the same check — a censor dropping UDP to port 443 or the QUIC Initial
+    /// naming the site.
+    Quic,
     /// No connection to the target's address: the connect timed out, was refused or met an ICMP unreachable —
     /// a network dropping or rejecting traffic to the address (OONI's `tcp_ip` blocking). A server that is down
     /// fails the same way, so it is only ever confirmed by a control (the last method: any signature beside it in
@@ -73,6 +77,7 @@ impl BlockingMethod {
             BlockingMethod::TcpReset => "tcp_reset",
             BlockingMethod::Tls => "tls",
             BlockingMethod::Sni => "sni",
+            BlockingMethod::Quic => "quic",
             BlockingMethod::IpBlock => "ip_block",
         }
     }
@@ -85,6 +90,7 @@ impl BlockingMethod {
             "tcp_reset" => Some(BlockingMethod::TcpReset),
             "tls" => Some(BlockingMethod::Tls),
             "sni" => Some(BlockingMethod::Sni),
+            "quic" => Some(BlockingMethod::Quic),
             "ip_block" => Some(BlockingMethod::IpBlock),
             _ => None,
         }

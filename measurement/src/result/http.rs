@@ -55,6 +55,10 @@ pub struct HttpResult {
     /// schema 1 (older collectors ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<SniTest>,
+    /// When the site announced HTTP/3 (`alt-svc: h3`): the same site asked over QUIC in the same check, to tell a
+    /// block of QUIC (UDP) from the site itself. Optional in schema 1 (older collectors ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<Box<QuicTest>>,
 }
 
 /// Two TLS handshakes to the address an HTTPS fetch failed its handshake with, over the same path: one naming the
@@ -85,5 +89,37 @@ impl SniTest {
     /// Whether the pair shows a filter on the server name: the control was answered, the target was not.
     pub fn name_filtered(&self) -> bool {
         self.control_answered && !self.answered
+    }
+}
+
+/// One HTTP/3 GET over QUIC to a site that announced it (`alt-svc: h3=":PORT"`), made right after its fetch over
+/// TCP and TLS, along the same path. QUIC failing while the fetch over TCP loaded is how a block of QUIC (a censor
+/// dropping UDP to port 443, Iran before its June 2025 shutdown) shows; OONI's `http3` test compares the same pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuicTest {
+    /// The URL asked over HTTP/3: the fetch's last URL, or its first when no response came back.
+    pub url: String,
+    /// The UDP port the site announced.
+    pub port: u16,
+    /// How it ended: `ok` (a response came back), `timeout` (the handshake got no answer: UDP dropped),
+    /// `tls_error`, `unreachable`, `refused`, `http_error` (QUIC up, HTTP/3 failed), `error`.
+    pub outcome: Outcome,
+    /// Whether the QUIC handshake completed (TLS 1.3 inside QUIC, ALPN `h3`).
+    pub handshake: bool,
+    /// The HTTP status that came back over HTTP/3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes of body read (at most the test's cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_length: Option<u64>,
+    /// What it failed with, scrubbed of IP addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
+}
+
+impl QuicTest {
+    /// Whether HTTP/3 failed: no response came back over QUIC.
+    pub fn failed(&self) -> bool {
+        self.outcome != Outcome::Ok
     }
 }

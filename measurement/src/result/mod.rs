@@ -9,7 +9,7 @@ mod trace;
 mod vitals;
 
 pub use dns::{DnsAnswer, DnsResult};
-pub use http::{HttpResult, SniTest};
+pub use http::{HttpResult, QuicTest, SniTest};
 pub use icmp::IcmpResult;
 pub use tcp::TcpResult;
 pub use trace::{TraceHop, TraceResult};

@@ -77,10 +77,14 @@ pub struct Checks {
 }
 
 /// What one test-list URL may use on the wire, reserved against the data budget before it starts: its HTTP
-/// fetch at its cap (and one read past it), the SNI test that follows a failed handshake, and its DNS check — A and
-/// AAAA of every resolver, a DoT or DoH handshake (certificates) each, well within 64 KiB.
-pub const LIST_URL_CAP: u64 =
-    crate::checks::http::FETCH_CAP + crate::checks::http::READ_SLACK + crate::checks::sni::MOST_BYTES + (64 << 10);
+/// fetch at its cap (and one read past it), the SNI test that follows a failed handshake, the QUIC test of a site
+/// that announced HTTP/3, and its DNS check — A and AAAA of every resolver, a DoT or DoH handshake (certificates)
+/// each, well within 64 KiB.
+pub const LIST_URL_CAP: u64 = crate::checks::http::FETCH_CAP
+    + crate::checks::http::READ_SLACK
+    + crate::checks::sni::MOST_BYTES
+    + crate::checks::quic::MOST_BYTES
+    + (64 << 10);
 
 impl Checks {
     /// Builds resolvers, the HTTP checker, fingerprints and test lists; returns warnings for what is missing.
@@ -133,6 +137,7 @@ impl Checks {
                 connect_timeout: Duration::from_secs_f64(config.timeouts.connect_secs),
                 timeout: Duration::from_secs_f64(config.timeouts.http_secs),
                 sni_control: Some(config.lists.sni_control.clone()).filter(|c| !c.is_empty()),
+                quic: config.lists.quic,
             },
             Arc::clone(&fingerprints),
             &extra_roots,

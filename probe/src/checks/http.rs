@@ -6,6 +6,9 @@
 //! The fetch is HTTP/1.1 over hyper on connections the check makes itself — name lookup, TCP connect, TLS
 //! (rustls) — each wrapped in a [`Counted`] stream, so every byte of it (handshakes, redirects, bodies) is
 //! counted for the data budget, and a fetch stops reading once it has used [`FETCH_CAP`] bytes on the wire.
+//!
+//! Two tests may follow a fetch: the SNI test when its TLS handshake failed ([`super::sni`]), and the QUIC test
+//! when the site announced HTTP/3 in an `alt-svc` header ([`super::alt_svc`], [`super::quic`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,10 +17,12 @@ use std::time::{Duration, Instant};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use url::{Position, Url};
-use vigil_measurement::result::HttpResult;
+use vigil_measurement::result::{HttpResult, QuicTest};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
+use super::alt_svc::Announced;
 use super::envelope;
+use super::quic::QuicChecker;
 use crate::fingerprints::Fingerprints;
 use crate::net::NetPath;
 use crate::traffic::CheckMeter;
@@ -55,6 +60,8 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// The control name of the SNI test that follows a failed TLS handshake ([`super::sni`]); none: no test.
     pub sni_control: Option<String>,
+    /// Whether sites that announced HTTP/3 are also asked over QUIC ([`super::quic`]).
+    pub quic: bool,
 }
 
 /// A reusable HTTP checker (one TLS configuration; a new connection per request, so each fetch sees the
@@ -65,6 +72,9 @@ pub struct HttpChecker {
     path: NetPath,
     settings: HttpSettings,
     fingerprints: Arc<Fingerprints>,
+    /// The QUIC test, when enabled, and the origins that announced HTTP/3.
+    quic: Option<QuicChecker>,
+    announced: Announced,
 }
 
 /// The checker could not be built.
@@ -80,12 +90,19 @@ impl HttpChecker {
         extra_roots: &[Vec<u8>],
     ) -> Result<Self, HttpSetupError> {
         let mut tls = crate::tls::client_config_with(extra_roots).map_err(|e| HttpSetupError(e.to_string()))?;
+        let quic = settings
+            .quic
+            .then(|| QuicChecker::new(tls.clone(), settings.connect_timeout))
+            .transpose()
+            .map_err(|e| HttpSetupError(e.to_string()))?;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(HttpChecker {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             path: NetPath::system(),
             settings,
             fingerprints,
+            quic,
+            announced: Announced::new(),
         })
     }
 
@@ -102,7 +119,8 @@ impl HttpChecker {
 
     /// Fetches `url`, counting its bytes on the wire into `meter` (and the process's total). When the fetch fails
     /// in a TLS handshake and a control name is set, the SNI test follows ([`super::sni`]), each of its two
-    /// handshakes within the connect timeout.
+    /// handshakes within the connect timeout. When the site announced HTTP/3 (now or earlier) and the QUIC test is
+    /// on, the QUIC test follows ([`super::quic`]): the fetch's last URL, or its first when no response came.
     pub async fn check_metered(&self, url: &Url, target: Target, meter: &CheckMeter) -> Measurement {
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
@@ -115,7 +133,39 @@ impl HttpChecker {
             let timeout = self.settings.connect_timeout;
             result.sni = Some(super::sni::test(peer, &name, control, &self.tls, &self.path, timeout, meter).await);
         }
+        if let Some(quic) = &self.quic {
+            result.quic = self.quic_test(quic, url, &result, meter).await.map(Box::new);
+        }
         envelope(target, started_at, clock.elapsed(), MeasurementResult::Http(result))
+    }
+
+    /// The QUIC test of the URL the fetch ended on, when its origin announced HTTP/3: to the address that answered
+    /// over TCP, or the host's first address when none did (none found: no test).
+    async fn quic_test(
+        &self,
+        quic: &QuicChecker,
+        first: &Url,
+        fetched: &HttpResult,
+        meter: &CheckMeter,
+    ) -> Option<QuicTest> {
+        let answered = fetched.status.is_some();
+        let url = match fetched.redirects.last().filter(|_| answered) {
+            Some(last) => Url::parse(last).ok()?,
+            None => first.clone(),
+        };
+        let port = self.announced.port(&url)?;
+        let ip = match fetched.server_ip.filter(|_| answered) {
+            Some(ip) => ip,
+            None => {
+                let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
+                self.path.lookup(host, port).await.ok()?.first()?.ip()
+            }
+        };
+        let within = self.settings.connect_timeout;
+        Some(
+            quic.test(&url, SocketAddr::new(ip, port), &self.path, within, meter)
+                .await,
+        )
     }
 
     /// Looks the host up, connects (TLS for https) and sends one GET; the response's body is still to be read.
@@ -191,6 +241,8 @@ impl HttpChecker {
                     )
                 })
                 .collect();
+            let alt_svc = headers.iter().filter(|(k, _)| k == "alt-svc").map(|(_, v)| v.as_str());
+            self.announced.note(&url, alt_svc);
             let location = status
                 .is_redirection()
                 .then(|| response.headers().get(hyper::header::LOCATION))
@@ -382,6 +434,7 @@ fn failure(url: &Url, outcome: Outcome, stage: &str, detail: Option<String>) -> 
         throughput_bps: None,
         error_detail: detail,
         sni: None,
+        quic: None,
     }
 }
 

@@ -3,9 +3,11 @@
 //! envelope by [`envelope`].
 
 pub mod address;
+pub mod alt_svc;
 pub mod dns;
 pub mod http;
 pub mod icmp;
+pub mod quic;
 pub mod sni;
 pub mod syn;
 pub mod tcp;

@@ -14,7 +14,7 @@ mod privilege;
 mod socket;
 
 pub use counted_dns::CountingRuntime;
-pub use egress::{BindMethod, Egress, connect_tcp};
+pub use egress::{BindMethod, Egress, bind_udp, connect_tcp};
 pub use path::{CountedResolver, NetPath};
 pub use privilege::{PacketMode, detect_packet_mode};
 pub use socket::{DgramIcmpSocket, PacketSocket, RawSocket, source_address_for};

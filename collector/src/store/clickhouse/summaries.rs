@@ -42,7 +42,8 @@ fn summary_select(bucket_ms: i64) -> String {
             arraySort(groupArrayIf(assumeNotNull(metric), {intl_ok} AND metric_kind = 'rtt')) AS rtt,
             arraySort(groupArrayIf(tuple(judged_name, blocking, fingerprint), anchor = 0 AND kind != 'vitals'
                 AND blocking != '')) AS blocked,
-            arraySort(groupUniqArrayIf(judged_name, anchor = 0 AND kind IN ('http', 'tcp') AND outcome = 'ok')) AS reached,
+            arraySort(groupUniqArrayIf(judged_name, anchor = 0 AND kind IN ('http', 'tcp') AND outcome = 'ok'
+                AND blocking != 'quic')) AS reached,
             arraySort(groupUniqArrayIf(target_name, {intl_ok})) AS intl_reached,
             arraySort(groupUniqArrayIf(target_name, anchor = 1 AND target_scope = 'international'
                 AND outcome != 'ok')) AS intl_failed,
