@@ -77,6 +77,14 @@ pub enum Fault {
         /// The server name filtered.
         host: &'static str,
     },
+    /// An ISP drops UDP to a site's port 443 (QUIC), as Iran did before its June 2025 shutdown: the site loads over
+    /// TCP and TLS there, and HTTP/3 never completes a handshake.
+    QuicBlock {
+        /// The ISP.
+        isp: u8,
+        /// The site.
+        host: &'static str,
+    },
     /// The HTTPS site's certificate expires: it fails TLS for every network alike, which no censor did.
     CertificateExpires,
     /// A site's server goes dark (a host powered off): its address answers nothing, to every network alike,
@@ -194,6 +202,13 @@ impl Lab {
                 &forward_rules(&[&format!("ip daddr {} drop", APP_SERVER.0)]),
             ),
             Fault::SniFilter { isp, host } => in_ns(&ns_isp(isp), "iptables", &sni_rule("-A", host)).map(drop),
+            Fault::QuicBlock { isp, host } => {
+                let addr = site(host)?;
+                nft(
+                    &ns_isp(isp),
+                    &forward_rules(&[&format!("ip daddr {addr} udp dport 443 drop")]),
+                )
+            }
             Fault::CertificateExpires => self.servers.set_tls_site_expired(true),
             Fault::SiteDown(host) => {
                 let addr = site(host)?;
@@ -226,6 +241,7 @@ impl Lab {
             Fault::Blockpage { isp, .. }
             | Fault::RstInjection { isp, .. }
             | Fault::IpBlock { isp, .. }
+            | Fault::QuicBlock { isp, .. }
             | Fault::AppBlock(isp) => drop_table(&ns_isp(isp)),
             Fault::RegionalPower(region) => {
                 let hit = self.running_in(region);

@@ -134,7 +134,7 @@ impl Lab {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| LabError::io(&dir, e))?;
         net::build()?;
-        let servers = Servers::start(&dir.join("servers"), &bins.sky)?;
+        let servers = Servers::start(&dir.join("servers"), &bins)?;
         let api = Api::in_namespace(NS_COLLECTOR)?;
         Ok(Lab {
             dir,

@@ -20,6 +20,21 @@ pub struct Binaries {
     pub probe: PathBuf,
     /// `vigil-lab-sky`, the satellite path's delay and loss (built with the lab, beside the program running it).
     pub sky: PathBuf,
+    /// `vigil-lab-h3`, the HTTPS site's HTTP/3 server (built with the lab, beside the program running it).
+    pub h3: PathBuf,
+}
+
+/// A program of the lab's own, built with it: beside the program running (the test, or `vigil-lab`).
+fn beside_the_lab(name: &str) -> Result<PathBuf, LabError> {
+    let exe = std::env::current_exe().map_err(|e| LabError::Setup(e.to_string()))?;
+    exe.ancestors()
+        .map(|a| a.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            LabError::Setup(format!(
+                "{name} is missing beside the lab: build it with `cargo build -p vigil-lab --bins`"
+            ))
+        })
 }
 
 impl Binaries {
@@ -41,21 +56,13 @@ impl Binaries {
                     })?
             }
         };
-        let exe = std::env::current_exe().map_err(|e| LabError::Setup(e.to_string()))?;
-        let sky = exe
-            .ancestors()
-            .map(|a| a.join("vigil-lab-sky"))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                LabError::Setup(
-                    "vigil-lab-sky is missing beside the lab: build it with `cargo build -p vigil-lab --bins`"
-                        .to_owned(),
-                )
-            })?;
+        let sky = beside_the_lab("vigil-lab-sky")?;
+        let h3 = beside_the_lab("vigil-lab-h3")?;
         let bins = Binaries {
             collector: dir.join("vigil-collector"),
             probe: dir.join("vigil-probe"),
             sky,
+            h3,
         };
         for b in [&bins.collector, &bins.probe] {
             if !b.is_file() {

@@ -525,6 +525,25 @@ pub const SCENARIOS: &[Scenario] = &[
         sky: Sky::Ground,
     },
     Scenario {
+        name: "quic_blocking",
+        story: "AS64502 drops UDP to the lab's HTTPS site's port 443, as Iran blocked QUIC before its June 2025 \
+                shutdown. The site announces HTTP/3 (alt-svc), so every probe also asks it over QUIC: there it \
+                loads over TCP and TLS while no QUIC handshake completes; the other networks and the probes abroad \
+                load it over both: censorship by QUIC, in that network only.",
+        fault: Fault::QuicBlock { isp: 2, host: TLS_SITE },
+        baseline_buckets: 1,
+        hold_buckets: 3,
+        during: During::Nothing,
+        expect: &[Expect {
+            targets: &[(TLS_SITE, "quic")],
+            ..expect("censorship", asn(2))
+        }],
+        spool_oracle: false,
+        window_secs: DEFAULT_WINDOW_SECS,
+        measured: None,
+        sky: Sky::Ground,
+    },
+    Scenario {
         name: "expired_certificate",
         story: "The lab's one HTTPS site (bank.vigil.test, abroad) starts serving a certificate that expired in \
                 2021, signed by the CA the probes trust. Every probe in every network now fails its TLS handshake \

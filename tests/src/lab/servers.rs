@@ -12,6 +12,7 @@ use super::country::{
     isp_uplink, ns_isp, site_addr,
 };
 use super::net::in_ns;
+use super::nodes::Binaries;
 use crate::wait_until;
 
 /// The page the international anchors and sites serve: 64 KiB, so throughput is measurable.
@@ -95,15 +96,17 @@ impl TlsSiteFiles {
 }
 
 impl Servers {
-    /// Writes the servers' files under `dir` and starts them, and the satellite path's `sky` program; returns once
-    /// each server is listening.
-    pub fn start(dir: &Path, sky: &Path) -> Result<Self, LabError> {
+    /// Writes the servers' files under `dir` and starts them — the lab's own HTTP/3 server and the satellite path's
+    /// program among them (`bins`); returns once each server is listening.
+    pub fn start(dir: &Path, bins: &Binaries) -> Result<Self, LabError> {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let (ca_file, tls) = TlsSiteFiles::create(dir)?;
+        let tls_addr = site_addr(TLS_SITE).ok_or_else(|| LabError::Setup(format!("{TLS_SITE} has no address")))?;
+        // The HTTPS site announces HTTP/3 on its own address, as most large sites do; `vigil-lab-h3` serves it.
         let tls_site = format!(
             "server {{ listen {}:443 ssl; server_name {TLS_SITE}; ssl_certificate {}; ssl_certificate_key {}; \
-             root {}; index index.html; }}",
-            site_addr(TLS_SITE).ok_or_else(|| LabError::Setup(format!("{TLS_SITE} has no address")))?,
+             add_header Alt-Svc 'h3=\":443\"; ma=86400' always; root {}; index index.html; }}",
+            tls_addr,
             tls.served.0.display(),
             tls.served.1.display(),
             dir.join("nginx-intl/www").display()
@@ -143,7 +146,22 @@ impl Servers {
             servers.dnsmasq(&ns_isp(isp), isp_uplink(isp), &file, dir)?;
             servers.isp_hosts.push(file);
         }
-        let sky = sky.display().to_string();
+        let log = dir.join("h3.log");
+        let h3_args = [
+            "--listen".to_owned(),
+            format!("{tls_addr}:443"),
+            "--cert".to_owned(),
+            servers.tls.served.0.display().to_string(),
+            "--key".to_owned(),
+            servers.tls.served.1.display().to_string(),
+            "--page".to_owned(),
+            intl.join("www/index.html").display().to_string(),
+        ];
+        let h3_args: Vec<&str> = h3_args.iter().map(String::as_str).collect();
+        let child = spawn(NS_INTL, &bins.h3.display().to_string(), &h3_args, &log)?;
+        servers.children.push(("vigil-lab-h3".to_owned(), child, log));
+        wait_listening(NS_INTL, "-lun", &format!("{tls_addr}:443"))?;
+        let sky = bins.sky.display().to_string();
         let log = dir.join("sky.log");
         let child = spawn(NS_SATELLITE, &sky, &[], &log)?;
         servers.children.push(("vigil-lab-sky".to_owned(), child, log));
