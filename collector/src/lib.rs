@@ -38,9 +38,10 @@ mod verify;
 
 // Values shared by everyone: probes, buckets and their summaries, presence, events, the public view.
 pub use model::{
-    AccessType, BlockedTarget, BlockingMethod, Bucket, BucketSummary, ConfidenceLevel, DisruptionEvent, EventClass,
-    EventScope, Evidence, MIN_REGION_PROBES, Partial, Partials, Placed, PresenceLog, PresenceSession, PresenceSpan,
-    ProbeProfile, ProbeRecord, PublicProbe, Summaries, SummaryBuilder, Tally, VitalsSummary,
+    AccessType, AppBuckets, AppReach, AppVerdict, BlockedTarget, BlockingMethod, Bucket, BucketSummary,
+    ConfidenceLevel, DisruptionEvent, EventClass, EventScope, Evidence, MIN_REGION_PROBES, Partial, Partials, Placed,
+    PresenceLog, PresenceSession, PresenceSpan, ProbeProfile, ProbeRecord, PublicProbe, Summaries, SummaryBuilder,
+    Tally, VitalsSummary,
 };
 
 // The classifier (pure) and its runs over a store.

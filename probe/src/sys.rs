@@ -1,6 +1,6 @@
 //! The kernel calls no maintained crate in our tree wraps safely for us: `adjtimex(2)` (is the clock
-//! NTP-synchronised?), `clock_gettime(CLOCK_BOOTTIME)` (milliseconds since boot, counting suspend) and
-//! `getifaddrs(3)` (the machine's own addresses). This is the crate's only `unsafe` code; each block says why it
+//! NTP-synchronised?), `clock_gettime(CLOCK_BOOTTIME)` (milliseconds since boot, counting suspend),
+//! `getifaddrs(3)` (the machine's own addresses) and `setsockopt(UDP_GRO)` (one datagram per read). This is the crate's only `unsafe` code; each block says why it
 //! is sound.
 
 #![allow(unsafe_code)]
@@ -83,6 +83,29 @@ pub fn named_interface_addresses() -> Vec<(String, std::net::IpAddr)> {
     // SAFETY: `head` came from a successful getifaddrs and is freed exactly once; no reference into it survives.
     unsafe { libc::freeifaddrs(head) };
     out
+}
+
+/// Turns UDP generic receive offload off on `socket`, so that each read returns one datagram: quinn turns it on
+/// and then needs a receive buffer 64 datagrams deep per batch slot (`checks::quic`).
+pub fn disable_udp_gro(socket: &impl std::os::fd::AsFd) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let off: libc::c_int = 0;
+    // SAFETY: the descriptor is borrowed, so open for the whole call; the option value points at a c_int we own,
+    // and the length passed is its size. setsockopt only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_GRO,
+            std::ptr::from_ref(&off).cast::<libc::c_void>(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]

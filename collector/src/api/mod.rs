@@ -1,5 +1,6 @@
 //! The collector's HTTP API (DESIGN.md §3). One module per resource; shared state in [`AppState`].
 
+mod apps;
 mod error;
 mod events;
 mod export;
@@ -46,6 +47,7 @@ pub fn routes(ingest: bool) -> Router<AppState> {
     }
     routes
         .route("/api/v1/probes", get(probes::list_probes))
+        .route("/api/v1/apps", get(apps::list_apps))
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/timeline", get(timeline::get_timeline))
         .route("/api/v1/export", get(export::get_export))

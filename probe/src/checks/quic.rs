@@ -35,13 +35,23 @@ const CONNECTION_WINDOW: u32 = 96 << 10;
 /// ClientHello and the server's flight, whose certificates rustls bounds at 64 KiB), acknowledgements, HTTP/3's
 /// control streams and packet headers, well within another 64 KiB.
 pub const MOST_BYTES: u64 = CONNECTION_WINDOW as u64 + (128 << 10);
+/// The largest UDP payload the test receives: a 1,500-byte MTU less the IPv6 and UDP headers (RFC 9000 §14 asks
+/// for at least 1,200).
+const MAX_UDP_PAYLOAD: u16 = 1452;
 /// The User-Agent the test sends (the HTTP check's browser).
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
-/// A reusable QUIC tester (one TLS configuration, ALPN `h3`; a new endpoint and socket per test).
+/// Most QUIC tests at once, whatever the test lists' concurrency: each holds an endpoint, a connection and its
+/// TLS state, and the probe's peak RSS grew with them (`bench/probe_run.sh 60`, 100 HTTP/3 sites: 14.2 MiB one at
+/// a time, 14.6 MiB four, 15.3 MiB sixteen, against a 16 MiB target; BENCHMARKS.md). The others wait their turn.
+pub const MOST_AT_ONCE: usize = 4;
+
+/// A reusable QUIC tester (one TLS configuration, ALPN `h3`; a new endpoint and socket per test; clones share the
+/// turns of [`MOST_AT_ONCE`]).
 #[derive(Clone)]
 pub struct QuicChecker {
     config: quinn::ClientConfig,
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// The tester could not be built.
@@ -64,12 +74,15 @@ impl QuicChecker {
             .max_concurrent_uni_streams(quinn::VarInt::from_u32(8));
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
         config.transport_config(Arc::new(transport));
-        Ok(QuicChecker { config })
+        Ok(QuicChecker {
+            config,
+            turns: Arc::new(tokio::sync::Semaphore::new(MOST_AT_ONCE)),
+        })
     }
 
     /// GETs `url` over HTTP/3 from `peer` (the site's address, the announced UDP port) along `path`, the handshake
-    /// and then the response each within `within`, counting every datagram into `meter`. Never fails: a failure
-    /// is the result.
+    /// and then the response each within `within` (once its turn came), counting every datagram into `meter`. Never
+    /// fails: a failure is the result.
     pub async fn test(
         &self,
         url: &Url,
@@ -87,6 +100,8 @@ impl QuicChecker {
             body_length: None,
             error_detail: None,
         };
+        // The semaphore is never closed; without a turn the test would still run, only not counted among them.
+        let _turn = self.turns.acquire().await.ok();
         let endpoint = match endpoint(peer, path, meter).await {
             Ok(e) => e,
             Err(err) => {
@@ -207,11 +222,23 @@ async fn endpoint(peer: SocketAddr, path: &NetPath, meter: &CheckMeter) -> io::R
         .await?
         .into_std()?;
     let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+    let same_socket = socket.try_clone()?;
+    let inner = runtime.wrap_udp_socket(socket)?;
+    // quinn sizes an endpoint's receive buffer as the largest UDP payload × the datagrams one read may carry (64
+    // with GRO, which quinn-udp turns on) × its batch (32): 128 MiB of address space per endpoint by default, which
+    // the allocator zeroes — tens of MiB of RSS with a few tests in flight. One test needs neither: GRO off (one
+    // datagram per read, `CountedUdp::max_receive_segments`) and datagrams of a 1,500-byte path make it 46 KB.
+    crate::sys::disable_udp_gro(&same_socket)?;
+    drop(same_socket);
     let counted = Arc::new(CountedUdp {
-        inner: runtime.wrap_udp_socket(socket)?,
+        inner,
         meter: meter.clone(),
     });
-    quinn::Endpoint::new_with_abstract_socket(quinn::EndpointConfig::default(), None, counted, runtime)
+    let mut config = quinn::EndpointConfig::default();
+    config
+        .max_udp_payload_size(MAX_UDP_PAYLOAD)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    quinn::Endpoint::new_with_abstract_socket(config, None, counted, runtime)
 }
 
 /// A UDP socket whose datagrams are counted, each with its IP and UDP headers.
@@ -258,8 +285,9 @@ impl AsyncUdpSocket for CountedUdp {
         self.inner.max_transmit_segments()
     }
 
+    /// One: GRO is off on the socket ([`endpoint`]).
     fn max_receive_segments(&self) -> usize {
-        self.inner.max_receive_segments()
+        1
     }
 
     fn may_fragment(&self) -> bool {
