@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use vigil_measurement::result::{
-    DnsAnswer, DnsResult, HttpResult, Power, TcpResult, TraceHop, TraceResult, VitalsResult,
+    DnsAnswer, DnsResult, HttpResult, Power, QuicTest, TcpResult, TraceHop, TraceResult, VitalsResult,
 };
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
 
@@ -273,7 +273,7 @@ fn site_result(answer: SiteAnswer) -> MeasurementResult {
         });
     }
     let (outcome, status, stage, fingerprint) = match answer {
-        SiteAnswer::Ok => (Outcome::Ok, Some(200), None, None),
+        SiteAnswer::Ok | SiteAnswer::Blocked(BlockingMethod::Quic) => (Outcome::Ok, Some(200), None, None),
         SiteAnswer::Blocked(BlockingMethod::HttpBlockpage) => {
             (Outcome::Blockpage, Some(200), None, Some("corpus_blockpage"))
         }
@@ -300,6 +300,25 @@ fn site_result(answer: SiteAnswer) -> MeasurementResult {
         throughput_bps: None,
         error_detail: None,
         sni: None,
-        quic: None,
+        quic: quic_test(answer).map(Box::new),
+    })
+}
+
+/// The QUIC test of a fetch that loaded: the site announces HTTP/3, which answers unless QUIC is dropped. A fetch
+/// that failed over TCP carries none (what it says is the TCP failure's).
+fn quic_test(answer: SiteAnswer) -> Option<QuicTest> {
+    let dropped = match answer {
+        SiteAnswer::Ok => false,
+        SiteAnswer::Blocked(BlockingMethod::Quic) => true,
+        _ => return None,
+    };
+    Some(QuicTest {
+        url: format!("https://{SITE}/"),
+        port: 443,
+        outcome: if dropped { Outcome::Timeout } else { Outcome::Ok },
+        handshake: !dropped,
+        status: (!dropped).then_some(200),
+        body_length: (!dropped).then_some(20_000),
+        error_detail: None,
     })
 }

@@ -61,6 +61,9 @@ pub enum ScenarioKind {
     CensorshipTls,
     /// … by dropping everything sent to the site's address.
     CensorshipIpBlock,
+    /// … by dropping QUIC (UDP to port 443): the site loads over TCP and TLS, its HTTP/3 (which it announces) does
+    /// not.
+    CensorshipQuic,
     /// The site's certificate expired: TLS fails everywhere, here and abroad.
     ExpiredCertificate,
     /// The site is down: it times out everywhere.
@@ -69,18 +72,24 @@ pub enum ScenarioKind {
 
 impl ScenarioKind {
     /// The kind of scenario `index`: the 17-kind cycle scenarios have always followed, except that every other
-    /// turn of TLS censorship blocks by address instead (`CensorshipIpBlock`, added in session 22 without
-    /// renumbering the scenarios that earlier EVALUATION.md tables and regression tests name).
+    /// turn of TLS censorship blocks by address instead (`CensorshipIpBlock`, added in session 22) and every other
+    /// turn of reset censorship drops QUIC (`CensorshipQuic`, session 23) — without renumbering the scenarios that
+    /// earlier EVALUATION.md tables and regression tests name.
     pub fn of(index: usize) -> ScenarioKind {
-        let cycle = Self::ALL.len() - 1;
+        let cycle = Self::ALL.len() - Self::TAKING_TURNS;
+        let second_turn = (index / cycle) % 2 == 1;
         match Self::ALL[index % cycle] {
-            ScenarioKind::CensorshipTls if (index / cycle) % 2 == 1 => ScenarioKind::CensorshipIpBlock,
+            ScenarioKind::CensorshipTls if second_turn => ScenarioKind::CensorshipIpBlock,
+            ScenarioKind::CensorshipReset if second_turn => ScenarioKind::CensorshipQuic,
             kind => kind,
         }
     }
 
-    /// Every kind: the cycle of [`ScenarioKind::of`], then the kind that takes some of its turns.
-    pub const ALL: [ScenarioKind; 18] = [
+    /// The kinds at the end of [`ScenarioKind::ALL`] that take turns of the cycle's.
+    const TAKING_TURNS: usize = 2;
+
+    /// Every kind: the cycle of [`ScenarioKind::of`], then the kinds that take some of its turns.
+    pub const ALL: [ScenarioKind; 19] = [
         ScenarioKind::Quiet,
         ScenarioKind::NationalShutdownIntranet,
         ScenarioKind::NationalShutdownTotal,
@@ -99,6 +108,7 @@ impl ScenarioKind {
         ScenarioKind::ExpiredCertificate,
         ScenarioKind::OriginDown,
         ScenarioKind::CensorshipIpBlock,
+        ScenarioKind::CensorshipQuic,
     ];
 }
 
@@ -473,12 +483,14 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
         | ScenarioKind::CensorshipBlockpage
         | ScenarioKind::CensorshipReset
         | ScenarioKind::CensorshipTls
-        | ScenarioKind::CensorshipIpBlock => {
+        | ScenarioKind::CensorshipIpBlock
+        | ScenarioKind::CensorshipQuic => {
             let method = match kind {
                 ScenarioKind::CensorshipDns => BlockingMethod::Dns,
                 ScenarioKind::CensorshipBlockpage => BlockingMethod::HttpBlockpage,
                 ScenarioKind::CensorshipReset => BlockingMethod::TcpReset,
                 ScenarioKind::CensorshipIpBlock => BlockingMethod::IpBlock,
+                ScenarioKind::CensorshipQuic => BlockingMethod::Quic,
                 _ => BlockingMethod::Tls,
             };
             let (start, end) = (rng.usize(10..40), WINDOW_BUCKETS);
