@@ -21,8 +21,8 @@ use vigil_measurement::result::{HttpResult, QuicTest};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, Target};
 
 use super::alt_svc::Announced;
-use super::envelope;
 use super::quic::QuicChecker;
+use super::{AbortOnDrop, USER_AGENT, envelope};
 use crate::fingerprints::Fingerprints;
 use crate::net::NetPath;
 use crate::traffic::CheckMeter;
@@ -35,8 +35,6 @@ pub const BODY_CAP: usize = 512 << 10;
 pub const FETCH_CAP: u64 = (BODY_CAP as u64) + (128 << 10);
 /// How far one read can carry a fetch past [`FETCH_CAP`]: one TLS record and its segments' headers.
 pub const READ_SLACK: u64 = 20 << 10;
-/// The User-Agent the check sends: a common browser's, so sites and censors treat it as they treat people.
-const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 10;
 /// Response headers recorded (lower-case); all headers are still matched against fingerprints.
@@ -333,15 +331,6 @@ struct Exchange {
     server_ip: IpAddr,
     tls_version: Option<String>,
     _connection: AbortOnDrop,
-}
-
-/// The task driving a connection, stopped when the fetch is done with it (a capped body is not read to its end).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Why a fetch produced no response, and at which stage.

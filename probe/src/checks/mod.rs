@@ -19,6 +19,20 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vigil_measurement::{Measurement, MeasurementResult, SCHEMA_VERSION, Target};
 
+/// The User-Agent the HTTP check and the QUIC test send: a common browser's, so sites and censors treat them as
+/// they treat people.
+pub(crate) const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+/// The task driving a connection (HTTP/1.1 or HTTP/3), stopped when the check is done with it (a capped body is
+/// not read to its end).
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Wraps a result in the schema-1 envelope with a fresh UUIDv7 and the clock stamp of the check's start.
 pub fn envelope(
     target: Target,

@@ -22,6 +22,7 @@ use url::Url;
 use vigil_measurement::Outcome;
 use vigil_measurement::result::QuicTest;
 
+use super::{AbortOnDrop, USER_AGENT};
 use crate::net::NetPath;
 use crate::traffic::{CheckMeter, DATAGRAM_HEADERS};
 
@@ -38,8 +39,6 @@ pub const MOST_BYTES: u64 = CONNECTION_WINDOW as u64 + (128 << 10);
 /// The largest UDP payload the test receives: a 1,500-byte MTU less the IPv6 and UDP headers (RFC 9000 §14 asks
 /// for at least 1,200).
 const MAX_UDP_PAYLOAD: u16 = 1452;
-/// The User-Agent the test sends (the HTTP check's browser).
-const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 /// Most QUIC tests at once, whatever the test lists' concurrency: each holds an endpoint, a connection and its
 /// TLS state, and the probe's peak RSS grew with them (`bench/probe_run.sh 60`, 100 HTTP/3 sites: 14.2 MiB one at
@@ -292,14 +291,5 @@ impl AsyncUdpSocket for CountedUdp {
 
     fn may_fragment(&self) -> bool {
         self.inner.may_fragment()
-    }
-}
-
-/// The task driving the HTTP/3 connection, stopped when the test is done with it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
