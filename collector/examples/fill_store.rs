@@ -131,12 +131,7 @@ async fn main() -> anyhow::Result<()> {
             let at = start + Duration::seconds(b * BUCKET_SECS + 17);
             measurements.extend(bucket(at, boot, !cut));
         }
-        pending.push(IngestBatch {
-            probe: issued.probe,
-            received_at: Utc::now(),
-            measurements,
-            signed: None,
-        });
+        pending.push(IngestBatch::new(issued.probe, Utc::now(), measurements, None));
         if pending.len() == 8 {
             for outcome in store.write_batches(std::mem::take(&mut pending)).await? {
                 written += outcome.accepted;

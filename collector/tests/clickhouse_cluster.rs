@@ -182,12 +182,7 @@ async fn a_two_shard_cluster_stores_each_measurement_once_and_classifies_like_on
                 );
             }
             reference
-                .write_batches(vec![IngestBatch {
-                    probe: probe.clone(),
-                    received_at: Utc::now(),
-                    measurements: batch,
-                    signed: None,
-                }])
+                .write_batches(vec![IngestBatch::new(probe.clone(), Utc::now(), batch, None)])
                 .await
                 .expect("reference writes");
         }

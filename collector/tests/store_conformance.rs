@@ -71,12 +71,7 @@ async fn register(store: &dyn Store, id: &str, token: u8) -> ProbeRecord {
 }
 
 fn batch(probe: &ProbeRecord, measurements: Vec<Measurement>) -> IngestBatch {
-    IngestBatch {
-        probe: probe.clone(),
-        received_at: t0() + Duration::hours(1),
-        measurements,
-        signed: None,
-    }
+    IngestBatch::new(probe.clone(), t0() + Duration::hours(1), measurements, None)
 }
 
 async fn registry(store: &dyn Store) {

@@ -159,12 +159,13 @@ impl IngestPipeline {
         let encoding = ContentEncoding::from_header(header_text(headers, header::CONTENT_ENCODING)?)?;
         let raw = self.read_body(body).await?;
         let received_at = Utc::now();
-        let (measurements, signed) = self.decode(raw, encoding, signer, client, received_at).await?;
-        let count = measurements.len();
+        let batch = self.decode(probe, raw, encoding, signer, client, received_at).await?;
+        let count = batch.measurements().len();
         self.limits
-            .measurements(&probe.probe_id, count)
+            .measurements(&batch.probe.probe_id, count)
             .map_err(IngestError::Quota)?;
-        let received: Vec<(&'static str, &'static str, Option<f64>)> = measurements
+        let received: Vec<(&'static str, &'static str, Option<f64>)> = batch
+            .measurements()
             .iter()
             .map(|m| {
                 let age =
@@ -172,18 +173,7 @@ impl IngestPipeline {
                 (m.kind().as_str(), m.result.outcome().as_str(), age)
             })
             .collect();
-        let outcome = self
-            .queue
-            .submit(
-                admission,
-                IngestBatch {
-                    probe,
-                    received_at,
-                    measurements,
-                    signed,
-                },
-            )
-            .await?;
+        let outcome = self.queue.submit(admission, batch).await?;
         tracing::debug!(
             lines = count,
             accepted = outcome.accepted,
@@ -226,15 +216,17 @@ impl IngestPipeline {
     }
 
     /// Checks the signature over the bytes as received (before they are decompressed or parsed), decodes and
-    /// validates every line, and refuses a batch that writes `client`'s address. CPU work: off the async threads.
+    /// validates every line, refuses a batch that writes `client`'s address, and makes `probe`'s batch with each
+    /// measurement's stored line. CPU work: off the async threads.
     async fn decode(
         &self,
+        probe: ProbeRecord,
         raw: bytes::Bytes,
         encoding: ContentEncoding,
         signer: Option<(PublicKey, String)>,
         client: Option<IpAddr>,
         received_at: DateTime<Utc>,
-    ) -> Result<(Vec<vigil_measurement::Measurement>, Option<SignedBody>), IngestError> {
+    ) -> Result<IngestBatch, IngestError> {
         let limits = self.batch_limits();
         let max_decoded = self.config.max_decoded_bytes;
         tokio::task::spawn_blocking(move || {
@@ -264,7 +256,7 @@ impl IngestPipeline {
             {
                 return Err(IngestError::OwnAddress { line, address });
             }
-            Ok((measurements, signed))
+            Ok(IngestBatch::new(probe, received_at, measurements, signed))
         })
         .await
         .map_err(|e| IngestError::Internal(e.to_string()))?

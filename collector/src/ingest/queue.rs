@@ -121,7 +121,7 @@ impl Group {
     }
 
     fn push(&mut self, job: Job) {
-        self.measurements += job.batch.measurements.len();
+        self.measurements += job.batch.measurements().len();
         self.batches.push(job.batch);
         self.replies.push((job.reply, job._admission));
     }

@@ -61,9 +61,42 @@ pub struct IngestBatch {
     /// When the collector received the batch.
     pub received_at: DateTime<Utc>,
     /// The measurements, in line order.
-    pub measurements: Vec<Measurement>,
+    measurements: Vec<Measurement>,
+    /// Each measurement's canonical line (`Measurement::to_json_line`), the body a store keeps.
+    lines: Vec<String>,
     /// The body exactly as signed, when the probe signed it with its registered key.
     pub signed: Option<SignedBody>,
+}
+
+impl IngestBatch {
+    /// A batch of `measurements` from `probe`. Each measurement's stored line is made here, by whoever decoded the
+    /// batch (the ingest path: on its decoding thread, one per upload), so that the store's single writer does
+    /// not serialise every measurement of every group itself.
+    pub fn new(
+        probe: ProbeRecord,
+        received_at: DateTime<Utc>,
+        measurements: Vec<Measurement>,
+        signed: Option<SignedBody>,
+    ) -> Self {
+        let lines = measurements.iter().map(Measurement::to_json_line).collect();
+        IngestBatch {
+            probe,
+            received_at,
+            measurements,
+            lines,
+            signed,
+        }
+    }
+
+    /// The measurements, in line order.
+    pub fn measurements(&self) -> &[Measurement] {
+        &self.measurements
+    }
+
+    /// Each measurement with the line a store keeps as its body, in line order.
+    pub fn with_lines(&self) -> impl Iterator<Item = (&Measurement, &str)> {
+        self.measurements.iter().zip(self.lines.iter().map(String::as_str))
+    }
 }
 
 /// An upload body as received and its verified signature, kept so the batch can be re-checked later.

@@ -64,7 +64,7 @@ impl MeasurementStore for ClickHouseStore {
             .iter()
             .enumerate()
             .flat_map(|(batch, b)| {
-                b.measurements.iter().map(move |m| SentMeasurement {
+                b.measurements().iter().map(move |m| SentMeasurement {
                     batch,
                     probe: &b.probe,
                     id: m.id.to_string(),
@@ -79,7 +79,7 @@ impl MeasurementStore for ClickHouseStore {
         let changed: BTreeSet<(String, i64)> = batches
             .iter()
             .flat_map(|b| {
-                b.measurements
+                b.measurements()
                     .iter()
                     .filter(|m| m.clock.as_ref().is_none_or(|c| c.synced))
                     .map(|m| {
@@ -115,7 +115,7 @@ impl MeasurementStore for ClickHouseStore {
                     accepted: 0,
                     duplicates: 0,
                 };
-                for m in &batch.measurements {
+                for (m, line) in batch.with_lines() {
                     let id = m.id.to_string();
                     let key = (batch.probe.probe_id.clone(), id.clone());
                     if last_written.contains(&key) || !stored.insert(key) {
@@ -123,7 +123,7 @@ impl MeasurementStore for ClickHouseStore {
                         continue;
                     }
                     outcome.accepted += 1;
-                    let row = measurement_row(batch, m, id, self.stamp());
+                    let row = measurement_row(batch, m, line, id, self.stamp());
                     if let Some(clock) = m.clock.as_ref().filter(|c| c.synced) {
                         let key = (batch.probe.probe_id.clone(), clock.boot_id.clone());
                         let mono = i64::try_from(clock.mono_ms).unwrap_or(i64::MAX);
@@ -167,7 +167,7 @@ impl MeasurementStore for ClickHouseStore {
                     probe_id: b.probe.probe_id.clone(),
                     digest: hex::encode(s.digest),
                     received_ms: b.received_at.timestamp_millis(),
-                    measurements: u32::try_from(b.measurements.len()).unwrap_or(u32::MAX),
+                    measurements: u32::try_from(b.measurements().len()).unwrap_or(u32::MAX),
                     encoding: s.encoding.clone(),
                     public_key: hex::encode(s.public_key.0),
                     signature: hex::encode(s.signature),
@@ -311,7 +311,7 @@ fn measurement_sql(
     (sql, binds)
 }
 
-fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -> MeasurementRow {
+fn measurement_row(batch: &IngestBatch, m: &Measurement, line: &str, id: String, seq: i64) -> MeasurementRow {
     let probe = &batch.probe;
     let reported_ms = m.started_at.timestamp_millis();
     let metric = anchor_metric(&m.result);
@@ -347,7 +347,7 @@ fn measurement_row(batch: &IngestBatch, m: &Measurement, id: String, seq: i64) -
         asn: probe.profile.asn,
         region: probe.profile.region.clone(),
         access: probe.profile.access.as_str(),
-        body: m.to_json_line(),
+        body: line.to_owned(),
         metric: metric.map(|(_, v)| v),
         metric_kind: match metric {
             Some((AnchorMetric::Throughput, _)) => "throughput",

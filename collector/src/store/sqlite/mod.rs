@@ -3,8 +3,11 @@
 //! Durability: `synchronous = FULL`, so a commit that returned has reached the disk and survives a crash or a
 //! power cut at any instant; the collector acknowledges a batch only after that commit. One writer connection
 //! serialises writes (SQLite allows one writer anyway) and the ingest queue groups concurrent batches into one
-//! commit, so the fsync cost is shared. A separate reader connection serves queries alongside the writer.
+//! commit, so the fsync cost is shared. A separate reader connection serves queries alongside the writer, and a
+//! thread of the store's own copies the write-ahead log back into the database while the writer goes on
+//! (`checkpoint.rs`).
 
+mod checkpoint;
 mod error;
 mod events;
 mod measurements;
@@ -49,6 +52,9 @@ impl SqliteStore {
             }
             let mut writer = connect(&open_path, false)?;
             schema::migrate(&mut writer)?;
+            checkpoint::checkpoint_in_background(&mut writer, &open_path, checkpoint::WalLimits::default(), |p| {
+                connect(p, false)
+            })?;
             let reader = connect(&open_path, true)?;
             Ok((writer, reader))
         })
