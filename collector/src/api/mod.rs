@@ -8,6 +8,7 @@ mod feed;
 mod measurements;
 mod probes;
 mod timeline;
+mod window;
 
 use std::sync::Arc;
 
