@@ -48,7 +48,7 @@ impl Endpoint {
             .filter(|p| *p != 0)
             .ok_or_else(|| format!("{text}: the port must be 1–65535"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.parse::<std::net::IpAddr>().is_err() && !valid_host_name(host) {
+        if host.parse::<std::net::IpAddr>().is_err() && !crate::host_name::is_host_name(host) {
             return Err(format!("{text}: {host:?} is neither an IP address nor a host name"));
         }
         Ok(Endpoint::Port {
@@ -56,19 +56,6 @@ impl Endpoint {
             port,
         })
     }
-}
-
-/// Whether `name` is a DNS host name: labels of letters, digits and `-`, at most 253 bytes.
-fn valid_host_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 /// Whether `name` can name an app: 1–32 lowercase letters, digits, `-` or `_`.

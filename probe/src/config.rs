@@ -666,7 +666,7 @@ fn anchor_target(text: &str) -> Result<(), String> {
             _ => Err("a URL target must be http:// or https:// with a host".to_owned()),
         };
     }
-    if text.parse::<IpAddr>().is_ok() || is_host_name(text) {
+    if text.parse::<IpAddr>().is_ok() || crate::host_name::is_host_name(text) {
         Ok(())
     } else {
         Err("must be a URL, a host name or an IP address".to_owned())
@@ -703,22 +703,6 @@ fn is_interface_name(text: &str) -> bool {
         && !text
             .bytes()
             .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b.is_ascii_control())
-}
-
-/// A syntactically valid DNS host name.
-pub(crate) fn is_host_name(text: &str) -> bool {
-    let name = text.strip_suffix('.').unwrap_or(text);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod clock;
 mod config;
 mod connect;
 mod fingerprints;
+mod host_name;
 mod metrics;
 mod net;
 mod own_addresses;
