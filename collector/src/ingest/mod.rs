@@ -5,6 +5,7 @@
 //! connects from out of storage, `queue` admits a bounded number of batches and commits them in groups through
 //! the store, `limits` holds each probe to its quotas.
 
+mod asn_table;
 mod batch;
 mod body;
 mod client_address;
@@ -12,6 +13,7 @@ mod limits;
 mod pipeline;
 mod queue;
 
+pub use asn_table::{AsnTable, AsnTableError};
 pub use batch::{BatchError, BatchLimits, parse_batch, parse_signed_batch};
 pub use body::{BodyError, ContentEncoding, decode_body};
 pub use client_address::{client_address, line_mentioning};
