@@ -180,6 +180,9 @@ pub struct IngestConfig {
     /// address in `X-Forwarded-For` (the right-most entry that is not a trusted proxy); every batch is checked
     /// for the probe's own address, which must never be stored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// An IP-to-ASN table in the iptoasn format (`ip2asn-combined.tsv`, plain or gzip): with it, the network each
+    /// upload arrived from is known (its ASN, never its address). Read once at start.
+    pub asn_table: Option<std::path::PathBuf>,
 }
 
 impl Default for IngestConfig {
@@ -198,6 +201,7 @@ impl Default for IngestConfig {
             body_timeout_secs: 60,
             require_signatures: false,
             trusted_proxies: Vec::new(),
+            asn_table: None,
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum ServeError {
     /// The TLS certificate or key could not be used.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The IP-to-ASN table (`[ingest] asn_table`) could not be read.
+    #[error(transparent)]
+    AsnTable(#[from] crate::ingest::AsnTableError),
 }
 
 /// Serves the API on `listener` over `store` until `shutdown` completes, then drains in-flight batches.
@@ -67,6 +70,14 @@ pub async fn serve(
             }
         })
     };
+    let asn_table = match &ingest.asn_table {
+        Some(path) => {
+            let table = crate::ingest::AsnTable::load(path)?;
+            tracing::info!(path = %path.display(), ranges = table.ranges(), "IP-to-ASN table loaded");
+            Some(Arc::new(table))
+        }
+        None => None,
+    };
     let ingest = Arc::new(ingest.clone());
     let state = AppState {
         pipeline: IngestPipeline::new(
@@ -75,7 +86,8 @@ pub async fn serve(
             Arc::clone(&ingest),
             limits,
             Arc::clone(&metrics),
-        ),
+        )
+        .with_asn_table(asn_table),
         metrics: Arc::clone(&metrics),
         bucket_secs: i64::try_from(config.bucket_secs).unwrap_or(300),
         store,

@@ -648,3 +648,28 @@ async fn a_batch_carrying_the_probes_own_address_is_refused_naming_it_and_stores
     assert_eq!(c.stored().await, 2);
     c.stop().await;
 }
+
+#[tokio::test]
+async fn a_vigil_uplink_header_that_is_no_uplink_name_is_refused_and_a_name_is_accepted() {
+    let c = TestCollector::start_with(quiet_config()).await;
+    let (_, token) = c.add_probe("dual-homed").await;
+    let (_, clean) = line("tcp");
+    let post = |carrier: &'static str| {
+        c.client
+            .post(c.url("/api/v1/measurements"))
+            .header("content-type", "application/x-ndjson")
+            .header("authorization", format!("Bearer {token}"))
+            .header("vigil-uplink", carrier)
+            .body(format!("{clean}\n"))
+            .send()
+    };
+    // A label that could carry where the probe is (DESIGN.md: volunteers' safety) is no uplink name.
+    let answer = Answer::read(post("dish on the roof, Tabriz").await.expect("post")).await;
+    assert_eq!(answer.status, 400, "{:?}", answer.json);
+    assert_eq!(answer.json["code"], "bad_uplink");
+    assert_eq!(c.stored().await, 0, "nothing of a refused batch is stored");
+    let answer = Answer::read(post("sat").await.expect("post")).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(c.stored().await, 1);
+    c.stop().await;
+}

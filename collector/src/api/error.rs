@@ -156,6 +156,7 @@ impl ApiError {
     pub fn from_ingest(err: IngestError, retry_after_secs: u64) -> Self {
         match err {
             IngestError::BadHeader(_) => Self::new(StatusCode::BAD_REQUEST, "bad_header", err.to_string()),
+            IngestError::BadUplink(_) => Self::new(StatusCode::BAD_REQUEST, "bad_uplink", err.to_string()),
             IngestError::Unauthorized(reason) => Self::unauthorized(reason),
             IngestError::SignatureRequired(reason) => Self::new(StatusCode::UNAUTHORIZED, "signature_required", reason),
             IngestError::BadSignature(reason) => Self::new(StatusCode::UNAUTHORIZED, "bad_signature", reason),

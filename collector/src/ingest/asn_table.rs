@@ -154,13 +154,8 @@ impl AsnTable {
     }
 
     /// How many ranges the table holds.
-    pub fn len(&self) -> usize {
+    pub fn ranges(&self) -> usize {
         self.v4.ranges.len() + self.v6.ranges.len()
-    }
-
-    /// Whether the table holds no range.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -187,7 +182,7 @@ mod tests {
     #[test]
     fn addresses_are_found_in_their_range_and_nowhere_else() {
         let t = table(TABLE).expect("reads");
-        assert_eq!(t.len(), 4);
+        assert_eq!(t.ranges(), 4);
         assert_eq!(t.lookup(ip("192.0.2.0")), Some(64500));
         assert_eq!(t.lookup(ip("192.0.2.127")), Some(64500));
         assert_eq!(t.lookup(ip("192.0.2.200")), None, "AS 0 is no network");
@@ -224,6 +219,9 @@ mod tests {
         assert!(refused("192.0.2.9\t192.0.2.0\t64500\n").contains("ends (192.0.2.0) before it starts"));
         assert!(refused("192.0.2.0\t2001:db8::\t64500\n").contains("two address families"));
         let overlap = refused("192.0.2.0\t192.0.2.9\t64500\n192.0.2.5\t192.0.2.20\t64501\n");
-        assert!(overlap.contains("192.0.2.5 overlaps") && overlap.contains("from 192.0.2.0"), "{overlap}");
+        assert!(
+            overlap.contains("192.0.2.5 overlaps") && overlap.contains("from 192.0.2.0"),
+            "{overlap}"
+        );
     }
 }

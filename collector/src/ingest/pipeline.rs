@@ -18,14 +18,17 @@ use sha2::{Digest, Sha256};
 use vigil_measurement::signature::{PublicKey, SIGNATURE_HEADER};
 
 use super::{
-    BatchError, BatchLimits, BodyError, ContentEncoding, Exceeded, IngestQueue, ProbeLimits, SubmitError,
+    AsnTable, BatchError, BatchLimits, BodyError, ContentEncoding, Exceeded, IngestQueue, ProbeLimits, SubmitError,
     client_address, decode_body, line_mentioning, parse_batch, parse_signed_batch,
 };
 use crate::config::IngestConfig;
 use crate::metrics::CollectorMetrics;
 use crate::model::ProbeRecord;
-use crate::store::{IngestBatch, SignedBody, Store, StoreError, WriteOutcome};
+use crate::store::{Arrival, IngestBatch, SignedBody, Store, StoreError, WriteOutcome};
 use crate::token::hash_token;
+
+/// The request header naming the uplink that carried a batch (docs/wire.md).
+const UPLINK_HEADER: &str = "vigil-uplink";
 
 /// Media types accepted for a batch.
 const NDJSON_TYPES: [&str; 2] = ["application/x-ndjson", "application/jsonl"];
@@ -64,6 +67,9 @@ pub enum IngestError {
     /// The body could not be read.
     #[error("could not read the body: {0}")]
     BodyRead(String),
+    /// The `Vigil-Uplink` header is not an uplink's name.
+    #[error("Vigil-Uplink: {0}")]
+    BadUplink(String),
     /// The body could not be decoded (encoding, size once decoded, corruption).
     #[error(transparent)]
     Body(#[from] BodyError),
@@ -102,6 +108,8 @@ pub struct IngestPipeline {
     limits: Arc<ProbeLimits>,
     /// Counters of what was received and stored.
     metrics: Arc<CollectorMetrics>,
+    /// The IP-to-ASN table, when configured: the network each upload arrived from.
+    asn_table: Option<Arc<AsnTable>>,
 }
 
 impl IngestPipeline {
@@ -119,7 +127,14 @@ impl IngestPipeline {
             config,
             limits,
             metrics,
+            asn_table: None,
         }
+    }
+
+    /// The same pipeline, looking up the network each upload arrived from in `table`.
+    pub fn with_asn_table(mut self, table: Option<Arc<AsnTable>>) -> Self {
+        self.asn_table = table;
+        self
     }
 
     /// Batch parsing limits derived from the configuration.
@@ -152,6 +167,14 @@ impl IngestPipeline {
             &self.config.trusted_proxies,
         );
         let probe = self.authenticate(headers).await?;
+        let arrival = Arrival {
+            carrier: carrier(headers)?,
+            asn: self
+                .asn_table
+                .as_ref()
+                .zip(client)
+                .and_then(|(table, address)| table.lookup(address)),
+        };
         let signer = self.signing_key(&probe, headers)?;
         self.limits.batch(&probe.probe_id).map_err(IngestError::Quota)?;
         let admission = self.queue.admit().map_err(|_| IngestError::Overloaded)?;
@@ -159,7 +182,10 @@ impl IngestPipeline {
         let encoding = ContentEncoding::from_header(header_text(headers, header::CONTENT_ENCODING)?)?;
         let raw = self.read_body(body).await?;
         let received_at = Utc::now();
-        let batch = self.decode(probe, raw, encoding, signer, client, received_at).await?;
+        let batch = self
+            .decode(probe, raw, encoding, signer, client, received_at)
+            .await?
+            .arriving(arrival);
         let count = batch.measurements().len();
         self.limits
             .measurements(&batch.probe.probe_id, count)
@@ -306,6 +332,17 @@ impl IngestPipeline {
             return Err(IngestError::Unauthorized("this probe's token was revoked"));
         }
         Ok(probe)
+    }
+}
+
+/// The uplink that carried the batch (`Vigil-Uplink`, docs/wire.md), `None` for the probe's registered line.
+fn carrier(headers: &HeaderMap) -> Result<Option<String>, IngestError> {
+    let Some(name) = header_text(headers, HeaderName::from_static(UPLINK_HEADER))? else {
+        return Ok(None);
+    };
+    match vigil_measurement::Uplink::name_problem(name) {
+        Some(problem) => Err(IngestError::BadUplink(problem.to_owned())),
+        None => Ok(Some(name.to_owned())),
     }
 }
 

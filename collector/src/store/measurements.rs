@@ -66,6 +66,17 @@ pub struct IngestBatch {
     lines: Vec<String>,
     /// The body exactly as signed, when the probe signed it with its registered key.
     pub signed: Option<SignedBody>,
+    /// How the batch reached the collector.
+    pub arrival: Arrival,
+}
+
+/// How a batch reached the collector: never its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrival {
+    /// The uplink that carried it (`Vigil-Uplink`), `None` for the probe's registered line.
+    pub carrier: Option<String>,
+    /// The network it arrived from (`[ingest] asn_table`), when known.
+    pub asn: Option<u32>,
 }
 
 impl IngestBatch {
@@ -85,7 +96,14 @@ impl IngestBatch {
             measurements,
             lines,
             signed,
+            arrival: Arrival::default(),
         }
+    }
+
+    /// The same batch, saying how it reached the collector.
+    pub fn arriving(mut self, arrival: Arrival) -> Self {
+        self.arrival = arrival;
+        self
     }
 
     /// The measurements, in line order.

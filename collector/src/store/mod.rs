@@ -30,8 +30,8 @@ pub use aggregates::{AggregateState, Changes, Placement};
 pub use clickhouse::ClickHouseStore;
 pub use events::{EventQuery, EventReview, EventSaveSummary, EventStore, ReviewVerdict, StoredEvent};
 pub use measurements::{
-    IngestBatch, MeasurementQuery, MeasurementStore, PreparedWrite, SignedBatchQuery, SignedBatchRecord, SignedBody,
-    StoredMeasurement, TimeSource, WriteOutcome,
+    Arrival, IngestBatch, MeasurementQuery, MeasurementStore, PreparedWrite, SignedBatchQuery, SignedBatchRecord,
+    SignedBody, StoredMeasurement, TimeSource, WriteOutcome,
 };
 pub use outbox::{OutboxEntry, OutboxStore};
 pub use presence::PresenceStore;
