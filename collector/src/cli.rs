@@ -195,6 +195,14 @@ enum ProbeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How each probe's uploads arrived: per carrier (the uplink named in `Vigil-Uplink`, or the registered
+    /// line) and the network they came from (`[ingest] asn_table`); never an address. A registered line whose
+    /// uploads arrive from another network than the one registered is flagged: every network scope rests on it.
+    Arrivals {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a probe's token; its uploads are refused at once.
     Revoke {
         /// The probe id, e.g. prb-3f9a1c0e7b2d.
@@ -388,6 +396,40 @@ pub async fn run(cli: Cli) -> Result<()> {
                         if p.ups { "yes" } else { "no" },
                         if public.active { "active" } else { "revoked" },
                         public.last_seen.as_deref().unwrap_or("never")
+                    );
+                }
+            }
+        }
+        Command::Probe(ProbeCommand::Arrivals { json }) => {
+            let store = open_store(&config.store).await.context("opening the store")?;
+            let arrivals = store.probe_arrivals().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&arrivals)?);
+            } else {
+                let registered: std::collections::BTreeMap<String, u32> = store
+                    .probes()
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.probe_id, p.profile.asn))
+                    .collect();
+                println!(
+                    "{:<16} {:<12} {:>8} {:<9} {:<20} {:<20} NOTE",
+                    "PROBE", "CARRIER", "ASN", "ACCESS", "FIRST SEEN", "LAST SEEN"
+                );
+                let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                for a in &arrivals {
+                    let note = match (a.carrier.as_ref(), a.asn, registered.get(&a.probe_id)) {
+                        (None, Some(asn), Some(&own)) if asn != own => format!("registered as AS{own}"),
+                        _ => String::new(),
+                    };
+                    println!(
+                        "{:<16} {:<12} {:>8} {:<9} {:<20} {:<20} {note}",
+                        a.probe_id,
+                        a.carrier.as_deref().unwrap_or("(line)"),
+                        a.asn.map_or("-".to_owned(), |n| n.to_string()),
+                        a.access.as_deref().unwrap_or("-"),
+                        at(a.first_seen),
+                        at(a.last_seen),
                     );
                 }
             }

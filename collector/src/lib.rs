@@ -51,8 +51,8 @@ pub use classify::{ClassifierInput, ClassifierSettings, ProbeInfo, UNPLACED_COUN
 // Storage: one trait per concern, gathered in `Store`; the materialised summaries; ClickHouse administration.
 pub use store::clickhouse::{apply_statements as apply_clickhouse_statements, schema as clickhouse_schema};
 pub use store::{
-    ClickHouseStore, EventQuery, EventReview, EventSaveSummary, EventStore, IngestBatch, MeasurementQuery,
-    MeasurementStore, NewProbe, OutboxEntry, OutboxStore, PresenceStore, ProbeRegistry, ReviewVerdict,
+    Arrival, ClickHouseStore, EventQuery, EventReview, EventSaveSummary, EventStore, IngestBatch, MeasurementQuery,
+    MeasurementStore, NewProbe, OutboxEntry, OutboxStore, PresenceStore, ProbeArrival, ProbeRegistry, ReviewVerdict,
     SignedBatchQuery, SignedBatchRecord, SignedBody, SqliteStore, Store, StoreError, StoreSpec, StoredEvent,
     StoredMeasurement, SummaryStore, TimeSource, TokenHash, WriteOutcome, aggregates, open_store,
 };

@@ -650,26 +650,71 @@ async fn a_batch_carrying_the_probes_own_address_is_refused_naming_it_and_stores
 }
 
 #[tokio::test]
-async fn a_vigil_uplink_header_that_is_no_uplink_name_is_refused_and_a_name_is_accepted() {
-    let c = TestCollector::start_with(quiet_config()).await;
-    let (_, token) = c.add_probe("dual-homed").await;
+async fn each_upload_records_its_carrier_and_the_network_it_arrived_from_never_its_address() {
+    // An iptoasn table (gzip, as iptoasn.com ships it). The test's client is on loopback, as if behind a reverse
+    // proxy there: the probe's address is the forwarded one, in AS64501.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("ip2asn-combined.tsv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(
+        &mut gz,
+        b"10.0.0.0\t10.255.255.255\t64501\tXA\tElsewhere\n127.0.0.0\t127.255.255.255\t64500\tXA\tLoopback Net\n",
+    )
+    .expect("compresses");
+    std::fs::write(&table, gz.finish().expect("finishes")).expect("writes");
+    let mut config = quiet_config();
+    config.ingest.asn_table = Some(table);
+    config.ingest.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let c = TestCollector::start_with(config).await;
+    let (probe_id, token) = c.add_probe("dual-homed").await;
     let (_, clean) = line("tcp");
-    let post = |carrier: &'static str| {
-        c.client
+    let on_dish = clean.replacen(
+        r#","result":"#,
+        r#","uplink":{"name":"sat","access":"satellite"},"result":"#,
+        1,
+    );
+    let post = |carrier: Option<&'static str>, body: String| {
+        let mut request = c
+            .client
             .post(c.url("/api/v1/measurements"))
             .header("content-type", "application/x-ndjson")
             .header("authorization", format!("Bearer {token}"))
-            .header("vigil-uplink", carrier)
-            .body(format!("{clean}\n"))
-            .send()
+            .header("x-forwarded-for", "10.77.0.9")
+            .body(body);
+        if let Some(carrier) = carrier {
+            request = request.header("vigil-uplink", carrier);
+        }
+        request.send()
     };
     // A label that could carry where the probe is (DESIGN.md: volunteers' safety) is no uplink name.
-    let answer = Answer::read(post("dish on the roof, Tabriz").await.expect("post")).await;
+    let answer = Answer::read(
+        post(Some("dish on the roof, Tabriz"), format!("{clean}\n"))
+            .await
+            .expect("post"),
+    )
+    .await;
     assert_eq!(answer.status, 400, "{:?}", answer.json);
     assert_eq!(answer.json["code"], "bad_uplink");
     assert_eq!(c.stored().await, 0, "nothing of a refused batch is stored");
-    let answer = Answer::read(post("sat").await.expect("post")).await;
-    assert_eq!(answer.status, 200, "{:?}", answer.json);
-    assert_eq!(c.stored().await, 1);
+    assert!(c.store.probe_arrivals().await.expect("reads").is_empty());
+    for (carrier, body) in [(None, clean.clone()), (Some("sat"), on_dish)] {
+        let answer = Answer::read(post(carrier, format!("{body}\n")).await.expect("post")).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.json);
+    }
+    let arrivals = c.store.probe_arrivals().await.expect("reads");
+    let seen: Vec<(Option<&str>, Option<u32>, Option<&str>)> = arrivals
+        .iter()
+        .map(|a| {
+            assert_eq!(a.probe_id, probe_id);
+            (a.carrier.as_deref(), a.asn, a.access.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![(None, Some(64501), None), (Some("sat"), Some(64501), Some("satellite"))]
+    );
+    // The network is kept, the address is not.
+    let raw = serde_json::to_string(&arrivals).expect("serialises");
+    assert!(!raw.contains("10.77.0.9"), "{raw}");
     c.stop().await;
 }

@@ -10,11 +10,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 use vigil_collector::aggregates;
 use vigil_collector::{AccessType, ProbeProfile, ProbeRecord};
-use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::{
-    EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ReviewVerdict, SignedBatchQuery, SignedBody,
-    TimeSource, TokenHash,
+    Arrival, EventQuery, EventReview, IngestBatch, MeasurementQuery, NewProbe, ProbeArrival, ReviewVerdict,
+    SignedBatchQuery, SignedBody, TimeSource, TokenHash,
 };
+use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass, EventScope};
 use vigil_collector::{Placed, Summaries, SummaryBuilder};
 use vigil_collector::{Store, StoreSpec, open_store};
 use vigil_measurement::signature;
@@ -817,6 +817,74 @@ async fn bucket_summaries(store: &dyn Store) {
 /// or on none is its own timeline; what it measured on a satellite dish is the timeline `PROBE/satellite`, never mixed into
 /// the probe's (the dish's answers during a shutdown would make the probe look connected) — on the raw fold and
 /// the materialised summaries alike.
+/// How uploads arrived: per probe, carrier and network, with the carrier's declared access, first and last seen;
+/// a batch that says nothing of its arrival leaves nothing.
+async fn arrivals(store: &dyn Store) {
+    let p = register(store, "prb-arrivals1", 51).await;
+    let t = t0() + Duration::days(6);
+    let sat_line = {
+        let line = measurement("tcp", t, None).to_json_line().replacen(
+            r#","result":"#,
+            r#","uplink":{"name":"sat","access":"satellite"},"result":"#,
+            1,
+        );
+        Measurement::from_json_slice(line.as_bytes()).expect("valid measurement")
+    };
+    let sent = |m: Measurement, received: DateTime<Utc>, carrier: Option<&str>, asn: Option<u32>| {
+        let mut b = batch(&p, vec![m]).arriving(Arrival {
+            carrier: carrier.map(str::to_owned),
+            asn,
+        });
+        b.received_at = received;
+        b
+    };
+    store
+        .write_batches(vec![
+            sent(measurement("tcp", t, None), t, None, Some(64500)),
+            sent(sat_line, t + Duration::seconds(1), Some("sat"), Some(14593)),
+            sent(measurement("icmp", t, None), t + Duration::seconds(2), None, None),
+        ])
+        .await
+        .expect("writes");
+    store
+        .write_batches(vec![sent(
+            measurement("vitals", t, None),
+            t + Duration::hours(2),
+            None,
+            Some(64500),
+        )])
+        .await
+        .expect("writes");
+    let arrivals: Vec<_> = store
+        .probe_arrivals()
+        .await
+        .expect("reads")
+        .into_iter()
+        .filter(|a| a.probe_id == p.probe_id)
+        .collect();
+    assert_eq!(
+        arrivals,
+        vec![
+            ProbeArrival {
+                probe_id: p.probe_id.clone(),
+                carrier: None,
+                asn: Some(64500),
+                access: None,
+                first_seen: t,
+                last_seen: t + Duration::hours(2),
+            },
+            ProbeArrival {
+                probe_id: p.probe_id.clone(),
+                carrier: Some("sat".to_owned()),
+                asn: Some(14593),
+                access: Some("satellite".to_owned()),
+                first_seen: t + Duration::seconds(1),
+                last_seen: t + Duration::seconds(1),
+            },
+        ]
+    );
+}
+
 async fn uplink_timelines(store: &dyn Store) {
     let p = register(store, "prb-uplinks1", 50).await;
     let t = t0() + Duration::days(5);
@@ -1255,6 +1323,7 @@ async fn suite(store: Arc<dyn Store>, twin: Arc<dyn Store>) {
     bucket_summaries(&*store).await;
     materialised_summaries(&*store, &*twin).await;
     uplink_timelines(&*store).await;
+    arrivals(&*store).await;
     signed_batches(&*store).await;
     webhook_outbox(&*store).await;
 }

@@ -3,7 +3,7 @@
 //! `pipeline` runs one upload through every step below and says why it refused one; `body` decodes (bounded
 //! decompression), `batch` parses and validates all-or-nothing, `client_address` keeps the address a probe
 //! connects from out of storage, `queue` admits a bounded number of batches and commits them in groups through
-//! the store, `limits` holds each probe to its quotas.
+//! the store, `limits` holds each probe to its quotas, `asn_table` names the network an upload arrived from.
 
 mod asn_table;
 mod batch;

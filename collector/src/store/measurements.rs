@@ -79,6 +79,13 @@ pub struct Arrival {
     pub asn: Option<u32>,
 }
 
+impl Arrival {
+    /// Whether it says anything worth keeping (a carrier named, or a network known).
+    pub fn is_known(&self) -> bool {
+        self.carrier.is_some() || self.asn.is_some()
+    }
+}
+
 impl IngestBatch {
     /// A batch of `measurements` from `probe`. Each measurement's stored line is made here, by whoever decoded the
     /// batch (the ingest path: on its decoding thread, one per upload), so that the store's single writer does
@@ -104,6 +111,16 @@ impl IngestBatch {
     pub fn arriving(mut self, arrival: Arrival) -> Self {
         self.arrival = arrival;
         self
+    }
+
+    /// The access its carrier declared (`uplink.access` of its measurements taken on the carrier), if any.
+    pub fn carrier_access(&self) -> Option<&'static str> {
+        let carrier = self.arrival.carrier.as_deref()?;
+        self.measurements
+            .iter()
+            .filter_map(|m| m.uplink.as_ref())
+            .find(|u| u.name == carrier)
+            .map(|u| u.access.as_str())
     }
 
     /// The measurements, in line order.

@@ -35,7 +35,7 @@ pub use measurements::{
 };
 pub use outbox::{OutboxEntry, OutboxStore};
 pub use presence::PresenceStore;
-pub use registry::{NewProbe, ProbeRegistry, TokenHash};
+pub use registry::{NewProbe, ProbeArrival, ProbeRegistry, TokenHash};
 pub use spec::StoreSpec;
 pub use sqlite::SqliteStore;
 pub use summaries::{SummaryStore, fold_raw_rows};

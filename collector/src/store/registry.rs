@@ -32,6 +32,27 @@ pub trait ProbeRegistry: Send + Sync {
 
     /// Records (or replaces) a probe's batch-signing key; false when no probe has that id.
     async fn set_probe_key(&self, probe_id: &str, key: PublicKey) -> Result<bool, StoreError>;
+
+    /// How each probe's uploads have arrived (written with the batches, `MeasurementStore::write_batches`), by
+    /// probe, carrier and network.
+    async fn probe_arrivals(&self) -> Result<Vec<ProbeArrival>, StoreError>;
+}
+
+/// How a probe's uploads arrived over one carrier from one network: never an address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProbeArrival {
+    /// The probe.
+    pub probe_id: String,
+    /// The uplink that carried them (`Vigil-Uplink`), `None` for the probe's registered line.
+    pub carrier: Option<String>,
+    /// The network they arrived from (`[ingest] asn_table`); `None` when not known.
+    pub asn: Option<u32>,
+    /// The carrier's access, as its measurements declared it (`uplink.access`), when they did.
+    pub access: Option<String>,
+    /// The first batch's receipt.
+    pub first_seen: DateTime<Utc>,
+    /// The last batch's receipt.
+    pub last_seen: DateTime<Utc>,
 }
 
 /// SHA-256 of a probe token. Tokens carry 256 random bits, so a fast hash is enough to make a leaked store

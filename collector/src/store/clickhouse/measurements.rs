@@ -7,10 +7,11 @@ use async_trait::async_trait;
 use vigil_measurement::signature::PublicKey;
 use vigil_measurement::{Measurement, MeasurementResult, Outcome};
 
-use super::rows::{AnchorRow, MeasurementRow, ReadRow, SeenRow, SignedBatchRow};
+use super::rows::{AnchorRow, ArrivalRow, MeasurementRow, ReadRow, SeenRow, SignedBatchRow};
 use super::{
-    BindValue, ClickHouseStore, IngestBatch, PreparedWrite, SentMeasurement, SignedBatchQuery, SignedBatchRecord,
-    StoredMeasurement, WriteOutcome, bind_all, day_of, hex_array, now_ms, raw_clauses, where_clause, with_retry,
+    ArrivalKey, BindValue, ClickHouseStore, IngestBatch, PreparedWrite, SentMeasurement, SignedBatchQuery,
+    SignedBatchRecord, StoredMeasurement, WriteOutcome, bind_all, day_of, hex_array, now_ms, raw_clauses, where_clause,
+    with_retry,
 };
 
 use crate::model::{ANCHOR_LIST, AnchorMetric, BlockingMethod, anchor_metric, blocking_method, fingerprint, path_end};
@@ -216,6 +217,11 @@ impl MeasurementStore for ClickHouseStore {
             // The measurements are stored; a missed last-seen stamp is not worth failing the batch for.
             tracing::warn!(error = %err, "could not record when probes were last seen");
         }
+        let arrivals = self.arrivals_due(&batches);
+        if let Err(err) = self.insert("probe_arrivals", &arrivals).await {
+            // As with the last-seen stamp: the rows are stored; the next write's stamp says the same.
+            tracing::warn!(error = %err, "could not record how probes' uploads arrived");
+        }
         Ok(outcomes)
     }
 
@@ -262,6 +268,58 @@ impl MeasurementStore for ClickHouseStore {
 
 /// How often a probe's last-seen time is written (it is read for the public probe list only).
 const SEEN_EVERY_MS: i64 = 60_000;
+
+impl ClickHouseStore {
+    /// The `probe_arrivals` rows `batches` make due: a key this run has not written, or one whose last written
+    /// receipt is at least [`SEEN_EVERY_MS`] older (a row per run and key, stamped with the run's first sight of
+    /// it).
+    fn arrivals_due(&self, batches: &[IngestBatch]) -> Vec<ArrivalRow> {
+        let Ok(mut written) = self.arrivals.lock() else {
+            return Vec::new();
+        };
+        let mut due: BTreeMap<ArrivalKey, ArrivalRow> = BTreeMap::new();
+        for batch in batches.iter().filter(|b| b.arrival.is_known()) {
+            let key = (
+                batch.probe.probe_id.clone(),
+                batch.arrival.carrier.clone().unwrap_or_default(),
+                batch.arrival.asn.unwrap_or(0),
+            );
+            let seen = batch.received_at.timestamp_millis();
+            let (first, last_written) = written.get(&key).copied().unwrap_or((seen, i64::MIN));
+            let access = batch.carrier_access().unwrap_or_default().to_owned();
+            if let Some(row) = due.get_mut(&key) {
+                row.first_seen_ms = row.first_seen_ms.min(seen);
+                row.seen_ms = row.seen_ms.max(seen);
+                if row.access.is_empty() {
+                    row.access = access;
+                }
+                continue;
+            }
+            if seen.saturating_sub(last_written) < SEEN_EVERY_MS {
+                continue;
+            }
+            due.insert(
+                key.clone(),
+                ArrivalRow {
+                    probe_id: key.0,
+                    carrier: key.1,
+                    asn: key.2,
+                    access,
+                    first_seen_ms: first.min(seen),
+                    seen_ms: seen,
+                },
+            );
+        }
+        for row in due.values() {
+            let key = (row.probe_id.clone(), row.carrier.clone(), row.asn);
+            let first = written
+                .get(&key)
+                .map_or(row.first_seen_ms, |w| w.0.min(row.first_seen_ms));
+            written.insert(key, (first, row.seen_ms));
+        }
+        due.into_values().collect()
+    }
+}
 
 /// The SQL of a measurement query: the inner select resolves each row's effective time against the boot's
 /// anchor; the outer one filters on it. Returns the SQL and the values to bind, in order.

@@ -59,10 +59,15 @@ pub struct ClickHouseStore {
     anchors: Mutex<HashMap<(String, String), i64>>,
     /// Last-seen time written per probe.
     seen: Mutex<HashMap<String, i64>>,
+    /// Per (probe, carrier, network) this run has seen arrive: when first, and the receipt last written.
+    arrivals: Mutex<HashMap<ArrivalKey, (i64, i64)>>,
     /// The (probe id, measurement id) pairs the last successful write stored: the next write's lookup may have
     /// run before they were.
     last_written: Mutex<HashSet<(String, String)>>,
 }
+
+/// A `probe_arrivals` key: probe, carrier ('' for the registered line), ASN (0: not known).
+type ArrivalKey = (String, String, u32);
 
 impl ClickHouseStore {
     /// Connects to `url` (`http://host:port`), creates `database` and the tables if missing.
@@ -247,6 +252,7 @@ impl ClickHouseStore {
             clock: AtomicI64::new(max_seq.max(now_ms() * 1000)),
             anchors: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
+            arrivals: Mutex::new(HashMap::new()),
             last_written: Mutex::new(HashSet::new()),
         })
     }

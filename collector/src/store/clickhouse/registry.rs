@@ -5,14 +5,39 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use vigil_measurement::signature::PublicKey;
 
-use super::rows::{ProbeRow, SeenRow};
+use super::rows::{ArrivalRow, ProbeRow, SeenRow};
 use super::{ClickHouseStore, NewProbe, TokenHash, hex_array, now_ms, with_retry};
 
 use crate::model::{AccessType, ProbeProfile, ProbeRecord};
-use crate::store::{ProbeRegistry, StoreError};
+use crate::store::{ProbeArrival, ProbeRegistry, StoreError};
 
 #[async_trait]
 impl ProbeRegistry for ClickHouseStore {
+    async fn probe_arrivals(&self) -> Result<Vec<ProbeArrival>, StoreError> {
+        let rows: Vec<ArrivalRow> = with_retry("read probe arrivals", || {
+            self.client
+                .query(
+                    "SELECT probe_id, carrier, asn, max(access) AS access, min(first_seen_ms) AS first_seen_ms, \
+                     max(seen_ms) AS seen_ms FROM probe_arrivals GROUP BY probe_id, carrier, asn \
+                     ORDER BY probe_id, carrier, asn",
+                )
+                .fetch_all::<ArrivalRow>()
+        })
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ProbeArrival {
+                    first_seen: time(r.first_seen_ms, "probe_arrivals.first_seen_ms")?,
+                    last_seen: time(r.seen_ms, "probe_arrivals.seen_ms")?,
+                    probe_id: r.probe_id,
+                    carrier: (!r.carrier.is_empty()).then_some(r.carrier),
+                    asn: (r.asn != 0).then_some(r.asn),
+                    access: (!r.access.is_empty()).then_some(r.access),
+                })
+            })
+            .collect()
+    }
+
     async fn register_probes(&self, probes: Vec<NewProbe>) -> Result<usize, StoreError> {
         // One conflict check and one insert for all of them (an import registers thousands).
         if probes.is_empty() {
@@ -166,13 +191,15 @@ impl ProbeRegistry for ClickHouseStore {
     }
 }
 
+/// The time stored as epoch milliseconds in `context`.
+fn time(ms: i64, context: &'static str) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt {
+        context,
+        detail: ms.to_string(),
+    })
+}
+
 fn probe_record(r: ProbeRow, last_seen_ms: Option<i64>) -> Result<ProbeRecord, StoreError> {
-    let time = |ms: i64, context: &'static str| {
-        chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt {
-            context,
-            detail: ms.to_string(),
-        })
-    };
     Ok(ProbeRecord {
         probe_id: r.probe_id,
         profile: ProbeProfile {

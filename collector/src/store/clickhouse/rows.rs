@@ -84,6 +84,17 @@ pub struct SignedBatchRow {
     pub first: u64,
 }
 
+/// A `probe_arrivals` row.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct ArrivalRow {
+    pub probe_id: String,
+    pub carrier: String,
+    pub asn: u32,
+    pub access: String,
+    pub first_seen_ms: i64,
+    pub seen_ms: i64,
+}
+
 /// A `probe_seen` row.
 #[derive(Debug, Clone, Row, Serialize, Deserialize)]
 pub struct SeenRow {

@@ -9,10 +9,43 @@ use super::time::to_ms;
 use super::{NewProbe, SqliteStore, TokenHash, with_conn};
 
 use crate::model::ProbeRecord;
-use crate::store::{ProbeRegistry, StoreError};
+use crate::store::{ProbeArrival, ProbeRegistry, StoreError};
 
 #[async_trait]
 impl ProbeRegistry for SqliteStore {
+    async fn probe_arrivals(&self) -> Result<Vec<ProbeArrival>, StoreError> {
+        with_conn(&self.reader, |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT probe_id, carrier, asn, access, first_seen_ms, last_seen_ms FROM probe_arrivals
+                 ORDER BY probe_id, carrier, asn",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u32>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (probe_id, carrier, asn, access, first, last) = row?;
+                out.push(ProbeArrival {
+                    probe_id,
+                    carrier: (!carrier.is_empty()).then_some(carrier),
+                    asn: (asn != 0).then_some(asn),
+                    access,
+                    first_seen: super::time::from_ms(first, "probe_arrivals.first_seen_ms")?,
+                    last_seen: super::time::from_ms(last, "probe_arrivals.last_seen_ms")?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn register_probes(&self, probes: Vec<NewProbe>) -> Result<usize, StoreError> {
         with_conn(&self.writer, move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -190,6 +190,20 @@ const MIGRATIONS: &[&str] = &[
         SELECT source, MIN(connected_ms), MAX(COALESCE(disconnected_ms, connected_ms)) + 1
         FROM presence_sessions GROUP BY source;
     "#,
+    // 9: how each probe's uploads arrive: per carrier (the uplink named in `Vigil-Uplink`, '' for the registered
+    // line) and network (AS 0: not known), the carrier's access when its measurements declared one, first and
+    // last seen. Never an address.
+    r#"
+    CREATE TABLE probe_arrivals (
+        probe_id      TEXT NOT NULL REFERENCES probes(probe_id),
+        carrier       TEXT NOT NULL,
+        asn           INTEGER NOT NULL,
+        access        TEXT,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL,
+        PRIMARY KEY (probe_id, carrier, asn)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

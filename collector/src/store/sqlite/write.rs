@@ -51,6 +51,23 @@ pub(super) fn write_batches(tx: &Transaction<'_>, batches: &[IngestBatch]) -> Re
         }
         tx.prepare_cached("UPDATE probes SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?1) WHERE probe_id = ?2")?
             .execute(params![to_ms(batch.received_at), batch.probe.probe_id])?;
+        if batch.arrival.is_known() {
+            tx.prepare_cached(
+                "INSERT INTO probe_arrivals (probe_id, carrier, asn, access, first_seen_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (probe_id, carrier, asn) DO UPDATE SET
+                    access = COALESCE(excluded.access, access),
+                    first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms),
+                    last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms)",
+            )?
+            .execute(params![
+                batch.probe.probe_id,
+                batch.arrival.carrier.as_deref().unwrap_or(""),
+                batch.arrival.asn.unwrap_or(0),
+                batch.carrier_access(),
+                to_ms(batch.received_at),
+            ])?;
+        }
         outcomes.push(outcome);
     }
     Ok(outcomes)
