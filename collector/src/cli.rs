@@ -406,11 +406,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&arrivals)?);
             } else {
-                let registered: std::collections::BTreeMap<String, u32> = store
+                let registered: std::collections::BTreeMap<String, vigil_collector::ProbeProfile> = store
                     .probes()
                     .await?
                     .into_iter()
-                    .map(|p| (p.probe_id, p.profile.asn))
+                    .map(|p| (p.probe_id, p.profile))
                     .collect();
                 println!(
                     "{:<16} {:<12} {:>8} {:<9} {:<20} {:<20} NOTE",
@@ -418,8 +418,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 );
                 let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
                 for a in &arrivals {
-                    let note = match (a.carrier.as_ref(), a.asn, registered.get(&a.probe_id)) {
-                        (None, Some(asn), Some(&own)) if asn != own => format!("registered as AS{own}"),
+                    let note = match registered.get(&a.probe_id) {
+                        Some(profile) if a.off_network(profile).is_some() => {
+                            format!("registered as AS{}", profile.asn)
+                        }
                         _ => String::new(),
                     };
                     println!(

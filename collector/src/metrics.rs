@@ -19,6 +19,9 @@ pub struct CollectorMetrics {
     pub measurements_duplicate: IntCounter,
     /// Batches refused, by reason code.
     pub batches_rejected: IntCounterVec,
+    /// Batches that came over a probe's registered line from another network than the one registered
+    /// (`[ingest] asn_table`), by the registered country and ASN: registrations out of date.
+    pub batches_off_network: IntCounterVec,
     /// Time from request to answer for accepted batches.
     pub ingest_seconds: Histogram,
     /// How late measurements arrive (receive time minus start time, synced clocks only).
@@ -80,6 +83,14 @@ impl CollectorMetrics {
                 Opts::new("batches_rejected_total", "Batches refused, by reason."),
                 &["reason"],
             )?,
+            batches_off_network: IntCounterVec::new(
+                Opts::new(
+                    "batches_off_network_total",
+                    "Batches over a probe's registered line arriving from another network than the registered one, \
+                     by registered country and ASN.",
+                ),
+                &["country", "asn"],
+            )?,
             ingest_seconds: seconds(
                 "ingest_seconds",
                 "Request to answer, accepted batches.",
@@ -133,6 +144,7 @@ impl CollectorMetrics {
         m.registry.register(Box::new(m.measurements_stored.clone()))?;
         m.registry.register(Box::new(m.measurements_duplicate.clone()))?;
         m.registry.register(Box::new(m.batches_rejected.clone()))?;
+        m.registry.register(Box::new(m.batches_off_network.clone()))?;
         m.registry.register(Box::new(m.ingest_seconds.clone()))?;
         m.registry.register(Box::new(m.measurement_age_seconds.clone()))?;
         m.registry.register(Box::new(m.store_write_seconds.clone()))?;

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 use vigil_collector::AccessType;
 use vigil_collector::Placed;
-use vigil_collector::{ClassifierSettings, ProbeInfo, build_input, classify};
+use vigil_collector::{ClassifierInput, ClassifierSettings, ProbeInfo, build_input, classify};
 use vigil_collector::{ConfidenceLevel, DisruptionEvent, EventClass};
 use vigil_measurement::result::{DnsResult, Power, TcpResult, VitalsResult};
 use vigil_measurement::{Measurement, MeasurementResult, Outcome, SCHEMA_VERSION, Scope, Target};
@@ -225,6 +225,10 @@ impl Scenario {
     }
 
     fn events_in(&self, order: &[usize], probes: Vec<ProbeInfo>) -> Vec<DisruptionEvent> {
+        classify(&self.input(order, probes), &ClassifierSettings::default())
+    }
+
+    fn input(&self, order: &[usize], probes: Vec<ProbeInfo>) -> ClassifierInput {
         let access: std::collections::HashMap<String, AccessType> =
             probes.iter().map(|p| (p.probe_id.clone(), p.access)).collect();
         let placed = order.iter().map(|&i| {
@@ -236,13 +240,26 @@ impl Scenario {
                 measurement: m,
             }
         });
-        let input = build_input(probes, placed, BUCKET, t0(), t0() + Duration::seconds(WINDOW * BUCKET));
-        classify(&input, &ClassifierSettings::default())
+        build_input(probes, placed, BUCKET, t0(), t0() + Duration::seconds(WINDOW * BUCKET))
     }
 
     fn events(&self) -> Vec<DisruptionEvent> {
         let order: Vec<usize> = (0..self.measurements.len()).collect();
         self.events_in(&order, probes())
+    }
+
+    /// The events when the dishes' uploads arrived from `network` (the collector's `[ingest] asn_table` read it
+    /// from their addresses, and a run gives each uplink's timeline that network).
+    fn events_with_dishes_on(&self, network: u32) -> Vec<DisruptionEvent> {
+        let order: Vec<usize> = (0..self.measurements.len()).collect();
+        let mut input = self.input(&order, probes());
+        let mut dishes = 0;
+        for p in input.probes.iter_mut().filter(|p| p.probe_id.ends_with("/satellite")) {
+            p.asn = network;
+            dishes += 1;
+        }
+        assert!(dishes > 0, "the scenario has dishes");
+        classify(&input, &ClassifierSettings::default())
     }
 }
 
@@ -1408,6 +1425,24 @@ fn dishes_failing_while_the_lines_beside_them_work_are_a_satellite_failure_not_a
             .any(|ev| ev.text.contains("only the probes' satellite uplinks failed")),
         "{e:#?}"
     );
+    // With the network the dishes' uploads arrived from known, the satellite operator is named, and one operator
+    // holding every dish is no reason to doubt a cut (there is none to doubt: their paths do not cross the border).
+    let events = s.events_with_dishes_on(14593);
+    let found = outages(&events);
+    assert_eq!(found.len(), 1, "{events:#?}");
+    let e = found[0];
+    assert_eq!(
+        (e.class, e.scope.level.as_str(), e.scope.access.as_deref(), e.scope.asn),
+        (EventClass::NetworkFailure, "access", Some("satellite"), Some(14593)),
+        "{e:#?}"
+    );
+    assert!(
+        e.evidence
+            .iter()
+            .any(|ev| ev.text.contains("only the probes' satellite uplinks on AS14593 failed")),
+        "{e:#?}"
+    );
+    assert!(e.evidence.iter().all(|ev| !ev.text.contains("look the same")), "{e:#?}");
 }
 
 #[test]
@@ -1473,6 +1508,20 @@ fn a_cut_reported_live_by_dual_homed_probes_is_a_shutdown_while_it_lasts() {
     assert!(
         e.evidence.iter().any(|ev| ev.text.contains("live")),
         "the live reports are named: {e:#?}"
+    );
+    let reporting = "kept reporting through another uplink (satellite";
+    assert!(e.evidence.iter().any(|ev| ev.text.contains(reporting)), "{e:#?}");
+    // The network those reports arrived from, when the collector knows it: they did not cross the border.
+    let events = s.events_with_dishes_on(14593);
+    let found = outages(&events);
+    assert_eq!(found.len(), 1, "{events:#?}");
+    let e = found[0];
+    assert_eq!((e.class, e.ended_at), (EventClass::Shutdown, None), "{e:#?}");
+    assert!(
+        e.evidence
+            .iter()
+            .any(|ev| ev.text.contains("(satellite, arriving from AS14593)")),
+        "{e:#?}"
     );
 }
 

@@ -716,5 +716,27 @@ async fn each_upload_records_its_carrier_and_the_network_it_arrived_from_never_i
     // The network is kept, the address is not.
     let raw = serde_json::to_string(&arrivals).expect("serialises");
     assert!(!raw.contains("10.77.0.9"), "{raw}");
+    // The probe is registered on AS44244: its line's upload arriving from AS64501 says the registration is out of
+    // date; the dish's upload, from whatever network, does not.
+    let metrics = c
+        .client
+        .get(c.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let off_network: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("vigil_batches_off_network_total{"))
+        .collect();
+    assert_eq!(off_network.len(), 1, "{metrics}");
+    assert!(
+        off_network[0].contains(r#"asn="44244""#)
+            && off_network[0].contains(r#"country="IR""#)
+            && off_network[0].ends_with(" 1"),
+        "{off_network:?}"
+    );
     c.stop().await;
 }

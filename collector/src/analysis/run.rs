@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 
 use std::collections::BTreeMap;
 
+use crate::classify::input::OtherPathNetworks;
 use crate::classify::{ClassifierSettings, ProbeInfo, classify};
-use crate::model::{DisruptionEvent, bucket_range};
+use crate::model::{AccessType, DisruptionEvent, bucket_range, other_timeline};
 use crate::store::aggregates::Reader;
-use crate::store::{EventQuery, EventSaveSummary, Store, StoreError};
+use crate::store::{EventQuery, EventSaveSummary, ProbeArrival, Store, StoreError};
 
 /// How an event changed in a run (what alerts are about).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -103,6 +104,24 @@ pub struct RunReport {
     pub probe_buckets: usize,
 }
 
+/// The network each probe's uplink of a given access last arrived from, by that uplink's timeline id
+/// (`model::other_timeline`): the uploads a carrier brought declared its access (`ProbeArrival::access`), and the
+/// table named the network they came from. A carrier seen on two networks (a dish moved to another operator)
+/// counts by the latest.
+pub fn other_path_networks(arrivals: &[ProbeArrival]) -> OtherPathNetworks {
+    let mut latest: BTreeMap<String, (DateTime<Utc>, u32)> = BTreeMap::new();
+    for a in arrivals {
+        let (Some(asn), Some(access)) = (a.asn, a.access.as_deref().and_then(AccessType::parse)) else {
+            continue;
+        };
+        let timeline = other_timeline(&a.probe_id, access);
+        if latest.get(&timeline).is_none_or(|&(seen, _)| a.last_seen > seen) {
+            latest.insert(timeline, (a.last_seen, asn));
+        }
+    }
+    latest.into_iter().map(|(timeline, (_, asn))| (timeline, asn)).collect()
+}
+
 /// The classifier's input for `[from, to)` from the store: the registry and, per probe and bucket, what was
 /// measured (by effective time, through the materialised summaries as `reader` uses them); returns it with the
 /// number of probe-buckets read.
@@ -150,7 +169,8 @@ pub async fn load_input(
         .collect();
     let bucket_secs = bucket_secs.max(1);
     let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs, reader).await?;
-    let probes = crate::classify::input::with_other_paths(probes, &observed);
+    let networks = other_path_networks(&store.probe_arrivals().await?);
+    let probes = crate::classify::input::with_other_paths(probes, &observed, &networks);
     let read: usize = observed.values().map(BTreeMap::len).sum();
     let buckets = bucket_range(bucket_secs, from, to);
     // Pseudo-probes (RIPE Atlas): judged by their presence alone, and only where their log covers the window.
@@ -312,6 +332,34 @@ mod tests {
             scores: Default::default(),
             targets: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_uplinks_timeline_takes_the_network_its_uploads_last_arrived_from() {
+        let at = |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0).expect("in range");
+        let arrival =
+            |probe: &str, carrier: Option<&str>, asn: Option<u32>, access: Option<&str>, last: i64| ProbeArrival {
+                probe_id: probe.to_owned(),
+                carrier: carrier.map(str::to_owned),
+                asn,
+                access: access.map(str::to_owned),
+                first_seen: at(0),
+                last_seen: at(last),
+            };
+        let networks = other_path_networks(&[
+            // The line: its timeline is the probe's own, named by the registry.
+            arrival("prb-1", None, Some(44244), None, 50),
+            // A dish that moved from one operator to another: the latest counts, whatever the order read.
+            arrival("prb-1", Some("sat"), Some(14593), Some("satellite"), 90),
+            arrival("prb-1", Some("sat"), Some(64501), Some("satellite"), 40),
+            // A second modem with no table entry, and a carrier whose access no measurement declared.
+            arrival("prb-2", Some("lte"), None, Some("mobile"), 90),
+            arrival("prb-2", Some("spare"), Some(64502), None, 90),
+        ]);
+        assert_eq!(
+            networks.into_iter().collect::<Vec<_>>(),
+            [(other_timeline("prb-1", AccessType::Satellite), 14593)]
+        );
     }
 
     #[test]

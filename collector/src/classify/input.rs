@@ -50,10 +50,19 @@ pub struct ClassifierInput {
     pub presence: BTreeMap<String, super::presence::ProbePresence>,
 }
 
+/// The networks the probes' other uplinks arrived from, by timeline id (`model::other_timeline`): read from the
+/// uploads each uplink carried (`[ingest] asn_table`, `ProbeRegistry::probe_arrivals`), never from an address.
+pub type OtherPathNetworks = BTreeMap<String, u32>;
+
 /// The probes, then the timelines of their uplinks of another access seen in `observed` (issue 24,
-/// `model::timeline_id`): each in its probe's country and region, with the access its uplink declared, no known
-/// network (AS 0) and held by no saved outage (it is judged apart from the terrestrial scopes).
-pub fn with_other_paths(mut probes: Vec<ProbeInfo>, observed: &Summaries) -> Vec<ProbeInfo> {
+/// `model::timeline_id`): each in its probe's country and region, with the access its uplink declared, the
+/// network its uploads arrived from when `networks` knows it (AS 0, no known network, otherwise), and held by no
+/// saved outage (it is judged apart from the terrestrial scopes).
+pub fn with_other_paths(
+    mut probes: Vec<ProbeInfo>,
+    observed: &Summaries,
+    networks: &OtherPathNetworks,
+) -> Vec<ProbeInfo> {
     let registered: BTreeMap<String, ProbeInfo> = probes.iter().map(|p| (p.probe_id.clone(), p.clone())).collect();
     for timeline in observed.keys() {
         let (probe, Some(access)) = split_timeline(timeline) else {
@@ -62,7 +71,7 @@ pub fn with_other_paths(mut probes: Vec<ProbeInfo>, observed: &Summaries) -> Vec
         if let Some(p) = registered.get(probe) {
             probes.push(ProbeInfo {
                 probe_id: timeline.clone(),
-                asn: 0,
+                asn: networks.get(timeline).copied().unwrap_or(0),
                 access,
                 held_since: None,
                 ..p.clone()
@@ -88,7 +97,7 @@ pub fn build_input<'a>(
     ClassifierInput {
         bucket_secs: bucket_secs.max(1),
         buckets: bucket_range(bucket_secs, from, to),
-        probes: with_other_paths(probes, &observed),
+        probes: with_other_paths(probes, &observed, &OtherPathNetworks::new()),
         observed,
         presence: BTreeMap::new(),
     }

@@ -91,7 +91,12 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
     for access in [AccessType::Satellite, AccessType::Mobile, AccessType::Fixed] {
         let of_access = |p: &ProbeInfo| other_paths::is_other_path(p) && p.access == access;
         if input.probes.iter().any(of_access) {
-            events = other_paths::merge(events, classify_among(input, settings, of_access), access);
+            events = other_paths::merge(
+                events,
+                classify_among(input, settings, of_access),
+                access,
+                &input.probes,
+            );
         }
     }
     events

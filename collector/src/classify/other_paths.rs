@@ -15,6 +15,19 @@ use crate::model::{AccessType, DisruptionEvent, EventClass, Evidence, split_time
 
 use super::ProbeInfo;
 
+/// The one network every uplink of `access` in `scope`'s country (and region, when it has one) arrived from, when
+/// they all did from the same known one (`input::with_other_paths`): a satellite operator's outage is then named.
+fn one_network(probes: &[ProbeInfo], access: AccessType, scope: &crate::model::EventScope) -> Option<u32> {
+    let mut networks = probes
+        .iter()
+        .filter(|p| is_other_path(p) && p.access == access)
+        .filter(|p| scope.country.as_deref() == Some(p.country.as_str()))
+        .filter(|p| scope.region.is_none() || scope.region == p.region)
+        .map(|p| p.asn);
+    let first = networks.next()?;
+    (first != 0 && networks.all(|asn| asn == first)).then_some(first)
+}
+
 /// Whether a probe of the classifier's input is another uplink's timeline of a registered probe.
 pub(crate) fn is_other_path(probe: &ProbeInfo) -> bool {
     split_timeline(&probe.probe_id).1.is_some()
@@ -22,12 +35,15 @@ pub(crate) fn is_other_path(probe: &ProbeInfo) -> bool {
 
 /// The terrestrial events, with the outages of the other paths of one `access` folded into the terrestrial
 /// outages they coincide with (as evidence) or added as outages of that access; the other paths' other events (a
-/// probe's dish failing alone, censorship, throttling seen through it) follow at their own scope.
+/// probe's dish failing alone, censorship, throttling seen through it) follow at their own scope. `probes` are the
+/// classifier's input's.
 pub(super) fn merge(
     mut terrestrial: Vec<DisruptionEvent>,
     other: Vec<DisruptionEvent>,
     access: AccessType,
+    probes: &[ProbeInfo],
 ) -> Vec<DisruptionEvent> {
+    let access_type = access;
     let access = access.as_str();
     let mut own = Vec::new();
     for event in other {
@@ -48,7 +64,10 @@ pub(super) fn merge(
                 ),
                 points: 0,
             }),
-            None => own.push(as_path_failure(event, access)),
+            None => {
+                let network = one_network(probes, access_type, &event.scope);
+                own.push(as_path_failure(event, access, network));
+            }
         }
     }
     terrestrial.extend(own);
@@ -63,19 +82,24 @@ fn overlaps(a: &DisruptionEvent, b: &DisruptionEvent) -> bool {
 
 /// An outage of the other paths alone: the satellite (or other) network's failure at its access scope. Its class
 /// is a network failure whatever the population's own reading: no government cuts a satellite path at the
-/// border, and the lines beside it had power.
-fn as_path_failure(mut event: DisruptionEvent, access: &str) -> DisruptionEvent {
+/// border, and the lines beside it had power. `network` is the one network all those paths arrived from, if any.
+fn as_path_failure(mut event: DisruptionEvent, access: &str, network: Option<u32>) -> DisruptionEvent {
     event.class = EventClass::NetworkFailure;
-    // The access scope of the country; a region the population's own reading found is kept beside it.
+    // The access scope of the country; a region the population's own reading found is kept beside it, and the
+    // network they all arrived from.
     event.scope.level = "access".to_owned();
-    event.scope.asn = None;
+    event.scope.asn = network;
     event.scope.access = Some(access.to_owned());
     event.id = super::event_id(&[&event.id, "other-path", access]);
+    let (on, whose) = match network {
+        Some(asn) => (format!(" on AS{asn}"), format!("AS{asn}'s")),
+        None => (String::new(), format!("the {access} network's")),
+    };
     event.evidence.push(Evidence {
         family: "scope".to_owned(),
         text: format!(
-            "only the probes' {access} uplinks failed, while their terrestrial lines and power worked: jamming or \
-             the {access} network's own fault, never a verdict on the terrestrial network"
+            "only the probes' {access} uplinks{on} failed, while their terrestrial lines and power worked: jamming \
+             or {whose} own fault, never a verdict on the terrestrial network"
         ),
         points: 0,
     });

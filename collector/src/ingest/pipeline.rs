@@ -17,6 +17,7 @@ use hyper::header::{self, HeaderName};
 use sha2::{Digest, Sha256};
 use vigil_measurement::signature::{PublicKey, SIGNATURE_HEADER};
 
+use super::off_network::{OffNetwork, OffNetworkLog};
 use super::{
     AsnTable, BatchError, BatchLimits, BodyError, ContentEncoding, Exceeded, IngestQueue, ProbeLimits, SubmitError,
     client_address, decode_body, line_mentioning, parse_batch, parse_signed_batch,
@@ -110,6 +111,8 @@ pub struct IngestPipeline {
     metrics: Arc<CollectorMetrics>,
     /// The IP-to-ASN table, when configured: the network each upload arrived from.
     asn_table: Option<Arc<AsnTable>>,
+    /// Uploads over a probe's line from another network than the registered one, said once each.
+    off_network: Arc<OffNetworkLog>,
 }
 
 impl IngestPipeline {
@@ -128,6 +131,7 @@ impl IngestPipeline {
             limits,
             metrics,
             asn_table: None,
+            off_network: Arc::new(OffNetworkLog::default()),
         }
     }
 
@@ -199,7 +203,11 @@ impl IngestPipeline {
                 (m.kind().as_str(), m.result.outcome().as_str(), age)
             })
             .collect();
+        let off_network = OffNetwork::of(&batch);
         let outcome = self.queue.submit(admission, batch).await?;
+        if let Some(mismatch) = off_network {
+            self.off_network.report(mismatch, &self.metrics);
+        }
         tracing::debug!(
             lines = count,
             accepted = outcome.accepted,

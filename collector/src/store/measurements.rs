@@ -84,6 +84,22 @@ impl Arrival {
     pub fn is_known(&self) -> bool {
         self.carrier.is_some() || self.asn.is_some()
     }
+
+    /// The network it arrived from, when it came over the probe's registered line and that network is not the one
+    /// `profile` registers: the registry, which every network scope is built on, is then out of date (the probe
+    /// moved, or its line changed hands). The registered line is the upload with no carrier named, or a carrier
+    /// whose measurements declared the registered access (`carrier_access`); a carrier of unknown access (a dish
+    /// carrying only its line's spooled measurements) is not judged.
+    pub fn off_network(&self, carrier_access: Option<&str>, profile: &crate::model::ProbeProfile) -> Option<u32> {
+        let asn = self.asn?;
+        let on_line = match (&self.carrier, carrier_access) {
+            (None, _) => true,
+            (Some(_), Some(access)) => access == profile.access.as_str(),
+            (Some(_), None) => false,
+        };
+        // AS 0 registers no network (a pseudo-probe's unknown one): nothing to compare with.
+        (on_line && profile.asn != 0 && asn != profile.asn).then_some(asn)
+    }
 }
 
 impl IngestBatch {

@@ -55,6 +55,18 @@ pub struct ProbeArrival {
     pub last_seen: DateTime<Utc>,
 }
 
+impl ProbeArrival {
+    /// The network these uploads arrived from when they came over the probe's registered line and it is not the
+    /// one `profile` registers (the rule of [`super::Arrival::off_network`]).
+    pub fn off_network(&self, profile: &crate::model::ProbeProfile) -> Option<u32> {
+        let arrival = super::Arrival {
+            carrier: self.carrier.clone(),
+            asn: self.asn,
+        };
+        arrival.off_network(self.access.as_deref(), profile)
+    }
+}
+
 /// SHA-256 of a probe token. Tokens carry 256 random bits, so a fast hash is enough to make a leaked store
 /// useless for impersonation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

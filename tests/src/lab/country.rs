@@ -205,6 +205,36 @@ fn octet(n: usize) -> u8 {
     u8::try_from(n).expect("fewer than 256 probes")
 }
 
+/// The lab's IP-to-ASN table in the iptoasn format the collector reads (`[ingest] asn_table`): each line probe's
+/// home network in its registered ISP's (or foreign network's) AS, every dish link in the satellite operator's
+/// — so the collector names the network each upload arrived from as it would with the real table.
+pub fn asn_table() -> String {
+    let mut ranges: Vec<(Ipv4Addr, Ipv4Addr, u32, &str)> = all_probes()
+        .enumerate()
+        .filter(|(_, spec)| spec.upstream != Upstream::Satellite)
+        .map(|(i, spec)| {
+            let n = octet(i + 1);
+            (
+                Ipv4Addr::new(10, 100, n, 0),
+                Ipv4Addr::new(10, 100, n, 255),
+                spec.asn,
+                spec.country,
+            )
+        })
+        .collect();
+    ranges.push((
+        Ipv4Addr::new(10, 110, 0, 0),
+        Ipv4Addr::new(10, 110, 255, 255),
+        SATELLITE_ASN,
+        "ZZ",
+    ));
+    ranges.sort();
+    ranges
+        .into_iter()
+        .map(|(start, end, asn, country)| format!("{start}\t{end}\t{asn}\t{country}\tLAB-AS{asn}\n"))
+        .collect()
+}
+
 /// A probe's address on its dish's link (a dual-homed probe's second interface, a satellite-only probe's only one).
 pub fn dish_probe_addr(n: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 110, octet(n), 2)

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use super::LabError;
 use super::country::{
     APP, COLLECTOR, COLLECTOR_PORT, DISH_IF, DOMESTIC_WEB, Dish, HOME_COUNTRY, INTL_ANCHORS, NS_COLLECTOR,
-    PUBLIC_RESOLVER, ProbeSpec, SITES, Sky, app_endpoints, ns_probe, site_url,
+    PUBLIC_RESOLVER, ProbeSpec, SITES, Sky, app_endpoints, asn_table, ns_probe, site_url,
 };
 
 /// Where the release binaries are.
@@ -107,13 +107,17 @@ impl CollectorNode {
     pub fn start(bins: &Binaries, dir: &Path, window_secs: u64) -> Result<Self, LabError> {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let store = format!("sqlite:{}", dir.join("vigil.db").display());
+        // The lab's address plan as an IP-to-ASN table: the collector names the network each upload arrived from.
+        let table = dir.join("ip2asn.tsv");
+        std::fs::write(&table, asn_table()).map_err(|e| LabError::io(&table, e))?;
         // Lab time runs fast (seconds-long buckets), so a probe fault counts from two buckets, not ten minutes.
         let config = format!(
             "listen = \"0.0.0.0:{COLLECTOR_PORT}\"\nstore = \"{store}\"\nbucket_secs = {}\n\n[classifier]\n\
              interval_secs = 2\nwindow_secs = {window_secs}\nsettle_secs = 2\n\
-             probe_fault_min_secs = {}\n",
+             probe_fault_min_secs = {}\n\n[ingest]\nasn_table = \"{}\"\n",
             TIMING.bucket_secs,
-            2 * TIMING.bucket_secs
+            2 * TIMING.bucket_secs,
+            table.display()
         );
         let config_path = dir.join("collector.toml");
         std::fs::write(&config_path, config).map_err(|e| LabError::io(&config_path, e))?;

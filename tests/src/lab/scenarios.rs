@@ -314,7 +314,8 @@ pub const SCENARIOS: &[Scenario] = &[
         during: During::Live,
         expect: &[Expect {
             evidence: &[
-                "through another uplink (satellite)",
+                // The network the dishes' uploads arrived from (`[ingest] asn_table`): not the country's.
+                "through another uplink (satellite, arriving from AS64510)",
                 "a national intranet",
                 "kept a reachable gateway",
             ],
@@ -335,7 +336,8 @@ pub const SCENARIOS: &[Scenario] = &[
         hold_buckets: 4,
         during: During::Nothing,
         expect: &[Expect {
-            evidence: &["only the probes' satellite uplinks failed"],
+            // The satellite operator named from the network the dishes' uploads arrived from.
+            evidence: &["only the probes' satellite uplinks on AS64510 failed"],
             ..expect(
                 "network_failure",
                 ScopeMatch {

@@ -61,8 +61,8 @@ pub(super) struct OutageView<'a, 't> {
     /// The probes of the outage's country expected at its start.
     pub country_members: Vec<usize>,
     /// The participants heard on another uplink (a dish beside the line, issue 24) in buckets their line was
-    /// down, and the accesses they were heard on: their lines' reports come from inside the cut, by construction.
-    pub reporting_through_other_uplinks: (usize, BTreeSet<&'static str>),
+    /// down: their lines' reports come from inside the cut, by construction.
+    pub reporting_through_other_uplinks: OtherUplinkReports,
     /// Every probe's timeline.
     pub timelines: &'a [Timeline<'t>],
     /// The classifier's input.
@@ -118,7 +118,7 @@ impl<'a, 't> OutageView<'a, 't> {
     /// dish in the buckets its line was down is at no edge: its line's reports are from inside the cut, whichever
     /// share of the outage's probes it is (issue 24: live reports open the event while the cut lasts).
     pub(super) fn enough_witnesses(&self, witnesses: usize) -> bool {
-        witnesses >= 2 && (witnesses * 2 >= self.participants.len() || self.reporting_through_other_uplinks.0 >= 2)
+        witnesses >= 2 && (witnesses * 2 >= self.participants.len() || self.reporting_through_other_uplinks.probes >= 2)
     }
 
     /// What probe `p` measured, bucket by bucket.
@@ -183,21 +183,32 @@ struct AnchorsWhileDown {
     leaked_buckets: usize,
 }
 
-/// How many of `participants` were heard on another uplink's timeline in a bucket their line was down, and on
-/// which accesses.
+/// Participants of an outage heard on another uplink's timeline in a bucket their line was down.
+#[derive(Debug, Clone, Default)]
+pub(super) struct OtherUplinkReports {
+    /// How many.
+    pub probes: usize,
+    /// The accesses they were heard on.
+    pub accesses: BTreeSet<&'static str>,
+    /// The networks those uplinks' uploads arrived from, where known (`input::with_other_paths`).
+    pub networks: BTreeSet<u32>,
+}
+
+/// Which of `participants` were heard on another uplink's timeline in a bucket their line was down, on which
+/// accesses and through which networks.
 fn through_other_uplinks(
     e: &Episode,
     participants: &[usize],
     timelines: &[Timeline<'_>],
     input: &ClassifierInput,
-) -> (usize, BTreeSet<&'static str>) {
-    let mut accesses = BTreeSet::new();
-    let mut probes = 0;
+) -> OtherUplinkReports {
+    let mut reports = OtherUplinkReports::default();
     for &p in participants {
         let line = &timelines[p];
         let mut heard = false;
         for access in [AccessType::Satellite, AccessType::Mobile, AccessType::Fixed] {
-            let Some(other) = input.observed.get(&other_timeline(&line.probe.probe_id, access)) else {
+            let timeline = other_timeline(&line.probe.probe_id, access);
+            let Some(other) = input.observed.get(&timeline) else {
                 continue;
             };
             let down_and_heard = (e.start..e.end).any(|t| {
@@ -205,27 +216,38 @@ fn through_other_uplinks(
             });
             if down_and_heard {
                 heard = true;
-                accesses.insert(access.as_str());
+                reports.accesses.insert(access.as_str());
+                let network = input.probes.iter().find(|q| q.probe_id == timeline).map(|q| q.asn);
+                reports.networks.extend(network.filter(|&asn| asn != 0));
             }
         }
-        probes += usize::from(heard);
+        reports.probes += usize::from(heard);
     }
-    (probes, accesses)
+    reports
 }
 
 /// The probes reporting through another uplink while their lines were down, named (their reports are weighed by
 /// the device and path families like any other; this says why so few may speak for the outage).
 fn other_uplinks_named(v: &OutageView<'_, '_>) -> Option<Feature> {
-    let (probes, accesses) = &v.reporting_through_other_uplinks;
-    if *probes == 0 {
+    let reports = &v.reporting_through_other_uplinks;
+    if reports.probes == 0 {
         return None;
     }
-    let accesses: Vec<&str> = accesses.iter().copied().collect();
+    let accesses: Vec<&str> = reports.accesses.iter().copied().collect();
+    // The networks those uplinks' uploads arrived from (a satellite operator's AS), when the collector has an
+    // IP-to-ASN table: a reader can see the reports did not cross the country's border networks.
+    let networks: Vec<String> = reports.networks.iter().map(|asn| format!("AS{asn}")).collect();
+    let via = if networks.is_empty() {
+        String::new()
+    } else {
+        format!(", arriving from {}", networks.join(", "))
+    };
     Some(Feature {
         family: "device",
         text: format!(
-            "{probes} of the {} probes down kept reporting through another uplink ({}) while their lines were cut: \
+            "{} of the {} probes down kept reporting through another uplink ({}{via}) while their lines were cut: \
              what their lines measured comes from inside the cut",
+            reports.probes,
             v.participants.len(),
             accesses.join(", ")
         ),
