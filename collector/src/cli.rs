@@ -146,6 +146,10 @@ enum EvalCommand {
         /// Worker threads (default: the machine's cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// The share of the home country's probes on a line with a satellite dish beside it (issue 24); 0 draws
+        /// the corpus without dishes, to measure what they add.
+        #[arg(long, default_value_t = vigil_collector::CorpusOptions::default().dish_share)]
+        dish_share: f64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -477,10 +481,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             seed,
             scenarios,
             threads,
+            dish_share,
             json,
         }) => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            let report = evaluate_corpus(seed, scenarios, &config.classifier.settings(), threads);
+            anyhow::ensure!((0.0..=1.0).contains(&dish_share), "--dish-share is a share, 0 to 1");
+            let options = vigil_collector::CorpusOptions { dish_share };
+            let report = evaluate_corpus(seed, scenarios, &options, &config.classifier.settings(), threads);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -62,7 +62,7 @@ pub use ingest::{BatchError, BatchLimits, BodyError, ContentEncoding, decode_bod
 
 // The scenario corpus (random countries through known events, with ground truth) and the classifier's score on it.
 pub use corpus::{
-    BUCKET_SECS as CORPUS_BUCKET_SECS, Country as CorpusCountry, EvalReport as CorpusReport,
+    BUCKET_SECS as CORPUS_BUCKET_SECS, CorpusOptions, Country as CorpusCountry, EvalReport as CorpusReport,
     Scenario as CorpusScenario, ScenarioKind, Truth, TruthScope, evaluate as evaluate_corpus, judge as judge_scenario,
     scenario as corpus_scenario,
 };

@@ -1471,6 +1471,53 @@ fn dishes_going_dark_with_their_region_are_power_evidence_in_the_blackout_not_an
             .any(|ev| ev.text.contains("satellite uplinks went dark with them")),
         "{e:#?}"
     );
+    assert_evidence(e, &["6 of the probes' satellite dishes went dark with their lines"]);
+}
+
+#[test]
+fn lines_and_dishes_going_dark_together_are_read_as_power_while_the_blackout_lasts() {
+    // A blackout in Tehran under way at the end of the window: nothing has come back to say it rebooted, and the
+    // lines' silence alone could be a cut whose reports wait in the spools. The dishes beside six of the lines
+    // went dark too — a cut at the border does not reach them.
+    let dark = |p: &ProbeInfo, b: i64| p.region.as_deref() == Some("Tehran") && b >= 90;
+    let shape = |p: &ProbeInfo, b: i64| (!dark(p, b)).then_some(HEALTHY);
+    let with_dishes = Scenario::new(shape).with_dishes(&tehran_dual_homed(), shape).events();
+    let found = outages(&with_dishes);
+    assert_eq!(found.len(), 1, "{with_dishes:#?}");
+    let e = found[0];
+    assert_eq!((e.class, e.ended_at), (EventClass::PowerOutage, None), "{e:#?}");
+    assert_evidence(e, &["satellite dishes went dark with their lines"]);
+    // Without the dishes the same silence is read as power by its geometry alone (one region across three
+    // networks), less surely.
+    let without = Scenario::new(shape).events();
+    let alone = outages(&without);
+    assert_eq!(alone.len(), 1, "{without:#?}");
+    assert_eq!(alone[0].class, EventClass::PowerOutage, "{without:#?}");
+    assert!(
+        alone[0].confidence < e.confidence && alone[0].confidence_level < e.confidence_level,
+        "{without:#?}"
+    );
+}
+
+#[test]
+fn a_dual_homed_probe_going_silent_alone_is_one_probe_fault_its_dish_silent_with_it() {
+    // One Tehran probe dies, line and dish together, while every other probe and dish works.
+    let dead = |p: &ProbeInfo, b: i64| p.probe_id == tehran_dual_homed()[0].probe_id && (40..70).contains(&b);
+    let shape = |p: &ProbeInfo, b: i64| (!dead(p, b)).then_some(HEALTHY);
+    let s = Scenario::new(shape).with_dishes(&tehran_dual_homed(), shape);
+    let events = s.events();
+    assert_eq!(
+        events.len(),
+        1,
+        "one event, the probe's, none of its dish's own: {events:#?}"
+    );
+    let e = &events[0];
+    assert_eq!(
+        (e.class, e.scope.probe_id.as_deref()),
+        (EventClass::ProbeFault, Some(tehran_dual_homed()[0].probe_id.as_str())),
+        "{e:#?}"
+    );
+    assert_evidence(e, &["satellite uplink went silent with it"]);
 }
 
 #[test]

@@ -131,9 +131,22 @@ fn expected_summaries(s: &CorpusScenario, at: &Ingested) -> Summaries {
                 .into_iter()
                 .map(|(b, summary)| (b + buckets, summary))
                 .collect();
-            (at.ids[&probe].clone(), moved)
+            (store_id(&probe, &at.ids), moved)
         })
         .collect()
+}
+
+/// A corpus timeline's id in the store: its probe's id there, and for a probe's other uplink (`PROBE/satellite`, a
+/// dish beside the line) the same suffix; an id the store does not know stays as it is.
+fn store_id(timeline: &str, ids: &BTreeMap<String, String>) -> String {
+    let (probe, suffix) = match timeline.split_once('/') {
+        Some((probe, access)) => (probe, format!("/{access}")),
+        None => (timeline, String::new()),
+    };
+    match ids.get(probe) {
+        Some(id) => format!("{id}{suffix}"),
+        None => timeline.to_owned(),
+    }
 }
 
 /// What a published event says, with the store's probe ids and times.
@@ -141,10 +154,8 @@ type Call = (String, String, i64, Option<i64>, usize, usize, String, Vec<String>
 
 fn call(e: &DisruptionEvent, shift: i64, ids: &BTreeMap<String, String>) -> Call {
     let mut scope = e.scope.clone();
-    if let Some(p) = scope.probe_id.as_mut()
-        && let Some(id) = ids.get(p.as_str())
-    {
-        p.clone_from(id);
+    if let Some(p) = scope.probe_id.as_mut() {
+        *p = store_id(p, ids);
     }
     (
         e.class.as_str().to_owned(),

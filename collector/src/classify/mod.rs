@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use attribute::{Feature, decide};
 pub use input::{ClassifierInput, ProbeInfo, build_input};
+pub(crate) use other_paths::is_other_path;
 use presence::PresenceState;
 pub use state::{ProbeState, bucket_state};
 

@@ -11,7 +11,7 @@
 //!   satellite path's own fault (jamming, or the satellite network's), reported at the scope `access=satellite`
 //!   of the country and never as a terrestrial verdict.
 
-use crate::model::{AccessType, DisruptionEvent, EventClass, Evidence, split_timeline};
+use crate::model::{AccessType, ConfidenceLevel, DisruptionEvent, EventClass, Evidence, split_timeline};
 
 use super::ProbeInfo;
 
@@ -27,6 +27,9 @@ fn one_network(probes: &[ProbeInfo], access: AccessType, scope: &crate::model::E
     let first = networks.next()?;
     (first != 0 && networks.all(|asn| asn == first)).then_some(first)
 }
+
+/// The confidence of an outage of the other paths alone ([`as_path_failure`]).
+const PATH_FAILURE_CONFIDENCE: f64 = 0.9;
 
 /// Whether a probe of the classifier's input is another uplink's timeline of a registered probe.
 pub(crate) fn is_other_path(probe: &ProbeInfo) -> bool {
@@ -47,6 +50,29 @@ pub(super) fn merge(
     let access = access.as_str();
     let mut own = Vec::new();
     for event in other {
+        if event.class == EventClass::ProbeFault {
+            // One uplink of a probe silent: when the probe itself is in a terrestrial event at the time (its own
+            // fault, or an outage holding it), the uplink went silent with the device — the same event.
+            let probe = event
+                .scope
+                .probe_id
+                .as_deref()
+                .map(|timeline| split_timeline(timeline).0);
+            let registered = probes.iter().find(|p| Some(p.probe_id.as_str()) == probe);
+            let holding = registered.and_then(|p| terrestrial.iter_mut().find(|t| overlaps(t, &event) && holds(t, p)));
+            match holding {
+                Some(t) => t.evidence.push(Evidence {
+                    family: "device".to_owned(),
+                    text: format!(
+                        "a probe's {access} uplink went silent with it (a cut at the border does not reach a \
+                         {access} path: its silence is the device's or its power's)"
+                    ),
+                    points: 0,
+                }),
+                None => own.push(event),
+            }
+            continue;
+        }
         if event.class.lineage() != "outage" {
             own.push(event);
             continue;
@@ -75,6 +101,18 @@ pub(super) fn merge(
     terrestrial
 }
 
+/// Whether a terrestrial event holds the registered probe `p`: its own probe fault, or an outage whose scope it
+/// lies in.
+fn holds(event: &DisruptionEvent, p: &ProbeInfo) -> bool {
+    if event.class == EventClass::ProbeFault {
+        return event.scope.probe_id.as_deref() == Some(p.probe_id.as_str());
+    }
+    event.class.lineage() == "outage"
+        && event
+            .scope
+            .contains_place(&p.country, p.asn, p.region.as_deref(), p.access)
+}
+
 fn overlaps(a: &DisruptionEvent, b: &DisruptionEvent) -> bool {
     let ends_after = |e: &DisruptionEvent, t: i64| e.ended_at.is_none_or(|end| end > t);
     ends_after(a, b.started_at) && ends_after(b, a.started_at)
@@ -85,6 +123,11 @@ fn overlaps(a: &DisruptionEvent, b: &DisruptionEvent) -> bool {
 /// border, and the lines beside it had power. `network` is the one network all those paths arrived from, if any.
 fn as_path_failure(mut event: DisruptionEvent, access: &str, network: Option<u32>) -> DisruptionEvent {
     event.class = EventClass::NetworkFailure;
+    // The population's own confidence is about its own reading (often `unknown`: a dish population has no border
+    // to read); this class rests on where the failure is, and was right for every jammed region of the corpus
+    // (seed 1: 58 of 58, 95 % interval 0.94–1.00). Medium, not high: the corpus draws one cause of it only.
+    event.confidence = event.confidence.max(PATH_FAILURE_CONFIDENCE);
+    event.confidence_level = event.confidence_level.max(ConfidenceLevel::Medium);
     // The access scope of the country; a region the population's own reading found is kept beside it, and the
     // network they all arrived from.
     event.scope.level = "access".to_owned();

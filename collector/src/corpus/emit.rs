@@ -90,6 +90,74 @@ pub fn emit(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs
     out
 }
 
+/// The uplink a dual-homed probe's dish measurements are labelled with.
+fn dish_uplink() -> vigil_measurement::Uplink {
+    vigil_measurement::Uplink {
+        name: "sat".to_owned(),
+        access: vigil_measurement::UplinkAccess::Satellite,
+    }
+}
+
+/// What the dishes of the dual-homed probes send (issue 24), from a generator of their own so that the lines'
+/// measurements are the bytes they were: per bucket the probe is not silent, the vitals and anchor checks it takes
+/// through its dish, labelled with that uplink. A dish has no UPS: with its probe on battery it is dark (gateway and
+/// link lost, nothing passes). Jammed, it still answers its probe and passes nothing. Otherwise its path runs to a
+/// ground station abroad, never through the country's border — except to reach the domestic anchor, which it
+/// enters the country for, so a national shutdown (the border closed) fails that check.
+pub fn emit_dishes(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs: i64) -> Vec<Sent> {
+    let mut out = Vec::new();
+    for (country, rows) in plan.countries.iter().zip(&plan.conditions) {
+        let border_closed = |bucket: usize| {
+            plan.truth.iter().any(|t| {
+                t.class == crate::model::EventClass::Shutdown
+                    && matches!(&t.scope, super::TruthScope::Country { country: c } if *c == country.code)
+                    && (t.start..t.end).contains(&bucket)
+            })
+        };
+        for (probe, row) in country.probes.iter().zip(rows).filter(|(p, _)| p.dish) {
+            let phase = rng.i64(0..bucket_secs.max(1));
+            for (bucket, condition) in row.iter().enumerate().take(WINDOW_BUCKETS) {
+                if condition.silent {
+                    continue;
+                }
+                let at = t0 + Duration::seconds(bucket as i64 * bucket_secs + phase);
+                let powered = !condition.battery;
+                let passes = powered && !condition.dish_jammed;
+                let mut send = |mut measurement: Measurement| {
+                    measurement.uplink = Some(dish_uplink());
+                    out.push(Sent {
+                        probe_id: probe.probe_id.clone(),
+                        measurement,
+                    })
+                };
+                let dish = Condition {
+                    gateway: powered,
+                    link: powered,
+                    last_gasp: false,
+                    ..*condition
+                };
+                send(measurement(rng, at, local(), vitals(&dish)));
+                let domestic = if passes && !border_closed(bucket) { 0.995 } else { 0.0 };
+                let domestic_ok = rng.f64() < domestic;
+                send(measurement(
+                    rng,
+                    at,
+                    anchor(DOMESTIC_ANCHOR, Scope::Domestic),
+                    tcp(domestic_ok),
+                ));
+                let international = if passes { HEALTHY_INTERNATIONAL } else { 0.0 };
+                for name in INTERNATIONAL_ANCHORS {
+                    for _ in 0..CHECKS_PER_ANCHOR {
+                        let ok = rng.f64() < international;
+                        send(measurement(rng, at, anchor(name, Scope::International), tcp(ok)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn measurement(rng: &mut fastrand::Rng, at: DateTime<Utc>, target: Target, result: MeasurementResult) -> Measurement {
     let mut random = [0u8; 10];
     rng.fill(&mut random);

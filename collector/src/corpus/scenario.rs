@@ -16,7 +16,7 @@
 //! - **censorship** makes one or more ISPs block a site by one method, while an **expired certificate** or a site
 //!   that is down fails the same everywhere (no one censors it).
 
-use super::topology::{Country, HOME, NEIGHBOUR, draw_country};
+use super::topology::{Country, HOME, NEIGHBOUR, ProbeSpec, draw_country};
 use crate::model::{AccessType, BlockingMethod, EventClass};
 
 /// Buckets in a scenario's window.
@@ -68,12 +68,16 @@ pub enum ScenarioKind {
     ExpiredCertificate,
     /// The site is down: it times out everywhere.
     OriginDown,
+    /// A region's satellite dishes (beside probes' lines) are jammed: each still answers its probe, nothing passes
+    /// it, while the lines beside them work (issue 24).
+    SatelliteJamming,
 }
 
 impl ScenarioKind {
     /// The kind of scenario `index`: the 17-kind cycle scenarios have always followed, except that every other
-    /// turn of TLS censorship blocks by address instead (`CensorshipIpBlock`, added in session 22) and every other
-    /// turn of reset censorship drops QUIC (`CensorshipQuic`, session 23) — without renumbering the scenarios that
+    /// turn of TLS censorship blocks by address instead (`CensorshipIpBlock`, added in session 22), every other
+    /// turn of reset censorship drops QUIC (`CensorshipQuic`, session 23) and every other turn of a site down for
+    /// everyone jams satellite dishes (`SatelliteJamming`, session 25) — without renumbering the scenarios that
     /// earlier EVALUATION.md tables and regression tests name.
     pub fn of(index: usize) -> ScenarioKind {
         let cycle = Self::ALL.len() - Self::TAKING_TURNS;
@@ -81,15 +85,16 @@ impl ScenarioKind {
         match Self::ALL[index % cycle] {
             ScenarioKind::CensorshipTls if second_turn => ScenarioKind::CensorshipIpBlock,
             ScenarioKind::CensorshipReset if second_turn => ScenarioKind::CensorshipQuic,
+            ScenarioKind::OriginDown if second_turn => ScenarioKind::SatelliteJamming,
             kind => kind,
         }
     }
 
     /// The kinds at the end of [`ScenarioKind::ALL`] that take turns of the cycle's.
-    const TAKING_TURNS: usize = 2;
+    const TAKING_TURNS: usize = 3;
 
     /// Every kind: the cycle of [`ScenarioKind::of`], then the kinds that take some of its turns.
-    pub const ALL: [ScenarioKind; 19] = [
+    pub const ALL: [ScenarioKind; 20] = [
         ScenarioKind::Quiet,
         ScenarioKind::NationalShutdownIntranet,
         ScenarioKind::NationalShutdownTotal,
@@ -109,6 +114,7 @@ impl ScenarioKind {
         ScenarioKind::OriginDown,
         ScenarioKind::CensorshipIpBlock,
         ScenarioKind::CensorshipQuic,
+        ScenarioKind::SatelliteJamming,
     ];
 }
 
@@ -201,6 +207,8 @@ pub struct Condition {
     pub path_dies: Option<PathDies>,
     /// How the test list's site answers.
     pub site: SiteAnswer,
+    /// Its dish, if it has one, is jammed: it answers the probe and passes nothing.
+    pub dish_jammed: bool,
 }
 
 const HEALTHY: Condition = Condition {
@@ -215,6 +223,7 @@ const HEALTHY: Condition = Condition {
     last_gasp: false,
     path_dies: None,
     site: SiteAnswer::Ok,
+    dish_jammed: false,
 };
 
 /// Where a cut's paths die (CLASSIFICATION.md §3 row 5).
@@ -254,12 +263,19 @@ impl Plan {
     }
 }
 
-/// Draws scenario `index` of the corpus of `seed`.
-pub fn plan(seed: u64, index: usize) -> Plan {
+/// Draws scenario `index` of the corpus of `seed`, with a satellite dish beside a share `dish_share` of the home
+/// country's probes on a terrestrial line.
+pub fn plan(seed: u64, index: usize, dish_share: f64) -> Plan {
     // One generator per scenario: scenario i of seed s is the same whatever else is generated.
     let mut rng = fastrand::Rng::with_seed(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64);
-    let home = draw_country(&mut rng, "XA", 64_500, HOME);
+    let mut home = draw_country(&mut rng, "XA", 64_500, HOME);
     let neighbour = draw_country(&mut rng, "XB", 65_000, NEIGHBOUR);
+    // Dishes from a generator of their own: the countries, their conditions and their lines' measurements are
+    // what they were before dishes were drawn.
+    let mut dishes = fastrand::Rng::with_seed(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64 ^ DISH_SALT);
+    for p in home.probes.iter_mut() {
+        p.dish = home.isps[p.isp].access != AccessType::Satellite && dishes.f64() < dish_share;
+    }
     let mut plan = Plan {
         kind: ScenarioKind::of(index),
         conditions: [baseline(&mut rng, &home), baseline(&mut rng, &neighbour)],
@@ -270,6 +286,9 @@ pub fn plan(seed: u64, index: usize) -> Plan {
     apply(&mut rng, &mut plan, kind);
     plan
 }
+
+/// Mixed into a scenario's seed for the generator that draws its dishes.
+const DISH_SALT: u64 = 0x5A7E_111E_D15C_0001;
 
 /// Everyone healthy, with the noise of real deployments: lossy links fail a check now and then; flappy probes
 /// go silent for a bucket or a few.
@@ -531,9 +550,52 @@ fn apply(rng: &mut fastrand::Rng, plan: &mut Plan, kind: ScenarioKind) {
                 }
             }
         }
+        ScenarioKind::SatelliteJamming => jamming(rng, plan),
         // A regional shutdown in a country of one region is a national one.
         ScenarioKind::RegionalShutdown => apply(rng, plan, ScenarioKind::NationalShutdownTotal),
     }
+}
+
+/// The dishes of one region jammed for a random span, at least two of them (probes of the region given a dish
+/// where too few have one); the lines beside them and every device work. A country with no region of two
+/// probes on a line has a site down for everyone instead (the turn's other kind).
+fn jamming(rng: &mut fastrand::Rng, plan: &mut Plan) {
+    let home = &plan.countries[0];
+    let on_line = |p: &ProbeSpec| home.isps[p.isp].access != AccessType::Satellite;
+    let regions: Vec<usize> = (0..home.regions.len())
+        .filter(|&r| home.probes_where(|p| p.region == r && on_line(p)).len() >= 2)
+        .collect();
+    if regions.is_empty() {
+        return apply(rng, plan, ScenarioKind::OriginDown);
+    }
+    let region = regions[rng.usize(0..regions.len())];
+    let in_region = home.probes_where(|p| p.region == region && on_line(p));
+    let mut dishes: Vec<usize> = in_region.iter().copied().filter(|&p| home.probes[p].dish).collect();
+    for &p in &in_region {
+        if dishes.len() >= 2 {
+            break;
+        }
+        if !dishes.contains(&p) {
+            dishes.push(p);
+        }
+    }
+    let code = home.code.clone();
+    let (start, end) = span(rng);
+    for &p in &dishes {
+        plan.countries[0].probes[p].dish = true;
+        for c in &mut plan.conditions[0][p][start..end] {
+            c.dish_jammed = true;
+        }
+    }
+    plan.record(
+        EventClass::NetworkFailure,
+        TruthScope::Access {
+            country: code,
+            access: AccessType::Satellite,
+        },
+        start,
+        end,
+    );
 }
 
 /// An ISP with at least `min` probes, if any.
@@ -644,8 +706,8 @@ mod tests {
     #[test]
     fn a_scenario_is_the_same_for_the_same_seed_and_index_and_its_truth_lies_in_the_window() {
         for index in 0..200 {
-            let a = plan(11, index);
-            let b = plan(11, index);
+            let a = plan(11, index, crate::corpus::DISH_SHARE);
+            let b = plan(11, index, crate::corpus::DISH_SHARE);
             assert_eq!(a.truth, b.truth);
             assert_eq!(a.conditions, b.conditions);
             for t in &a.truth {
@@ -657,7 +719,7 @@ mod tests {
     #[test]
     fn a_blackout_reboots_the_devices_without_a_ups_and_a_shutdown_reboots_none() {
         let blackout = (0..400)
-            .map(|i| plan(3, i))
+            .map(|i| plan(3, i, crate::corpus::DISH_SHARE))
             .find(|p| p.kind == ScenarioKind::RegionalBlackout && !p.truth.is_empty())
             .expect("a blackout");
         let rebooted = blackout.conditions[0]
@@ -666,7 +728,7 @@ mod tests {
             .count();
         assert!(rebooted > 0);
         let shutdown = (0..400)
-            .map(|i| plan(3, i))
+            .map(|i| plan(3, i, crate::corpus::DISH_SHARE))
             .find(|p| p.kind == ScenarioKind::NationalShutdownIntranet)
             .expect("a shutdown");
         assert!(shutdown.conditions[0].iter().all(|row| row.iter().all(|c| c.boot == 1)));
@@ -675,7 +737,7 @@ mod tests {
     #[test]
     fn a_ups_that_runs_out_in_a_long_blackout_sends_a_last_gasp_then_goes_dark_and_reboots() {
         let gasped = (0..2000)
-            .map(|i| plan(5, i))
+            .map(|i| plan(5, i, crate::corpus::DISH_SHARE))
             .filter(|p| p.kind == ScenarioKind::RegionalBlackout)
             .flat_map(|p| p.conditions[0].clone())
             .find(|row| row.iter().any(|c| c.last_gasp))

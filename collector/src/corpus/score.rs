@@ -57,10 +57,29 @@ fn concerns(event: &DisruptionEvent, truth: &TruthScope) -> bool {
 /// The probes of a scenario, as the scorer places them in scopes.
 pub type Placement = [crate::classify::ProbeInfo];
 
+/// Whether a placed probe belongs to scopes of `level`: a probe's uplink of another access (a dish beside its line,
+/// `classify::other_paths`) only to its access's — never to a country's, region's, network's or probe's, which are
+/// the terrestrial ones.
+fn in_scopes_of(p: &crate::classify::ProbeInfo, level: &str) -> bool {
+    level == "access" || !crate::classify::is_other_path(p)
+}
+
+/// The level of a true scope, as an event names it.
+fn truth_level(truth: &TruthScope) -> &'static str {
+    match truth {
+        TruthScope::Country { .. } => "country",
+        TruthScope::Asn { .. } => "asn",
+        TruthScope::Region { .. } => "region",
+        TruthScope::Access { .. } => "access",
+        TruthScope::Probe { .. } => "probe",
+    }
+}
+
 /// The probes (ids) a true scope holds.
 fn truth_members<'a>(truth: &TruthScope, probes: &'a Placement) -> BTreeSet<&'a str> {
     probes
         .iter()
+        .filter(|p| in_scopes_of(p, truth_level(truth)))
         .filter(|p| match truth {
             TruthScope::Country { country } => p.country == *country,
             TruthScope::Asn { country, asn } => p.country == *country && p.asn == *asn,
@@ -78,6 +97,7 @@ fn truth_members<'a>(truth: &TruthScope, probes: &'a Placement) -> BTreeSet<&'a 
 fn event_members<'a>(event: &DisruptionEvent, probes: &'a Placement) -> BTreeSet<&'a str> {
     probes
         .iter()
+        .filter(|p| in_scopes_of(p, &event.scope.level))
         .filter(|p| match event.scope.level.as_str() {
             "probe" => event.scope.probe_id.as_deref() == Some(p.probe_id.as_str()),
             "country" => event.scope.country.as_deref() == Some(p.country.as_str()),

@@ -30,6 +30,9 @@ pub struct ProbeSpec {
     pub lossy: bool,
     /// Flaps: goes silent for a bucket or a few, now and then.
     pub flappy: bool,
+    /// Has a satellite dish beside its line (issue 24): its checks and vitals are taken through both, the dish's
+    /// labelled so. Drawn apart from the country (`scenario::plan`), so a seed's countries stay as they were.
+    pub dish: bool,
 }
 
 /// A country of the corpus.
@@ -136,6 +139,7 @@ pub fn draw_country(rng: &mut fastrand::Rng, code: &str, first_asn: u32, shape: 
                 ups: rng.u8(0..100) < 15,
                 lossy: rng.u8(0..100) < 10,
                 flappy: rng.u8(0..100) < 5,
+                dish: false,
             }
         })
         .collect();

@@ -87,14 +87,20 @@ impl EventScope {
     /// Whether a probe registered as `profile` lies in the scope: a country, or one of its networks, regions or
     /// access types (a probe's or the collector's scope holds no probe by profile).
     pub fn contains(&self, profile: &super::ProbeProfile) -> bool {
-        if self.country.as_deref() != Some(profile.country.as_str()) {
+        self.contains_place(&profile.country, profile.asn, profile.region.as_deref(), profile.access)
+    }
+
+    /// Whether a probe placed in `country`, on `asn`, in `region`, on `access` lies in the scope (the rule of
+    /// [`EventScope::contains`], for a probe known by its place alone).
+    pub fn contains_place(&self, country: &str, asn: u32, region: Option<&str>, access: super::AccessType) -> bool {
+        if self.country.as_deref() != Some(country) {
             return false;
         }
         match self.level.as_str() {
             "country" => true,
-            "asn" => self.asn == Some(profile.asn),
-            "region" => self.region.is_some() && self.region == profile.region,
-            "access" => self.access.as_deref() == Some(profile.access.as_str()),
+            "asn" => self.asn == Some(asn),
+            "region" => region.is_some() && self.region.as_deref() == region,
+            "access" => self.access.as_deref() == Some(access.as_str()),
             _ => false,
         }
     }

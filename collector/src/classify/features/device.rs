@@ -84,6 +84,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         }
     }
     out.extend(satellite_gone_dark(v));
+    out.extend(dishes_dark_with_their_lines(v));
     if with_battery > 0 && battery as f64 / with_battery as f64 >= 0.3 {
         out.push(Feature {
             family: "device",
@@ -133,6 +134,61 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         });
     }
     out
+}
+
+/// The outage's dual-homed probes whose satellite dish went dark while their line was down (issue 24): silent, or
+/// reporting its gateway or link lost, in every bucket the line was down — weighed against those whose dish kept
+/// working then (their live reports). A cut at the border cannot reach a path that does not cross it, so a dish
+/// dark beside a dark line is the device's doing or its power's, and this is known at once, while the line's
+/// own measurements may still wait in its spool. Points: those of a reboot on return (the same fact, a device
+/// that lost its power, seen from outside the line: CLASSIFICATION.md's device rows); called when two dishes or
+/// more went dark and they are the greater part of the dual-homed probes heard from (one dish is one device: on the
+/// corpus's seed 1 a single dark dish made two events at once — a blackout and a network's failure — one
+/// high-confidence blackout).
+fn dishes_dark_with_their_lines(v: &OutageView<'_, '_>) -> Option<Feature> {
+    let (mut dark, mut alive) = (0, 0);
+    for &p in &v.participants {
+        let line = &v.timelines[p];
+        let Some(dish) = v.input.observed.get(&crate::model::other_timeline(
+            &line.probe.probe_id,
+            AccessType::Satellite,
+        )) else {
+            continue;
+        };
+        // A dish heard before the outage: one that worked.
+        if dish.range(..v.abs(v.episode.start)).next().is_none() {
+            continue;
+        }
+        let down: Vec<usize> = (v.episode.start..v.episode.end)
+            .filter(|&t| line.states.get(t).is_some_and(|s| s.is_down()))
+            .collect();
+        let dark_in = |t: &usize| match dish.get(&v.abs(*t)) {
+            None => true,
+            Some(s) => s.vitals.as_ref().is_some_and(|x| !x.gateway_reachable || !x.link_up),
+        };
+        if down.is_empty() {
+            continue;
+        }
+        if down.iter().all(dark_in) {
+            dark += 1;
+        } else {
+            alive += 1;
+        }
+    }
+    (dark >= 2 && dark > alive).then(|| Feature {
+        family: "device",
+        text: format!(
+            "{dark} of the probes' satellite dishes went dark with their lines{}: a cut at the border cannot reach \
+             a dish's path, so the devices or their power failed",
+            if alive > 0 {
+                format!(" ({alive} kept working)")
+            } else {
+                String::new()
+            }
+        ),
+        points: [-3, 4, -2],
+        inside_cut: true,
+    })
 }
 
 /// The outage's probes on satellite access (registered so, on the terrestrial scopes' side) that fell silent with

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::{OutageView, ScopeLevel};
+use crate::classify::ProbeState;
 use crate::classify::attribute::Feature;
 
 /// The geometry features of an outage.
@@ -202,6 +203,25 @@ const ONSET_SLACK: usize = 2;
 /// were cut, how many were expected. Counted by network, not by country: a cable or transit provider serves some
 /// operators of each country it reaches, not all (issue 23, case 1), while an order stops at its own border.
 fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, usize, usize)> {
+    let isolated = |s: ProbeState| matches!(s, ProbeState::IsolatedInternational | ProbeState::IsolatedAll);
+    lost_across_a_border(v, &isolated).map(|(country, _, cut, expected)| (country, cut, expected))
+}
+
+/// A network abroad whose probes went silent (two buckets running) within [`ONSET_SLACK`] buckets of this outage's
+/// onset, as [`cut_across_a_border`] counts them. Silence abroad says nothing yet: those probes may be cut off and
+/// spooling (a cable's cut reaching them too), or dark.
+pub(super) fn silent_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, u32, usize, usize)> {
+    let silent = |s: ProbeState| s == ProbeState::Silent;
+    lost_across_a_border(v, &silent)
+}
+
+/// The network abroad (country, network, probes lost, probes expected) with the most probes that were up before this
+/// outage's onset and, within [`ONSET_SLACK`] buckets of it, in a state `lost` accepts two buckets running (a
+/// lossy link fails one now and then): at least two of them, and at least half its probes expected.
+fn lost_across_a_border(
+    v: &OutageView<'_, '_>,
+    lost: &dyn Fn(ProbeState) -> bool,
+) -> Option<(String, u32, usize, usize)> {
     let start = v.episode.start;
     let window = start.saturating_sub(ONSET_SLACK)..=start + ONSET_SLACK;
     let mut by_network: std::collections::BTreeMap<(&str, u32), (usize, usize)> = std::collections::BTreeMap::new();
@@ -219,21 +239,13 @@ fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, usize, usize)>
             .checked_sub(ONSET_SLACK + 1)
             .and_then(|t| tl.states.get(t))
             .is_some_and(|s| !s.is_down());
-        let isolated = |t: usize| {
-            tl.states.get(t).is_some_and(|s| {
-                matches!(
-                    s,
-                    crate::classify::ProbeState::IsolatedInternational | crate::classify::ProbeState::IsolatedAll
-                )
-            })
-        };
-        // Lost, not failing a check: isolated in two buckets running (a lossy link fails one now and then).
-        let cut = window.clone().any(|t| isolated(t) && isolated(t + 1));
+        let lost_at = |t: usize| tl.states.get(t).is_some_and(|s| lost(*s));
+        let cut = window.clone().any(|t| lost_at(t) && lost_at(t + 1));
         entry.0 += usize::from(up_before && cut);
     }
     by_network
         .into_iter()
         .filter(|(_, (cut, expected))| *cut >= 2 && *cut * 2 >= *expected)
         .max_by_key(|(_, (cut, _))| *cut)
-        .map(|((country, _), (cut, expected))| (country.to_owned(), cut, expected))
+        .map(|((country, asn), (cut, expected))| (country.to_owned(), asn, cut, expected))
 }

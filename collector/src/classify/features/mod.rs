@@ -12,7 +12,7 @@ mod timing;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::attribute::Feature;
-use super::{ClassifierInput, Episode, Timeline};
+use super::{ClassifierInput, Episode, ProbeState, Timeline};
 use crate::model::{AccessType, Bucket, BucketSummary, EventScope, Tally, other_timeline};
 
 /// The level of a scope, typed (the event's `scope.level` is its text form).
@@ -278,8 +278,45 @@ pub(super) fn features(
         pool_shutdown_and_network_failure(&mut out, all_of);
     }
     out.extend(timing::onset(&view));
+    // Pooled with the onset: an onset on the hour cannot speak for an order while the cut's reach abroad is unknown.
+    if let Some(why) = spoken_for_by_live_reports_while_abroad_is_silent(&view) {
+        pool_shutdown_and_network_failure(&mut out, why);
+    }
     out.extend(geometry::across_borders(&view));
     out
+}
+
+/// Why an outage read from live reports cannot yet be told from a failure beyond the country, if it cannot: most of
+/// its probes have not reported from inside it (their measurements wait in their spools), the few that speak do so
+/// through another uplink, and a network abroad went silent at the same time. Only that network's measurements,
+/// once they arrive, can say whether it lost its international paths with this one — a cable or a transit cut
+/// across borders (F9), which looks like an order on the lines of the probes reporting live (a border that drops
+/// everything abroad). Until then both readings are named (issue 23, case 9: a shutdown published first for a
+/// failure is the accusation the corpus counts; seed 1 with dishes: 13 such calls against 4 without, most of them
+/// transit cuts read from dual-homed probes' live reports).
+fn spoken_for_by_live_reports_while_abroad_is_silent(v: &OutageView<'_, '_>) -> Option<String> {
+    let live = v.reporting_through_other_uplinks.probes;
+    if live == 0 {
+        return None;
+    }
+    let unheard = v
+        .participants
+        .iter()
+        .filter(|&&p| {
+            (v.episode.start..v.episode.end).all(|t| v.timelines[p].states.get(t) == Some(&ProbeState::Silent))
+        })
+        .count();
+    if unheard * 2 <= v.participants.len() {
+        return None;
+    }
+    let (country, asn, silent, expected) = geometry::silent_across_a_border(v)?;
+    Some(format!(
+        "{live} probes reporting live through another uplink speak for an outage most of whose {} probes have not \
+         reported yet, and {silent} of {expected} probes on AS{asn} in {country} went silent at the same time: until \
+         their measurements arrive, a cut ordered here and a cable or transit failure reaching beyond the country look \
+         the same",
+        v.participants.len()
+    ))
 }
 
 /// Where one network is all its probes can watch ([`geometry::one_network_is_all_watched`]), what they saw is as
