@@ -275,7 +275,8 @@ pub(super) fn features(
     out.extend(timing::recovery(&view));
     out.extend(geometry::features(&view));
     if let Some(all_of) = geometry::one_network_is_all_watched(&view) {
-        pool_shutdown_and_network_failure(&mut out, all_of);
+        let why = format!("{all_of}; only an onset on the hour, or a cut beyond the country, could tell them apart");
+        pool_shutdown_and_network_failure(&mut out, why);
     }
     out.extend(timing::onset(&view));
     // Pooled with the onset: an onset on the hour cannot speak for an order while the cut's reach abroad is unknown.
@@ -319,12 +320,13 @@ fn spoken_for_by_live_reports_while_abroad_is_silent(v: &OutageView<'_, '_>) -> 
     ))
 }
 
-/// Where one network is all its probes can watch ([`geometry::one_network_is_all_watched`]), what they saw is as
-/// likely under a cut ordered for that scope as under the network's own failure: each feature read from them —
-/// devices, paths, access, how they came back, geometry — gives both readings the larger of its two points, so
-/// neither is called on evidence that cannot tell them apart, and a sentence names both readings. Evidence that
-/// does not rest on how these probes saw the cut is added after, unpooled: an onset on the hour (an order's
-/// round hours are not a failure's, F6) and a network abroad cut at the same time (F9).
+/// Where what the probes saw is as likely under a cut ordered for the scope as under a network's own failure, each
+/// feature so far gives both readings the larger of its two points, so neither is called on evidence that cannot
+/// tell them apart, and `why` names both readings. Where one network is all its probes can watch
+/// ([`geometry::one_network_is_all_watched`]) evidence that does not rest on how these probes saw the cut is added
+/// after, unpooled: an onset on the hour (an order's round hours are not a failure's, F6) and a network abroad cut
+/// at the same time (F9). Where live reports speak while abroad is silent
+/// ([`spoken_for_by_live_reports_while_abroad_is_silent`]) the onset is pooled too.
 fn pool_shutdown_and_network_failure(features: &mut Vec<Feature>, why: String) {
     for f in features.iter_mut() {
         let either = f.points[0].max(f.points[2]);
@@ -333,7 +335,7 @@ fn pool_shutdown_and_network_failure(features: &mut Vec<Feature>, why: String) {
     }
     features.push(Feature {
         family: "geometry",
-        text: format!("{why}; only an onset on the hour, or a cut beyond the country, could tell them apart"),
+        text: why,
         points: [0, 0, 0],
         inside_cut: false,
     });
