@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::events::parse_time;
 
 /// Most buckets one request may span.
-pub(super) const MAX_BUCKETS: i64 = 10_000;
+const MAX_BUCKETS: i64 = 10_000;
 
 /// A request's window `[from, to)`, whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

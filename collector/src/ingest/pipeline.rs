@@ -191,9 +191,6 @@ impl IngestPipeline {
             .await?
             .arriving(arrival);
         let count = batch.measurements().len();
-        self.limits
-            .measurements(&batch.probe.probe_id, count)
-            .map_err(IngestError::Quota)?;
         let received: Vec<(&'static str, &'static str, Option<f64>)> = batch
             .measurements()
             .iter()
@@ -250,8 +247,8 @@ impl IngestPipeline {
     }
 
     /// Checks the signature over the bytes as received (before they are decompressed or parsed), decodes and
-    /// validates every line, refuses a batch that writes `client`'s address, and makes `probe`'s batch with each
-    /// measurement's stored line. CPU work: off the async threads.
+    /// validates every line, refuses a batch that writes `client`'s address, holds the probe to its measurement
+    /// quota, and makes `probe`'s batch with each measurement's stored line. CPU work: off the async threads.
     async fn decode(
         &self,
         probe: ProbeRecord,
@@ -263,6 +260,7 @@ impl IngestPipeline {
     ) -> Result<IngestBatch, IngestError> {
         let limits = self.batch_limits();
         let max_decoded = self.config.max_decoded_bytes;
+        let quotas = Arc::clone(&self.limits);
         tokio::task::spawn_blocking(move || {
             let signed = match signer {
                 Some((public_key, header)) => {
@@ -290,6 +288,11 @@ impl IngestPipeline {
             {
                 return Err(IngestError::OwnAddress { line, address });
             }
+            // The probe's measurement quota, before each line's stored form is made: a refused batch costs its
+            // parsing only.
+            quotas
+                .measurements(&probe.probe_id, measurements.len())
+                .map_err(IngestError::Quota)?;
             Ok(IngestBatch::new(probe, received_at, measurements, signed))
         })
         .await
