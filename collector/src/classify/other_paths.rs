@@ -46,8 +46,7 @@ pub(super) fn merge(
     access: AccessType,
     probes: &[ProbeInfo],
 ) -> Vec<DisruptionEvent> {
-    let access_type = access;
-    let access = access.as_str();
+    let name = access.as_str();
     let mut own = Vec::new();
     for event in other {
         if event.class == EventClass::ProbeFault {
@@ -64,8 +63,8 @@ pub(super) fn merge(
                 Some(t) => t.evidence.push(Evidence {
                     family: "device".to_owned(),
                     text: format!(
-                        "a probe's {access} uplink went silent with it (a cut at the border does not reach a \
-                         {access} path: its silence is the device's or its power's)"
+                        "a probe's {name} uplink went silent with it (a cut at the border does not reach a \
+                         {name} path: its silence is the device's or its power's)"
                     ),
                     points: 0,
                 }),
@@ -84,15 +83,15 @@ pub(super) fn merge(
             Some(t) => t.evidence.push(Evidence {
                 family: "device".to_owned(),
                 text: format!(
-                    "{} of the probes' {access} uplinks went dark with them (a cut at the border does not reach \
-                     a {access} path: their silence is the devices' or their power's)",
+                    "{} of the probes' {name} uplinks went dark with them (a cut at the border does not reach \
+                     a {name} path: their silence is the devices' or their power's)",
                     event.affected_probes,
                 ),
                 points: 0,
             }),
             None => {
-                let network = one_network(probes, access_type, &event.scope);
-                own.push(as_path_failure(event, access, network));
+                let network = one_network(probes, access, &event.scope);
+                own.push(as_path_failure(event, name, network));
             }
         }
     }
