@@ -30,6 +30,7 @@ fn main() {
             ups: i % 17 == 0,
             last_seen: None,
             held_since: None,
+            network_country: None,
         })
         .collect();
     let built = Instant::now();

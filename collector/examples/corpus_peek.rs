@@ -5,7 +5,8 @@
 //! scenario's) that the classifier got wrong (with
 //! `PEEK_WRONG_HIGH` set: in which it made a wrong high-confidence call; with `PEEK_SHUTDOWN_FIRST`: in which a
 //! shutdown was published first for an outage that was not one; with `PEEK_SEPARABLE`: that it got wrong where
-//! the probes could tell the cause from its look-alike).
+//! the probes could tell the cause from its look-alike). `PEEK_DISH_SHARE` and `PEEK_ABROAD_SHARE` draw the corpus with
+//! other shares of dishes and satellite-only probes abroad than the defaults.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
@@ -33,7 +34,14 @@ fn main() {
 /// Prints scenario `index` of `seed` (only when the classifier got a true event wrong, with `failures_only`);
 /// whether it printed.
 fn show(seed: u64, index: usize, failures_only: bool) -> bool {
-    let s = vigil_collector::corpus_scenario(seed, index);
+    // `PEEK_ABROAD_SHARE` and `PEEK_DISH_SHARE` draw the corpus with other shares than the defaults.
+    let share = |name: &str, default: f64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let defaults = vigil_collector::CorpusOptions::default();
+    let options = vigil_collector::CorpusOptions {
+        dish_share: share("PEEK_DISH_SHARE", defaults.dish_share),
+        abroad_satellite_share: share("PEEK_ABROAD_SHARE", defaults.abroad_satellite_share),
+    };
+    let s = vigil_collector::corpus_scenario_with(seed, index, &options);
     let (events, score) = vigil_collector::judge_scenario(&s, &vigil_collector::ClassifierSettings::default());
     let wrong_high = score
         .calls

@@ -150,6 +150,10 @@ enum EvalCommand {
         /// the corpus without dishes, to measure what they add.
         #[arg(long, default_value_t = vigil_collector::CorpusOptions::default().dish_share)]
         dish_share: f64,
+        /// Satellite-only probes on an operator registered abroad, per probe of the home country (issue 24); 0
+        /// draws none.
+        #[arg(long, default_value_t = vigil_collector::CorpusOptions::default().abroad_satellite_share)]
+        abroad_satellite_share: f64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -417,8 +421,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                     .map(|p| (p.probe_id, p.profile))
                     .collect();
                 println!(
-                    "{:<16} {:<12} {:>8} {:<9} {:<20} {:<20} NOTE",
-                    "PROBE", "CARRIER", "ASN", "ACCESS", "FIRST SEEN", "LAST SEEN"
+                    "{:<16} {:<12} {:>8} {:<7} {:<9} {:<20} {:<20} NOTE",
+                    "PROBE", "CARRIER", "ASN", "COUNTRY", "ACCESS", "FIRST SEEN", "LAST SEEN"
                 );
                 let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
                 for a in &arrivals {
@@ -429,10 +433,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                         _ => String::new(),
                     };
                     println!(
-                        "{:<16} {:<12} {:>8} {:<9} {:<20} {:<20} {note}",
+                        "{:<16} {:<12} {:>8} {:<7} {:<9} {:<20} {:<20} {note}",
                         a.probe_id,
                         a.carrier.as_deref().unwrap_or("(line)"),
                         a.asn.map_or("-".to_owned(), |n| n.to_string()),
+                        a.network_country.as_deref().unwrap_or("-"),
                         a.access.as_deref().unwrap_or("-"),
                         at(a.first_seen),
                         at(a.last_seen),
@@ -482,11 +487,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             scenarios,
             threads,
             dish_share,
+            abroad_satellite_share,
             json,
         }) => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             anyhow::ensure!((0.0..=1.0).contains(&dish_share), "--dish-share is a share, 0 to 1");
-            let options = vigil_collector::CorpusOptions { dish_share };
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&abroad_satellite_share),
+                "--abroad-satellite-share is a share, 0 to 1"
+            );
+            let options = vigil_collector::CorpusOptions {
+                dish_share,
+                abroad_satellite_share,
+            };
             let report = evaluate_corpus(seed, scenarios, &options, &config.classifier.settings(), threads);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -181,7 +181,9 @@ pub struct IngestConfig {
     /// for the probe's own address, which must never be stored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// An IP-to-ASN table in the iptoasn format (`ip2asn-combined.tsv`, plain or gzip): with it, the network each
-    /// upload arrived from is known (its ASN, never its address). Read once at start.
+    /// upload arrived from is known (its ASN and the country it is registered in, never the address) — and a
+    /// satellite-only probe on an operator registered abroad is judged beside its country's lines, not among them.
+    /// Read once at start.
     pub asn_table: Option<std::path::PathBuf>,
 }
 

@@ -64,7 +64,7 @@ pub use ingest::{BatchError, BatchLimits, BodyError, ContentEncoding, decode_bod
 pub use corpus::{
     BUCKET_SECS as CORPUS_BUCKET_SECS, CorpusOptions, Country as CorpusCountry, EvalReport as CorpusReport,
     Scenario as CorpusScenario, ScenarioKind, Truth, TruthScope, evaluate as evaluate_corpus, judge as judge_scenario,
-    scenario as corpus_scenario,
+    scenario as corpus_scenario, scenario_with as corpus_scenario_with,
 };
 
 // Third-party vantage: RIPE Atlas connection logs, and their replay against Disco's detections.

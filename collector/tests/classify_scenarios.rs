@@ -34,6 +34,7 @@ fn probe_info(probe_id: &str, country: &str, asn: u32, region: &str, access: Acc
         ups: false,
         last_seen: None,
         held_since: None,
+        network_country: None,
     }
 }
 
@@ -1468,7 +1469,7 @@ fn dishes_going_dark_with_their_region_are_power_evidence_in_the_blackout_not_an
     assert!(
         e.evidence
             .iter()
-            .any(|ev| ev.text.contains("satellite uplinks went dark with them")),
+            .any(|ev| ev.text.contains("satellite paths beyond the border")),
         "{e:#?}"
     );
     assert_evidence(e, &["6 of the probes' satellite dishes went dark with their lines"]);
@@ -1599,4 +1600,91 @@ fn a_satellite_probe_going_dark_with_its_region_is_named_in_the_blackout() {
     let e = only(&events, EventClass::PowerOutage);
     assert_eq!(e.scope.region.as_deref(), Some("Isfahan"), "{e:#?}");
     assert_evidence(e, &["1 of them on satellite access went dark too"]);
+}
+
+/// [`probes`] and two satellite-only probes in each region on an operator whose network the collector's IP-to-ASN
+/// table places abroad (as AS14593, Starlink's, is registered in the US).
+fn with_satellites_abroad() -> Vec<ProbeInfo> {
+    let mut all = probes();
+    for region in ["Tehran", "Isfahan"] {
+        for n in 0..2 {
+            all.push(ProbeInfo {
+                network_country: Some("US".to_owned()),
+                ..probe_info(
+                    &format!("p-sky-{region}-{n}"),
+                    "IR",
+                    14593,
+                    region,
+                    AccessType::Satellite,
+                )
+            });
+        }
+    }
+    all
+}
+
+#[test]
+fn satellite_only_probes_abroad_going_dark_with_their_region_are_power_evidence() {
+    // Isfahan's mains fail: its line probes (no UPS) and its two satellite-only probes go silent and come back
+    // rebooted. No cut reaches a path to a ground station abroad, so the satellite probes' silence is power.
+    let all = with_satellites_abroad();
+    let s = Scenario::of(&all, |p, b| match (p.region.as_deref() == Some("Isfahan"), b) {
+        (true, b) if CUT.contains(&b) => None,
+        (true, b) if b >= CUT.end => Some(Report { boot: 2, ..HEALTHY }),
+        _ => Some(HEALTHY),
+    });
+    let events = s.events_for(all.clone());
+    let e = only(&events, EventClass::PowerOutage);
+    assert_eq!(e.scope.region.as_deref(), Some("Isfahan"), "{e:#?}");
+    let dark = "2 satellite-only probes on an operator registered abroad went dark or onto battery";
+    assert!(
+        e.evidence.iter().any(|ev| ev.text.contains(dark) && ev.points > 0),
+        "counted for a power outage: {e:#?}"
+    );
+    // The region's scope is its lines: the satellite probes are judged apart, never among its probes.
+    assert_eq!(e.affected_probes, 6, "{e:#?}");
+    // With their operator not known, they are judged as lines and named without points.
+    let unplaced: Vec<ProbeInfo> = all
+        .into_iter()
+        .map(|p| ProbeInfo {
+            network_country: None,
+            ..p
+        })
+        .collect();
+    let events = s.events_for(unplaced);
+    let e = only(&events, EventClass::PowerOutage);
+    assert!(!e.evidence.iter().any(|ev| ev.text.contains(dark)), "{e:#?}");
+    assert_evidence(e, &["2 of them on satellite access went dark too"]);
+}
+
+#[test]
+fn satellite_only_probes_abroad_working_through_a_national_cut_neither_end_it_nor_join_it() {
+    // Every line is cut from the world (domestic anchors answer); the satellite-only probes abroad keep working —
+    // only their domestic anchor, which their path reaches through the border, fails.
+    let all = with_satellites_abroad();
+    let s = Scenario::of(&all, |p, b| {
+        Some(match (p.access == AccessType::Satellite, CUT.contains(&b)) {
+            (false, true) => Report {
+                international_ok: false,
+                ..HEALTHY
+            },
+            (true, true) => Report {
+                domestic_ok: false,
+                ..HEALTHY
+            },
+            _ => HEALTHY,
+        })
+    });
+    let events = s.events_for(all);
+    let e = only(&events, EventClass::Shutdown);
+    assert_eq!(e.scope.level, "country", "{e:#?}");
+    assert_eq!(e.affected_probes, 12, "the lines only: {e:#?}");
+    assert_evidence(
+        e,
+        &["4 satellite-only probes on an operator registered abroad, beside the outage, kept working"],
+    );
+    assert!(
+        events.iter().all(|ev| ev.scope.access.as_deref() != Some("satellite")),
+        "nothing of the satellite paths on their own: {events:#?}"
+    );
 }

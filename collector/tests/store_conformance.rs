@@ -834,6 +834,8 @@ async fn arrivals(store: &dyn Store) {
         let mut b = batch(&p, vec![m]).arriving(Arrival {
             carrier: carrier.map(str::to_owned),
             asn,
+            // The table places the satellite operator's network abroad, the line's nowhere.
+            network_country: (asn == Some(14593)).then(|| "US".to_owned()),
         });
         b.received_at = received;
         b
@@ -870,6 +872,7 @@ async fn arrivals(store: &dyn Store) {
                 carrier: None,
                 asn: Some(64500),
                 access: None,
+                network_country: None,
                 first_seen: t,
                 last_seen: t + Duration::hours(2),
             },
@@ -878,6 +881,7 @@ async fn arrivals(store: &dyn Store) {
                 carrier: Some("sat".to_owned()),
                 asn: Some(14593),
                 access: Some("satellite".to_owned()),
+                network_country: Some("US".to_owned()),
                 first_seen: t + Duration::seconds(1),
                 last_seen: t + Duration::seconds(1),
             },

@@ -122,6 +122,38 @@ pub fn other_path_networks(arrivals: &[ProbeArrival]) -> OtherPathNetworks {
     latest.into_iter().map(|(timeline, (_, asn))| (timeline, asn)).collect()
 }
 
+/// The country each probe's registered line arrived from, by probe id, for the probes `access` registers: the
+/// network its uploads with no carrier named, or carried by an uplink of its registered access
+/// (`Arrival::off_network`'s rule), last arrived from, when the IP-to-ASN table placed it. A satellite-only probe's
+/// operator registered abroad is known so (issue 24).
+pub fn line_network_countries(
+    arrivals: &[ProbeArrival],
+    access: &BTreeMap<String, AccessType>,
+) -> BTreeMap<String, String> {
+    let mut latest: BTreeMap<&str, (DateTime<Utc>, Option<&str>)> = BTreeMap::new();
+    for a in arrivals.iter().filter(|a| a.asn.is_some()) {
+        let Some(&registered) = access.get(&a.probe_id) else {
+            continue;
+        };
+        let on_line = match (&a.carrier, a.access.as_deref()) {
+            (None, _) => true,
+            (Some(_), Some(declared)) => declared == registered.as_str(),
+            (Some(_), None) => false,
+        };
+        if on_line
+            && latest
+                .get(a.probe_id.as_str())
+                .is_none_or(|&(seen, _)| a.last_seen > seen)
+        {
+            latest.insert(&a.probe_id, (a.last_seen, a.network_country.as_deref()));
+        }
+    }
+    latest
+        .into_iter()
+        .filter_map(|(probe, (_, country))| Some((probe.to_owned(), country?.to_owned())))
+        .collect()
+}
+
 /// The classifier's input for `[from, to)` from the store: the registry and, per probe and bucket, what was
 /// measured (by effective time, through the materialised summaries as `reader` uses them); returns it with the
 /// number of probe-buckets read.
@@ -164,13 +196,23 @@ pub async fn load_input(
                 ups: p.profile.ups,
                 last_seen: p.last_seen.map(|t| t.timestamp()),
                 held_since,
+                network_country: None,
             }
         })
         .collect();
     let bucket_secs = bucket_secs.max(1);
     let observed = crate::store::aggregates::bucket_summaries(store, from, to, bucket_secs, reader).await?;
-    let networks = other_path_networks(&store.probe_arrivals().await?);
-    let probes = crate::classify::input::with_other_paths(probes, &observed, &networks);
+    let arrivals = store.probe_arrivals().await?;
+    let access: BTreeMap<String, AccessType> = probes.iter().map(|p| (p.probe_id.clone(), p.access)).collect();
+    let mut countries = line_network_countries(&arrivals, &access);
+    let probes = probes
+        .into_iter()
+        .map(|p| ProbeInfo {
+            network_country: countries.remove(&p.probe_id),
+            ..p
+        })
+        .collect();
+    let probes = crate::classify::input::with_other_paths(probes, &observed, &other_path_networks(&arrivals));
     let read: usize = observed.values().map(BTreeMap::len).sum();
     let buckets = bucket_range(bucket_secs, from, to);
     // Pseudo-probes (RIPE Atlas): judged by their presence alone, and only where their log covers the window.
@@ -343,6 +385,7 @@ mod tests {
                 carrier: carrier.map(str::to_owned),
                 asn,
                 access: access.map(str::to_owned),
+                network_country: None,
                 first_seen: at(0),
                 last_seen: at(last),
             };
@@ -359,6 +402,51 @@ mod tests {
         assert_eq!(
             networks.into_iter().collect::<Vec<_>>(),
             [(other_timeline("prb-1", AccessType::Satellite), 14593)]
+        );
+    }
+
+    #[test]
+    fn a_probes_line_is_placed_in_the_country_its_network_last_arrived_from_is_registered_in() {
+        let at = |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0).expect("in range");
+        let arrival =
+            |probe: &str, carrier: Option<&str>, access: Option<&str>, country: Option<&str>, last: i64| ProbeArrival {
+                probe_id: probe.to_owned(),
+                carrier: carrier.map(str::to_owned),
+                asn: Some(64500),
+                access: access.map(str::to_owned),
+                network_country: country.map(str::to_owned),
+                first_seen: at(0),
+                last_seen: at(last),
+            };
+        let access: BTreeMap<String, AccessType> = [
+            ("sky-1", AccessType::Satellite),
+            ("sky-2", AccessType::Satellite),
+            ("line-1", AccessType::Fixed),
+        ]
+        .into_iter()
+        .map(|(p, a)| (p.to_owned(), a))
+        .collect();
+        let countries = line_network_countries(
+            &[
+                // A satellite-only probe whose operator moved its registration: the latest counts.
+                arrival("sky-1", None, None, Some("XA"), 10),
+                arrival("sky-1", None, None, Some("US"), 20),
+                // One whose uploads are carried by a named uplink of its registered access.
+                arrival("sky-2", Some("sat"), Some("satellite"), Some("US"), 20),
+                // A line's dish is another path, not the line; the line's own network is not placed.
+                arrival("line-1", Some("sat"), Some("satellite"), Some("US"), 30),
+                arrival("line-1", None, None, None, 20),
+                // A probe no longer registered.
+                arrival("gone", None, None, Some("US"), 20),
+            ],
+            &access,
+        );
+        assert_eq!(
+            countries.into_iter().collect::<Vec<_>>(),
+            [
+                ("sky-1".to_owned(), "US".to_owned()),
+                ("sky-2".to_owned(), "US".to_owned())
+            ]
         );
     }
 

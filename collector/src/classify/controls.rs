@@ -81,6 +81,7 @@ mod tests {
             ups: false,
             last_seen: None,
             held_since: None,
+            network_country: None,
         }
     }
 

@@ -32,6 +32,10 @@ pub struct ProbeInfo {
     /// lasts a week (Iran 2019) or years (Tigray) does not end when its probes stop being expected (issue 23,
     /// case 6).
     pub held_since: Option<i64>,
+    /// The country the network its uploads arrive from is registered in (`[ingest] asn_table`), when known: a
+    /// satellite operator registered abroad carries the probe's path past the border, not through it
+    /// (`other_paths::beyond_the_border`).
+    pub network_country: Option<String>,
 }
 
 /// Everything one classification run looks at.
@@ -74,6 +78,7 @@ pub fn with_other_paths(
                 asn: networks.get(timeline).copied().unwrap_or(0),
                 access,
                 held_since: None,
+                network_country: None,
                 ..p.clone()
             });
         }

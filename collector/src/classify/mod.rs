@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use attribute::{Feature, decide};
 pub use input::{ClassifierInput, ProbeInfo, build_input};
-pub(crate) use other_paths::is_other_path;
+pub(crate) use other_paths::beyond_the_border;
 use presence::PresenceState;
 pub use state::{ProbeState, bucket_state};
 
@@ -88,9 +88,9 @@ pub fn classify(input: &ClassifierInput, settings: &ClassifierSettings) -> Vec<D
     // A probe's uplinks of another access (a satellite dish beside a fixed line, issue 24) do not cross the
     // border its terrestrial line crosses: they are judged apart, never in the terrestrial scopes, and what they
     // show is then read against the terrestrial events (`other_paths`).
-    let mut events = classify_among(input, settings, |p| !other_paths::is_other_path(p));
+    let mut events = classify_among(input, settings, |p| !other_paths::beyond_the_border(p));
     for access in [AccessType::Satellite, AccessType::Mobile, AccessType::Fixed] {
-        let of_access = |p: &ProbeInfo| other_paths::is_other_path(p) && p.access == access;
+        let of_access = |p: &ProbeInfo| other_paths::beyond_the_border(p) && p.access == access;
         if input.probes.iter().any(of_access) {
             events = other_paths::merge(
                 events,

@@ -1,6 +1,7 @@
-//! Probes' uplinks of another access (issue 24): a dual-homed probe's satellite dish is the timeline
-//! `PROBE/satellite` (`model::timeline_id`), judged as its own population, apart from every terrestrial scope — a
-//! satellite path does not cross the national border, so its answers during a shutdown say nothing of the
+//! Paths beyond the border (issue 24, [`beyond_the_border`]): a dual-homed probe's satellite dish is the timeline
+//! `PROBE/satellite` (`model::timeline_id`), and a satellite-only probe on an operator registered abroad is a probe
+//! of its own; both are judged as one population per access, apart from every terrestrial scope — a path to a
+//! ground station abroad does not cross the national border, so its answers during a shutdown say nothing of the
 //! terrestrial network, and its silence says nothing of a cut.
 //!
 //! What that population shows is then read against the terrestrial events ([`merge`]):
@@ -20,7 +21,7 @@ use super::ProbeInfo;
 fn one_network(probes: &[ProbeInfo], access: AccessType, scope: &crate::model::EventScope) -> Option<u32> {
     let mut networks = probes
         .iter()
-        .filter(|p| is_other_path(p) && p.access == access)
+        .filter(|p| beyond_the_border(p) && p.access == access)
         .filter(|p| scope.country.as_deref() == Some(p.country.as_str()))
         .filter(|p| scope.region.is_none() || scope.region == p.region)
         .map(|p| p.asn);
@@ -34,6 +35,22 @@ const PATH_FAILURE_CONFIDENCE: f64 = 0.9;
 /// Whether a probe of the classifier's input is another uplink's timeline of a registered probe.
 pub(crate) fn is_other_path(probe: &ProbeInfo) -> bool {
     split_timeline(&probe.probe_id).1.is_some()
+}
+
+/// Whether a probe's path runs past the national border rather than through it, so that it is judged apart from
+/// the terrestrial scopes: another uplink's timeline of a registered probe (a dish beside a line), or a probe on
+/// satellite access whose network is registered in another country than the probe (`ProbeInfo::network_country`:
+/// a foreign operator's ground stations are abroad, where no cut at this border reaches). A satellite probe whose
+/// operator is domestic, or not known, is judged as a line: a domestic VSAT operator's gateway sits inside the
+/// country, where a cut reaches it.
+pub(crate) fn beyond_the_border(probe: &ProbeInfo) -> bool {
+    is_other_path(probe)
+        || (probe.access == AccessType::Satellite
+            && probe.country != super::UNPLACED_COUNTRY
+            && probe
+                .network_country
+                .as_deref()
+                .is_some_and(|c| !c.eq_ignore_ascii_case(&probe.country)))
 }
 
 /// The terrestrial events, with the outages of the other paths of one `access` folded into the terrestrial
@@ -59,13 +76,21 @@ pub(super) fn merge(
                 .map(|timeline| split_timeline(timeline).0);
             let registered = probes.iter().find(|p| Some(p.probe_id.as_str()) == probe);
             let holding = registered.and_then(|p| terrestrial.iter_mut().find(|t| overlaps(t, &event) && holds(t, p)));
+            let text = if probe != event.scope.probe_id.as_deref() {
+                format!(
+                    "a probe's {name} uplink went silent with it (a cut at the border does not reach a {name} path: \
+                     its silence is the device's or its power's)"
+                )
+            } else {
+                format!(
+                    "a {name}-only probe on an operator registered abroad went silent within it (a cut at the border \
+                     does not reach its path: its silence is the device's or its power's)"
+                )
+            };
             match holding {
                 Some(t) => t.evidence.push(Evidence {
                     family: "device".to_owned(),
-                    text: format!(
-                        "a probe's {name} uplink went silent with it (a cut at the border does not reach a \
-                         {name} path: its silence is the device's or its power's)"
-                    ),
+                    text,
                     points: 0,
                 }),
                 None => own.push(event),
@@ -83,8 +108,9 @@ pub(super) fn merge(
             Some(t) => t.evidence.push(Evidence {
                 family: "device".to_owned(),
                 text: format!(
-                    "{} of the probes' {name} uplinks went dark with them (a cut at the border does not reach \
-                     a {name} path: their silence is the devices' or their power's)",
+                    "{} {name} paths beyond the border (the probes' {name} uplinks, or {name}-only probes on an \
+                     operator abroad) went dark with them (a cut at the border does not reach a {name} path: their \
+                     silence is the devices' or their power's)",
                     event.affected_probes,
                 ),
                 points: 0,
@@ -140,8 +166,8 @@ fn as_path_failure(mut event: DisruptionEvent, access: &str, network: Option<u32
     event.evidence.push(Evidence {
         family: "scope".to_owned(),
         text: format!(
-            "only the probes' {access} uplinks{on} failed, while their terrestrial lines and power worked: jamming \
-             or {whose} own fault, never a verdict on the terrestrial network"
+            "only the probes' {access} uplinks{on} failed, while the terrestrial lines beside them and power worked: \
+             jamming or {whose} own fault, never a verdict on the terrestrial network"
         ),
         points: 0,
     });

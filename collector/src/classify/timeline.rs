@@ -70,7 +70,7 @@ pub fn timeline(input: &ClassifierInput, filter: &TimelineFilter, settings: &Cla
         .iter()
         // The terrestrial view: a probe's uplinks of another access (a dish beside its line) are not its country's
         // network, and their answers during a cut would read as the country's reachability.
-        .filter(|p| !super::other_paths::is_other_path(p))
+        .filter(|p| !super::other_paths::beyond_the_border(p))
         .filter(|p| filter.country.as_ref().is_none_or(|c| *c == p.country) && filter.asn.is_none_or(|a| a == p.asn))
     {
         let observed = input.observed.get(&probe.probe_id).unwrap_or(&empty);

@@ -32,7 +32,9 @@ pub fn emit(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs
         // Most countries route every network's international traffic through one gateway (Iran's TIC, a single
         // landing station); the rest leave it to each network's upstream.
         let gateway = rng.f64() < CENTRALISED_SHARE;
-        for (probe, row) in country.probes.iter().zip(rows) {
+        // The satellite-only probes abroad send from a generator of their own (`emit_satellites_abroad`).
+        let on_this_side = |(p, _): &(&ProbeSpec, &Vec<Condition>)| !country.isp_of(p).abroad;
+        for (probe, row) in country.probes.iter().zip(rows).filter(on_this_side) {
             // Each probe checks at its own second of the bucket.
             let phase = rng.i64(0..bucket_secs.max(1));
             for (bucket, condition) in row.iter().enumerate().take(WINDOW_BUCKETS) {
@@ -100,11 +102,39 @@ fn dish_uplink() -> vigil_measurement::Uplink {
 
 /// What the dishes of the dual-homed probes send (issue 24), from a generator of their own so that the lines'
 /// measurements are the bytes they were: per bucket the probe is not silent, the vitals and anchor checks it takes
-/// through its dish, labelled with that uplink. A dish has no UPS: with its probe on battery it is dark (gateway and
-/// link lost, nothing passes). Jammed, it still answers its probe and passes nothing. Otherwise its path runs to a
+/// through its dish, labelled with that uplink ([`satellite_path`]).
+pub fn emit_dishes(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs: i64) -> Vec<Sent> {
+    satellite_paths(plan, rng, t0, bucket_secs, SatellitePath::Dish)
+}
+
+/// What the home country's satellite-only probes on an operator registered abroad send (issue 24), from a generator
+/// of their own: per bucket they are not silent, their vitals and anchor checks, over their one path
+/// ([`satellite_path`]).
+pub fn emit_satellites_abroad(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs: i64) -> Vec<Sent> {
+    satellite_paths(plan, rng, t0, bucket_secs, SatellitePath::Abroad)
+}
+
+/// Whose satellite paths [`satellite_paths`] emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SatellitePath {
+    /// The dishes beside the lines of dual-homed probes: their measurements labelled with the dish's uplink; a
+    /// last gasp is the line's vitals' to send.
+    Dish,
+    /// The satellite-only probes on an operator registered abroad: their own one path, unlabelled.
+    Abroad,
+}
+
+/// A satellite path's measurements. A dish has no UPS: with its probe on battery it is dark (gateway and link
+/// lost, nothing passes). Jammed, it still answers its probe and passes nothing. Otherwise its path runs to a
 /// ground station abroad, never through the country's border — except to reach the domestic anchor, which it
 /// enters the country for, so a national shutdown (the border closed) fails that check.
-pub fn emit_dishes(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, bucket_secs: i64) -> Vec<Sent> {
+fn satellite_paths(
+    plan: &Plan,
+    rng: &mut fastrand::Rng,
+    t0: DateTime<Utc>,
+    bucket_secs: i64,
+    which: SatellitePath,
+) -> Vec<Sent> {
     let mut out = Vec::new();
     for (country, rows) in plan.countries.iter().zip(&plan.conditions) {
         let border_closed = |bucket: usize| {
@@ -114,7 +144,11 @@ pub fn emit_dishes(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, buck
                     && (t.start..t.end).contains(&bucket)
             })
         };
-        for (probe, row) in country.probes.iter().zip(rows).filter(|(p, _)| p.dish) {
+        let chosen = |p: &ProbeSpec| match which {
+            SatellitePath::Dish => p.dish,
+            SatellitePath::Abroad => country.isp_of(p).abroad,
+        };
+        for (probe, row) in country.probes.iter().zip(rows).filter(|(p, _)| chosen(p)) {
             let phase = rng.i64(0..bucket_secs.max(1));
             for (bucket, condition) in row.iter().enumerate().take(WINDOW_BUCKETS) {
                 if condition.silent {
@@ -124,7 +158,9 @@ pub fn emit_dishes(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, buck
                 let powered = !condition.battery;
                 let passes = powered && !condition.dish_jammed;
                 let mut send = |mut measurement: Measurement| {
-                    measurement.uplink = Some(dish_uplink());
+                    if which == SatellitePath::Dish {
+                        measurement.uplink = Some(dish_uplink());
+                    }
                     out.push(Sent {
                         probe_id: probe.probe_id.clone(),
                         measurement,
@@ -133,7 +169,7 @@ pub fn emit_dishes(plan: &Plan, rng: &mut fastrand::Rng, t0: DateTime<Utc>, buck
                 let dish = Condition {
                     gateway: powered,
                     link: powered,
-                    last_gasp: false,
+                    last_gasp: which == SatellitePath::Abroad && condition.last_gasp,
                     ..*condition
                 };
                 send(measurement(rng, at, local(), vitals(&dish)));

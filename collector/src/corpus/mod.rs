@@ -14,7 +14,7 @@ mod topology;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub use emit::Sent;
-pub use scenario::{ScenarioKind, Truth, TruthScope, WINDOW_BUCKETS};
+pub use scenario::{CorpusOptions, ScenarioKind, Truth, TruthScope, WINDOW_BUCKETS};
 pub use score::{EvalReport, ScenarioScore};
 pub use topology::Country;
 
@@ -54,6 +54,12 @@ impl Scenario {
                     ups: p.ups,
                     last_seen: None,
                     held_since: None,
+                    // As a collector with an IP-to-ASN table knows it (`[ingest] asn_table`).
+                    network_country: Some(if c.isps[p.isp].abroad {
+                        scenario::ABROAD_SATELLITE_COUNTRY.to_owned()
+                    } else {
+                        c.code.clone()
+                    }),
                 })
             })
             .collect()
@@ -126,26 +132,6 @@ impl Scenario {
     }
 }
 
-/// The default share of the home country's probes on a terrestrial line with a satellite dish beside it (issue 24).
-/// Not a measured figure — few volunteers have a dish — but enough that most scenarios hold a few dual-homed probes
-/// (two in a country of twenty) without their being the majority, so that the corpus measures what dishes add and
-/// what they must not change.
-pub const DISH_SHARE: f64 = 0.1;
-
-/// How the corpus is drawn, beyond its seed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CorpusOptions {
-    /// The share of the home country's probes on a terrestrial line with a satellite dish beside it: 0 draws the
-    /// corpus as it was before dishes (the same bytes on every line).
-    pub dish_share: f64,
-}
-
-impl Default for CorpusOptions {
-    fn default() -> Self {
-        CorpusOptions { dish_share: DISH_SHARE }
-    }
-}
-
 /// Scenario `index` of the corpus of `seed`.
 pub fn scenario(seed: u64, index: usize) -> Scenario {
     scenario_with(seed, index, &CorpusOptions::default())
@@ -153,7 +139,7 @@ pub fn scenario(seed: u64, index: usize) -> Scenario {
 
 /// Scenario `index` of the corpus of `seed`, drawn with `options`.
 pub fn scenario_with(seed: u64, index: usize, options: &CorpusOptions) -> Scenario {
-    let plan = scenario::plan(seed, index, options.dish_share);
+    let plan = scenario::plan(seed, index, options);
     let mut rng = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
     // 10:07 UTC, so an onset is on the hour only when an event is drawn there.
     let t0 = Utc
@@ -164,6 +150,8 @@ pub fn scenario_with(seed: u64, index: usize, options: &CorpusOptions) -> Scenar
     // The dishes' measurements from a generator of their own: the lines' are the bytes they were without dishes.
     let mut dishes = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0xD15C);
     sent.extend(emit::emit_dishes(&plan, &mut dishes, t0, BUCKET_SECS));
+    let mut sky = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5B1E);
+    sent.extend(emit::emit_satellites_abroad(&plan, &mut sky, t0, BUCKET_SECS));
     Scenario {
         kind: plan.kind,
         truth: plan.truth,
@@ -365,7 +353,7 @@ mod tests {
         // bytes they would be without dishes, so old seeds' terrestrial figures stay comparable.
         let index = (0..40)
             .find(|&i| {
-                scenario::plan(4, i, DISH_SHARE).countries[0]
+                scenario::plan(4, i, &CorpusOptions::default()).countries[0]
                     .probes
                     .iter()
                     .filter(|p| p.dish)
@@ -373,7 +361,7 @@ mod tests {
                     >= 2
             })
             .expect("a scenario with dishes");
-        let plan = scenario::plan(4, index, DISH_SHARE);
+        let plan = scenario::plan(4, index, &CorpusOptions::default());
         let mut bare = plan.clone();
         for p in &mut bare.countries[0].probes {
             p.dish = false;
@@ -399,6 +387,75 @@ mod tests {
             dishes
                 .iter()
                 .all(|m| with_dish.contains(m.probe_id.as_str()) && m.measurement.uplink.is_some())
+        );
+    }
+
+    #[test]
+    fn satellite_only_probes_abroad_leave_every_other_probes_measurements_as_they_were_and_outlive_cuts_not_blackouts()
+    {
+        // Drawn and emitted from generators of their own: every other probe sends the bytes it sent without them,
+        // and the truth is the same.
+        let without = CorpusOptions {
+            abroad_satellite_share: 0.0,
+            ..CorpusOptions::default()
+        };
+        let with = CorpusOptions {
+            abroad_satellite_share: 0.2,
+            ..CorpusOptions::default()
+        };
+        let (mut through_cut, mut through_blackout) = (0, 0);
+        for index in 0..ScenarioKind::ALL.len() * 3 {
+            let (bare, sky) = (scenario_with(4, index, &without), scenario_with(4, index, &with));
+            assert_eq!(bare.truth, sky.truth);
+            let home = &sky.countries[0];
+            let abroad: std::collections::BTreeSet<&str> = home
+                .probes
+                .iter()
+                .filter(|p| home.isp_of(p).abroad)
+                .map(|p| p.probe_id.as_str())
+                .collect();
+            let lines = |s: &Scenario| {
+                s.sent
+                    .iter()
+                    .filter(|m| !abroad.contains(m.probe_id.as_str()))
+                    .map(|m| m.measurement.to_json_line())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(lines(&bare), lines(&sky), "scenario {index}");
+            // Heard from in a bucket: sent its vitals then.
+            let heard = |probe: &str, bucket: usize| {
+                sky.sent.iter().any(|m| {
+                    m.probe_id == probe
+                        && matches!(m.measurement.result, vigil_measurement::MeasurementResult::Vitals(_))
+                        && (m.measurement.started_at - sky.t0)
+                            .num_seconds()
+                            .div_euclid(BUCKET_SECS)
+                            == bucket as i64
+                })
+            };
+            for t in &sky.truth {
+                let middle = (t.start + t.end) / 2;
+                for p in home.probes.iter().filter(|p| home.isp_of(p).abroad) {
+                    let region = &home.regions[p.region];
+                    match (&t.class, &t.scope) {
+                        (crate::model::EventClass::Shutdown, TruthScope::Country { .. }) => {
+                            assert!(heard(&p.probe_id, middle), "a cut does not silence {}", p.probe_id);
+                            through_cut += 1;
+                        }
+                        (crate::model::EventClass::PowerOutage, TruthScope::Region { region: r, .. })
+                            if r == region && !p.ups =>
+                        {
+                            assert!(!heard(&p.probe_id, middle), "a blackout silences {}", p.probe_id);
+                            through_blackout += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(
+            through_cut > 0 && through_blackout > 0,
+            "{through_cut} {through_blackout}"
         );
     }
 
@@ -619,11 +676,12 @@ mod tests {
             s.countries[0].probes.len() >= 10 && s.countries[0].probes.iter().any(|p| p.dish)
         });
         let t = &s.truth[0];
+        // The lines' probes (a satellite-only probe on an operator abroad is not cut: it reports as it measures).
         let of_home = |dish: bool| -> std::collections::BTreeSet<&str> {
             s.countries[0]
                 .probes
                 .iter()
-                .filter(|p| p.dish == dish)
+                .filter(|p| p.dish == dish && !s.countries[0].isp_of(p).abroad)
                 .map(|p| p.probe_id.as_str())
                 .collect()
         };

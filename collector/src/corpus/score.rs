@@ -61,7 +61,7 @@ pub type Placement = [crate::classify::ProbeInfo];
 /// `classify::other_paths`) only to its access's — never to a country's, region's, network's or probe's, which are
 /// the terrestrial ones.
 fn in_scopes_of(p: &crate::classify::ProbeInfo, level: &str) -> bool {
-    level == "access" || !crate::classify::is_other_path(p)
+    level == "access" || !crate::classify::beyond_the_border(p)
 }
 
 /// The level of a true scope, as an event names it.
@@ -737,6 +737,7 @@ mod tests {
             ups: false,
             last_seen: None,
             held_since: None,
+            network_country: None,
         }
     }
 

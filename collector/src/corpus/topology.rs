@@ -13,6 +13,9 @@ pub struct Isp {
     pub access: AccessType,
     /// The regions (indices into [`Country::regions`]) it serves.
     pub regions: Vec<usize>,
+    /// Registered in another country: a satellite operator whose ground stations are abroad (issue 24), so its
+    /// customers' paths run past the border, not through it. Added apart from the country (`scenario::plan`).
+    pub abroad: bool,
 }
 
 /// One probe of the corpus.
@@ -112,6 +115,7 @@ pub fn draw_country(rng: &mut fastrand::Rng, code: &str, first_asn: u32, shape: 
                 asn: first_asn + i as u32,
                 access,
                 regions,
+                abroad: false,
             }
         })
         .collect();

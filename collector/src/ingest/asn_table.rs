@@ -1,9 +1,10 @@
 //! The network an upload arrived from: an IP-to-ASN table in the widely used iptoasn format (`ip2asn-v4.tsv`,
 //! `ip2asn-v6.tsv`, `ip2asn-combined.tsv`, plain or gzip), read once and looked up per upload. The address is only
-//! ever the lookup's key; what is kept is the ASN.
+//! ever the lookup's key; what is kept is the network: its ASN and the country it is registered in.
 //!
 //! Each line: `range_start  range_end  AS_number  country_code  AS_description`, tab-separated, ranges inclusive.
-//! AS 0 marks space that is not routed: no network.
+//! AS 0 marks space that is not routed: no network. A country code that is not two letters (`None`), or `ZZ`
+//! (unknown), places the network nowhere.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
@@ -43,18 +44,42 @@ pub enum AsnTableError {
     },
 }
 
+/// The network that announces an address, as the table registers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// Its AS number (never 0).
+    pub asn: u32,
+    /// The ISO 3166 code of the country it is registered in, upper case, when the table places it.
+    country: Option<[u8; 2]>,
+}
+
+impl Network {
+    /// The country it is registered in (ISO 3166, upper case), when the table places it: a satellite operator
+    /// registered abroad carries its customers' paths past the border (issue 24).
+    pub fn country(&self) -> Option<&str> {
+        self.country.as_ref().and_then(|c| std::str::from_utf8(c).ok())
+    }
+}
+
+/// A table's country code as a network's: two ASCII letters, upper-cased, other than `ZZ`.
+fn country_code(text: &str) -> Option<[u8; 2]> {
+    let code: [u8; 2] = text.trim().as_bytes().try_into().ok()?;
+    let code = code.map(|b| b.to_ascii_uppercase());
+    (code.iter().all(u8::is_ascii_uppercase) && &code != b"ZZ").then_some(code)
+}
+
 /// Address ranges of one family with the network that announces each, sorted and disjoint.
 #[derive(Debug, Default, Clone)]
 struct Ranges {
-    /// (first, last, ASN), by first address.
-    ranges: Vec<(u128, u128, u32)>,
+    /// (first, last, network), by first address; AS 0 for space that is not routed.
+    ranges: Vec<(u128, u128, Network)>,
 }
 
 impl Ranges {
-    fn lookup(&self, address: u128) -> Option<u32> {
+    fn lookup(&self, address: u128) -> Option<Network> {
         let after = self.ranges.partition_point(|&(first, _, _)| first <= address);
-        let &(_, last, asn) = self.ranges.get(after.checked_sub(1)?)?;
-        (address <= last && asn != 0).then_some(asn)
+        let &(_, last, network) = self.ranges.get(after.checked_sub(1)?)?;
+        (address <= last && network.asn != 0).then_some(network)
     }
 }
 
@@ -111,6 +136,10 @@ impl AsnTable {
                 .trim()
                 .parse()
                 .map_err(|_| bad(format!("{asn:?} is not an AS number")))?;
+            let network = Network {
+                asn,
+                country: fields.next().and_then(country_code),
+            };
             let (ranges, first_n, last_n) = match (first, last) {
                 (IpAddr::V4(a), IpAddr::V4(b)) => (&mut table.v4, u128::from(u32::from(a)), u128::from(u32::from(b))),
                 (IpAddr::V6(a), IpAddr::V6(b)) => (&mut table.v6, u128::from(a), u128::from(b)),
@@ -119,10 +148,10 @@ impl AsnTable {
             if last_n < first_n {
                 return Err(bad(format!("the range ends ({last}) before it starts ({first})")));
             }
-            ranges.ranges.push((first_n, last_n, asn));
+            ranges.ranges.push((first_n, last_n, network));
         }
         for (ranges, v4) in [(&mut table.v4, true), (&mut table.v6, false)] {
-            ranges.ranges.sort_unstable();
+            ranges.ranges.sort_unstable_by_key(|&(first, last, _)| (first, last));
             if let Some(pair) = ranges.ranges.windows(2).find(|w| w[1].0 <= w[0].1) {
                 let address = |n: u128| -> IpAddr {
                     if v4 {
@@ -143,7 +172,7 @@ impl AsnTable {
 
     /// The network that announces `address`, if the table knows one (never AS 0). An IPv4 address written as
     /// IPv6 (`::ffff:a.b.c.d`) is looked up as IPv4.
-    pub fn lookup(&self, address: IpAddr) -> Option<u32> {
+    pub fn lookup(&self, address: IpAddr) -> Option<Network> {
         match address {
             IpAddr::V4(a) => self.v4.lookup(u128::from(u32::from(a))),
             IpAddr::V6(a) => match a.to_ipv4_mapped() {
@@ -179,10 +208,46 @@ mod tests {
         text.parse().expect("address")
     }
 
+    /// A table's lookups, by AS number alone.
+    struct AsnOnly<'a>(&'a AsnTable);
+
+    impl AsnOnly<'_> {
+        fn lookup(&self, address: IpAddr) -> Option<u32> {
+            self.0.lookup(address).map(|n| n.asn)
+        }
+    }
+
+    #[test]
+    fn a_network_is_placed_in_its_registered_country_unless_the_table_places_it_nowhere() {
+        let t = table(
+            "192.0.2.0\t192.0.2.9\t64500\tus\tLower\n\
+             192.0.2.10\t192.0.2.19\t64501\tNone\tUnplaced\n\
+             192.0.2.20\t192.0.2.29\t64502\tZZ\tUnknown\n\
+             192.0.2.30\t192.0.2.39\t64503\n",
+        )
+        .expect("reads");
+        let country = |a: &str| t.lookup(ip(a)).map(|n| (n.asn, n.country().map(str::to_owned)));
+        assert_eq!(country("192.0.2.1"), Some((64500, Some("US".to_owned()))));
+        assert_eq!(country("192.0.2.11"), Some((64501, None)));
+        assert_eq!(country("192.0.2.21"), Some((64502, None)));
+        assert_eq!(
+            country("192.0.2.31"),
+            Some((64503, None)),
+            "a table without countries still names networks"
+        );
+    }
+
     #[test]
     fn addresses_are_found_in_their_range_and_nowhere_else() {
-        let t = table(TABLE).expect("reads");
-        assert_eq!(t.ranges(), 4);
+        let full = table(TABLE).expect("reads");
+        assert_eq!(full.ranges(), 4);
+        assert_eq!(
+            full.lookup(ip("198.51.100.7"))
+                .and_then(|n| n.country().map(str::to_owned))
+                .as_deref(),
+            Some("XB")
+        );
+        let t = AsnOnly(&full);
         assert_eq!(t.lookup(ip("192.0.2.0")), Some(64500));
         assert_eq!(t.lookup(ip("192.0.2.127")), Some(64500));
         assert_eq!(t.lookup(ip("192.0.2.200")), None, "AS 0 is no network");
@@ -204,7 +269,12 @@ mod tests {
         std::fs::write(&zipped, gz.finish().expect("finishes")).expect("writes");
         for path in [&plain, &zipped] {
             let t = AsnTable::load(path).expect("loads");
-            assert_eq!(t.lookup(ip("198.51.100.7")), Some(64501), "{}", path.display());
+            assert_eq!(
+                t.lookup(ip("198.51.100.7")).map(|n| n.asn),
+                Some(64501),
+                "{}",
+                path.display()
+            );
         }
         let missing = AsnTable::load(&dir.path().join("none.tsv")).expect_err("no file");
         assert!(missing.to_string().contains("none.tsv"), "{missing}");

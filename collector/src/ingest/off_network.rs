@@ -103,6 +103,7 @@ mod tests {
         IngestBatch::new(probe, Utc::now(), vec![measurement], None).arriving(Arrival {
             carrier: carrier.map(str::to_owned),
             asn,
+            network_country: None,
         })
     }
 

@@ -171,13 +171,15 @@ impl IngestPipeline {
             &self.config.trusted_proxies,
         );
         let probe = self.authenticate(headers).await?;
+        let network = self
+            .asn_table
+            .as_ref()
+            .zip(client)
+            .and_then(|(table, address)| table.lookup(address));
         let arrival = Arrival {
             carrier: carrier(headers)?,
-            asn: self
-                .asn_table
-                .as_ref()
-                .zip(client)
-                .and_then(|(table, address)| table.lookup(address)),
+            asn: network.map(|n| n.asn),
+            network_country: network.and_then(|n| n.country().map(str::to_owned)),
         };
         let signer = self.signing_key(&probe, headers)?;
         self.limits.batch(&probe.probe_id).map_err(IngestError::Quota)?;

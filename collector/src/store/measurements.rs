@@ -77,6 +77,8 @@ pub struct Arrival {
     pub carrier: Option<String>,
     /// The network it arrived from (`[ingest] asn_table`), when known.
     pub asn: Option<u32>,
+    /// The country that network is registered in (the table's country column), when the table places it.
+    pub network_country: Option<String>,
 }
 
 impl Arrival {

@@ -47,6 +47,8 @@ pub struct ProbeArrival {
     pub carrier: Option<String>,
     /// The network they arrived from (`[ingest] asn_table`); `None` when not known.
     pub asn: Option<u32>,
+    /// The country that network is registered in, when the table placed it.
+    pub network_country: Option<String>,
     /// The carrier's access, as its measurements declared it (`uplink.access`), when they did.
     pub access: Option<String>,
     /// The first batch's receipt.
@@ -62,6 +64,7 @@ impl ProbeArrival {
         let arrival = super::Arrival {
             carrier: self.carrier.clone(),
             asn: self.asn,
+            network_country: None,
         };
         arrival.off_network(self.access.as_deref(), profile)
     }

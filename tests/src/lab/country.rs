@@ -139,6 +139,10 @@ pub const PROBES: [ProbeSpec; 13] = [
 /// The satellite operator's AS number (documentation range), as AS14593 is Starlink's.
 pub const SATELLITE_ASN: u32 = 64510;
 
+/// The country the satellite operator is registered in, as Starlink is in the US: neither the lab country nor its
+/// neighbour (user-assigned), so the collector judges the satellite-only probe beside the lines, not among them.
+pub const SATELLITE_COUNTRY: &str = "XS";
+
 /// Probes whose only way out is a dish, numbered after [`PROBES`]; they run in the scenarios with
 /// [`Sky::SatelliteOnly`].
 pub const SATELLITE_ONLY: [ProbeSpec; 1] = [ProbeSpec {
@@ -207,7 +211,8 @@ fn octet(n: usize) -> u8 {
 
 /// The lab's IP-to-ASN table in the iptoasn format the collector reads (`[ingest] asn_table`): each line probe's
 /// home network in its registered ISP's (or foreign network's) AS, every dish link in the satellite operator's
-/// — so the collector names the network each upload arrived from as it would with the real table.
+/// (registered abroad) — so the collector names the network each upload arrived from, and where that network is
+/// registered, as it would with the real table.
 pub fn asn_table() -> String {
     let mut ranges: Vec<(Ipv4Addr, Ipv4Addr, u32, &str)> = all_probes()
         .enumerate()
@@ -226,7 +231,7 @@ pub fn asn_table() -> String {
         Ipv4Addr::new(10, 110, 0, 0),
         Ipv4Addr::new(10, 110, 255, 255),
         SATELLITE_ASN,
-        "ZZ",
+        SATELLITE_COUNTRY,
     ));
     ranges.sort();
     ranges

@@ -357,8 +357,8 @@ pub const SCENARIOS: &[Scenario] = &[
         story: "The south's mains fail, probe by probe over seconds: home routers go dark, probes without a UPS die \
                 (SIGKILL), UPS probes report battery power and a dead LAN. Power returns probe by probe; the dead ones \
                 boot with new boot ids. A power outage scoped to the region. A probe whose only way out is a dish \
-                (s14) goes dark with its neighbours: no cut reaches a dish, so the event names it (issue 24, \
-                scenario b).",
+                (s14, on an operator the collector's IP-to-ASN table registers abroad) goes dark with its neighbours: \
+                no cut reaches its path, so the event names it (issue 24, scenario b).",
         fault: Fault::RegionalPower("south"),
         baseline_buckets: 2,
         hold_buckets: 4,
@@ -368,7 +368,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 "new boot id",
                 "switched to battery",
                 "lost their gateway or link",
-                "on satellite access went dark too",
+                "1 satellite-only probe on an operator registered abroad went dark",
             ],
             ..expect(
                 "power_outage",

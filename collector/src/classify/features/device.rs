@@ -84,6 +84,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         }
     }
     out.extend(satellite_gone_dark(v));
+    out.extend(satellites_abroad_with_it(v));
     out.extend(dishes_dark_with_their_lines(v));
     if with_battery > 0 && battery as f64 / with_battery as f64 >= 0.3 {
         out.push(Feature {
@@ -191,11 +192,9 @@ fn dishes_dark_with_their_lines(v: &OutageView<'_, '_>) -> Option<Feature> {
     })
 }
 
-/// The outage's probes on satellite access (registered so, on the terrestrial scopes' side) that fell silent with
-/// the rest, named: a dish of a foreign operator does not cross the border, so a cut cannot silence it and its
-/// silence is its power's or its own (issue 24). Points: none. The registry says "satellite", not whose: a
-/// domestic VSAT operator's gateway sits inside the country, where a cut reaches it, and the corpus has no such
-/// probes to weigh the difference on yet.
+/// The outage's probes on satellite access whose operator the collector cannot place (no `[ingest] asn_table`, or
+/// a network the table does not know) that fell silent with the rest, named. Points: none — a foreign operator's
+/// dish is beyond a cut's reach, a domestic VSAT operator's gateway is not, and which this is is not known.
 fn satellite_gone_dark(v: &OutageView<'_, '_>) -> Option<Feature> {
     let dark = v
         .participants
@@ -203,18 +202,112 @@ fn satellite_gone_dark(v: &OutageView<'_, '_>) -> Option<Feature> {
         .filter(|&&p| {
             let t = &v.timelines[p];
             t.probe.access == AccessType::Satellite
-                && !crate::classify::other_paths::is_other_path(t.probe)
+                && t.probe.network_country.is_none()
                 && (v.episode.start..v.episode.end).any(|b| t.states.get(b) == Some(&ProbeState::Silent))
         })
         .count();
     (dark > 0).then(|| Feature {
         family: "device",
         text: format!(
-            "{dark} of them on satellite access went dark too: a dish whose path does not cross the border is beyond \
-             a cut's reach, so its silence is its power's or its own"
+            "{dark} of them on satellite access went dark too: a dish on an operator abroad would be beyond a cut's \
+             reach, one on a domestic operator is not, and the collector does not know whose network it is on \
+             (`[ingest] asn_table`)"
         ),
         points: [0, 0, 0],
         inside_cut: false,
+    })
+}
+
+/// How the satellite-only probes on an operator registered abroad (`other_paths::beyond_the_border`) near an
+/// outage — in its country, in a region one of its participants is in — lived through it, among those heard
+/// before it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct SatellitesAbroad {
+    /// Dark (silent, or their gateway or link lost) in half of the outage's buckets or more, or on battery.
+    lost_power: usize,
+    /// Heard with their gateway and link up in more than half of its buckets, never on battery.
+    kept_power: usize,
+}
+
+/// The satellite-only probes abroad near the outage ([`SatellitesAbroad`]). Half of the buckets, not all: the
+/// devices come back staggered, each within minutes of the power, as the lines' do.
+fn satellites_abroad(v: &OutageView<'_, '_>) -> SatellitesAbroad {
+    let regions: std::collections::BTreeSet<Option<&str>> = v
+        .participants
+        .iter()
+        .map(|&p| v.timelines[p].probe.region.as_deref())
+        .collect();
+    let buckets: Vec<crate::model::Bucket> = (v.episode.start..v.episode.end).map(|t| v.abs(t)).collect();
+    let mut out = SatellitesAbroad::default();
+    for probe in v.input.probes.iter().filter(|p| {
+        p.country == v.episode.country
+            && regions.contains(&p.region.as_deref())
+            && crate::classify::other_paths::beyond_the_border(p)
+            && !crate::classify::other_paths::is_other_path(p)
+    }) {
+        let Some(observed) = v.input.observed.get(&probe.probe_id) else {
+            continue;
+        };
+        let Some(&first) = buckets.first() else {
+            continue;
+        };
+        if observed.range(..first).next().is_none() {
+            continue;
+        }
+        let (mut dark, mut up, mut battery) = (0, 0, false);
+        for b in &buckets {
+            match observed.get(b).and_then(|s| s.vitals.as_ref()) {
+                None if !observed.contains_key(b) => dark += 1,
+                Some(x) if !x.gateway_reachable || !x.link_up => dark += 1,
+                Some(x) if x.on_battery => battery = true,
+                _ => up += 1,
+            }
+        }
+        if battery || 2 * dark >= buckets.len() {
+            out.lost_power += 1;
+        } else if 2 * up > buckets.len() {
+            out.kept_power += 1;
+        }
+    }
+    out
+}
+
+/// What the satellite-only probes abroad near the outage say of its power (issue 24). A cut at the border cannot
+/// reach their paths (their operator's ground stations are abroad), so their going dark is their devices' power
+/// failing and their working is their power holding — the same fact a reboot on return or a device heard through
+/// the cut states, seen from outside the lines: the points of CLASSIFICATION.md's F1 rows (R ≥ 0.5: −3, +4, −2,
+/// as the dishes beside the lines have, [`dishes_dark_with_their_lines`]; R ≤ 0.1: its −3 against power only — the
+/// row's +1 for a shutdown and for a technical failure, given on seed 1 of the corpus, tipped two interim calls of
+/// a network's failure, scenarios 619 and 1098, into a shutdown published first: a place's power holding says
+/// nothing of which other cause it is). Called from two such probes or more that are the greater part of those
+/// heard (one device is one device); one gone dark alone is named without points.
+fn satellites_abroad_with_it(v: &OutageView<'_, '_>) -> Option<Feature> {
+    let SatellitesAbroad { lost_power, kept_power } = satellites_abroad(v);
+    let others = |n: usize, what: &str| {
+        if n > 0 { format!(" ({n} {what})") } else { String::new() }
+    };
+    if (lost_power >= 2 && lost_power > kept_power) || (lost_power == 1 && kept_power == 0) {
+        return Some(Feature {
+            family: "device",
+            text: format!(
+                "{lost_power} satellite-only probe{} on an operator registered abroad went dark or onto battery with \
+                 the outage{}: no cut at the border reaches their paths, so their power failed",
+                if lost_power == 1 { "" } else { "s" },
+                others(kept_power, "kept working"),
+            ),
+            points: if lost_power >= 2 { [-3, 4, -2] } else { [0, 0, 0] },
+            inside_cut: true,
+        });
+    }
+    (kept_power >= 2 && kept_power > lost_power).then(|| Feature {
+        family: "device",
+        text: format!(
+            "{kept_power} satellite-only probes on an operator registered abroad, beside the outage, kept working on \
+             mains power{}: the place had power",
+            others(lost_power, "went dark"),
+        ),
+        points: [0, -3, 0],
+        inside_cut: true,
     })
 }
 

@@ -143,7 +143,7 @@ pub(super) fn one_network_is_all_watched(v: &OutageView<'_, '_>) -> Option<Strin
     // AS 0 is no network, so there is no network's failure to confuse with a cut. A probe's other uplinks (a dish
     // beside its line, `input::with_other_paths`) are never a cut's: their paths do not cross the border, so one
     // network holding all of them (every dish on one operator) confuses nothing.
-    if asn == 0 || crate::classify::other_paths::is_other_path(v.timelines[first].probe) {
+    if asn == 0 || crate::classify::other_paths::beyond_the_border(v.timelines[first].probe) {
         return None;
     }
     let network = country_members_where(&|p| asn_of(p) == asn);

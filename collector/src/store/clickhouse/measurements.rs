@@ -293,6 +293,9 @@ impl ClickHouseStore {
                 if row.access.is_empty() {
                     row.access = access;
                 }
+                if row.network_country.is_empty() {
+                    row.network_country = batch.arrival.network_country.clone().unwrap_or_default();
+                }
                 continue;
             }
             if seen.saturating_sub(last_written) < SEEN_EVERY_MS {
@@ -307,6 +310,7 @@ impl ClickHouseStore {
                     access,
                     first_seen_ms: first.min(seen),
                     seen_ms: seen,
+                    network_country: batch.arrival.network_country.clone().unwrap_or_default(),
                 },
             );
         }

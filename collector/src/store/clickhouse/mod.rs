@@ -172,6 +172,24 @@ impl ClickHouseStore {
             })
             .await?;
         }
+        // Version 12 keeps the country each arrival's network is registered in (issue 24). Rows stored before it
+        // place no network.
+        if !has_column(&client, "probe_arrivals", "network_country").await? {
+            if on_cluster {
+                return Err(StoreError::UpgradeNeeded(
+                    "probe_arrivals has no network_country column (schema 12): upgrade every server of the cluster \
+                     first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+                        .to_owned(),
+                ));
+            }
+            tracing::info!("adding probe_arrivals.network_country (schema 12)");
+            with_retry("add probe_arrivals.network_country", || {
+                client
+                    .query("ALTER TABLE probe_arrivals ADD COLUMN network_country String DEFAULT ''")
+                    .execute()
+            })
+            .await?;
+        }
         // Version 7 keeps the targets each summary loaded (the censorship controls); version 8 the international
         // anchors each reached and failed (a cut leaking through an allowlist); version 9 where failed traces to
         // them died. Summaries are recomputed from the measurements, so older rows only lack these until their

@@ -18,7 +18,8 @@ impl ProbeRegistry for ClickHouseStore {
             self.client
                 .query(
                     "SELECT probe_id, carrier, asn, max(access) AS access, min(first_seen_ms) AS first_seen_ms, \
-                     max(seen_ms) AS seen_ms FROM probe_arrivals GROUP BY probe_id, carrier, asn \
+                     max(seen_ms) AS seen_ms, max(network_country) AS network_country FROM probe_arrivals \
+                     GROUP BY probe_id, carrier, asn \
                      ORDER BY probe_id, carrier, asn",
                 )
                 .fetch_all::<ArrivalRow>()
@@ -33,6 +34,7 @@ impl ProbeRegistry for ClickHouseStore {
                     carrier: (!r.carrier.is_empty()).then_some(r.carrier),
                     asn: (r.asn != 0).then_some(r.asn),
                     access: (!r.access.is_empty()).then_some(r.access),
+                    network_country: (!r.network_country.is_empty()).then_some(r.network_country),
                 })
             })
             .collect()

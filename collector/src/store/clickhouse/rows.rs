@@ -93,6 +93,7 @@ pub struct ArrivalRow {
     pub access: String,
     pub first_seen_ms: i64,
     pub seen_ms: i64,
+    pub network_country: String,
 }
 
 /// A `probe_seen` row.

@@ -15,7 +15,7 @@
 //! shard — `FINAL` and deduplication work per shard. The collector reads and writes `<table>` either way.
 
 /// Schema version this binary writes (recorded in `vigil_schema`).
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// The uptime column as a database made before schema 5 gains it: its rows already stored read their uptime from
 /// the body (vitals bodies hold `"uptime_s":…`; other kinds read 0), rows written since carry it.
@@ -94,9 +94,11 @@ const TABLES: &[Table] = &[
     },
     Table {
         // How each probe's uploads arrive (schema 11): per carrier ('' for the registered line) and network (0:
-        // not known). A row per collector run and key, replaced by its latest stamp; read with min and max.
+        // not known), with the country the network is registered in ('' when not placed, schema 12). A row per
+        // collector run and key, replaced by its latest stamp; read with min and max.
         name: "probe_arrivals",
-        columns: "probe_id String, carrier String, asn UInt32, access String, first_seen_ms Int64, seen_ms Int64",
+        columns: "probe_id String, carrier String, asn UInt32, access String, first_seen_ms Int64, seen_ms Int64, \
+                  network_country String DEFAULT ''",
         version: Some("seen_ms"),
         partition: None,
         order: "probe_id, carrier, asn, first_seen_ms",

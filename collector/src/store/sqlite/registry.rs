@@ -16,8 +16,8 @@ impl ProbeRegistry for SqliteStore {
     async fn probe_arrivals(&self) -> Result<Vec<ProbeArrival>, StoreError> {
         with_conn(&self.reader, |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT probe_id, carrier, asn, access, first_seen_ms, last_seen_ms FROM probe_arrivals
-                 ORDER BY probe_id, carrier, asn",
+                "SELECT probe_id, carrier, asn, access, first_seen_ms, last_seen_ms, network_country
+                 FROM probe_arrivals ORDER BY probe_id, carrier, asn",
             )?;
             let rows = stmt.query_map([], |row| {
                 Ok((
@@ -27,16 +27,18 @@ impl ProbeRegistry for SqliteStore {
                     row.get::<_, Option<String>>(3)?,
                     row.get::<_, i64>(4)?,
                     row.get::<_, i64>(5)?,
+                    row.get::<_, Option<String>>(6)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (probe_id, carrier, asn, access, first, last) = row?;
+                let (probe_id, carrier, asn, access, first, last, network_country) = row?;
                 out.push(ProbeArrival {
                     probe_id,
                     carrier: (!carrier.is_empty()).then_some(carrier),
                     asn: (asn != 0).then_some(asn),
                     access,
+                    network_country,
                     first_seen: super::time::from_ms(first, "probe_arrivals.first_seen_ms")?,
                     last_seen: super::time::from_ms(last, "probe_arrivals.last_seen_ms")?,
                 });

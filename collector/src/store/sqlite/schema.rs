@@ -204,6 +204,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (probe_id, carrier, asn)
     ) WITHOUT ROWID;
     "#,
+    // 10: the country each arrival's network is registered in (the IP-to-ASN table's country column), when the
+    // table places it: a satellite operator registered abroad carries a probe's path past the border (issue 24).
+    r#"
+    ALTER TABLE probe_arrivals ADD COLUMN network_country TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -53,10 +53,12 @@ pub(super) fn write_batches(tx: &Transaction<'_>, batches: &[IngestBatch]) -> Re
             .execute(params![to_ms(batch.received_at), batch.probe.probe_id])?;
         if batch.arrival.is_known() {
             tx.prepare_cached(
-                "INSERT INTO probe_arrivals (probe_id, carrier, asn, access, first_seen_ms, last_seen_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                "INSERT INTO probe_arrivals
+                    (probe_id, carrier, asn, access, first_seen_ms, last_seen_ms, network_country)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
                  ON CONFLICT (probe_id, carrier, asn) DO UPDATE SET
                     access = COALESCE(excluded.access, access),
+                    network_country = COALESCE(excluded.network_country, network_country),
                     first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms),
                     last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms)",
             )?
@@ -66,6 +68,7 @@ pub(super) fn write_batches(tx: &Transaction<'_>, batches: &[IngestBatch]) -> Re
                 batch.arrival.asn.unwrap_or(0),
                 batch.carrier_access(),
                 to_ms(batch.received_at),
+                batch.arrival.network_country,
             ])?;
         }
         outcomes.push(outcome);
