@@ -239,6 +239,48 @@ async fn a_database_from_before_schema_10_gains_uplink_access() {
     new.stop().await;
 }
 
+/// A database made before schema 12 gains `probe_arrivals.network_country` on start; the arrivals it held read
+/// as placing their network nowhere.
+#[tokio::test]
+async fn a_database_from_before_schema_12_gains_the_arrivals_network_country() {
+    let server = ClickHouseServer::start();
+    let spec = server.spec("upgrade12");
+    let old = TestCollector::start_on(CollectorConfig::default(), Some(spec.clone())).await;
+    let (probe_id, _) = old.add_probe("p1").await;
+    old.stop().await;
+    server
+        .run_in("upgrade12", "ALTER TABLE probe_arrivals DROP COLUMN network_country")
+        .expect("drops the column");
+    server
+        .run_in(
+            "upgrade12",
+            &format!(
+                "INSERT INTO probe_arrivals (probe_id, carrier, asn, access, first_seen_ms, seen_ms) \
+                 VALUES ('{probe_id}', '', 64500, '', 1000, 2000)"
+            ),
+        )
+        .expect("an arrival as schema 11 wrote it");
+    let column = |server: &ClickHouseServer| {
+        server
+            .run_in(
+                "upgrade12",
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'probe_arrivals' \
+                 AND name = 'network_country' FORMAT TSV",
+            )
+            .expect("reads the columns")
+    };
+    assert_eq!(column(&server), "", "the table is as schema 11 made it");
+    let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
+    assert_eq!(column(&server), "network_country\n", "the column is added on start");
+    let arrivals = new.store.probe_arrivals().await.expect("reads");
+    assert_eq!(arrivals.len(), 1, "{arrivals:?}");
+    assert_eq!(
+        (arrivals[0].asn, arrivals[0].network_country.as_deref()),
+        (Some(64500), None)
+    );
+    new.stop().await;
+}
+
 /// A batch sent again while its first copy is being written (a probe that timed out and retried) is stored once
 /// and reported as duplicates, whether the copies share a write or land in consecutive ones — the second looked up
 /// its ids while the first was committing.

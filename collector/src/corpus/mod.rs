@@ -54,12 +54,12 @@ impl Scenario {
                     ups: p.ups,
                     last_seen: None,
                     held_since: None,
-                    // As a collector with an IP-to-ASN table knows it (`[ingest] asn_table`).
-                    network_country: Some(if c.isps[p.isp].abroad {
-                        scenario::ABROAD_SATELLITE_COUNTRY.to_owned()
-                    } else {
-                        c.code.clone()
-                    }),
+                    // The satellite operator abroad as a collector with an IP-to-ASN table places it (`[ingest]
+                    // asn_table`); the other networks as a collector without one (`corpus_through_stores` posts
+                    // every probe's uploads from one loopback address), which judges them the same way.
+                    network_country: c.isps[p.isp]
+                        .abroad
+                        .then(|| scenario::ABROAD_SATELLITE_COUNTRY.to_owned()),
                 })
             })
             .collect()

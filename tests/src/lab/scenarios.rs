@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
-use super::country::{ABROAD_COUNTRY, Dish, HOME_COUNTRY, INTL_ANCHORS, Sky, TLS_SITE, isp_asn, site_url};
+use super::country::{ABROAD_COUNTRY, Dish, HOME_COUNTRY, INTL_ANCHORS, Sky, TLS_SITE, Upstream, isp_asn, site_url};
 use super::faults::Fault;
 use super::nodes::TIMING;
 use super::oracle::{first_said, journal, probes_measuring, reconcile, taken_between};
@@ -686,7 +686,10 @@ fn poll<T>(
     }
 }
 
-/// Waits until every probe, in both countries, was online in each of the last `buckets` complete buckets.
+/// Waits until every probe on a line, in both countries, was online in each of the last `buckets` complete buckets.
+/// A country's timeline is its lines' view: the satellite-only probe, on an operator the lab's IP-to-ASN table
+/// registers abroad, is judged beyond the border and is not in it (the scenario that runs it names it in its
+/// evidence, which needs it heard before the fault).
 fn wait_healthy(lab: &Lab, buckets: i64) -> Result<(), LabError> {
     let b = bucket_secs();
     let within = Duration::from_secs(u64::try_from((buckets + 6) * b).unwrap_or(60) + 30);
@@ -694,7 +697,12 @@ fn wait_healthy(lab: &Lab, buckets: i64) -> Result<(), LabError> {
         let now = Utc::now().timestamp() - 2;
         let end = now.div_euclid(b) * b;
         let start = end - buckets * b;
-        let running = |country: &str| lab.probes.iter().filter(|p| p.spec.country == country).count();
+        let running = |country: &str| {
+            lab.probes
+                .iter()
+                .filter(|p| p.spec.country == country && p.spec.upstream != Upstream::Satellite)
+                .count()
+        };
         for (country, count) in [
             (HOME_COUNTRY, running(HOME_COUNTRY)),
             (ABROAD_COUNTRY, running(ABROAD_COUNTRY)),

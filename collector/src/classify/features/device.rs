@@ -291,9 +291,14 @@ fn satellites_abroad_with_it(v: &OutageView<'_, '_>) -> Option<Feature> {
             family: "device",
             text: format!(
                 "{lost_power} satellite-only probe{} on an operator registered abroad went dark or onto battery with \
-                 the outage{}: no cut at the border reaches their paths, so their power failed",
+                 the outage{}: no cut at the border reaches {}",
                 if lost_power == 1 { "" } else { "s" },
                 others(kept_power, "kept working"),
+                if lost_power == 1 {
+                    "its path, so its power failed"
+                } else {
+                    "their paths, so their power failed"
+                },
             ),
             points: if lost_power >= 2 { [-3, 4, -2] } else { [0, 0, 0] },
             inside_cut: true,
