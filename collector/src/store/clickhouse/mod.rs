@@ -122,74 +122,42 @@ impl ClickHouseStore {
                  \"Upgrading a cluster\""
             ))
         };
-        if !has_column(&client, "measurements", "v_uptime_s").await? {
-            if on_cluster {
-                return Err(upgrade_cluster("measurements has no v_uptime_s column"));
-            }
-            tracing::info!("adding measurements.v_uptime_s (schema 5)");
-            with_retry("add measurements.v_uptime_s", || {
-                client
-                    .query(&format!(
-                        "ALTER TABLE measurements ADD COLUMN {UPTIME_COLUMN_FOR_OLD_ROWS}"
-                    ))
-                    .execute()
-            })
-            .await?;
-        }
+        add_column(
+            &client,
+            on_cluster,
+            "measurements",
+            "v_uptime_s",
+            UPTIME_COLUMN_FOR_OLD_ROWS,
+            5,
+        )
+        .await?;
         // Version 9 keeps where each failed trace died, a column of measurements: traces stored before it keep no
         // path end (their summaries lack one; the bodies still hold the hops).
-        if !has_column(&client, "measurements", "path_end").await? {
-            if on_cluster {
-                return Err(StoreError::UpgradeNeeded(
-                    "measurements has no path_end column (schema 9): upgrade every server of the cluster first, \
-                     see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
-                        .to_owned(),
-                ));
-            }
-            tracing::info!("adding measurements.path_end (schema 9)");
-            with_retry("add measurements.path_end", || {
-                client
-                    .query("ALTER TABLE measurements ADD COLUMN path_end String DEFAULT ''")
-                    .execute()
-            })
-            .await?;
-        }
+        add_column(
+            &client,
+            on_cluster,
+            "measurements",
+            "path_end",
+            "path_end String DEFAULT ''",
+            9,
+        )
+        .await?;
         // Version 10 keeps the access of the uplink that took each measurement (issue 24): a probe's other
         // uplinks are timelines of their own. Rows stored before it were taken on no declared uplink.
-        if !has_column(&client, "measurements", "uplink_access").await? {
-            if on_cluster {
-                return Err(StoreError::UpgradeNeeded(
-                    "measurements has no uplink_access column (schema 10): upgrade every server of the cluster \
-                     first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
-                        .to_owned(),
-                ));
-            }
-            tracing::info!("adding measurements.uplink_access (schema 10)");
-            with_retry("add measurements.uplink_access", || {
-                client
-                    .query("ALTER TABLE measurements ADD COLUMN uplink_access String DEFAULT ''")
-                    .execute()
-            })
-            .await?;
-        }
+        let uplink_access = "uplink_access String DEFAULT ''";
+        add_column(&client, on_cluster, "measurements", "uplink_access", uplink_access, 10).await?;
         // Version 12 keeps the country each arrival's network is registered in (issue 24). Rows stored before it
         // place no network.
-        if !has_column(&client, "probe_arrivals", "network_country").await? {
-            if on_cluster {
-                return Err(StoreError::UpgradeNeeded(
-                    "probe_arrivals has no network_country column (schema 12): upgrade every server of the cluster \
-                     first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
-                        .to_owned(),
-                ));
-            }
-            tracing::info!("adding probe_arrivals.network_country (schema 12)");
-            with_retry("add probe_arrivals.network_country", || {
-                client
-                    .query("ALTER TABLE probe_arrivals ADD COLUMN network_country String DEFAULT ''")
-                    .execute()
-            })
-            .await?;
-        }
+        let network_country = "network_country String DEFAULT ''";
+        add_column(
+            &client,
+            on_cluster,
+            "probe_arrivals",
+            "network_country",
+            network_country,
+            12,
+        )
+        .await?;
         // Version 7 keeps the targets each summary loaded (the censorship controls); version 8 the international
         // anchors each reached and failed (a cut leaking through an allowlist); version 9 where failed traces to
         // them died. Summaries are recomputed from the measurements, so older rows only lack these until their
@@ -200,25 +168,21 @@ impl ClickHouseStore {
             ("intl_failed", "intl_reached", 8),
             ("path_ends", "intl_failed", 9),
         ] {
-            add_summary_column(&client, on_cluster, column, after, version).await?;
+            let definition = format!("{column} Array(String) AFTER {after}");
+            add_column(&client, on_cluster, "bucket_summaries", column, &definition, version).await?;
         }
-        // Version 6 records the controller each presence session ended on; the spans table is created above.
-        if !has_column(&client, "presence", "controller").await? {
-            if on_cluster {
-                return Err(StoreError::UpgradeNeeded(
-                    "presence has no controller column (schema 6): upgrade every server of the cluster first, see \
-                     docs/deploy/clickhouse.md, \"Upgrading a cluster\""
-                        .to_owned(),
-                ));
-            }
-            tracing::info!("adding presence.controller (schema 6)");
-            with_retry("add presence.controller", || {
-                client
-                    .query("ALTER TABLE presence ADD COLUMN controller String DEFAULT ''")
-                    .execute()
-            })
-            .await?;
-            // Logs imported before keep the span their sessions show.
+        // Version 6 records the controller each presence session ended on; the spans table is created above. Logs
+        // imported before keep the span their sessions show.
+        if add_column(
+            &client,
+            on_cluster,
+            "presence",
+            "controller",
+            "controller String DEFAULT ''",
+            6,
+        )
+        .await?
+        {
             with_retry("presence spans of older imports", || {
                 client
                     .query(
@@ -497,27 +461,30 @@ async fn engine_of(client: &Client, table: &str) -> Result<Option<String>, Store
 /// Whether `table` of the client's database has `column`.
 /// Adds an `Array(String)` column of schema `version` to `bucket_summaries` unless it is there; on a cluster the
 /// operator upgrades every server first.
-async fn add_summary_column(
+/// Adds `column` (declared as `definition`) to `table` when a database made before schema `version` lacks it;
+/// returns whether it did. On a cluster an ALTER would reach this server's distributed table only, so there the
+/// operator is asked to upgrade every server first.
+async fn add_column(
     client: &Client,
     on_cluster: bool,
+    table: &str,
     column: &str,
-    after: &str,
+    definition: &str,
     version: u32,
-) -> Result<(), StoreError> {
-    if has_column(client, "bucket_summaries", column).await? {
-        return Ok(());
+) -> Result<bool, StoreError> {
+    if has_column(client, table, column).await? {
+        return Ok(false);
     }
     if on_cluster {
         return Err(StoreError::UpgradeNeeded(format!(
-            "bucket_summaries has no {column} column (schema {version}): upgrade every server of the cluster \
-             first, see docs/deploy/clickhouse.md, \"Upgrading a cluster\""
+            "{table} has no {column} column (schema {version}): upgrade every server of the cluster first, see \
+             docs/deploy/clickhouse.md, \"Upgrading a cluster\""
         )));
     }
-    tracing::info!("adding bucket_summaries.{column} (schema {version})");
-    let ddl = format!("ALTER TABLE bucket_summaries ADD COLUMN {column} Array(String) AFTER {after}");
-    with_retry("add a bucket_summaries column", || client.query(&ddl).execute())
-        .await
-        .map(drop)
+    tracing::info!("adding {table}.{column} (schema {version})");
+    let ddl = format!("ALTER TABLE {table} ADD COLUMN {definition}");
+    with_retry("add a column", || client.query(&ddl).execute()).await?;
+    Ok(true)
 }
 
 async fn has_column(client: &Client, table: &str, column: &str) -> Result<bool, StoreError> {
