@@ -199,6 +199,19 @@ async fn a_database_from_before_schema_9_gains_path_ends() {
     new.stop().await;
 }
 
+/// `name` and a newline when `table` of `database` has that column, else nothing.
+fn column_named(server: &ClickHouseServer, database: &str, table: &str, name: &str) -> String {
+    server
+        .run_in(
+            database,
+            &format!(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' \
+                 AND name = '{name}' FORMAT TSV"
+            ),
+        )
+        .expect("reads the columns")
+}
+
 /// A database made before schema 10 gains `measurements.uplink_access` on start; a measurement taken on a
 /// probe's satellite uplink is then stored with it.
 #[tokio::test]
@@ -211,15 +224,7 @@ async fn a_database_from_before_schema_10_gains_uplink_access() {
     server
         .run_in("upgrade10", "ALTER TABLE measurements DROP COLUMN uplink_access")
         .expect("drops the column");
-    let column = |server: &ClickHouseServer| {
-        server
-            .run_in(
-                "upgrade10",
-                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'measurements' \
-                 AND name = 'uplink_access' FORMAT TSV",
-            )
-            .expect("reads the columns")
-    };
+    let column = |server: &ClickHouseServer| column_named(server, "upgrade10", "measurements", "uplink_access");
     assert_eq!(column(&server), "", "the table is as schema 9 made it");
     let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
     assert_eq!(column(&server), "uplink_access\n", "the column is added on start");
@@ -260,15 +265,7 @@ async fn a_database_from_before_schema_12_gains_the_arrivals_network_country() {
             ),
         )
         .expect("an arrival as schema 11 wrote it");
-    let column = |server: &ClickHouseServer| {
-        server
-            .run_in(
-                "upgrade12",
-                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'probe_arrivals' \
-                 AND name = 'network_country' FORMAT TSV",
-            )
-            .expect("reads the columns")
-    };
+    let column = |server: &ClickHouseServer| column_named(server, "upgrade12", "probe_arrivals", "network_country");
     assert_eq!(column(&server), "", "the table is as schema 11 made it");
     let new = TestCollector::start_on(CollectorConfig::default(), Some(spec)).await;
     assert_eq!(column(&server), "network_country\n", "the column is added on start");
