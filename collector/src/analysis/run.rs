@@ -123,8 +123,7 @@ pub fn other_path_networks(arrivals: &[ProbeArrival]) -> OtherPathNetworks {
 }
 
 /// The country each probe's registered line arrived from, by probe id, for the probes `access` registers: the
-/// network its uploads with no carrier named, or carried by an uplink of its registered access
-/// (`Arrival::off_network`'s rule), last arrived from, when the IP-to-ASN table placed it. A satellite-only probe's
+/// network its uploads over that line (`ProbeArrival::on_line`) last arrived from, when the IP-to-ASN table placed it. A satellite-only probe's
 /// operator registered abroad is known so (issue 24).
 pub fn line_network_countries(
     arrivals: &[ProbeArrival],
@@ -135,12 +134,7 @@ pub fn line_network_countries(
         let Some(&registered) = access.get(&a.probe_id) else {
             continue;
         };
-        let on_line = match (&a.carrier, a.access.as_deref()) {
-            (None, _) => true,
-            (Some(_), Some(declared)) => declared == registered.as_str(),
-            (Some(_), None) => false,
-        };
-        if on_line
+        if a.on_line(registered)
             && latest
                 .get(a.probe_id.as_str())
                 .is_none_or(|&(seen, _)| a.last_seen > seen)

@@ -94,13 +94,24 @@ impl Arrival {
     /// carrying only its line's spooled measurements) is not judged.
     pub fn off_network(&self, carrier_access: Option<&str>, profile: &crate::model::ProbeProfile) -> Option<u32> {
         let asn = self.asn?;
-        let on_line = match (&self.carrier, carrier_access) {
-            (None, _) => true,
-            (Some(_), Some(access)) => access == profile.access.as_str(),
-            (Some(_), None) => false,
-        };
+        let on_line = carried_by_line(self.carrier.as_deref(), carrier_access, profile.access);
         // AS 0 registers no network (a pseudo-probe's unknown one): nothing to compare with.
         (on_line && profile.asn != 0 && asn != profile.asn).then_some(asn)
+    }
+}
+
+/// Whether uploads came over a probe's registered line (of access `registered`): no carrier named, or a carrier
+/// whose measurements declared the registered access (`carrier_access`); a carrier of unknown access (a dish
+/// carrying only its line's spooled measurements) is not the line.
+pub(crate) fn carried_by_line(
+    carrier: Option<&str>,
+    carrier_access: Option<&str>,
+    registered: crate::model::AccessType,
+) -> bool {
+    match (carrier, carrier_access) {
+        (None, _) => true,
+        (Some(_), Some(access)) => access == registered.as_str(),
+        (Some(_), None) => false,
     }
 }
 

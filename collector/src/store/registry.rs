@@ -58,6 +58,12 @@ pub struct ProbeArrival {
 }
 
 impl ProbeArrival {
+    /// Whether these uploads came over the probe's registered line, of access `registered`
+    /// ([`super::measurements::carried_by_line`]).
+    pub fn on_line(&self, registered: crate::model::AccessType) -> bool {
+        super::measurements::carried_by_line(self.carrier.as_deref(), self.access.as_deref(), registered)
+    }
+
     /// The network these uploads arrived from when they came over the probe's registered line and it is not the
     /// one `profile` registers (the rule of [`super::Arrival::off_network`]).
     pub fn off_network(&self, profile: &crate::model::ProbeProfile) -> Option<u32> {
