@@ -143,4 +143,7 @@ stored=$(python3 -c "import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); pr
 echo "collector_stored: $stored"
 quic=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(' '.join(f'{o}={n}' for o,n in c.execute(\"select json_extract(body, '$.result.quic.outcome'), count(*) from measurements where json_extract(body, '$.result.quic') is not null group by 1\")))" "$work/vigil.db")
 echo "quic_tests: ${quic:-none}"
+# What each failed QUIC test said, so a failure in the bench can be read, not guessed.
+quic_failed=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('; '.join(f'{o} handshake={h}: {d} x{n}' for o,h,d,n in c.execute(\"select json_extract(body, '$.result.quic.outcome'), json_extract(body, '$.result.quic.handshake'), json_extract(body, '$.result.quic.error_detail'), count(*) from measurements where json_extract(body, '$.result.quic.outcome') != 'ok' group by 1, 2, 3\")))" "$work/vigil.db")
+echo "quic_failed: ${quic_failed:-none}"
 echo "binary_bytes=$(stat -c %s "$probe_bin") profile=probe-release date=$(date -u +%F) command='UPLINKS=$uplinks QUIC=${QUIC:-true} bench/probe_run.sh $secs'"

@@ -1,7 +1,8 @@
 //! The probe's QUIC test against real servers on loopback: an HTTPS site over TCP that announces HTTP/3
 //! (`alt-svc`), and the lab's HTTP/3 server (`vigil_lab::h3`, quinn and h3) on a UDP port — a site that loads over
 //! both, one whose UDP goes unanswered (a censor dropping QUIC), one whose QUIC certificate is for another name, a
-//! page larger than the test reads, and a site that stops answering over TCP after announcing HTTP/3.
+//! page larger than the test reads, a site that stops answering over TCP after announcing HTTP/3, and an app's
+//! `h3://` endpoint, asked over QUIC though it announced nothing (its TCP answering, then refused).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -269,6 +270,74 @@ async fn a_site_that_stops_answering_over_tcp_is_still_asked_over_quic_as_announ
     assert_eq!(h.outcome, Outcome::Refused, "{h:?}");
     let q = quic(&h);
     assert_eq!((q.outcome, q.status), (Outcome::Ok, Some(200)), "{q:?}");
+}
+
+/// Fetches `https://localhost:PORT/` as an app's `h3://` endpoint whose app speaks QUIC at `quic_port`.
+async fn fetch_app_host(checker: &HttpChecker, site: SocketAddr, quic_port: u16) -> HttpResult {
+    let url = Url::parse(&format!("https://localhost:{}/", site.port())).expect("url");
+    let target = Target {
+        name: url.to_string(),
+        scope: Scope::International,
+        list: Some("app:chat".to_owned()),
+    };
+    let m = checker
+        .check_with_quic(&url, target, Some(quic_port), &CheckMeter::new())
+        .await;
+    validate(&m, chrono::Utc::now(), &Limits::default()).expect("valid schema 1");
+    match m.result {
+        MeasurementResult::Http(h) => h,
+        other => panic!("not http: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_its_app_reaches_over_quic_is_asked_over_quic_though_it_announced_nothing() {
+    let certs = Certificates::new();
+    let pair = certs.pair("localhost");
+    let h3 = h3_site(&pair, PAGE);
+    let udp = h3.local_addr().expect("addr").port();
+    let (silent, _) = https_site(&pair, PAGE, None);
+    let checker = checker(&certs.ca_der);
+    let h = fetch_app_host(&checker, silent, udp).await;
+    assert_eq!(h.outcome, Outcome::Ok, "{h:?}");
+    let q = quic(&h);
+    assert_eq!(
+        (q.outcome, q.handshake, q.status, q.port),
+        (Outcome::Ok, true, Some(200), udp),
+        "{q:?}"
+    );
+    // The declaration is the endpoint's alone: the same site fetched as a test-list URL is not asked over QUIC.
+    let (plain, _) = fetch(&checker, silent).await;
+    assert!(plain.quic.is_none(), "{plain:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_its_app_reaches_over_quic_is_asked_over_quic_while_its_tcp_is_blocked_from_the_start() {
+    let certs = Certificates::new();
+    let pair = certs.pair("localhost");
+    let h3 = h3_site(&pair, PAGE);
+    let udp = h3.local_addr().expect("addr").port();
+    // A TCP port nobody listens on: no fetch ever answered, so no announcement was ever read.
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    assert!(wait_refused(closed), "the port is closed");
+    let h = fetch_app_host(&checker(&certs.ca_der), closed, udp).await;
+    assert_eq!(h.outcome, Outcome::Refused, "{h:?}");
+    let q = quic(&h);
+    assert_eq!(
+        (q.outcome, q.status),
+        (Outcome::Ok, Some(200)),
+        "QUIC still works: {q:?}"
+    );
+
+    // And a censor dropping its UDP as well: the test times out, its Initial sent.
+    let sink = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let dropped = sink.local_addr().expect("addr").port();
+    let h = fetch_app_host(&checker(&certs.ca_der), closed, dropped).await;
+    let q = quic(&h);
+    assert_eq!((q.outcome, q.handshake), (Outcome::Timeout, false), "{q:?}");
 }
 
 /// Whether connections to `addr` are refused within a few seconds.

@@ -1105,6 +1105,48 @@ fn an_app_whose_chat_servers_one_network_drops_is_censored_there_under_the_apps_
 }
 
 #[test]
+fn an_app_whose_quic_one_network_drops_is_censored_there_by_quic_under_the_apps_name() {
+    let endpoint = |name: &str| Target {
+        name: name.to_owned(),
+        scope: Scope::International,
+        list: Some("app:chat".to_owned()),
+    };
+    // The app's media host, which its app reaches over QUIC (an `h3://` endpoint: fetched over TCP and asked over
+    // QUIC every cycle): AS58224 drops its UDP, while the page loads over TCP there and the chat port opens; every
+    // other network loads it over both.
+    let mut s = Scenario::new(|_, _| Some(HEALTHY));
+    for p in probes() {
+        for b in [50, 55, 60] {
+            s.add(
+                &p.probe_id,
+                b,
+                endpoint("https://media.chat.example/"),
+                site_fetch_with_quic(p.asn != 58224),
+            );
+            s.add(&p.probe_id, b, endpoint("chat.example:5222"), port_connect(true));
+        }
+    }
+    let events = s.events();
+    let e = only(&events, EventClass::Censorship);
+    assert_eq!((e.scope.asn, e.affected_probes), (Some(58224), 4), "{e:#?}");
+    assert_eq!(
+        e.targets
+            .iter()
+            .map(|t| (t.name.as_str(), t.method.as_str()))
+            .collect::<Vec<_>>(),
+        [("app:chat", "quic")],
+        "one target, the app, blocked by QUIC"
+    );
+    assert!(
+        e.evidence[0]
+            .text
+            .contains("app:chat (quic, partly: other endpoints answered)"),
+        "{}",
+        e.evidence[0].text
+    );
+}
+
+#[test]
 fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();
     for asn in [8048u32, 21826] {

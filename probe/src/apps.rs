@@ -1,7 +1,9 @@
 //! Messaging apps (issue 25): each app a named group of endpoints, measured on the test lists' cadence with
 //! `target.list = "app:NAME"`, so that the collector judges the app as one target whichever endpoint a censor
 //! blocks. A web endpoint (`https://…`) gets the DNS check and the HTTP check (with the SNI test after a failed
-//! handshake); a `host:port` or `address:port` endpoint gets the DNS check when it is named, then a TCP connect.
+//! handshake); an `h3://…` endpoint — a host the app reaches over QUIC — gets the same, and the QUIC test every
+//! time, whether or not the host announced HTTP/3 to the fetch; a `host:port` or `address:port` endpoint gets the
+//! DNS check when it is named, then a TCP connect.
 //!
 //! `[lists] default_apps = true` adds the groups below — each endpoint from the OONI test that measures the app
 //! (<https://github.com/ooni/spec/tree/master/nettests>), which took them from the apps' own traffic — to those of
@@ -17,6 +19,15 @@ pub const LIST_PREFIX: &str = "app:";
 pub enum Endpoint {
     /// A web endpoint: DNS, then an HTTP(S) fetch.
     Web(Url),
+    /// A host the app reaches over QUIC (`h3://HOST[:PORT]/PATH`): DNS, an HTTPS fetch of the same host, port and
+    /// path over TCP, and the QUIC test to that UDP port every time — announced or not, so a host whose TCP is
+    /// blocked from the first cycle (no announcement ever read) is still asked over QUIC.
+    Quic {
+        /// The `https://` URL the fetch asks (the QUIC test asks the same).
+        url: Url,
+        /// The UDP port the app speaks QUIC to (the URL's port; 443 when it names none).
+        port: u16,
+    },
     /// A port: DNS when `host` is a name, then a TCP connect.
     Port {
         /// A host name or an IP address.
@@ -27,13 +38,25 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// Reads an endpoint as configured: an `http(s)://` URL, `host:port`, `address:port` or `[v6]:port`.
+    /// Reads an endpoint as configured: an `http(s)://` URL, an `h3://` URL (a host the app reaches over QUIC),
+    /// `host:port`, `address:port` or `[v6]:port`.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(rest) = text.strip_prefix("h3://") {
+            // The same authority and path over https, so the url crate reads the host as a web host does.
+            return match Url::parse(&format!("https://{rest}")) {
+                Ok(url) if url.host().is_some() && url.username().is_empty() && url.port() != Some(0) => {
+                    let port = url.port().unwrap_or(443);
+                    Ok(Endpoint::Quic { url, port })
+                }
+                Ok(_) => Err(format!("{text}: an h3 endpoint is h3://HOST[:PORT]/PATH")),
+                Err(e) => Err(format!("{text}: {e}")),
+            };
+        }
         if text.contains("://") {
             return match Url::parse(text) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(Endpoint::Web(url)),
                 Ok(url) => Err(format!(
-                    "{text}: only http and https URLs are endpoints, not {}",
+                    "{text}: only http, https and h3 URLs are endpoints, not {}",
                     url.scheme()
                 )),
                 Err(e) => Err(format!("{text}: {e}")),
@@ -113,21 +136,24 @@ pub const DEFAULT_APPS: &[DefaultApp] = &[
             "sfu.voip.signal.org:443",
         ],
     },
-    // Instagram's web site, its app's API host and its image CDN (the hosts Instagram's app and site load).
+    // Instagram's web site, its app's API host and its image CDN (the hosts Instagram's app and site load). Meta's
+    // apps speak QUIC to their API and media hosts ("How Facebook is bringing QUIC to billions", Engineering at
+    // Meta, 2020-10-21: QUIC for the apps' dynamic and static content), so those two are asked over QUIC too.
     DefaultApp {
         name: "instagram",
         endpoints: &[
             "https://www.instagram.com/",
-            "https://i.instagram.com/",
-            "https://scontent.cdninstagram.com/",
+            "h3://i.instagram.com/",
+            "h3://scontent.cdninstagram.com/",
         ],
     },
-    // OONI ts-019 (facebook_messenger): the hosts Messenger's app connects to, on 443.
+    // OONI ts-019 (facebook_messenger): the hosts Messenger's app connects to, on 443; its graph host also over
+    // QUIC, as Meta's apps reach it (the source above), with a fetch over TCP beside it in place of OONI's connect.
     DefaultApp {
         name: "facebook_messenger",
         endpoints: &[
             "b-api.facebook.com:443",
-            "b-graph.facebook.com:443",
+            "h3://b-graph.facebook.com/",
             "edge-mqtt.facebook.com:443",
             "external.xx.fbcdn.net:443",
             "scontent.xx.fbcdn.net:443",
@@ -160,8 +186,25 @@ mod tests {
                 port: 443
             })
         );
+        assert_eq!(
+            Endpoint::parse("h3://i.instagram.com/api/"),
+            Ok(Endpoint::Quic {
+                url: Url::parse("https://i.instagram.com/api/").expect("url"),
+                port: 443
+            })
+        );
+        assert_eq!(
+            Endpoint::parse("h3://10.1.2.3:8443/"),
+            Ok(Endpoint::Quic {
+                url: Url::parse("https://10.1.2.3:8443/").expect("url"),
+                port: 8443
+            })
+        );
         for bad in [
             "ftp://x.example/",
+            "h3://",
+            "h3://user@x.example/",
+            "h3://x.example:0/",
             "x.example",
             "x.example:0",
             "x.example:70000",

@@ -17,12 +17,15 @@ use crate::test_lists::TestLists;
 /// One thing a list pass measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListItem {
-    /// A URL: DNS for its host, then an HTTP(S) fetch.
+    /// A URL: DNS for its host, then an HTTP(S) fetch (and the QUIC test when its site announced HTTP/3).
     Url {
         /// The URL (also the target's name).
         url: Url,
         /// `target.list`: the test list's name, or `app:NAME`.
         list: String,
+        /// For an app's `h3://` endpoint, the UDP port its app speaks QUIC to: the QUIC test runs every time,
+        /// announced or not.
+        quic_port: Option<u16>,
     },
     /// A port of an app: DNS when the host is a name, then a TCP connect to its first address (IPv4 first).
     Port {
@@ -47,6 +50,7 @@ pub fn list_items(lists: &TestLists, config: &ProbeConfig) -> Vec<ListItem> {
         .map(|e| ListItem::Url {
             url: e.url.clone(),
             list: e.list.clone(),
+            quic_port: None,
         })
         .collect();
     let configured = config.apps.iter().map(|app| {
@@ -67,6 +71,12 @@ pub fn list_items(lists: &TestLists, config: &ProbeConfig) -> Vec<ListItem> {
                 Ok(Endpoint::Web(url)) => items.push(ListItem::Url {
                     url,
                     list: list.clone(),
+                    quic_port: None,
+                }),
+                Ok(Endpoint::Quic { url, port }) => items.push(ListItem::Url {
+                    url,
+                    list: list.clone(),
+                    quic_port: Some(port),
                 }),
                 Ok(Endpoint::Port { host, port }) => items.push(ListItem::Port {
                     name: text.to_owned(),
@@ -86,7 +96,7 @@ impl ListItem {
     pub async fn measure(&self, uplink: &UplinkChecks, connect_timeout: Duration) -> Vec<Measurement> {
         let mut out = Vec::new();
         match self {
-            ListItem::Url { url, list } => {
+            ListItem::Url { url, list, quic_port } => {
                 let target = Target {
                     name: url.to_string(),
                     scope: Scope::International,
@@ -95,7 +105,8 @@ impl ListItem {
                 if let Some(host) = url.host_str() {
                     out.extend(uplink.dns.check(host, &target).await);
                 }
-                out.push(uplink.http.check(url, target).await);
+                let meter = crate::traffic::CheckMeter::new();
+                out.push(uplink.http.check_with_quic(url, target, *quic_port, &meter).await);
             }
             ListItem::Port { name, host, port, list } => {
                 let target = Target {
@@ -145,7 +156,7 @@ mod tests {
         );
 
         let own = config(
-            "[[apps]]\nname = \"whatsapp\"\nendpoints = [\"https://chat.example/\", \"10.1.2.3:5222\"]\n\
+            "[[apps]]\nname = \"whatsapp\"\nendpoints = [\"https://chat.example/\", \"10.1.2.3:5222\", \"h3://media.example/\"]\n\
              [lists]\ndefault_apps = true\n",
         );
         let items = list_items(&TestLists::default(), &own);
@@ -153,7 +164,16 @@ mod tests {
             .iter()
             .filter(|i| matches!(i, ListItem::Url { list, .. } | ListItem::Port { list, .. } if list == "app:whatsapp"))
             .collect();
-        assert_eq!(whatsapp.len(), 2, "the configured endpoints only: {whatsapp:?}");
+        assert_eq!(whatsapp.len(), 3, "the configured endpoints only: {whatsapp:?}");
+        assert_eq!(
+            whatsapp[0],
+            &ListItem::Url {
+                url: Url::parse("https://chat.example/").expect("url"),
+                list: "app:whatsapp".to_owned(),
+                quic_port: None,
+            },
+            "a web endpoint is asked over QUIC only as its site announces"
+        );
         assert_eq!(
             whatsapp[1],
             &ListItem::Port {
@@ -168,6 +188,15 @@ mod tests {
             .filter(|d| d.name != "whatsapp")
             .map(|d| d.endpoints.len())
             .sum();
-        assert_eq!(items.len(), 2 + shipped_others);
+        assert_eq!(
+            whatsapp[2],
+            &ListItem::Url {
+                url: Url::parse("https://media.example/").expect("url"),
+                list: "app:whatsapp".to_owned(),
+                quic_port: Some(443),
+            },
+            "an h3 endpoint is fetched over https and always asked over QUIC"
+        );
+        assert_eq!(items.len(), 3 + shipped_others);
     }
 }

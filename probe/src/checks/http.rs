@@ -120,6 +120,19 @@ impl HttpChecker {
     /// handshakes within the connect timeout. When the site announced HTTP/3 (now or earlier) and the QUIC test is
     /// on, the QUIC test follows ([`super::quic`]): the fetch's last URL, or its first when no response came.
     pub async fn check_metered(&self, url: &Url, target: Target, meter: &CheckMeter) -> Measurement {
+        self.check_with_quic(url, target, None, meter).await
+    }
+
+    /// As [`Self::check_metered`], for a host its app reaches over QUIC at `quic_port`: the QUIC test follows the
+    /// fetch whether or not the host announced HTTP/3 (when the QUIC test is on). An announcement of the URL the
+    /// fetch ended on still decides where that URL is asked; without one, `url` itself is asked at `quic_port`.
+    pub async fn check_with_quic(
+        &self,
+        url: &Url,
+        target: Target,
+        quic_port: Option<u16>,
+        meter: &CheckMeter,
+    ) -> Measurement {
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
         let (mut result, tls_failed) = match tokio::time::timeout(self.settings.timeout, self.fetch(url, meter)).await {
@@ -132,27 +145,36 @@ impl HttpChecker {
             result.sni = Some(super::sni::test(peer, &name, control, &self.tls, &self.path, timeout, meter).await);
         }
         if let Some(quic) = &self.quic {
-            result.quic = self.quic_test(quic, url, &result, meter).await.map(Box::new);
+            result.quic = self.quic_test(quic, url, &result, quic_port, meter).await.map(Box::new);
         }
         envelope(target, started_at, clock.elapsed(), MeasurementResult::Http(result))
     }
 
-    /// The QUIC test of the URL the fetch ended on, when its origin announced HTTP/3: to the address that answered
-    /// over TCP, or the host's first address when none did (none found: no test).
+    /// The QUIC test of the URL the fetch ended on, when its origin announced HTTP/3 — else of `first` at
+    /// `declared`, the port its app speaks QUIC to — to the address that answered over TCP for that URL, or the
+    /// host's first address when none did (none found: no test).
     async fn quic_test(
         &self,
         quic: &QuicChecker,
         first: &Url,
         fetched: &HttpResult,
+        declared: Option<u16>,
         meter: &CheckMeter,
     ) -> Option<QuicTest> {
         let answered = fetched.status.is_some();
-        let url = match fetched.redirects.last().filter(|_| answered) {
+        let last = match fetched.redirects.last().filter(|_| answered) {
             Some(last) => Url::parse(last).ok()?,
             None => first.clone(),
         };
-        let port = self.announced.port(&url)?;
-        let ip = match fetched.server_ip.filter(|_| answered) {
+        // The address that answered over TCP is the last URL's host's.
+        let answered_by = last.host_str().map(str::to_owned);
+        let (url, port) = match (self.announced.port(&last), declared) {
+            (Some(port), _) => (last, port),
+            (None, Some(port)) => (first.clone(), port),
+            (None, None) => return None,
+        };
+        let same_host = url.host_str() == answered_by.as_deref();
+        let ip = match fetched.server_ip.filter(|_| answered && same_host) {
             Some(ip) => ip,
             None => {
                 let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
