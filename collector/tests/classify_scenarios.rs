@@ -708,6 +708,67 @@ fn a_blackout_and_a_networks_failure_that_began_apart_are_two_outages_even_cover
 }
 
 #[test]
+fn a_blackout_and_a_failure_of_a_network_across_the_country_beginning_together_are_told_apart_by_power() {
+    // Tehran loses power at bucket 40; AS64999 — three probes in Isfahan, two in Tehran — loses its upstream a
+    // bucket later. Together they take every probe of the country, and they began together, so neither places nor
+    // onsets part them. Their devices do: Tehran's probes come back rebooted (one on battery first), AS64999's in
+    // Isfahan keep a working gateway all along. Read as one, Tehran's reboots made the whole country a power
+    // outage at high confidence and the network's failure went unnamed (corpus seed 20261231, `two_events`).
+    const BLACKOUT: std::ops::Range<i64> = 40..60;
+    const FAILURE: std::ops::Range<i64> = 41..80;
+    let mut all = tehran_and_a_network_in_isfahan();
+    all.retain(|p| p.asn == 64999 || p.region.as_deref() == Some("Tehran"));
+    for i in 0..2 {
+        all.push(probe_info(
+            &format!("thr-64999-{i}"),
+            "IR",
+            64999,
+            "Tehran",
+            AccessType::Fixed,
+        ));
+    }
+    let s = Scenario::of(&all, |p, b| {
+        let tehran = p.region.as_deref() == Some("Tehran");
+        if tehran && BLACKOUT.contains(&b) {
+            return None;
+        }
+        let cut = p.asn == 64999 && FAILURE.contains(&b);
+        Some(Report {
+            boot: if tehran && b >= BLACKOUT.end { 2 } else { 1 },
+            battery: tehran && b == BLACKOUT.start - 1,
+            domestic_ok: !cut,
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    let power = only(&events, EventClass::PowerOutage);
+    assert_eq!(
+        (power.scope.level.as_str(), power.scope.region.as_deref()),
+        ("region", Some("Tehran")),
+        "{events:#?}"
+    );
+    assert!(
+        events.iter().all(|e| e.scope.level != "country"),
+        "no country-wide event: {events:#?}"
+    );
+    // The network's failure is named where its probes could see it (Isfahan, where it is the only network):
+    // never a blackout, never an accusation.
+    let failure = events
+        .iter()
+        .find(|e| e.class != EventClass::PowerOutage && e.affected_probes >= 3)
+        .unwrap_or_else(|| panic!("the network's failure: {events:#?}"));
+    assert!(
+        matches!(failure.class, EventClass::NetworkFailure | EventClass::Unknown),
+        "{failure:#?}"
+    );
+    assert!(
+        failure.scope.asn == Some(64999) || failure.scope.region.as_deref() == Some("Isfahan"),
+        "{failure:#?}"
+    );
+}
+
+#[test]
 fn a_region_whose_probes_all_went_down_is_the_scope_rather_than_the_network_holding_most_of_them() {
     // Tabriz: five probes of AS64997 (which has one more, up, in Isfahan) and one of AS64998. All six lose
     // every path at once. AS64997 holds as many probes as Tabriz and five of the six down; Tabriz holds all six.

@@ -726,8 +726,9 @@ fn split_independent(
         .filter(|&i| timelines[i].probe.country == e.country && (e.start..e.end).any(|t| timelines[i].expected[t]))
         .collect();
     let scopes = sub_scopes(&in_country, timelines);
-    let Some(chosen) =
-        apart_by_onset(&e, &fired, &scopes, settings).or_else(|| apart_by_place(&e, &in_country, scopes, settings))
+    let Some(chosen) = apart_by_onset(&e, &fired, &scopes, settings)
+        .or_else(|| apart_by_place(&e, &in_country, scopes.clone(), settings))
+        .or_else(|| apart_by_power(&e, timelines, &scopes, settings))
     else {
         return vec![e];
     };
@@ -803,9 +804,34 @@ fn apart_by_onset<'s>(
     if groups.len() < 2 {
         return None;
     }
+    let groups: Vec<Vec<usize>> = groups.into_iter().map(|(_, group)| group).collect();
+    explained_apart(e, &groups, scopes, Kinds::Mixed, settings)
+}
+
+/// Whether the scopes that explain the parts of an outage may all be of one kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kinds {
+    /// Only parts of different kinds of scope are two outages: networks cut one after another are one outage
+    /// unfolding ([`apart_by_onset`]).
+    Mixed,
+    /// Parts told apart by their causes' own evidence may be of any kind ([`apart_by_power`]).
+    Any,
+}
+
+/// The parts of outage `e` when each group of its probes (at most one probe left out) is explained by a scope of
+/// `scopes` — the one that fits it best among those holding most of it, a scope already explaining an earlier
+/// group first — and, with [`Kinds::Mixed`], the scopes chosen are not all of one kind. Each part is its scope's
+/// probes among the participants.
+fn explained_apart(
+    e: &Episode,
+    groups: &[Vec<usize>],
+    scopes: &[(String, Vec<usize>)],
+    kinds_allowed: Kinds,
+    settings: &ClassifierSettings,
+) -> Option<Vec<BTreeSet<usize>>> {
     let mut chosen: Vec<usize> = Vec::new();
     let mut unexplained = 0;
-    for (_, group) in &groups {
+    for group in groups {
         if group.len() < 2 {
             unexplained += group.len();
             continue;
@@ -839,7 +865,7 @@ fn apart_by_onset<'s>(
         .map(|&i| kinds(i))
         .reduce(|a, b| a.intersection(&b).copied().collect())
         .is_some_and(|common| !common.is_empty());
-    if chosen.len() < 2 || unexplained >= 2 || one_kind {
+    if chosen.len() < 2 || unexplained >= 2 || (one_kind && kinds_allowed == Kinds::Mixed) {
         return None;
     }
     Some(
@@ -861,6 +887,63 @@ fn apart_by_onset<'s>(
 /// them within one; the lab's within seconds), and a network's failure takes its probes at once; three buckets
 /// keep a part's stragglers with it while two outages that begin minutes apart stay two.
 const ONSET_GAP: usize = 3;
+
+/// The parts of outage `e` told apart by what its probes' devices went through: those that lost power (on
+/// battery, back with a new boot id, or their home's gateway dark while down) and those that kept it (their
+/// gateway answering while they were down, or back without a reboot and with no battery to have ridden it out
+/// on), each explained by a scope of its own, of any kind: two causes, not one outage unfolding. A region's blackout beside a failure of a network
+/// that spans the country began within minutes of each other and together cover the country, so neither onsets
+/// nor places part them; left as one, the blackout's reboots carried the whole country to a power outage at high
+/// confidence and the network's failure went unnamed (corpus seed 20261231, `two_events`: three of its four
+/// wrong high-confidence calls). At least [`POWER_GROUP_MIN`] probes on each side.
+fn apart_by_power(
+    e: &Episode,
+    timelines: &[Timeline<'_>],
+    scopes: &[(String, Vec<usize>)],
+    settings: &ClassifierSettings,
+) -> Option<Vec<BTreeSet<usize>>> {
+    let (mut lost, mut held) = (Vec::new(), Vec::new());
+    for &p in &e.participants {
+        match power_through(e, &timelines[p]) {
+            Some(false) => lost.push(p),
+            Some(true) => held.push(p),
+            None => {}
+        }
+    }
+    if lost.len() < POWER_GROUP_MIN || held.len() < POWER_GROUP_MIN {
+        return None;
+    }
+    explained_apart(e, &[lost, held], scopes, Kinds::Any, settings)
+}
+
+/// Probes on each side of [`apart_by_power`]: three, so that one probe's reboot or one home on a UPS does not
+/// make an outage two (a scope needs two probes to be tested at all).
+const POWER_GROUP_MIN: usize = 3;
+
+/// Whether a probe's power held through outage `e` (`Some(true)`), failed (`Some(false)`), or its states do not
+/// say: from the bucket before the outage to three after it (a return is seen in the bucket the probe is back).
+fn power_through(e: &Episode, tl: &Timeline<'_>) -> Option<bool> {
+    let last = (e.end + 3).min(tl.states.len());
+    let around = &tl.states[e.start.saturating_sub(1).min(last)..last];
+    if around.iter().any(|s| {
+        matches!(
+            s,
+            ProbeState::OnBattery | ProbeState::RebootedOnReturn | ProbeState::LanDown
+        )
+    }) {
+        return Some(false);
+    }
+    let during = &tl.states[e.start.min(last)..e.end.min(last)];
+    let gateway_up = during
+        .iter()
+        .any(|s| matches!(s, ProbeState::IsolatedAll | ProbeState::IsolatedInternational));
+    // Back on mains without a reboot: only a probe with no battery to ride an outage out on says so.
+    let back_unrebooted = !tl.probe.ups
+        && around
+            .windows(2)
+            .any(|w| w[0] == ProbeState::Silent && w[1] == ProbeState::Online);
+    (gateway_up || back_unrebooted).then_some(true)
+}
 
 /// The parts of outage `e` told apart by where they are: scopes almost wholly down, the union far from the whole
 /// country (`in_country`, of whose groups `scopes` are).
