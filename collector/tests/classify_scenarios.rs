@@ -337,7 +337,7 @@ fn a_country_whose_probes_are_all_one_network_cannot_tell_a_cut_from_that_networ
         e,
         &[
             "every probe in IR is on AS44244: a cut ordered for IR and a failure of AS44244 look the same",
-            "only an onset on the hour, or a cut beyond the country, could tell them apart",
+            "only a cut beyond the country at the same time could tell them apart",
             "domestic anchors answered",
         ],
     );
