@@ -891,11 +891,12 @@ const ONSET_GAP: usize = 3;
 /// The parts of outage `e` told apart by what its probes' devices went through: those that lost power (on
 /// battery, back with a new boot id, or their home's gateway dark while down) and those that kept it (their
 /// gateway answering while they were down, or back without a reboot and with no battery to have ridden it out
-/// on), each explained by a scope of its own, of any kind: two causes, not one outage unfolding. A region's blackout beside a failure of a network
-/// that spans the country began within minutes of each other and together cover the country, so neither onsets
-/// nor places part them; left as one, the blackout's reboots carried the whole country to a power outage at high
-/// confidence and the network's failure went unnamed (corpus seed 20261231, `two_events`: three of its four
-/// wrong high-confidence calls). At least [`POWER_GROUP_MIN`] probes on each side.
+/// on), each explained by a scope of its own, of any kind: two causes, not one outage unfolding. A region's
+/// blackout and a failure of a network that spans the country can begin within minutes of each other and together
+/// cover the country, so neither onsets nor places part them; left as one, the blackout's reboots carried the
+/// whole country to a power outage at high confidence and the network's failure went unnamed (corpus seed
+/// 20261231, `two_events`: three of its four wrong high-confidence calls). At least [`POWER_GROUP_MIN`] probes on
+/// each side.
 fn apart_by_power(
     e: &Episode,
     timelines: &[Timeline<'_>],
