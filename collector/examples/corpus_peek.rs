@@ -55,6 +55,11 @@ fn show(seed: u64, index: usize, failures_only: bool) -> bool {
         wrong_high
     } else if std::env::var_os("PEEK_SHUTDOWN_FIRST").is_some() {
         false_shutdown_first
+    } else if std::env::var_os("PEEK_ACCUSED").is_some() {
+        score
+            .truths
+            .iter()
+            .any(|(truth, called, _)| truth != "shutdown" && called == "shutdown")
     } else if std::env::var_os("PEEK_SEPARABLE").is_some() {
         score
             .truths

@@ -38,6 +38,13 @@ fn probe_info(probe_id: &str, country: &str, asn: u32, region: &str, access: Acc
     }
 }
 
+/// `count` fixed probes of `asn` in `region` of `country`, named `{prefix}-{asn}-{i}`.
+fn fixed_probes(prefix: &str, country: &str, asn: u32, region: &str, count: usize) -> Vec<ProbeInfo> {
+    (0..count)
+        .map(|i| probe_info(&format!("{prefix}-{asn}-{i}"), country, asn, region, AccessType::Fixed))
+        .collect()
+}
+
 /// 12 probes in IR: 3 ASNs × 2 regions × (fixed, mobile).
 fn probes() -> Vec<ProbeInfo> {
     let mut out = Vec::new();
@@ -361,15 +368,7 @@ fn both_readings(events: &[DisruptionEvent], probes: usize) -> &DisruptionEvent 
 /// path during `CUT`, gateways up, beside the probes of [`probes`].
 fn tabriz_cut(more: &[ProbeInfo]) -> Vec<DisruptionEvent> {
     let mut all = probes();
-    for i in 0..5 {
-        all.push(probe_info(
-            &format!("tbz-64997-{i}"),
-            "IR",
-            64997,
-            "Tabriz",
-            AccessType::Fixed,
-        ));
-    }
+    all.extend(fixed_probes("tbz", "IR", 64997, "Tabriz", 5));
     all.push(probe_info("isf-64997", "IR", 64997, "Isfahan", AccessType::Fixed));
     all.extend_from_slice(more);
     let s = Scenario::of(&all, |p, b| {
@@ -598,15 +597,7 @@ fn networks_losing_their_transit_together_while_another_works_are_each_a_network
         .into_iter()
         .filter(|p| p.asn != 197207 || p.probe_id == "p-197207-Tehran-fixed")
         .collect();
-    for i in 0..3 {
-        all.push(probe_info(
-            &format!("am-{i}"),
-            "AM",
-            12297,
-            "Yerevan",
-            AccessType::Fixed,
-        ));
-    }
+    all.extend(fixed_probes("am", "AM", 12297, "Yerevan", 3));
     let s = Scenario::of(&all, |p, b| {
         Some(if p.asn != 197207 && CUT.contains(&b) {
             Report {
@@ -644,21 +635,123 @@ fn networks_losing_their_transit_together_while_another_works_are_each_a_network
     );
 }
 
+#[test]
+fn two_networks_that_are_a_regions_every_probe_losing_transit_with_a_neighbours_networks_fail_not_by_order() {
+    // Isfahan's every probe is on AS64998 or AS64999 (neither anywhere else), and both lose their international
+    // paths, keeping their domestic ones, while Tehran's networks keep both: alone, the geometry of a regional
+    // order. But three networks across the border, in AM, a probe each, lose their international paths at the same
+    // minute: a cable's or transit's reach, which an order in IR does not have (CLASSIFICATION.md F9). One probe a
+    // network abroad is counted with the others of its country, not set aside as a lossy link.
+    let mut all: Vec<ProbeInfo> = probes()
+        .into_iter()
+        .filter(|p| p.region.as_deref() == Some("Tehran"))
+        .collect();
+    for asn in [64998u32, 64999] {
+        all.extend(fixed_probes("isf", "IR", asn, "Isfahan", 4));
+    }
+    for asn in [12297u32, 44395, 49800] {
+        all.extend(fixed_probes("am", "AM", asn, "Yerevan", 1));
+    }
+    let s = Scenario::of(&all, |p, b| {
+        let cut = (p.region.as_deref() == Some("Isfahan") || p.country == "AM") && CUT.contains(&b);
+        Some(Report {
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    assert!(
+        events.iter().all(|e| e.class != EventClass::Shutdown),
+        "no shutdown: {events:#?}"
+    );
+    let mut failures: Vec<(Option<&str>, &str, Option<u32>, usize)> = events
+        .iter()
+        .filter(|e| e.class == EventClass::NetworkFailure)
+        .map(|e| {
+            (
+                e.scope.country.as_deref(),
+                e.scope.level.as_str(),
+                e.scope.asn,
+                e.affected_probes,
+            )
+        })
+        .collect();
+    failures.sort();
+    assert_eq!(
+        failures,
+        [
+            (Some("AM"), "country", None, 3),
+            (Some("IR"), "asn", Some(64998), 4),
+            (Some("IR"), "asn", Some(64999), 4)
+        ],
+        "{events:#?}"
+    );
+    for e in events.iter().filter(|e| e.scope.country.as_deref() == Some("IR")) {
+        assert_evidence(
+            e,
+            &["3 networks in AM lost their international paths at the same time (3 of their 3 probes"],
+        );
+    }
+}
+
+#[test]
+fn a_transit_cut_of_every_mobile_network_and_most_fixed_ones_is_no_mobile_shutdown() {
+    // Two fixed networks of three and all three mobile ones lose their international paths at the same minute,
+    // with a network across the border: a cable's or transit's reach. The outage is split network by network, and
+    // the mobile networks' part must not read "mobile probes went down, fixed ones did not" — two fixed networks
+    // of three were down with them, in parts of their own.
+    // The shape of seed 20261231's scenario 738: satellite networks beside them kept working too.
+    let mut all = Vec::new();
+    for (asn, count) in [(64990u32, 21), (64991, 24), (64992, 13)] {
+        all.extend(fixed_probes("fix", "IR", asn, "Tehran", count));
+    }
+    for (asn, count, access) in [
+        (64993u32, 37, AccessType::Mobile),
+        (64994, 29, AccessType::Mobile),
+        (64995, 10, AccessType::Mobile),
+        (64996, 42, AccessType::Satellite),
+        (64997, 45, AccessType::Satellite),
+    ] {
+        all.extend(
+            (0..count).map(|i| probe_info(&format!("{}-{asn}-{i}", access.as_str()), "IR", asn, "Tehran", access)),
+        );
+    }
+    all.extend(fixed_probes("am", "AM", 12297, "Yerevan", 3));
+    let s = Scenario::of(&all, |p, b| {
+        let cut = ![64992, 64996, 64997].contains(&p.asn) && CUT.contains(&b);
+        Some(Report {
+            international_ok: !cut,
+            ..HEALTHY
+        })
+    });
+    let events = s.events_for(all);
+    assert!(
+        events.iter().all(|e| e.class != EventClass::Shutdown),
+        "no shutdown: {events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .flat_map(|e| &e.evidence)
+            .all(|ev| !ev.text.contains("fixed ones did not")),
+        "{events:#?}"
+    );
+    let mut failed: Vec<u32> = events
+        .iter()
+        .filter(|e| e.class == EventClass::NetworkFailure && e.scope.country.as_deref() == Some("IR"))
+        .filter_map(|e| e.scope.asn)
+        .collect();
+    failed.sort_unstable();
+    assert_eq!(failed, [64990, 64991, 64993, 64994, 64995], "{events:#?}");
+}
+
 /// The six Tehran probes of [`probes`], three of AS64999 in Isfahan, and one of AS44244 in Isfahan.
 fn tehran_and_a_network_in_isfahan() -> Vec<ProbeInfo> {
     let mut all: Vec<ProbeInfo> = probes()
         .into_iter()
         .filter(|p| p.region.as_deref() == Some("Tehran"))
         .collect();
-    for i in 0..3 {
-        all.push(probe_info(
-            &format!("isf-64999-{i}"),
-            "IR",
-            64999,
-            "Isfahan",
-            AccessType::Fixed,
-        ));
-    }
+    all.extend(fixed_probes("isf", "IR", 64999, "Isfahan", 3));
     all.push(probe_info("isf-44244", "IR", 44244, "Isfahan", AccessType::Fixed));
     all
 }
@@ -718,15 +811,7 @@ fn a_blackout_and_a_failure_of_a_network_across_the_country_beginning_together_a
     const FAILURE: std::ops::Range<i64> = 41..80;
     let mut all = tehran_and_a_network_in_isfahan();
     all.retain(|p| p.asn == 64999 || p.region.as_deref() == Some("Tehran"));
-    for i in 0..2 {
-        all.push(probe_info(
-            &format!("thr-64999-{i}"),
-            "IR",
-            64999,
-            "Tehran",
-            AccessType::Fixed,
-        ));
-    }
+    all.extend(fixed_probes("thr", "IR", 64999, "Tehran", 2));
     let s = Scenario::of(&all, |p, b| {
         let tehran = p.region.as_deref() == Some("Tehran");
         if tehran && BLACKOUT.contains(&b) {
@@ -1211,15 +1296,7 @@ fn an_app_whose_quic_one_network_drops_is_censored_there_by_quic_under_the_apps_
 fn everyone_falling_silent_across_countries_is_the_collector_side() {
     let mut all = probes();
     for asn in [8048u32, 21826] {
-        for i in 0..3 {
-            all.push(probe_info(
-                &format!("ve-{asn}-{i}"),
-                "VE",
-                asn,
-                "Caracas",
-                AccessType::Fixed,
-            ));
-        }
+        all.extend(fixed_probes("ve", "VE", asn, "Caracas", 3));
     }
     let mut measurements = Vec::new();
     for p in &all {
@@ -1247,15 +1324,7 @@ fn two_blackouts_in_neighbouring_countries_are_not_the_collector_side() {
     // hears the world and the silences are two outages, not its own.
     let mut all = probes();
     for asn in [8048u32, 21826] {
-        for i in 0..3 {
-            all.push(probe_info(
-                &format!("ve-{asn}-{i}"),
-                "VE",
-                asn,
-                "Caracas",
-                AccessType::Fixed,
-            ));
-        }
+        all.extend(fixed_probes("ve", "VE", asn, "Caracas", 3));
     }
     let mut measurements = Vec::new();
     for p in &all {

@@ -502,7 +502,7 @@ mod tests {
             events
                 .iter()
                 .flat_map(|e| &e.evidence)
-                .any(|ev| ev.text.contains("lost its international paths at the same time")),
+                .any(|ev| ev.text.contains("international paths at the same time (")),
             "the other country is cited: {events:#?}"
         );
     }
@@ -544,15 +544,15 @@ mod tests {
         (score.truths.iter().map(|t| t.2).collect(), events)
     }
 
-    #[test]
-    fn a_transit_cut_reported_live_is_not_published_as_a_shutdown_while_the_neighbour_is_silent() {
-        // Seed 1, scenario 1095 (issue 24 with issue 23's case 9): two dual-homed probes of AS64502 report live
-        // through their dishes that the network lost its international paths and kept its domestic ones; the rest
-        // of its probes, and the neighbour's, are silent — their measurements wait in their spools. An onset on
-        // the hour made it a shutdown published first; the neighbour's silence leaves a cable cut open until its
-        // measurements arrive, and they make it a network failure.
-        let s = scenario(1, 1095);
-        assert_eq!(s.kind, ScenarioKind::TransitCut);
+    /// Scenario `index` of `seed`, of `kind`, classified: asserts every true event called right and no shutdown
+    /// published first for any of them; the scenario and its events.
+    fn right_and_never_a_shutdown_first(
+        seed: u64,
+        index: usize,
+        kind: ScenarioKind,
+    ) -> (Scenario, Vec<DisruptionEvent>) {
+        let s = scenario(seed, index);
+        assert_eq!(s.kind, kind);
         let (events, score) = judge(&s, &ClassifierSettings::default());
         assert!(score.truths.iter().all(|t| t.2), "{events:#?}");
         assert!(
@@ -560,6 +560,17 @@ mod tests {
             "{:?}",
             score.first_published
         );
+        (s, events)
+    }
+
+    #[test]
+    fn a_transit_cut_reported_live_is_not_published_as_a_shutdown_while_the_neighbour_is_silent() {
+        // Seed 1, scenario 1095 (issue 24 with issue 23's case 9): two dual-homed probes of AS64502 report live
+        // through their dishes that the network lost its international paths and kept its domestic ones; the rest
+        // of its probes, and the neighbour's, are silent — their measurements wait in their spools. An onset on
+        // the hour made it a shutdown published first; the neighbour's silence leaves a cable cut open until its
+        // measurements arrive, and they make it a network failure.
+        let (s, _) = right_and_never_a_shutdown_first(1, 1095, ScenarioKind::TransitCut);
         let live = s.input_at(s.truth[0].start + 3);
         let interim = classify(&live, &ClassifierSettings::default());
         let named = interim.iter().flat_map(|e| &e.evidence).any(|e| {
@@ -567,6 +578,28 @@ mod tests {
                 .contains("went silent at the same time: until their measurements arrive")
         });
         assert!(named, "{interim:#?}");
+    }
+
+    #[test]
+    fn a_transit_cut_of_a_regions_every_network_is_no_shutdown_when_a_probe_on_each_network_abroad_was_cut_too() {
+        // Seed 20270105, scenario 1435: two networks that were every probe of one region lost their international
+        // paths with the neighbour's three networks, a probe each. Counted network by network, none abroad had the
+        // two probes a cut needed, and the region's outage was a shutdown at high confidence, published first too
+        // (dual-homed probes reported the intranet live while the neighbour was silent). Summed over the
+        // neighbour's networks, both readings are named while it is silent and its cut decides once it reports.
+        let (_, events) = right_and_never_a_shutdown_first(20_270_105, 1435, ScenarioKind::TransitCut);
+        let cited = events.iter().flat_map(|e| &e.evidence).any(|ev| {
+            ev.text
+                .contains("3 networks in XB lost their international paths at the same time")
+        });
+        assert!(cited, "{events:#?}");
+    }
+
+    #[test]
+    fn a_transit_cut_of_every_mobile_network_and_two_fixed_ones_is_no_mobile_shutdown() {
+        // Seed 20261231, scenario 738: the outage split network by network, the fixed networks' parts were not the
+        // mobile part's, and "fixed ones did not (0%)" made the three mobile networks a shutdown of mobile access.
+        right_and_never_a_shutdown_first(20_261_231, 738, ScenarioKind::TransitCut);
     }
 
     #[test]

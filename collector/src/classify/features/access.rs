@@ -16,14 +16,27 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
         ScopeLevel::Country | ScopeLevel::Access => &v.country_members,
         ScopeLevel::Asn | ScopeLevel::Other => return out,
     };
+    // Down in this outage, or down through most of its buckets in another that began with it: where one onset was
+    // split into outages by network (`apart_by_place`), the fixed networks' own part is not this one's, yet their
+    // lines were down — "fixed ones did not" would be false (seed 20261231, scenario 738: a transit cut of two fixed
+    // and three mobile networks, the mobile part called a shutdown on "fixed ones did not (0%)" while 45 of the 58
+    // fixed probes were down with it).
+    let span = v.episode.end.saturating_sub(v.episode.start).max(1);
+    let down = |i: usize| {
+        v.episode.participants.contains(&i)
+            || (v.episode.start..v.episode.end)
+                .filter(|&t| v.timelines[i].states.get(t).is_some_and(|s| s.is_down()))
+                .count()
+                * 2
+                >= span
+    };
     let down_share = |access: AccessType| {
         let group: Vec<usize> = pool
             .iter()
             .copied()
             .filter(|&i| v.timelines[i].probe.access == access)
             .collect();
-        (!group.is_empty())
-            .then(|| group.iter().filter(|i| v.episode.participants.contains(i)).count() as f64 / group.len() as f64)
+        (!group.is_empty()).then(|| group.iter().filter(|&&i| down(i)).count() as f64 / group.len() as f64)
     };
     // Mobile networks down together say "an order" only when there are several: with one mobile operator down,
     // the split by access is the split by network, already weighed as geometry (and an operator's own failure
@@ -33,7 +46,7 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     for &i in pool {
         if v.timelines[i].probe.access == AccessType::Mobile {
             let entry = mobile_networks.entry(v.timelines[i].probe.asn).or_default();
-            entry.0 += usize::from(v.episode.participants.contains(&i));
+            entry.0 += usize::from(down(i));
             entry.1 += 1;
         }
     }

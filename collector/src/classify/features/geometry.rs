@@ -104,16 +104,25 @@ pub(super) fn features(v: &OutageView<'_, '_>) -> Vec<Feature> {
     out
 }
 
-/// The geometry beyond the outage's country: a network abroad that lost its international paths with it. It speaks
+/// The geometry beyond the outage's country: networks abroad that lost their international paths with it. It speaks
 /// of the cause whatever the scope's own probes can tell (F9: an order stops at its border; a cable does not).
 pub(super) fn across_borders(v: &OutageView<'_, '_>) -> Vec<Feature> {
     let mut out = Vec::new();
-    if let Some((country, cut, expected)) = cut_across_a_border(v) {
+    if let Some(cut) = cut_across_a_border(v) {
+        let (networks, its) = if cut.asns.len() == 1 {
+            (format!("a network in {} lost its", cut.country), "its")
+        } else {
+            (
+                format!("{} networks in {} lost their", cut.asns.len(), cut.country),
+                "their",
+            )
+        };
         out.push(Feature {
             family: "geometry",
             text: format!(
-                "a network in {country} lost its international paths at the same time ({cut} of its {expected} \
-                 probes, still powered and reporting): a cable or transit failure across borders"
+                "{networks} international paths at the same time ({} of {its} {} probes, still powered and \
+                 reporting): a cable or transit failure across borders",
+                cut.probes, cut.expected
             ),
             // CLASSIFICATION.md §5.5 F9: two or more countries failing together (a shared cable system, S14)
             // is −3 for a shutdown, −1 for power and +4 for a cable cut (a network failure here).
@@ -197,31 +206,81 @@ fn watched_elsewhere(v: &OutageView<'_, '_>) -> bool {
 /// How many buckets apart two onsets may be and still count as one failure.
 const ONSET_SLACK: usize = 2;
 
-/// A network in another country (placed) where two or more probes, and at least half of those expected, lost
-/// their international paths within [`ONSET_SLACK`] buckets of this outage's onset while still
-/// reporting (isolated, not silent: a power cut there says nothing of cables): its country, how many of its probes
-/// were cut, how many were expected. Counted by network, not by country: a cable or transit provider serves some
-/// operators of each country it reaches, not all (issue 23, case 1), while an order stops at its own border.
-fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, usize, usize)> {
+/// What was lost in one country abroad at this outage's onset ([`cut_across_a_border`],
+/// [`silent_across_a_border`]).
+pub(super) struct LostAbroad {
+    /// The country.
+    pub(super) country: String,
+    /// Its networks that were lost (at least half of each one's probes expected).
+    pub(super) asns: Vec<u32>,
+    /// Their probes lost.
+    pub(super) probes: usize,
+    /// Their probes expected.
+    pub(super) expected: usize,
+}
+
+impl LostAbroad {
+    /// "AS64500 in XB", or "3 networks in XB".
+    pub(super) fn networks(&self) -> String {
+        match self.asns.as_slice() {
+            [asn] => format!("AS{asn} in {}", self.country),
+            asns => format!("{} networks in {}", asns.len(), self.country),
+        }
+    }
+}
+
+/// The country abroad (placed) whose networks lost their international paths within [`ONSET_SLACK`] buckets of this
+/// outage's onset while still reporting (isolated, not silent: a power cut there says nothing of cables), as
+/// [`lost_in_a_country_abroad`] counts them.
+fn cut_across_a_border(v: &OutageView<'_, '_>) -> Option<LostAbroad> {
     let isolated = |s: ProbeState| matches!(s, ProbeState::IsolatedInternational | ProbeState::IsolatedAll);
-    lost_across_a_border(v, &isolated).map(|(country, _, cut, expected)| (country, cut, expected))
+    lost_in_a_country_abroad(v, &isolated)
 }
 
-/// A network abroad whose probes went silent (two buckets running) within [`ONSET_SLACK`] buckets of this outage's
-/// onset, as [`cut_across_a_border`] counts them. Silence abroad says nothing yet: those probes may be cut off and
-/// spooling (a cable's cut reaching them too), or dark.
-pub(super) fn silent_across_a_border(v: &OutageView<'_, '_>) -> Option<(String, u32, usize, usize)> {
+/// The country abroad whose networks' probes went silent (two buckets running) within [`ONSET_SLACK`] buckets of
+/// this outage's onset, as [`lost_in_a_country_abroad`] counts them. Silence abroad says nothing yet: those probes
+/// may be cut off and spooling (a cable's cut reaching them too), or dark.
+pub(super) fn silent_across_a_border(v: &OutageView<'_, '_>) -> Option<LostAbroad> {
     let silent = |s: ProbeState| s == ProbeState::Silent;
-    lost_across_a_border(v, &silent)
+    lost_in_a_country_abroad(v, &silent)
 }
 
-/// The network abroad (country, network, probes lost, probes expected) with the most probes that were up before this
-/// outage's onset and, within [`ONSET_SLACK`] buckets of it, in a state `lost` accepts two buckets running (a
-/// lossy link fails one now and then): at least two of them, and at least half its probes expected.
-fn lost_across_a_border(
-    v: &OutageView<'_, '_>,
+/// The country abroad (placed) with the most probes lost, as [`lost_abroad_by_network`] counts them: each network
+/// counted with at least half of its probes expected lost, and two or more probes lost in all. Counted by network,
+/// not by country: a cable or transit provider serves some operators of each country it reaches, not all (issue
+/// 23, case 1), while an order stops at its own border. Summed over networks: a neighbour watched by one probe on
+/// each of three networks, all three cut together, says as much as one network's three probes (seed 20270105,
+/// scenario 1435: a transit cut of two networks that were one region's every probe, called a regional shutdown at
+/// high confidence while the neighbour's three networks, a probe each, were cut with them).
+fn lost_in_a_country_abroad(v: &OutageView<'_, '_>, lost: &dyn Fn(ProbeState) -> bool) -> Option<LostAbroad> {
+    let mut by_country: std::collections::BTreeMap<&str, LostAbroad> = std::collections::BTreeMap::new();
+    for ((country, asn), (cut, expected)) in lost_abroad_by_network(v, lost) {
+        if cut == 0 || cut * 2 < expected {
+            continue;
+        }
+        let entry = by_country.entry(country).or_insert_with(|| LostAbroad {
+            country: country.to_owned(),
+            asns: Vec::new(),
+            probes: 0,
+            expected: 0,
+        });
+        entry.asns.push(asn);
+        entry.probes += cut;
+        entry.expected += expected;
+    }
+    by_country
+        .into_values()
+        .filter(|c| c.probes >= 2)
+        .max_by_key(|c| c.probes)
+}
+
+/// For each network abroad (placed), its probes expected at this outage's onset, and how many of them were up before
+/// it and, within [`ONSET_SLACK`] buckets of it, in a state `lost` accepts two buckets running (a lossy link fails
+/// one now and then): (country, network) → (lost, expected).
+fn lost_abroad_by_network<'a>(
+    v: &OutageView<'a, '_>,
     lost: &dyn Fn(ProbeState) -> bool,
-) -> Option<(String, u32, usize, usize)> {
+) -> std::collections::BTreeMap<(&'a str, u32), (usize, usize)> {
     let start = v.episode.start;
     let window = start.saturating_sub(ONSET_SLACK)..=start + ONSET_SLACK;
     let mut by_network: std::collections::BTreeMap<(&str, u32), (usize, usize)> = std::collections::BTreeMap::new();
@@ -244,8 +303,4 @@ fn lost_across_a_border(
         entry.0 += usize::from(up_before && cut);
     }
     by_network
-        .into_iter()
-        .filter(|(_, (cut, expected))| *cut >= 2 && *cut * 2 >= *expected)
-        .max_by_key(|(_, (cut, _))| *cut)
-        .map(|((country, asn), (cut, expected))| (country.to_owned(), asn, cut, expected))
 }

@@ -316,13 +316,15 @@ fn spoken_for_by_live_reports_while_abroad_is_silent(v: &OutageView<'_, '_>) -> 
     if unheard * 2 <= v.participants.len() {
         return None;
     }
-    let (country, asn, silent, expected) = geometry::silent_across_a_border(v)?;
+    let silent = geometry::silent_across_a_border(v)?;
     Some(format!(
         "{live} probes reporting live through another uplink speak for an outage most of whose {} probes have not \
-         reported yet, and {silent} of {expected} probes on AS{asn} in {country} went silent at the same time: until \
-         their measurements arrive, a cut ordered here and a cable or transit failure reaching beyond the country look \
-         the same",
-        v.participants.len()
+         reported yet, and {} of {} probes on {} went silent at the same time: until their measurements arrive, a cut \
+         ordered here and a cable or transit failure reaching beyond the country look the same",
+        v.participants.len(),
+        silent.probes,
+        silent.expected,
+        silent.networks()
     ))
 }
 
