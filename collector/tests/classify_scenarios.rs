@@ -38,6 +38,18 @@ fn probe_info(probe_id: &str, country: &str, asn: u32, region: &str, access: Acc
     }
 }
 
+/// The events of `all` when the probes `cut` accepts lose their international paths during `CUT`, keeping their
+/// domestic ones, and everything else stays healthy.
+fn events_with_transit_cut(all: Vec<ProbeInfo>, cut: impl Fn(&ProbeInfo) -> bool) -> Vec<DisruptionEvent> {
+    let s = Scenario::of(&all, |p, b| {
+        Some(Report {
+            international_ok: !(cut(p) && CUT.contains(&b)),
+            ..HEALTHY
+        })
+    });
+    s.events_for(all)
+}
+
 /// `count` fixed probes of `asn` in `region` of `country`, named `{prefix}-{asn}-{i}`.
 fn fixed_probes(prefix: &str, country: &str, asn: u32, region: &str, count: usize) -> Vec<ProbeInfo> {
     (0..count)
@@ -598,17 +610,7 @@ fn networks_losing_their_transit_together_while_another_works_are_each_a_network
         .filter(|p| p.asn != 197207 || p.probe_id == "p-197207-Tehran-fixed")
         .collect();
     all.extend(fixed_probes("am", "AM", 12297, "Yerevan", 3));
-    let s = Scenario::of(&all, |p, b| {
-        Some(if p.asn != 197207 && CUT.contains(&b) {
-            Report {
-                international_ok: false,
-                ..HEALTHY
-            }
-        } else {
-            HEALTHY
-        })
-    });
-    let events = s.events_for(all);
+    let events = events_with_transit_cut(all, |p| p.asn != 197207);
     let failures: Vec<&DisruptionEvent> = events
         .iter()
         .filter(|e| e.class == EventClass::NetworkFailure)
@@ -652,14 +654,7 @@ fn two_networks_that_are_a_regions_every_probe_losing_transit_with_a_neighbours_
     for asn in [12297u32, 44395, 49800] {
         all.extend(fixed_probes("am", "AM", asn, "Yerevan", 1));
     }
-    let s = Scenario::of(&all, |p, b| {
-        let cut = (p.region.as_deref() == Some("Isfahan") || p.country == "AM") && CUT.contains(&b);
-        Some(Report {
-            international_ok: !cut,
-            ..HEALTHY
-        })
-    });
-    let events = s.events_for(all);
+    let events = events_with_transit_cut(all, |p| p.region.as_deref() == Some("Isfahan") || p.country == "AM");
     assert!(
         events.iter().all(|e| e.class != EventClass::Shutdown),
         "no shutdown: {events:#?}"
@@ -717,14 +712,7 @@ fn a_transit_cut_of_every_mobile_network_and_most_fixed_ones_is_no_mobile_shutdo
         );
     }
     all.extend(fixed_probes("am", "AM", 12297, "Yerevan", 3));
-    let s = Scenario::of(&all, |p, b| {
-        let cut = ![64992, 64996, 64997].contains(&p.asn) && CUT.contains(&b);
-        Some(Report {
-            international_ok: !cut,
-            ..HEALTHY
-        })
-    });
-    let events = s.events_for(all);
+    let events = events_with_transit_cut(all, |p| ![64992, 64996, 64997].contains(&p.asn));
     assert!(
         events.iter().all(|e| e.class != EventClass::Shutdown),
         "no shutdown: {events:#?}"
